@@ -1,0 +1,22 @@
+from django.utils.translation import gettext as _
+
+
+def calendar_warnings(request):
+    """Years the working-day calendar has no schedule for, shown to the staff who
+    maintain the holiday table (a banner in the admin)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.has_perm("cases.change_holiday"):
+        return {}
+    from .deadlines import calendar_gaps
+
+    gaps = calendar_gaps()
+    if not gaps:
+        return {}
+    years = "、".join(str(year) for year in gaps)
+    return {
+        "calendar_warning": _(
+            "%(years)s 年的法定节假日和调休安排尚未录入：系统暂按“周一至周五上班”计算时限。"
+            "请在“节假日与调休”中录入国务院公布的安排。"
+        )
+        % {"years": years}
+    }

@@ -1,0 +1,288 @@
+"""Working-day calendar and deadline policy (DESIGN §5).
+
+Which days are working days, in order of authority:
+
+1. the admin's holiday table (``Holiday``), which always wins;
+2. the ``chinese-calendar`` library, for the years it knows;
+3. weekends only, for a year the library does not know — flagged to
+   administrators (``calendar_gaps``) because the State Council's schedule for
+   that year has not been entered yet.
+
+Working time is the configured working-hour segments of each working day, in
+Asia/Shanghai local time. Limits in working hours or working days count only
+working time; limits in minutes or hours count wall-clock time (urgent tickets
+do not wait for Monday).
+"""
+
+import itertools
+import logging
+import threading
+import time as monotonic_time
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+from django.conf import settings
+from django.utils import timezone
+
+from .models import DeadlinePolicy, Holiday, TimeUnit
+
+logger = logging.getLogger(__name__)
+
+# Safety net for the day-by-day walk: no deadline is ten years away.
+MAX_DAYS_SCANNED = 3660
+
+
+class DaySource:
+    TABLE = "table"
+    LIBRARY = "library"
+    WEEKEND_FALLBACK = "weekend"
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    is_working: bool
+    source: str
+
+
+def parse_segments(spec: list[str]) -> list[tuple[time, time]]:
+    """``["08:30-12:00", "14:00-18:00"]`` → sorted, non-overlapping (start, end) pairs."""
+    segments = []
+    for item in spec:
+        start, end = (part.strip() for part in item.split("-"))
+        s, e = time.fromisoformat(start), time.fromisoformat(end)
+        if e <= s:
+            raise ValueError(f"working-hour segment {item!r} ends before it starts")
+        segments.append((s, e))
+    segments.sort()
+    for (_s1, e1), (s2, _e2) in itertools.pairwise(segments):
+        if s2 < e1:
+            raise ValueError("working-hour segments overlap")
+    return segments
+
+
+class WorkCalendar:
+    """Working-day arithmetic over a fixed set of holiday-table overrides."""
+
+    def __init__(self, segments: list[tuple[time, time]], overrides: dict[date, bool], tz=None):
+        self.segments = segments
+        self.overrides = overrides
+        self.tz = tz or ZoneInfo(settings.TIME_ZONE)
+        self.day_minutes = sum(
+            (datetime.combine(date.min, e) - datetime.combine(date.min, s)).total_seconds() / 60 for s, e in segments
+        )
+        self._cache: dict[date, DayInfo] = {}
+        self.override_years = {d.year for d in overrides}
+
+    # -- days ---------------------------------------------------------------------
+
+    def day_info(self, day: date) -> DayInfo:
+        info = self._cache.get(day)
+        if info is None:
+            info = self._cache[day] = self._day_info(day)
+        return info
+
+    def _day_info(self, day: date) -> DayInfo:
+        if day in self.overrides:
+            return DayInfo(self.overrides[day], DaySource.TABLE)
+        try:
+            return DayInfo(bool(chinese_calendar.is_workday(day)), DaySource.LIBRARY)
+        except NotImplementedError:
+            # The library has no data for this year (e.g. 2027 in chinese-calendar
+            # 1.11). Never crash: count weekends only and let administrators know.
+            _note_missing_year(day.year)
+            return DayInfo(day.weekday() < 5, DaySource.WEEKEND_FALLBACK)
+
+    def is_working_day(self, day: date) -> bool:
+        return self.day_info(day).is_working
+
+    def year_is_covered(self, year: int) -> bool:
+        """True when the library or the holiday table has the year's schedule."""
+        if year in self.override_years:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+            return True
+        except NotImplementedError:
+            return False
+
+    # -- working time -------------------------------------------------------------
+
+    def _local(self, moment: datetime) -> datetime:
+        return timezone.localtime(moment, self.tz)
+
+    def _segments_of(self, day: date):
+        for s, e in self.segments:
+            yield (
+                datetime.combine(day, s, tzinfo=self.tz),
+                datetime.combine(day, e, tzinfo=self.tz),
+            )
+
+    def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
+        """The moment ``minutes`` of working time after ``start``.
+
+        A start outside working hours begins counting at the next working moment;
+        a deadline that lands on the end of a segment stays there (18:00 today,
+        not 08:30 tomorrow)."""
+        if minutes <= 0:
+            return start
+        cursor = self._local(start)
+        remaining = timedelta(minutes=minutes)
+        day = cursor.date()
+        for _ in range(MAX_DAYS_SCANNED):
+            if self.is_working_day(day):
+                for seg_start, seg_end in self._segments_of(day):
+                    begin = max(cursor, seg_start)
+                    if begin >= seg_end:
+                        continue
+                    available = seg_end - begin
+                    if remaining <= available:
+                        return begin + remaining
+                    remaining -= available
+            day += timedelta(days=1)
+            cursor = datetime.combine(day, time.min, tzinfo=self.tz)
+        raise ValueError("no working time found within ten years")
+
+    def working_minutes_between(self, start: datetime, end: datetime) -> float:
+        """Working minutes from ``start`` to ``end`` (negative if ``end`` is earlier)."""
+        if end < start:
+            return -self.working_minutes_between(end, start)
+        a, b = self._local(start), self._local(end)
+        total = timedelta()
+        day = a.date()
+        while day <= b.date():
+            if self.is_working_day(day):
+                for seg_start, seg_end in self._segments_of(day):
+                    lo, hi = max(a, seg_start), min(b, seg_end)
+                    if hi > lo:
+                        total += hi - lo
+            day += timedelta(days=1)
+        return total.total_seconds() / 60
+
+    # -- limits -------------------------------------------------------------------
+
+    def add_limit(self, start: datetime, amount: int, unit: str) -> datetime:
+        if unit == TimeUnit.MINUTE:
+            return start + timedelta(minutes=amount)
+        if unit == TimeUnit.HOUR:
+            return start + timedelta(hours=amount)
+        if unit == TimeUnit.WORKING_HOUR:
+            return self.add_working_minutes(start, amount * 60)
+        if unit == TimeUnit.WORKING_DAY:
+            return self.add_working_minutes(start, amount * self.day_minutes)
+        raise ValueError(f"unknown time unit {unit!r}")
+
+    def warn_time(self, start: datetime, due: datetime, unit: str) -> datetime:
+        """When a clock from ``start`` to ``due`` turns yellow: at the warning ratio
+        of its allotted time, or — for clocks longer than the "days left"
+        threshold — when less than that many working days remain, whichever is
+        earlier."""
+        ratio = settings.DEADLINE_WARNING_RATIO
+        if unit in (TimeUnit.MINUTE, TimeUnit.HOUR):
+            return start + (due - start) * ratio
+        allotted = self.working_minutes_between(start, due)
+        warn_after = allotted * ratio
+        threshold = settings.DEADLINE_WARNING_WORKING_DAYS_LEFT * self.day_minutes
+        if allotted > threshold:
+            warn_after = min(warn_after, allotted - threshold)
+        return self.add_working_minutes(start, warn_after)
+
+    def working_day_cutoff(self, day: date, cutoff: time) -> datetime:
+        return datetime.combine(day, cutoff, tzinfo=self.tz)
+
+
+# -- the process-wide calendar -----------------------------------------------------
+
+_lock = threading.Lock()
+_current: dict = {"calendar": None, "loaded_at": 0.0}
+_missing_years: set[int] = set()
+
+
+def _note_missing_year(year: int) -> None:
+    if year not in _missing_years:
+        _missing_years.add(year)
+        logger.warning("chinese-calendar has no data for %s; using the holiday table, else weekends only", year)
+
+
+def get_calendar() -> WorkCalendar:
+    """The calendar with the holiday table as of at most HOLIDAY_CACHE_SECONDS ago."""
+    with _lock:
+        cal = _current["calendar"]
+        age = monotonic_time.monotonic() - _current["loaded_at"]
+        if cal is None or age > settings.HOLIDAY_CACHE_SECONDS:
+            overrides = dict(Holiday.objects.values_list("date", "is_working_day"))
+            cal = WorkCalendar(parse_segments(settings.WORKING_HOURS), overrides)
+            _current.update(calendar=cal, loaded_at=monotonic_time.monotonic())
+        return cal
+
+
+def calendar_invalidate() -> None:
+    with _lock:
+        _current.update(calendar=None, loaded_at=0.0)
+
+
+def calendar_gaps(today: date | None = None) -> list[int]:
+    """Years needed soon (this year and, within the look-ahead, the next) for which
+    neither the library nor the holiday table has a schedule."""
+    today = today or timezone.localdate()
+    horizon = today + timedelta(days=settings.CALENDAR_LOOKAHEAD_DAYS)
+    cal = get_calendar()
+    return [year for year in range(today.year, horizon.year + 1) if not cal.year_is_covered(year)]
+
+
+# -- policy ------------------------------------------------------------------------
+
+#: Used for a clock no active policy row sets.
+DEFAULT_LIMITS = {
+    "sign": (2, TimeUnit.WORKING_HOUR),
+    "contact": (1, TimeUnit.WORKING_DAY),
+    "resolve": (5, TimeUnit.WORKING_DAY),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    sign: tuple[int, str]
+    contact: tuple[int, str]
+    resolve: tuple[int, str]
+
+
+def deadline_limits(*, category, urgency: str, nature: str) -> Limits:
+    """The limits of the three clocks for a ticket (see ``DeadlinePolicy``)."""
+    lineage = category.lineage_ids if category is not None else []
+    depth_of = {pk: depth for depth, pk in enumerate(lineage, start=1)}
+    rows = [
+        row
+        for row in DeadlinePolicy.objects.filter(is_active=True)
+        if (row.category_id is None or row.category_id in depth_of)
+        and row.urgency in ("", urgency)
+        and row.nature in ("", nature)
+    ]
+    rows.sort(
+        key=lambda r: (bool(r.urgency), depth_of.get(r.category_id, 0), bool(r.nature)),
+        reverse=True,
+    )
+    chosen = {}
+    for clock in ("sign", "contact", "resolve"):
+        for row in rows:
+            amount, unit = getattr(row, f"{clock}_limit"), getattr(row, f"{clock}_unit")
+            if amount is not None and unit:
+                chosen[clock] = (amount, unit)
+                break
+        else:
+            chosen[clock] = DEFAULT_LIMITS[clock]
+    return Limits(**chosen)
+
+
+@dataclass(frozen=True)
+class ClockTimes:
+    due_at: datetime
+    warn_at: datetime
+
+
+def clock_times(start: datetime, limit: tuple[int, str], calendar: WorkCalendar | None = None) -> ClockTimes:
+    cal = calendar or get_calendar()
+    amount, unit = limit
+    due = cal.add_limit(start, amount, unit)
+    return ClockTimes(due, cal.warn_time(start, due, unit))

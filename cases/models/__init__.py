@@ -1,0 +1,51 @@
+from .calendar import DeadlinePolicy, Holiday
+from .categories import CATEGORY_MAX_DEPTH, Category
+from .choices import (
+    OPEN_STATES,
+    PROACTIVE_CHANNELS,
+    UNIT_STATES,
+    URGENCY_RANK,
+    Channel,
+    Clock,
+    Colour,
+    InvalidKind,
+    Nature,
+    ReplyResult,
+    TicketState,
+    TimeUnit,
+    Urgency,
+)
+from .events import TicketEvent
+from .tickets import (
+    Attachment,
+    CoHandling,
+    Ticket,
+    TicketApplication,
+    TicketNumberSequence,
+)
+
+__all__ = [
+    "CATEGORY_MAX_DEPTH",
+    "OPEN_STATES",
+    "PROACTIVE_CHANNELS",
+    "UNIT_STATES",
+    "URGENCY_RANK",
+    "Attachment",
+    "Category",
+    "Channel",
+    "Clock",
+    "CoHandling",
+    "Colour",
+    "DeadlinePolicy",
+    "Holiday",
+    "InvalidKind",
+    "Nature",
+    "ReplyResult",
+    "Ticket",
+    "TicketApplication",
+    "TicketEvent",
+    "TicketNumberSequence",
+    "TicketState",
+    "TimeUnit",
+    "Urgency",
+]

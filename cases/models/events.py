@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import TicketState
+
+
+class TicketEvent(models.Model):
+    """One entry of a ticket's timeline, written by the workflow function that made
+    the change: who, when, from which state to which, and why."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("受理登记")
+        ANSWERED = "answered", _("直接办结")
+        DISPATCHED = "dispatched", _("派单")
+        SUBDISPATCHED = "subdispatched", _("下派")
+        SIGNED = "signed", _("签收")
+        CONTACTED = "contacted", _("联系诉求人")
+        PROGRESS = "progress", _("办理进展")
+        REPLIED = "replied", _("办理反馈")
+        APPROVED = "approved", _("审核通过")
+        REWORK = "rework", _("退回重办")
+        RETURN_REQUESTED = "return_requested", _("申请退单")
+        RETURN_APPROVED = "return_approved", _("同意退单")
+        RETURN_REJECTED = "return_rejected", _("驳回退单")
+        EXTENSION_REQUESTED = "extension_requested", _("申请延期")
+        EXTENSION_APPROVED = "extension_approved", _("同意延期")
+        EXTENSION_REJECTED = "extension_rejected", _("驳回延期")
+        COHANDLERS_ADDED = "cohandlers_added", _("增加协办单位")
+        COHANDLER_SIGNED = "cohandler_signed", _("协办签收")
+        COHANDLER_REPLIED = "cohandler_replied", _("协办反馈")
+        MERGED = "merged", _("并单")
+        MASTER_CLOSED = "master_closed", _("主单办结")
+        INVALIDATED = "invalidated", _("无效工单")
+        REOPENED = "reopened", _("重办")
+
+    ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("操作单位"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+    from_state = models.CharField(_("原状态"), max_length=16, choices=TicketState.choices, blank=True)
+    to_state = models.CharField(_("新状态"), max_length=16, choices=TicketState.choices)
+    note = models.TextField(_("说明"), blank=True)
+    data = models.JSONField(_("详情"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("办理记录")
+        verbose_name_plural = _("办理记录")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="event_ticket_time"),
+            models.Index(fields=["kind", "created_at"], name="event_kind_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.get_kind_display()}"

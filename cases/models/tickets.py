@@ -1,0 +1,416 @@
+import os
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .choices import (
+    OPEN_STATES,
+    UNIT_STATES,
+    Channel,
+    Colour,
+    InvalidKind,
+    Nature,
+    ReplyResult,
+    TicketState,
+    Urgency,
+)
+
+
+class TicketQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(state__in=OPEN_STATES)
+
+    def with_colour(self, now=None):
+        """Annotate ``colour`` from the denormalised next warn/due times: two
+        indexed timestamp comparisons, cheap for any number of rows."""
+        now = now or timezone.now()
+        return self.annotate(
+            colour=Case(
+                When(next_due_at__lte=now, then=Value(Colour.RED)),
+                When(next_warn_at__lte=now, then=Value(Colour.YELLOW)),
+                When(next_due_at__isnull=False, then=Value(Colour.GREEN)),
+                default=Value(""),
+                output_field=models.CharField(),
+            )
+        )
+
+    def coloured(self, colour: str, now=None):
+        now = now or timezone.now()
+        if colour == Colour.RED:
+            return self.filter(next_due_at__lte=now)
+        if colour == Colour.YELLOW:
+            return self.filter(next_warn_at__lte=now, next_due_at__gt=now)
+        if colour == Colour.GREEN:
+            return self.filter(next_warn_at__gt=now)
+        return self.none()
+
+
+class Ticket(models.Model):
+    """工单: one citizen demand and its whole handling.
+
+    ``state`` and every milestone, clock and counter below are written only by
+    ``cases.workflow``; the admin shows them read-only."""
+
+    number = models.CharField(_("工单编号"), max_length=20, unique=True, editable=False)
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
+    nature = models.CharField(_("诉求性质"), max_length=16, choices=Nature.choices)
+    urgency = models.CharField(_("紧急程度"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
+    category = models.ForeignKey(
+        "cases.Category", verbose_name=_("诉求分类"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    content = models.TextField(_("诉求内容"))
+    is_proactive = models.BooleanField(_("未诉先办"), default=False)
+    external_id = models.CharField(_("来源系统编号"), max_length=64, blank=True)
+
+    # The citizen (personal data, DESIGN §8).
+    citizen_name = models.CharField(_("诉求人姓名"), max_length=50, blank=True)
+    citizen_phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    citizen_phone_last4 = models.CharField(_("电话后四位"), max_length=4, blank=True, editable=False)
+    is_anonymous = models.BooleanField(_("匿名"), default=False)
+    is_confidential = models.BooleanField(_("保密"), default=False, help_text=_("举报人信息对承办单位保密。"))
+
+    # Where.
+    address = models.CharField(_("诉求地址"), max_length=255, blank=True)
+    latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    grid = models.ForeignKey(
+        "departments.Grid", verbose_name=_("网格"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("社区村"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    street = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("街道乡镇"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    district = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("区县"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    # Who handles.
+    lead_department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("主办单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="led_tickets",
+    )
+    assignee_department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("当前承办单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_tickets",
+        help_text=_("主办单位本身，或其下派的下级单位。"),
+    )
+    cohandlers = models.ManyToManyField(
+        "departments.Department",
+        verbose_name=_("协办单位"),
+        through="cases.CoHandling",
+        related_name="cohandled_tickets",
+        blank=True,
+    )
+    state = models.CharField(
+        _("状态"), max_length=16, choices=TicketState.choices, default=TicketState.RECEIVED, editable=False
+    )
+
+    # The three clocks (DESIGN §5): due time and the moment the warning turns yellow.
+    sign_due_at = models.DateTimeField(_("签收时限"), null=True, blank=True, editable=False)
+    sign_warn_at = models.DateTimeField(_("签收预警时间"), null=True, blank=True, editable=False)
+    contact_due_at = models.DateTimeField(_("响应时限"), null=True, blank=True, editable=False)
+    contact_warn_at = models.DateTimeField(_("响应预警时间"), null=True, blank=True, editable=False)
+    resolve_due_at = models.DateTimeField(_("办结时限"), null=True, blank=True, editable=False)
+    resolve_warn_at = models.DateTimeField(_("办结预警时间"), null=True, blank=True, editable=False)
+    # The earliest warn / due time among the clocks that are running: one indexed
+    # column each, so that colour filters and the deadline scan stay cheap.
+    next_warn_at = models.DateTimeField(_("最近预警时间"), null=True, blank=True, editable=False)
+    next_due_at = models.DateTimeField(_("最近到期时间"), null=True, blank=True, editable=False)
+
+    # Milestones.
+    received_at = models.DateTimeField(_("受理时间"), default=timezone.now, editable=False)
+    first_dispatched_at = models.DateTimeField(_("首次派单时间"), null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True, editable=False)
+    signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True, editable=False)
+    first_contact_at = models.DateTimeField(_("首次联系时间"), null=True, blank=True, editable=False)
+    replied_at = models.DateTimeField(_("反馈时间"), null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True, editable=False)
+    reopened_at = models.DateTimeField(_("重办时间"), null=True, blank=True, editable=False)
+
+    # The outcome.
+    reply_result = models.CharField(_("办理结果"), max_length=16, choices=ReplyResult.choices, blank=True)
+    reply_text = models.TextField(_("办理情况"), blank=True)
+    reply_reason = models.TextField(_("无法解决原因"), blank=True)
+    invalid_kind = models.CharField(_("无效类型"), max_length=20, choices=InvalidKind.choices, blank=True)
+    invalid_reason = models.TextField(_("无效原因"), blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("并入主单"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_tickets",
+    )
+
+    # Counters.
+    rework_count = models.PositiveSmallIntegerField(_("退回重办次数"), default=0, editable=False)
+    return_count = models.PositiveSmallIntegerField(_("退单次数"), default=0, editable=False)
+    extension_count = models.PositiveSmallIntegerField(_("延期次数"), default=0, editable=False)
+    extension_days = models.PositiveSmallIntegerField(_("累计延期工作日"), default=0, editable=False)
+    reopen_count = models.PositiveSmallIntegerField(_("重办次数"), default=0, editable=False)
+    units_passed = models.PositiveSmallIntegerField(_("经手单位数"), default=0, editable=False)
+    is_problem = models.BooleanField(_("问题工单"), default=False, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("登记人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at", "citizen_phone_last4"])
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("工单")
+        verbose_name_plural = _("工单")
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["state", "next_due_at"], name="ticket_state_due"),
+            models.Index(fields=["lead_department", "state"], name="ticket_lead_state"),
+            models.Index(fields=["assignee_department", "state"], name="ticket_assignee_state"),
+            models.Index(fields=["received_at"], name="ticket_received"),
+            models.Index(fields=["closed_at"], name="ticket_closed"),
+            models.Index(fields=["category", "received_at"], name="ticket_category_received"),
+            models.Index(fields=["community", "category", "received_at"], name="ticket_community_cat"),
+            models.Index(fields=["citizen_phone"], name="ticket_phone"),
+            models.Index(fields=["citizen_phone_last4"], name="ticket_phone_last4"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    def save(self, *args, **kwargs):
+        digits = "".join(ch for ch in self.citizen_phone if ch.isdigit())
+        self.citizen_phone_last4 = digits[-4:]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "citizen_phone" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "citizen_phone_last4"}
+        super().save(*args, **kwargs)
+
+    # -- clocks -------------------------------------------------------------------
+
+    def running_clocks(self) -> dict[str, tuple]:
+        """The clocks that are running in the current state: name → (due, warn)."""
+        clocks = {}
+        if self.state == TicketState.DISPATCHED and self.signed_at is None and self.sign_due_at:
+            clocks["sign"] = (self.sign_due_at, self.sign_warn_at)
+        if (
+            self.state in UNIT_STATES
+            and self.signed_at is not None
+            and self.first_contact_at is None
+            and self.contact_due_at
+        ):
+            clocks["contact"] = (self.contact_due_at, self.contact_warn_at)
+        if self.state in OPEN_STATES and self.state != TicketState.RECEIVED and self.resolve_due_at:
+            clocks["resolve"] = (self.resolve_due_at, self.resolve_warn_at)
+        return clocks
+
+    def refresh_deadline_summary(self) -> None:
+        clocks = self.running_clocks().values()
+        self.next_due_at = min((due for due, _warn in clocks), default=None)
+        self.next_warn_at = min((warn or due for due, warn in clocks), default=None)
+
+    def colour(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.next_due_at is None:
+            return ""
+        if self.next_due_at <= now:
+            return Colour.RED
+        if self.next_warn_at is not None and self.next_warn_at <= now:
+            return Colour.YELLOW
+        return Colour.GREEN
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class TicketNumberSequence(models.Model):
+    """Per-day counter behind ticket numbers such as ``20261123-00042``."""
+
+    day = models.DateField(primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("工单编号序列")
+        verbose_name_plural = _("工单编号序列")
+
+    def __str__(self):
+        return f"{self.day:%Y%m%d}: {self.last_value}"
+
+
+class CoHandling(models.Model):
+    """协办: a unit that contributes to a ticket led by another (吹哨报到)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待签收")
+        SIGNED = "signed", _("已签收")
+        REPLIED = "replied", _("已反馈")
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="cohandlings")
+    department = models.ForeignKey(
+        "departments.Department", verbose_name=_("协办单位"), on_delete=models.PROTECT, related_name="cohandlings"
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    added_at = models.DateTimeField(_("增加时间"), default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("增加人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("签收人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    replied_at = models.DateTimeField(_("反馈时间"), null=True, blank=True)
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("反馈人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reply_text = models.TextField(_("协办意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("协办")
+        verbose_name_plural = _("协办")
+        constraints = [models.UniqueConstraint(fields=["ticket", "department"], name="cohandling_unique")]
+        indexes = [models.Index(fields=["department", "status"], name="cohandling_dept_status")]
+
+    def __str__(self):
+        return f"{self.ticket} · {self.department}"
+
+
+class TicketApplication(models.Model):
+    """A unit's request that the centre rules on: return (退单) or extension (延期)."""
+
+    class Kind(models.TextChoices):
+        RETURN = "return", _("退单申请")
+        EXTENSION = "extension", _("延期申请")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待审批")
+        APPROVED = "approved", _("已同意")
+        REJECTED = "rejected", _("已驳回")
+        CANCELLED = "cancelled", _("已失效")
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="applications")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(_("申请理由"))
+    working_days = models.PositiveSmallIntegerField(_("申请延期工作日"), null=True, blank=True)
+    granted_days = models.PositiveSmallIntegerField(_("批准延期工作日"), null=True, blank=True)
+    department = models.ForeignKey(
+        "departments.Department", verbose_name=_("申请单位"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("申请人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审批人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.TextField(_("审批意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("退单/延期申请")
+        verbose_name_plural = _("退单/延期申请")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "kind"], condition=Q(status="pending"), name="application_one_pending"
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "status", "requested_at"], name="application_queue")]
+
+    def __str__(self):
+        return f"{self.ticket} · {self.get_kind_display()} · {self.get_status_display()}"
+
+
+def attachment_upload_to(instance, filename):
+    ext = os.path.splitext(filename)[1].lower()[:10]
+    now = timezone.localtime()
+    return f"attachments/{now:%Y/%m}/{uuid.uuid4().hex}{ext}"
+
+
+class Attachment(models.Model):
+    """A photo or document on a ticket: the citizen's evidence, or the unit's
+    before / after photos of the fix."""
+
+    class Kind(models.TextChoices):
+        EVIDENCE = "evidence", _("诉求材料")
+        BEFORE = "before", _("处置前")
+        AFTER = "after", _("处置后")
+        OTHER = "other", _("其他")
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        "cases.TicketEvent",
+        verbose_name=_("所属环节"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attachments",
+    )
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    file = models.FileField(_("文件"), upload_to=attachment_upload_to)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    content_type = models.CharField(_("类型标识"), max_length=100)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+        ordering = ["uploaded_at"]
+
+    def __str__(self):
+        return self.original_name

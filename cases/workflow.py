@@ -1,0 +1,1212 @@
+"""Every change of a ticket's state (DESIGN §4). Nothing else writes ``Ticket.state``.
+
+One function per verb. Each one:
+
+1. opens a transaction and locks the ticket row (``select_for_update``);
+2. checks the actor's role, the actor's unit scope and the current state against
+   ``TRANSITIONS`` — in that order, so a user of another unit learns nothing
+   about a ticket's state;
+3. validates its input;
+4. changes the ticket with ``update_fields`` (simple-history records a version);
+5. writes exactly one ``TicketEvent`` on the ticket;
+6. announces the change with ``ticket_transitioned`` once the transaction commits.
+
+Refusals raise ``WorkflowPermissionError`` (a ``PermissionDenied``: the actor may
+not do this to this ticket) or ``WorkflowError`` (a ``ValidationError``: wrong
+state or bad input). The admin shows both in the form; the API answers 403 / 400.
+"""
+
+from dataclasses import dataclass
+from datetime import time
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from departments.models import Department, Grid
+from departments.roles import Role
+from departments.selectors import Territory, staff_profile, territory_resolve
+
+from .attachments import attachments_store, attachments_validate, stored_files_guard
+from .deadlines import clock_times, deadline_limits, get_calendar
+from .models import (
+    OPEN_STATES,
+    PROACTIVE_CHANNELS,
+    Attachment,
+    Category,
+    CoHandling,
+    InvalidKind,
+    Nature,
+    ReplyResult,
+    Ticket,
+    TicketApplication,
+    TicketEvent,
+    TicketState,
+    TimeUnit,
+    Urgency,
+)
+from .numbering import ticket_number_next
+from .selectors import user_unit_ids
+
+Kind = TicketEvent.Kind
+S = TicketState
+
+#: Sent after commit: ``ticket_transitioned.send(sender=Ticket, ticket_id=…, event_id=…, kind=…)``.
+ticket_transitioned = Signal()
+
+# -- messages (tests import these) -------------------------------------------------
+
+ERR_STATE = _("工单当前状态为“%(state)s”，不能执行“%(action)s”。")
+ERR_ROLE = _("您的角色不能执行“%(action)s”。")
+ERR_SCOPE = _("该工单不在您单位的办理范围内。")
+ERR_NO_PROFILE = _("您的账号尚未关联单位和角色，请联系管理员。")
+ERR_REQUIRED_TEXT = _("请填写%(field)s。")
+ERR_DEPARTMENT_INACTIVE = _("单位“%(name)s”已停用。")
+ERR_DEPARTMENT_KIND = _("“%(name)s”不是承办单位，不能派单。")
+ERR_SAME_DEPARTMENT = _("工单已由“%(name)s”承办。")
+ERR_COHANDLER_IS_LEAD = _("主办单位不能同时作为协办单位。")
+ERR_COHANDLER_EXISTS = _("“%(name)s”已是协办单位。")
+ERR_SUBDISPATCH_TARGET = _("只能下派给本单位的下级单位。")
+ERR_SUBDISPATCH_UNSIGNED = _("请先签收，再下派。")
+ERR_CONTACT_FIRST = _("请先联系诉求人并记录，再反馈办理结果。")
+ERR_REPLY_REASON = _("办理结果为“无法解决”时，请说明原因。")
+ERR_PENDING_APPLICATION = _("已有待审批的%(kind)s。")
+ERR_NO_PENDING_APPLICATION = _("没有待审批的%(kind)s。")
+ERR_EXTENSION_LATE = _("已超过延期申请时限：须在办结时限之前、且不晚于到期当日 %(cutoff)s 提出。")
+ERR_EXTENSION_DAYS = _("延期天数须为 1 至 %(max)s 个工作日。")
+ERR_EXTENSION_CAP = _("累计延期不能超过 %(limit)s 个工作日（已延期 %(used)s 个工作日）。")
+ERR_EXTENSION_NO_CLOCK = _("工单没有办结时限，无需延期。")
+ERR_MERGE_SELF = _("不能将工单并入自身。")
+ERR_MERGE_MASTER_STATE = _("主单“%(number)s”已结束（%(state)s），不能并入。")
+ERR_MERGE_MASTER_MERGED = _("主单“%(number)s”本身已并入其他工单。")
+ERR_MERGE_HAS_CHILDREN = _("该工单已有并入的工单，不能再并入其他工单。")
+ERR_NOT_COHANDLER = _("您的单位不是该工单的协办单位，或已签收/反馈。")
+ERR_CATEGORY_INACTIVE = _("诉求分类“%(name)s”已停用。")
+ERR_INVALID_KIND = _("请选择无效类型。")
+ERR_REPLY_RESULT = _("请选择办理结果。")
+
+# -- the transition table ----------------------------------------------------------
+
+
+class Scope:
+    """Which tickets an actor of a given role may act on."""
+
+    ANY = "any"  # citywide roles
+    LEAD = "lead"  # the lead unit lies in the actor's unit subtree
+    ASSIGNEE = "assignee"  # the current handling unit lies in the actor's subtree
+    COHANDLER = "cohandler"  # a co-handling unit lies in the actor's subtree
+
+
+UNIT_ACTORS = {Role.HANDLER: Scope.ASSIGNEE, Role.UNIT_HEAD: Scope.ASSIGNEE}
+LEAD_ACTORS = {Role.HANDLER: Scope.LEAD, Role.UNIT_HEAD: Scope.LEAD}
+COHANDLER_ACTORS = {Role.HANDLER: Scope.COHANDLER, Role.UNIT_HEAD: Scope.COHANDLER}
+DISPATCHER = {Role.DISPATCHER: Scope.ANY}
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset  # states the transition starts from (None = a new ticket)
+    targets: frozenset  # states it may end in
+    roles: dict  # role → scope
+
+
+def _rule(sources, targets, roles) -> Rule:
+    return Rule(frozenset(sources), frozenset(targets), dict(roles))
+
+
+TRANSITIONS: dict[str, Rule] = {
+    Kind.CREATED: _rule(
+        {None},
+        {S.RECEIVED},
+        {
+            Role.OPERATOR: Scope.ANY,
+            Role.DISPATCHER: Scope.ANY,
+            Role.GRID_WORKER: Scope.ANY,
+            Role.SUPERVISOR: Scope.ANY,
+        },
+    ),
+    Kind.ANSWERED: _rule({S.RECEIVED}, {S.CLOSED}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
+    Kind.DISPATCHED: _rule({S.RECEIVED, S.DISPATCHED}, {S.DISPATCHED}, DISPATCHER),
+    Kind.SUBDISPATCHED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.SIGNED: _rule({S.DISPATCHED}, {S.HANDLING}, UNIT_ACTORS),
+    Kind.CONTACTED: _rule({S.HANDLING}, {S.HANDLING}, UNIT_ACTORS),
+    Kind.PROGRESS: _rule({S.HANDLING}, {S.HANDLING}, UNIT_ACTORS),
+    Kind.REPLIED: _rule({S.HANDLING}, {S.REVIEWING}, UNIT_ACTORS),
+    Kind.APPROVED: _rule({S.REVIEWING}, {S.CLOSED}, DISPATCHER),
+    Kind.REWORK: _rule({S.REVIEWING}, {S.HANDLING}, DISPATCHER),
+    Kind.RETURN_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.RETURN_APPROVED: _rule({S.DISPATCHED, S.HANDLING}, {S.RECEIVED}, DISPATCHER),
+    Kind.RETURN_REJECTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, DISPATCHER),
+    Kind.EXTENSION_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.EXTENSION_APPROVED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, DISPATCHER
+    ),
+    Kind.EXTENSION_REJECTED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, DISPATCHER
+    ),
+    Kind.COHANDLERS_ADDED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, {**DISPATCHER, **LEAD_ACTORS}),
+    Kind.COHANDLER_SIGNED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, COHANDLER_ACTORS
+    ),
+    Kind.COHANDLER_REPLIED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, COHANDLER_ACTORS
+    ),
+    Kind.MERGED: _rule({S.RECEIVED, S.DISPATCHED}, {S.MERGED}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
+    # Not an action of its own: the master's approval or direct answer writes it
+    # on every ticket merged into the master.
+    Kind.MASTER_CLOSED: _rule({S.MERGED}, {S.MERGED}, {}),
+    Kind.INVALIDATED: _rule({S.RECEIVED}, {S.INVALID}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
+    Kind.REOPENED: _rule(
+        {S.CLOSED},
+        {S.HANDLING, S.RECEIVED},
+        {Role.CALLBACK: Scope.ANY, Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
+    ),
+}
+
+
+class WorkflowError(ValidationError):
+    """The transition is not possible now, or its input is wrong."""
+
+    def __init__(self, message, *, code=None, params=None):
+        super().__init__(message, code=code, params=params)
+
+    def __str__(self):
+        return " ".join(self.messages)
+
+
+class WorkflowPermissionError(PermissionDenied):
+    """The actor may not perform this transition on this ticket."""
+
+    def __init__(self, message, *, code=None):
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+
+
+# -- checks ------------------------------------------------------------------------
+
+
+def _actor_role(actor) -> str | None:
+    profile = staff_profile(actor)
+    return profile.role if profile else None
+
+
+def _in_subtree(actor, department_id) -> bool:
+    unit_ids = user_unit_ids(actor)
+    return department_id is not None and (unit_ids is None or department_id in unit_ids)
+
+
+def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
+    if scope == Scope.ANY:
+        return True
+    if scope == Scope.LEAD:
+        return _in_subtree(actor, ticket.lead_department_id)
+    if scope == Scope.ASSIGNEE:
+        return _in_subtree(actor, ticket.assignee_department_id)
+    if scope == Scope.COHANDLER:
+        unit_ids = user_unit_ids(actor)
+        pending = ticket.cohandlings.exclude(status=CoHandling.Status.REPLIED)
+        return unit_ids is None or pending.filter(department_id__in=unit_ids).exists()
+    return False
+
+
+def _authorize(kind: str, ticket: Ticket | None, actor) -> None:
+    rule = TRANSITIONS[kind]
+    label = Kind(kind).label
+    if not actor.is_superuser:
+        role = _actor_role(actor)
+        if role is None:
+            raise WorkflowPermissionError(ERR_NO_PROFILE, code="no_profile")
+        if role not in rule.roles:
+            raise WorkflowPermissionError(ERR_ROLE % {"action": label}, code="role")
+        if ticket is not None and not _scope_holds(rule.roles[role], ticket, actor):
+            raise WorkflowPermissionError(ERR_SCOPE, code="scope")
+    state = ticket.state if ticket is not None else None
+    if state not in rule.sources:
+        raise WorkflowError(ERR_STATE, code="state", params={"state": S(state).label if state else "", "action": label})
+
+
+def _has_application(kind):
+    def check(ticket, actor):
+        return ticket.applications.filter(kind=kind, status=TicketApplication.Status.PENDING).exists()
+
+    return check
+
+
+def _has_cohandling(status):
+    def check(ticket, actor):
+        rows = ticket.cohandlings.filter(status=status)
+        unit_ids = user_unit_ids(actor)
+        return (rows if unit_ids is None else rows.filter(department_id__in=unit_ids)).exists()
+
+    return check
+
+
+#: Conditions beyond state, role and scope that decide whether an action button
+#: makes sense at all (the transitions check them again, with a message).
+PRECONDITIONS = {
+    Kind.SUBDISPATCHED: lambda t, actor: t.signed_at is not None,
+    Kind.RETURN_REQUESTED: lambda t, actor: not _has_application(TicketApplication.Kind.RETURN)(t, actor),
+    Kind.RETURN_APPROVED: _has_application(TicketApplication.Kind.RETURN),
+    Kind.RETURN_REJECTED: _has_application(TicketApplication.Kind.RETURN),
+    Kind.EXTENSION_REQUESTED: lambda t, actor: (
+        t.resolve_due_at is not None and not _has_application(TicketApplication.Kind.EXTENSION)(t, actor)
+    ),
+    Kind.EXTENSION_APPROVED: _has_application(TicketApplication.Kind.EXTENSION),
+    Kind.EXTENSION_REJECTED: _has_application(TicketApplication.Kind.EXTENSION),
+    Kind.COHANDLER_SIGNED: _has_cohandling(CoHandling.Status.PENDING),
+    Kind.COHANDLER_REPLIED: _has_cohandling(CoHandling.Status.SIGNED),
+}
+
+
+def allowed_actions(ticket: Ticket, actor) -> list[str]:
+    """The transitions ``actor`` may start on ``ticket`` now (for action buttons).
+    Refusals that depend on the input (a late extension, a missing reason) are
+    left to the transition itself."""
+    kinds = []
+    for kind in TRANSITIONS:
+        if kind in (Kind.CREATED, Kind.MASTER_CLOSED):
+            continue
+        try:
+            _authorize(kind, ticket, actor)
+        except (WorkflowError, WorkflowPermissionError):
+            continue
+        check = PRECONDITIONS.get(kind)
+        if check is None or check(ticket, actor):
+            kinds.append(kind)
+    return kinds
+
+
+def _require_text(value: str, field) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise WorkflowError(ERR_REQUIRED_TEXT, code="required", params={"field": field})
+    return value
+
+
+def _check_unit(department: Department) -> None:
+    if not department.is_active:
+        raise WorkflowError(ERR_DEPARTMENT_INACTIVE, code="inactive", params={"name": department.name})
+    if department.kind in (Department.Kind.CENTRE, Department.Kind.CITY):
+        raise WorkflowError(ERR_DEPARTMENT_KIND, code="department_kind", params={"name": department.name})
+
+
+# -- plumbing ----------------------------------------------------------------------
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _actor_department_id(actor):
+    profile = staff_profile(actor)
+    return profile.department_id if profile else None
+
+
+def _record(
+    ticket: Ticket,
+    *,
+    actor,
+    kind: str,
+    from_state,
+    fields: list[str],
+    now,
+    note: str = "",
+    data: dict | None = None,
+) -> TicketEvent:
+    """Save the changed fields (a history version) and write the one timeline event."""
+    assert ticket.state in TRANSITIONS[kind].targets, (kind, ticket.state)
+    ticket.refresh_deadline_summary()
+    ticket._history_user = actor
+    ticket._change_reason = kind
+    ticket._history_date = now
+    ticket.save(update_fields=[*fields, "state", "next_due_at", "next_warn_at", "updated_at"])
+    event = TicketEvent.objects.create(
+        ticket=ticket,
+        kind=kind,
+        actor=actor,
+        actor_department_id=_actor_department_id(actor),
+        created_at=now,
+        from_state=from_state or "",
+        to_state=ticket.state,
+        note=note,
+        data=data or {},
+    )
+    ticket_id, event_id = ticket.pk, event.pk
+    transaction.on_commit(
+        lambda: ticket_transitioned.send(sender=Ticket, ticket_id=ticket_id, event_id=event_id, kind=kind)
+    )
+    return event
+
+
+def _cancel_pending_applications(ticket: Ticket, actor, now) -> None:
+    ticket.applications.filter(status=TicketApplication.Status.PENDING).update(
+        status=TicketApplication.Status.CANCELLED, decided_at=now, decided_by=actor
+    )
+
+
+def _clear_clocks(ticket: Ticket) -> list[str]:
+    fields = [
+        "sign_due_at",
+        "sign_warn_at",
+        "contact_due_at",
+        "contact_warn_at",
+        "resolve_due_at",
+        "resolve_warn_at",
+    ]
+    for name in fields:
+        setattr(ticket, name, None)
+    return fields
+
+
+def _mark_problem(ticket: Ticket) -> bool:
+    """问题工单: too many reworks or too many units passing it on."""
+    problem = (
+        ticket.rework_count >= settings.PROBLEM_REWORK_THRESHOLD
+        or ticket.units_passed >= settings.PROBLEM_UNITS_THRESHOLD
+    )
+    newly = problem and not ticket.is_problem
+    ticket.is_problem = ticket.is_problem or problem
+    return newly
+
+
+def _now():
+    return timezone.now()
+
+
+def _dept_ref(department: Department | None) -> dict | None:
+    return {"id": department.pk, "name": department.name} if department else None
+
+
+# -- intake ------------------------------------------------------------------------
+
+
+def ticket_create(
+    *,
+    actor,
+    channel: str,
+    category: Category,
+    content: str,
+    nature: str = "",
+    urgency: str = "",
+    citizen_name: str = "",
+    citizen_phone: str = "",
+    is_anonymous: bool = False,
+    is_confidential: bool = False,
+    address: str = "",
+    latitude=None,
+    longitude=None,
+    grid: Grid | None = None,
+    community: Department | None = None,
+    is_proactive: bool | None = None,
+    external_id: str = "",
+    attachments=(),
+    note: str = "",
+) -> Ticket:
+    """Register a new demand (受理). Nature and urgency default from the category;
+    the place is resolved onto grid / community / street / district."""
+    _authorize(Kind.CREATED, None, actor)
+    content = _require_text(content, _("诉求内容"))
+    if not category.is_active:
+        raise WorkflowError(ERR_CATEGORY_INACTIVE, code="category_inactive", params={"name": category.name})
+    default_nature, default_urgency = category.resolved_defaults()
+    nature = nature or default_nature
+    urgency = urgency or default_urgency
+    if nature not in Nature.values or urgency not in Urgency.values:
+        raise WorkflowError(_("诉求性质或紧急程度无效。"), code="invalid_choice")
+    if is_anonymous:
+        citizen_name = ""
+    validated = attachments_validate(attachments)
+    territory: Territory = territory_resolve(
+        grid=grid, community=community, address=address, latitude=latitude, longitude=longitude
+    )
+    number = ticket_number_next()
+    now = _now()
+    with stored_files_guard() as stored, transaction.atomic():
+        ticket = Ticket(
+            number=number,
+            channel=channel,
+            nature=nature,
+            urgency=urgency,
+            category=category,
+            content=content,
+            is_proactive=channel in PROACTIVE_CHANNELS if is_proactive is None else is_proactive,
+            external_id=external_id,
+            citizen_name=citizen_name.strip(),
+            citizen_phone=citizen_phone.strip(),
+            is_anonymous=is_anonymous,
+            is_confidential=is_confidential,
+            address=address.strip(),
+            latitude=latitude,
+            longitude=longitude,
+            grid=territory.grid,
+            community=territory.community,
+            street=territory.street,
+            district=territory.district,
+            state=S.RECEIVED,
+            received_at=now,
+            created_by=actor,
+        )
+        ticket._history_user = actor
+        ticket._change_reason = Kind.CREATED
+        ticket._history_date = now
+        ticket.save()
+        event = TicketEvent.objects.create(
+            ticket=ticket,
+            kind=Kind.CREATED,
+            actor=actor,
+            actor_department_id=_actor_department_id(actor),
+            created_at=now,
+            from_state="",
+            to_state=S.RECEIVED,
+            note=note,
+            data={"channel": channel},
+        )
+        attachments_store(
+            ticket=ticket,
+            event=event,
+            validated=validated,
+            actor=actor,
+            kind=Attachment.Kind.EVIDENCE,
+            stored=stored,
+        )
+        ticket_id, event_id = ticket.pk, event.pk
+        transaction.on_commit(
+            lambda: ticket_transitioned.send(sender=Ticket, ticket_id=ticket_id, event_id=event_id, kind=Kind.CREATED)
+        )
+    return ticket
+
+
+def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult.EXPLAINED) -> Ticket:
+    """直接办结: the operator answers on the call (knowledge base) and closes."""
+    text = _require_text(text, _("答复内容"))
+    if result not in (ReplyResult.SOLVED, ReplyResult.EXPLAINED):
+        raise WorkflowError(ERR_REPLY_RESULT, code="result")
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.ANSWERED, t, actor)
+        from_state = t.state
+        t.state = S.CLOSED
+        t.reply_result, t.reply_text, t.replied_at, t.closed_at = result, text, now, now
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.ANSWERED,
+            from_state=from_state,
+            now=now,
+            note=text,
+            fields=["reply_result", "reply_text", "replied_at", "closed_at"],
+        )
+        _close_merged(t, actor, now)
+    return t
+
+
+# -- dispatch ----------------------------------------------------------------------
+
+
+def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers=(), note: str = "") -> Ticket:
+    """派单: the centre sends the ticket to a lead unit (and co-handlers). Starts the
+    sign and resolve clocks. From ``dispatched`` (not yet signed) it re-dispatches."""
+    _check_unit(department)
+    cohandlers = list(dict.fromkeys(cohandlers))
+    for unit in cohandlers:
+        _check_unit(unit)
+        if unit.pk == department.pk:
+            raise WorkflowError(ERR_COHANDLER_IS_LEAD, code="cohandler_is_lead")
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.DISPATCHED, t, actor)
+        if t.lead_department_id == department.pk:
+            raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
+        from_state = t.state
+        previous = t.lead_department
+        _cancel_pending_applications(t, actor, now)
+        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
+        cal = get_calendar()
+        sign = clock_times(now, limits.sign, cal)
+        resolve = clock_times(now, limits.resolve, cal)
+        t.state = S.DISPATCHED
+        t.lead_department = t.assignee_department = department
+        t.dispatched_at = now
+        t.first_dispatched_at = t.first_dispatched_at or now
+        t.signed_at = t.first_contact_at = None
+        fields = _clear_clocks(t)
+        t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
+        t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
+        t.units_passed += 1
+        newly_problem = _mark_problem(t)
+        added = _add_cohandlers(t, cohandlers, actor, now)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.DISPATCHED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=[
+                *fields,
+                "lead_department",
+                "assignee_department",
+                "dispatched_at",
+                "first_dispatched_at",
+                "signed_at",
+                "first_contact_at",
+                "units_passed",
+                "is_problem",
+            ],
+            data={
+                "department": _dept_ref(department),
+                "previous": _dept_ref(previous),
+                "cohandlers": [_dept_ref(d) for d in added],
+                "sign_due_at": sign.due_at.isoformat(),
+                "resolve_due_at": resolve.due_at.isoformat(),
+                "became_problem": newly_problem,
+            },
+        )
+    return t
+
+
+def _add_cohandlers(t: Ticket, departments, actor, now) -> list[Department]:
+    existing = set(t.cohandlings.values_list("department_id", flat=True))
+    added = []
+    for unit in departments:
+        if unit.pk == t.lead_department_id:
+            raise WorkflowError(ERR_COHANDLER_IS_LEAD, code="cohandler_is_lead")
+        if unit.pk in existing:
+            continue
+        CoHandling.objects.create(ticket=t, department=unit, added_by=actor, added_at=now)
+        existing.add(unit.pk)
+        added.append(unit)
+    return added
+
+
+def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: str = "") -> Ticket:
+    """下派: the lead unit passes the work to one of its child units (which must
+    sign), or takes it back (``department`` = the lead unit itself). The lead unit
+    stays accountable: the resolve clock is unchanged."""
+    _check_unit(department)
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.SUBDISPATCHED, t, actor)
+        lead = t.lead_department
+        if t.signed_at is None:
+            raise WorkflowError(ERR_SUBDISPATCH_UNSIGNED, code="unsigned")
+        if not department.is_descendant_of(lead):
+            raise WorkflowError(ERR_SUBDISPATCH_TARGET, code="target")
+        if department.pk == t.assignee_department_id:
+            raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
+        from_state = t.state
+        previous = t.assignee_department
+        t.assignee_department = department
+        t.state = S.HANDLING if department.pk == lead.pk else S.DISPATCHED
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.SUBDISPATCHED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=["assignee_department"],
+            data={"department": _dept_ref(department), "previous": _dept_ref(previous)},
+        )
+    return t
+
+
+# -- handling ----------------------------------------------------------------------
+
+
+def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """签收: the assigned unit acknowledges the ticket. The lead unit's first sign
+    stops the sign clock and starts the contact clock."""
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.SIGNED, t, actor)
+        from_state = t.state
+        fields = []
+        data = {"department": _dept_ref(t.assignee_department)}
+        if t.signed_at is None:
+            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
+            contact = clock_times(now, limits.contact)
+            t.signed_at = now
+            t.contact_due_at, t.contact_warn_at = contact.due_at, contact.warn_at
+            fields += ["signed_at", "contact_due_at", "contact_warn_at"]
+            data["on_time"] = t.sign_due_at is None or now <= t.sign_due_at
+            data["contact_due_at"] = contact.due_at.isoformat()
+        t.state = S.HANDLING
+        _record(t, actor=actor, kind=Kind.SIGNED, from_state=from_state, now=now, note=note, fields=fields, data=data)
+    return t
+
+
+def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
+    """响应: record that the handler reached the citizen (how, and what was agreed)."""
+    note = _require_text(note, _("联系情况"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.CONTACTED, t, actor)
+        fields = []
+        data = {"first": t.first_contact_at is None}
+        if t.first_contact_at is None:
+            t.first_contact_at = now
+            fields.append("first_contact_at")
+            data["on_time"] = t.contact_due_at is None or now <= t.contact_due_at
+        _record(t, actor=actor, kind=Kind.CONTACTED, from_state=t.state, now=now, note=note, fields=fields, data=data)
+    return t
+
+
+def ticket_progress(*, ticket: Ticket, actor, note: str, attachments=(), kind=Attachment.Kind.BEFORE) -> Ticket:
+    """办理进展: a note (and photos) on the way to the reply."""
+    note = _require_text(note, _("办理进展"))
+    validated = attachments_validate(attachments)
+    now = _now()
+    with stored_files_guard() as stored, transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.PROGRESS, t, actor)
+        event = _record(t, actor=actor, kind=Kind.PROGRESS, from_state=t.state, now=now, note=note, fields=[])
+        attachments_store(ticket=t, event=event, validated=validated, actor=actor, kind=kind, stored=stored)
+    return t
+
+
+def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str = "", attachments=()) -> Ticket:
+    """办理反馈: the unit reports what was done; the centre reviews it next. The
+    citizen must have been contacted first, unless they left no way to reach them."""
+    if result not in ReplyResult.values:
+        raise WorkflowError(ERR_REPLY_RESULT, code="result")
+    text = _require_text(text, _("办理情况"))
+    reason = (reason or "").strip()
+    if result == ReplyResult.UNSOLVABLE and not reason:
+        raise WorkflowError(ERR_REPLY_REASON, code="reason")
+    validated = attachments_validate(attachments)
+    now = _now()
+    with stored_files_guard() as stored, transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.REPLIED, t, actor)
+        reachable = bool(t.citizen_phone) and not t.is_anonymous
+        if reachable and t.first_contact_at is None:
+            raise WorkflowError(ERR_CONTACT_FIRST, code="contact_first")
+        from_state = t.state
+        t.state = S.REVIEWING
+        t.reply_result, t.reply_text, t.reply_reason, t.replied_at = result, text, reason, now
+        event = _record(
+            t,
+            actor=actor,
+            kind=Kind.REPLIED,
+            from_state=from_state,
+            now=now,
+            note=text,
+            fields=["reply_result", "reply_text", "reply_reason", "replied_at"],
+            data={"result": result, "reason": reason, "department": _dept_ref(t.assignee_department)},
+        )
+        attachments_store(
+            ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
+        )
+    return t
+
+
+# -- review ------------------------------------------------------------------------
+
+
+def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """审核通过: the centre accepts the reply and closes the ticket; tickets merged
+    into it take its result."""
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.APPROVED, t, actor)
+        from_state = t.state
+        _cancel_pending_applications(t, actor, now)
+        t.state = S.CLOSED
+        t.closed_at = now
+        on_time = t.resolve_due_at is None or now <= t.resolve_due_at
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.APPROVED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=["closed_at"],
+            data={"on_time": on_time},
+        )
+        _close_merged(t, actor, now)
+    return t
+
+
+def _close_merged(master: Ticket, actor, now) -> None:
+    for child in Ticket.objects.select_for_update().filter(merged_into=master, state=S.MERGED):
+        child.reply_result, child.reply_text = master.reply_result, master.reply_text
+        child.replied_at, child.closed_at = master.replied_at, now
+        _record(
+            child,
+            actor=actor,
+            kind=Kind.MASTER_CLOSED,
+            from_state=S.MERGED,
+            now=now,
+            note=master.reply_text,
+            fields=["reply_result", "reply_text", "replied_at", "closed_at"],
+            data={"master": master.number},
+        )
+
+
+def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问)."""
+    reason = _require_text(reason, _("退回理由"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.REWORK, t, actor)
+        from_state = t.state
+        t.state = S.HANDLING
+        t.rework_count += 1
+        newly_problem = _mark_problem(t)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.REWORK,
+            from_state=from_state,
+            now=now,
+            note=reason,
+            fields=["rework_count", "is_problem"],
+            data={"rework_count": t.rework_count, "became_problem": newly_problem},
+        )
+    return t
+
+
+# -- return (退单) ------------------------------------------------------------------
+
+
+def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplication:
+    """申请退单: the lead unit says "not ours". The clock keeps running until the
+    centre rules."""
+    reason = _require_text(reason, _("退单理由"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.RETURN_REQUESTED, t, actor)
+        application = _open_application(t, TicketApplication.Kind.RETURN, actor, now, reason=reason)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.RETURN_REQUESTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data={"application": application.pk},
+        )
+    return application
+
+
+def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """同意退单: the ticket goes back to the centre for re-dispatch. Counted against
+    the dispatch (派单准确率), not the unit."""
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.RETURN_APPROVED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.RETURN)
+        from_state = t.state
+        returned_by = t.lead_department
+        _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
+        _cancel_pending_applications(t, actor, now)
+        t.state = S.RECEIVED
+        t.lead_department = t.assignee_department = None
+        t.signed_at = t.first_contact_at = None
+        fields = _clear_clocks(t)
+        t.return_count += 1
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.RETURN_APPROVED,
+            from_state=from_state,
+            now=now,
+            note=note or application.reason,
+            fields=[*fields, "lead_department", "assignee_department", "signed_at", "first_contact_at", "return_count"],
+            data={"application": application.pk, "department": _dept_ref(returned_by)},
+        )
+    return t
+
+
+def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """驳回退单: the ticket stays with the unit."""
+    reason = _require_text(reason, _("驳回理由"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.RETURN_REJECTED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.RETURN)
+        _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.RETURN_REJECTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data={"application": application.pk},
+        )
+    return t
+
+
+# -- extension (延期) ---------------------------------------------------------------
+
+
+def extension_is_late(ticket: Ticket, now) -> bool:
+    """Late: at or after the resolve deadline, or at or after the cut-off time
+    (17:00 by default) on the local day the deadline falls on."""
+    due = ticket.resolve_due_at
+    if due is None or now >= due:
+        return True
+    cal = get_calendar()
+    due_day = timezone.localtime(due, cal.tz).date()
+    cutoff = cal.working_day_cutoff(due_day, time.fromisoformat(settings.EXTENSION_REQUEST_CUTOFF))
+    return now >= cutoff
+
+
+def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason: str) -> TicketApplication:
+    """申请延期: must come before the deadline; the total is capped."""
+    reason = _require_text(reason, _("延期理由"))
+    cap = settings.EXTENSION_MAX_WORKING_DAYS
+    if not isinstance(working_days, int) or not 1 <= working_days <= cap:
+        raise WorkflowError(ERR_EXTENSION_DAYS, code="days", params={"max": cap})
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.EXTENSION_REQUESTED, t, actor)
+        if t.resolve_due_at is None:
+            raise WorkflowError(ERR_EXTENSION_NO_CLOCK, code="no_clock")
+        if extension_is_late(t, now):
+            raise WorkflowError(ERR_EXTENSION_LATE, code="late", params={"cutoff": settings.EXTENSION_REQUEST_CUTOFF})
+        if t.extension_days + working_days > cap:
+            raise WorkflowError(ERR_EXTENSION_CAP, code="cap", params={"limit": cap, "used": t.extension_days})
+        application = _open_application(
+            t, TicketApplication.Kind.EXTENSION, actor, now, reason=reason, working_days=working_days
+        )
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.EXTENSION_REQUESTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data={"application": application.pk, "working_days": working_days},
+        )
+    return application
+
+
+def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None = None, note: str = "") -> Ticket:
+    """同意延期: moves the resolve deadline by the granted working days (at most
+    what was asked)."""
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.EXTENSION_APPROVED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.EXTENSION)
+        days = application.working_days if working_days is None else working_days
+        if not isinstance(days, int) or not 1 <= days <= application.working_days:
+            raise WorkflowError(ERR_EXTENSION_DAYS, code="days", params={"max": application.working_days})
+        cap = settings.EXTENSION_MAX_WORKING_DAYS
+        if t.extension_days + days > cap:
+            raise WorkflowError(ERR_EXTENSION_CAP, code="cap", params={"limit": cap, "used": t.extension_days})
+        application.granted_days = days
+        _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
+        cal = get_calendar()
+        previous_due = t.resolve_due_at
+        t.resolve_due_at = cal.add_limit(previous_due, days, TimeUnit.WORKING_DAY)
+        start = t.dispatched_at or now
+        t.resolve_warn_at = cal.warn_time(start, t.resolve_due_at, TimeUnit.WORKING_DAY)
+        t.extension_count += 1
+        t.extension_days += days
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.EXTENSION_APPROVED,
+            from_state=t.state,
+            now=now,
+            note=note,
+            fields=["resolve_due_at", "resolve_warn_at", "extension_count", "extension_days"],
+            data={
+                "application": application.pk,
+                "working_days": days,
+                "previous_due_at": previous_due.isoformat(),
+                "resolve_due_at": t.resolve_due_at.isoformat(),
+            },
+        )
+    return t
+
+
+def ticket_extension_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    reason = _require_text(reason, _("驳回理由"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.EXTENSION_REJECTED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.EXTENSION)
+        _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.EXTENSION_REJECTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data={"application": application.pk},
+        )
+    return t
+
+
+def _open_application(t: Ticket, kind, actor, now, **values) -> TicketApplication:
+    if t.applications.filter(kind=kind, status=TicketApplication.Status.PENDING).exists():
+        raise WorkflowError(
+            ERR_PENDING_APPLICATION, code="pending", params={"kind": TicketApplication.Kind(kind).label}
+        )
+    return TicketApplication.objects.create(
+        ticket=t, kind=kind, department=t.lead_department, requested_by=actor, requested_at=now, **values
+    )
+
+
+def _pending_application(t: Ticket, kind) -> TicketApplication:
+    application = t.applications.select_for_update().filter(kind=kind, status=TicketApplication.Status.PENDING).first()
+    if application is None:
+        raise WorkflowError(
+            ERR_NO_PENDING_APPLICATION, code="no_pending", params={"kind": TicketApplication.Kind(kind).label}
+        )
+    return application
+
+
+def _decide(application: TicketApplication, status, actor, now, note) -> None:
+    application.status = status
+    application.decided_by = actor
+    application.decided_at = now
+    application.decision_note = note or ""
+    application.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "granted_days"])
+
+
+# -- co-handling (吹哨报到) ----------------------------------------------------------
+
+
+def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "") -> Ticket:
+    """Bring co-handling units in: the centre, or the lead unit "blowing the whistle"."""
+    departments = list(dict.fromkeys(departments))
+    if not departments:
+        raise WorkflowError(ERR_REQUIRED_TEXT, code="required", params={"field": _("协办单位")})
+    for unit in departments:
+        _check_unit(unit)
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.COHANDLERS_ADDED, t, actor)
+        existing = set(t.cohandlings.values_list("department_id", flat=True))
+        for unit in departments:
+            if unit.pk in existing:
+                raise WorkflowError(ERR_COHANDLER_EXISTS, code="exists", params={"name": unit.name})
+        added = _add_cohandlers(t, departments, actor, now)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.COHANDLERS_ADDED,
+            from_state=t.state,
+            now=now,
+            note=note,
+            fields=[],
+            data={"cohandlers": [_dept_ref(d) for d in added]},
+        )
+    return t
+
+
+def _own_cohandling(t: Ticket, actor, status) -> CoHandling:
+    unit_ids = user_unit_ids(actor)
+    rows = t.cohandlings.select_for_update().filter(status=status)
+    if unit_ids is not None:
+        rows = rows.filter(department_id__in=unit_ids)
+    own = rows.order_by("added_at").first()
+    if own is None:
+        raise WorkflowError(ERR_NOT_COHANDLER, code="not_cohandler")
+    return own
+
+
+def ticket_cohandler_sign(*, ticket: Ticket, actor) -> Ticket:
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.COHANDLER_SIGNED, t, actor)
+        row = _own_cohandling(t, actor, CoHandling.Status.PENDING)
+        row.status, row.signed_at, row.signed_by = CoHandling.Status.SIGNED, now, actor
+        row.save(update_fields=["status", "signed_at", "signed_by"])
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.COHANDLER_SIGNED,
+            from_state=t.state,
+            now=now,
+            fields=[],
+            data={"department": _dept_ref(row.department)},
+        )
+    return t
+
+
+def ticket_cohandler_reply(*, ticket: Ticket, actor, text: str, attachments=()) -> Ticket:
+    """协办反馈: the co-handler reports to the lead unit (not to the centre)."""
+    text = _require_text(text, _("协办意见"))
+    validated = attachments_validate(attachments)
+    now = _now()
+    with stored_files_guard() as stored, transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.COHANDLER_REPLIED, t, actor)
+        row = _own_cohandling(t, actor, CoHandling.Status.SIGNED)
+        row.status, row.replied_at, row.replied_by, row.reply_text = CoHandling.Status.REPLIED, now, actor, text
+        row.save(update_fields=["status", "replied_at", "replied_by", "reply_text"])
+        event = _record(
+            t,
+            actor=actor,
+            kind=Kind.COHANDLER_REPLIED,
+            from_state=t.state,
+            now=now,
+            note=text,
+            fields=[],
+            data={"department": _dept_ref(row.department)},
+        )
+        attachments_store(
+            ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
+        )
+    return t
+
+
+# -- merge, invalid, reopen --------------------------------------------------------
+
+
+def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ticket:
+    """并单: a duplicate joins a master ticket; it will take the master's result and
+    its citizen still gets a callback."""
+    if ticket.pk == master.pk:
+        raise WorkflowError(ERR_MERGE_SELF, code="self")
+    now = _now()
+    with transaction.atomic():
+        # Lock both rows in primary-key order so two opposite merges cannot deadlock.
+        locked = {
+            row.pk: row
+            for row in Ticket.objects.select_for_update().filter(pk__in=[ticket.pk, master.pk]).order_by("pk")
+        }
+        t, m = locked[ticket.pk], locked[master.pk]
+        _authorize(Kind.MERGED, t, actor)
+        if m.merged_into_id is not None:
+            raise WorkflowError(ERR_MERGE_MASTER_MERGED, code="master_merged", params={"number": m.number})
+        if m.state not in OPEN_STATES:
+            raise WorkflowError(
+                ERR_MERGE_MASTER_STATE,
+                code="master_state",
+                params={"number": m.number, "state": m.get_state_display()},
+            )
+        if t.merged_tickets.exists():
+            raise WorkflowError(ERR_MERGE_HAS_CHILDREN, code="has_children")
+        from_state = t.state
+        _cancel_pending_applications(t, actor, now)
+        t.state = S.MERGED
+        t.merged_into = m
+        fields = _clear_clocks(t)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.MERGED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=[*fields, "merged_into"],
+            data={"master": m.number, "master_id": m.pk},
+        )
+    return t
+
+
+def ticket_invalidate(*, ticket: Ticket, actor, kind: str, reason: str) -> Ticket:
+    """无效工单 (骚扰、空号、重复恶意): kept and audited, excluded from the rates."""
+    if kind not in InvalidKind.values:
+        raise WorkflowError(ERR_INVALID_KIND, code="invalid_kind")
+    reason = _require_text(reason, _("无效原因"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.INVALIDATED, t, actor)
+        from_state = t.state
+        _cancel_pending_applications(t, actor, now)
+        t.state = S.INVALID
+        t.invalid_kind, t.invalid_reason = kind, reason
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.INVALIDATED,
+            from_state=from_state,
+            now=now,
+            note=reason,
+            fields=["invalid_kind", "invalid_reason"],
+            data={"invalid_kind": kind},
+        )
+    return t
+
+
+def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """重办: back to the lead unit with a fresh short deadline (3 working days by
+    default) after an unsolved or unsatisfied callback; a ticket the centre
+    answered itself goes back to the centre for dispatch."""
+    reason = _require_text(reason, _("重办原因"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.REOPENED, t, actor)
+        from_state = t.state
+        fields = _clear_clocks(t)
+        t.reopen_count += 1
+        t.reopened_at = now
+        if t.lead_department_id:
+            t.state = S.HANDLING
+            t.assignee_department = t.lead_department
+            resolve = clock_times(now, (settings.REOPEN_WORKING_DAYS, TimeUnit.WORKING_DAY))
+            t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
+        else:
+            t.state = S.RECEIVED
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.REOPENED,
+            from_state=from_state,
+            now=now,
+            note=reason,
+            fields=[*fields, "reopen_count", "reopened_at", "assignee_department"],
+            data={"reopen_count": t.reopen_count},
+        )
+    return t
+
+
+#: Every transition function, by the event it writes (for the admin and the API).
+ACTIONS = {
+    Kind.ANSWERED: ticket_answer,
+    Kind.DISPATCHED: ticket_dispatch,
+    Kind.SUBDISPATCHED: ticket_subdispatch,
+    Kind.SIGNED: ticket_sign,
+    Kind.CONTACTED: ticket_contact,
+    Kind.PROGRESS: ticket_progress,
+    Kind.REPLIED: ticket_reply,
+    Kind.APPROVED: ticket_approve,
+    Kind.REWORK: ticket_rework,
+    Kind.RETURN_REQUESTED: ticket_return_request,
+    Kind.RETURN_APPROVED: ticket_return_approve,
+    Kind.RETURN_REJECTED: ticket_return_reject,
+    Kind.EXTENSION_REQUESTED: ticket_extension_request,
+    Kind.EXTENSION_APPROVED: ticket_extension_approve,
+    Kind.EXTENSION_REJECTED: ticket_extension_reject,
+    Kind.COHANDLERS_ADDED: ticket_cohandlers_add,
+    Kind.COHANDLER_SIGNED: ticket_cohandler_sign,
+    Kind.COHANDLER_REPLIED: ticket_cohandler_reply,
+    Kind.MERGED: ticket_merge,
+    Kind.INVALIDATED: ticket_invalidate,
+    Kind.REOPENED: ticket_reopen,
+}

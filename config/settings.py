@@ -1,0 +1,200 @@
+"""Settings for the 12345 hotline case-management system.
+
+Everything that differs between a laptop and production comes from environment
+variables (documented in the README). The defaults run the whole product on one
+machine with nothing to install: SQLite and an embedded task broker under ``var/``.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("HOTLINE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+# --- Core -------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+TESTING = "pytest" in sys.modules
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if DEBUG or TESTING:
+        SECRET_KEY = "insecure-development-key-never-use-in-production"
+    else:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (or DJANGO_DEBUG=1 for local development).")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] + (["*"] if DEBUG else []))
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_filters",
+    "rest_framework",
+    "simple_history",
+    "departments",
+    "cases",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "cases.context_processors.calendar_warnings",
+            ],
+        },
+    },
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Database ---------------------------------------------------------------------
+# DATABASE_URL (postgres://user:pass@host:port/name) selects PostgreSQL; otherwise a
+# SQLite file under var/. SQLite runs in WAL mode with IMMEDIATE transactions so the
+# web process and the Celery worker can write side by side without "database is
+# locked" surprises in the middle of a transaction.
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+            },
+            # A file, not memory, so that tests with several threads or processes
+            # (parallel intake, a real Celery worker) share one database.
+            "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
+        }
+    }
+
+# --- Auth -------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+if TESTING:
+    # Hashing a dozen fixture passwords with PBKDF2 would dominate the test run.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Internationalisation ---------------------------------------------------------
+# The staff interface speaks Chinese; English is available through the language
+# switcher (or the Accept-Language header). Labels are written in Chinese in the
+# code and translated to English in config/locale/en.
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and uploaded files ----------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- Logging ----------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Working-day calendar and deadlines (DESIGN §5) -------------------------------
+# Working hours are local (Asia/Shanghai) wall-clock segments of a working day.
+# HOTLINE_WORKING_HOURS="08:30-12:00,14:00-18:00" overrides them.
+
+WORKING_HOURS = env_list("HOTLINE_WORKING_HOURS", ["08:30-12:00", "14:00-18:00"])
+# A clock turns yellow once this share of its allotted time is used ...
+DEADLINE_WARNING_RATIO = float(os.environ.get("HOTLINE_WARNING_RATIO", "0.75"))
+# ... or, for clocks longer than one working day, when less than this many
+# working days are left.
+DEADLINE_WARNING_WORKING_DAYS_LEFT = float(os.environ.get("HOTLINE_WARNING_DAYS_LEFT", "1"))
+# Extension requests at or after this local time on the day the resolve clock
+# falls due count as late (Xining rule), as do requests after the deadline.
+EXTENSION_REQUEST_CUTOFF = os.environ.get("HOTLINE_EXTENSION_CUTOFF", "17:00")
+# Total working days of extension one ticket may be granted.
+EXTENSION_MAX_WORKING_DAYS = env_int("HOTLINE_EXTENSION_MAX_DAYS", 10)
+# Deadline of a ticket reopened after an unsatisfied callback (重办).
+REOPEN_WORKING_DAYS = env_int("HOTLINE_REOPEN_DAYS", 3)
+# Reworks, or distinct lead units, from which a ticket counts as a problem ticket.
+PROBLEM_REWORK_THRESHOLD = env_int("HOTLINE_PROBLEM_REWORKS", 3)
+PROBLEM_UNITS_THRESHOLD = env_int("HOTLINE_PROBLEM_UNITS", 3)
+# How long a process trusts its in-memory copy of the holiday table.
+HOLIDAY_CACHE_SECONDS = env_int("HOTLINE_HOLIDAY_CACHE_SECONDS", 60)
+# Warn administrators this many days before a year the calendar has no data for.
+CALENDAR_LOOKAHEAD_DAYS = env_int("HOTLINE_CALENDAR_LOOKAHEAD_DAYS", 60)

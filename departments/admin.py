@@ -1,0 +1,66 @@
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Department, DutyAssignment, Grid, StaffProfile
+
+
+@admin.register(Department)
+class DepartmentAdmin(SimpleHistoryAdmin):
+    list_display = ["indented_name", "kind", "code", "phone", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "short_name", "code", "address_keywords"]
+    autocomplete_fields = ["parent"]
+    list_per_page = 100
+
+    @admin.display(description=_("名称"), ordering="path")
+    def indented_name(self, obj):
+        return ("　" * (obj.depth - 1)) + obj.name
+
+
+@admin.register(Grid)
+class GridAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "code", "community", "worker", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "code", "community__name", "address_keywords"]
+    autocomplete_fields = ["community", "worker"]
+    list_select_related = ["community", "worker"]
+
+
+@admin.register(DutyAssignment)
+class DutyAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["category", "territory", "department", "territorial_level", "is_active"]
+    list_filter = ["is_active", "territorial_level"]
+    search_fields = ["category__name", "territory__name", "department__name", "note"]
+    autocomplete_fields = ["category", "territory", "department"]
+    list_select_related = ["category", "territory", "department"]
+
+
+class StaffProfileInline(admin.StackedInline):
+    model = StaffProfile
+    can_delete = False
+    autocomplete_fields = ["department"]
+    verbose_name_plural = _("单位与角色")
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    inlines = [StaffProfileInline]
+    list_display = ["username", "first_name", "last_name", "staff_department", "staff_role", "is_active"]
+    list_select_related = ["staff__department"]
+
+    @admin.display(description=_("所在单位"))
+    def staff_department(self, obj):
+        profile = getattr(obj, "staff", None)
+        return profile.department if profile else "—"
+
+    @admin.display(description=_("角色"))
+    def staff_role(self, obj):
+        profile = getattr(obj, "staff", None)
+        return profile.get_role_display() if profile else "—"

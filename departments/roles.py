@@ -1,0 +1,28 @@
+"""The roles of DESIGN §2.
+
+A role is both a ``StaffProfile.role`` value (what the workflow checks) and a
+``django.contrib.auth`` group of the same name (what carries model permissions in
+the admin). Saving a profile keeps the user's group membership in step.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", _("话务员")
+    DISPATCHER = "dispatcher", _("派单员")
+    HANDLER = "handler", _("承办人")
+    UNIT_HEAD = "unit_head", _("部门负责人")
+    SUPERVISOR = "supervisor", _("督办员")
+    CALLBACK = "callback", _("回访员")
+    GRID_WORKER = "gridworker", _("网格员")
+    LEADER = "leader", _("领导")
+
+
+#: Roles that see every ticket of the city (DESIGN §2: "the centre, supervisors and
+#: leaders everything"). Operators and callback agents need the whole picture to
+#: answer a caller about any earlier demand.
+CITYWIDE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK, Role.LEADER})
+#: Roles that act for a unit and see that unit's subtree.
+UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_HEAD})

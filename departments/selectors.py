@@ -1,0 +1,218 @@
+"""Reads over units, grids, staff and the duty list."""
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from .models import Department, DutyAssignment, Grid, StaffProfile, TerritorialLevel, split_keywords
+
+# -- actors ------------------------------------------------------------------------
+
+
+def staff_profile(user) -> StaffProfile | None:
+    """The user's staff profile (cached on the user object), or None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_hotline_profile"):
+        user._hotline_profile = StaffProfile.objects.select_related("department").filter(user_id=user.pk).first()
+    return user._hotline_profile
+
+
+def department_subtree_ids(department: Department) -> list[int]:
+    return list(department.descendants().values_list("pk", flat=True))
+
+
+# -- territory ---------------------------------------------------------------------
+
+
+@dataclass
+class Territory:
+    """Where a demand is: the grid, community, street and district it falls in."""
+
+    grid: Grid | None = None
+    community: Department | None = None
+    street: Department | None = None
+    district: Department | None = None
+
+    @classmethod
+    def of(cls, node: "Grid | Department | None") -> "Territory":
+        if node is None:
+            return cls()
+        grid = None
+        if isinstance(node, Grid):
+            grid, node = node, node.community
+        chain = node.territory_chain()
+        return cls(
+            grid=grid,
+            community=chain.get(Department.Kind.COMMUNITY),
+            street=chain.get(Department.Kind.STREET),
+            district=chain.get(Department.Kind.DISTRICT),
+        )
+
+    @property
+    def most_specific(self) -> Department | None:
+        return self.community or self.street or self.district
+
+    def at_level(self, level: str) -> Department | None:
+        return {
+            TerritorialLevel.COMMUNITY: self.community,
+            TerritorialLevel.STREET: self.street,
+            TerritorialLevel.DISTRICT: self.district,
+        }.get(level)
+
+
+@dataclass
+class _Place:
+    kind: str  # "grid" or a Department.Kind
+    pk: int
+    lineage: tuple  # ("d", pk) / ("g", pk) keys from the root down to self
+    keywords: list[str]
+    lat: float | None = None
+    lng: float | None = None
+
+
+@dataclass
+class _TerritoryIndex:
+    places: list[_Place] = field(default_factory=list)
+    loaded_at: float = 0.0
+
+
+_index = _TerritoryIndex()
+_index_lock = threading.Lock()
+INDEX_TTL_SECONDS = 60
+#: A point further than this from every grid centre resolves to no grid.
+NEAREST_GRID_MAX_KM = 3.0
+
+
+def territory_index_invalidate() -> None:
+    _index.loaded_at = 0.0
+
+
+def _territory_places() -> list[_Place]:
+    with _index_lock:
+        if time.monotonic() - _index.loaded_at < INDEX_TTL_SECONDS and _index.loaded_at:
+            return _index.places
+        places = []
+        lineage_of = {}
+        departments = Department.objects.filter(
+            is_active=True, kind__in=[Department.Kind.DISTRICT, Department.Kind.STREET, Department.Kind.COMMUNITY]
+        ).only("pk", "kind", "name", "short_name", "address_keywords", "path")
+        for dept in departments:
+            lineage = tuple(("d", pk) for pk in dept.lineage_ids)
+            lineage_of[dept.pk] = lineage
+            words = [dept.name, dept.short_name, *split_keywords(dept.address_keywords)]
+            places.append(_Place(dept.kind, dept.pk, lineage, [w for w in words if len(w) >= 2]))
+        for grid in Grid.objects.filter(is_active=True).only(
+            "pk", "name", "community_id", "address_keywords", "latitude", "longitude"
+        ):
+            lineage = (*lineage_of.get(grid.community_id, ()), ("g", grid.pk))
+            places.append(
+                _Place(
+                    "grid",
+                    grid.pk,
+                    lineage,
+                    [w for w in split_keywords(grid.address_keywords) if len(w) >= 2],
+                    float(grid.latitude) if grid.latitude is not None else None,
+                    float(grid.longitude) if grid.longitude is not None else None,
+                )
+            )
+        _index.places = places
+        _index.loaded_at = time.monotonic()
+        return places
+
+
+def _distance_km(lat1, lng1, lat2, lng2) -> float:
+    # Equirectangular approximation: plenty for "which grid centre is nearest".
+    x = math.radians(lng2 - lng1) * math.cos(math.radians((lat1 + lat2) / 2))
+    y = math.radians(lat2 - lat1)
+    return 6371.0 * math.hypot(x, y)
+
+
+def territory_resolve(
+    *,
+    grid: Grid | None = None,
+    community: Department | None = None,
+    address: str = "",
+    latitude=None,
+    longitude=None,
+) -> Territory:
+    """Resolve a demand's place onto grid / community / street / district.
+
+    An explicit grid or community wins; otherwise the address is matched against
+    unit names and address keywords (the match whose ancestors are also named in
+    the address wins, then the deepest, then the longest keyword); otherwise the
+    nearest grid centre within ``NEAREST_GRID_MAX_KM`` of the coordinates."""
+    if grid is not None:
+        return Territory.of(grid)
+    if community is not None:
+        return Territory.of(community)
+    places = _territory_places()
+    if address:
+        matched = {}
+        for place in places:
+            hits = [w for w in place.keywords if w in address]
+            if hits:
+                matched[place.lineage[-1]] = max(len(w) for w in hits)
+        if matched:
+            by_key = {p.lineage[-1]: p for p in places}
+
+            def score(key):
+                place = by_key[key]
+                support = sum(1 for k in place.lineage if k in matched)
+                return (support, len(place.lineage), matched[key])
+
+            best = by_key[max(matched, key=score)]
+            return _territory_of_place(best)
+    if latitude is not None and longitude is not None:
+        lat, lng = float(latitude), float(longitude)
+        located = [p for p in places if p.kind == "grid" and p.lat is not None]
+        if located:
+            nearest = min(located, key=lambda p: _distance_km(lat, lng, p.lat, p.lng))
+            if _distance_km(lat, lng, nearest.lat, nearest.lng) <= NEAREST_GRID_MAX_KM:
+                return _territory_of_place(nearest)
+    return Territory()
+
+
+def _territory_of_place(place: _Place) -> Territory:
+    if place.kind == "grid":
+        return Territory.of(Grid.objects.select_related("community").get(pk=place.pk))
+    return Territory.of(Department.objects.get(pk=place.pk))
+
+
+# -- duty list ---------------------------------------------------------------------
+
+
+def duty_suggest(*, category, territory: Territory | None = None) -> list[Department]:
+    """Units to lead a ticket of ``category`` in ``territory``, best first.
+
+    Duty-list rows are ranked by the depth of their category, then of their
+    territory (a citywide row last); the category's default unit and the
+    territorial street follow as fallbacks."""
+    territory = territory or Territory()
+    place = territory.most_specific
+    territory_ids = place.lineage_ids if place is not None else []
+    rows = (
+        DutyAssignment.objects.filter(is_active=True, category_id__in=category.lineage_ids)
+        .filter(Q(territory__isnull=True) | Q(territory_id__in=territory_ids))
+        .select_related("category", "territory", "department")
+    )
+    ranked = sorted(
+        rows,
+        key=lambda r: (r.category.depth, r.territory.depth if r.territory_id else 0),
+        reverse=True,
+    )
+    suggestions: list[Department] = []
+
+    def add(dept):
+        if dept is not None and dept.is_active and dept not in suggestions:
+            suggestions.append(dept)
+
+    for row in ranked:
+        add(row.department if row.department_id else territory.at_level(row.territorial_level))
+    for node in category.ancestors(include_self=True).select_related("default_department").reverse():
+        add(node.default_department)
+    add(territory.street)
+    return suggestions

@@ -1,0 +1,143 @@
+"""Shared fixtures: a small city with every role, and helpers that drive tickets
+through the real workflow functions."""
+
+import os
+from datetime import datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+
+from cases import workflow
+from cases.deadlines import calendar_invalidate
+from cases.models import Channel, Nature, TicketState
+from departments.models import Department
+from departments.roles import Role
+from departments.selectors import territory_index_invalidate
+from tests.cases.factories import CategoryFactory
+from tests.departments.factories import DepartmentFactory, GridFactory, staff
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(*args) -> datetime:
+    """A timezone-aware Asia/Shanghai datetime: ``local(2026, 11, 23, 9, 0)``."""
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_is_the_one_ci_asked_for(django_db_setup, django_db_blocker):
+    """In CI, a DATABASE_URL that silently fell back to SQLite is a failure."""
+    if os.environ.get("CI") == "true" and os.environ.get("DATABASE_URL"):
+        with django_db_blocker.unblock():
+            assert connection.vendor == "postgresql", connection.vendor
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    calendar_invalidate()
+    territory_index_invalidate()
+    yield
+    calendar_invalidate()
+    territory_index_invalidate()
+
+
+@pytest.fixture
+def city(db):
+    """西宁-like fixture: centre, a district with two streets, communities, a grid,
+    a bureau and a utility; one user per role; a small category tree."""
+    c = SimpleNamespace()
+    c.city = DepartmentFactory(name="西宁市", kind=Department.Kind.CITY, code="630100")
+    c.centre = DepartmentFactory(name="12345热线中心", kind=Department.Kind.CENTRE, parent=c.city)
+    c.district = DepartmentFactory(name="城东区", kind=Department.Kind.DISTRICT, parent=c.city)
+    c.street = DepartmentFactory(
+        name="东关大街街道", short_name="东关大街", kind=Department.Kind.STREET, parent=c.district
+    )
+    c.street2 = DepartmentFactory(name="八一路街道", kind=Department.Kind.STREET, parent=c.district)
+    c.community = DepartmentFactory(
+        name="东关社区", kind=Department.Kind.COMMUNITY, parent=c.street, address_keywords="东关大街\n清真巷"
+    )
+    c.community_b = DepartmentFactory(name="北小街社区", kind=Department.Kind.COMMUNITY, parent=c.street)
+    c.community2 = DepartmentFactory(
+        name="八一社区", kind=Department.Kind.COMMUNITY, parent=c.street2, address_keywords="八一中路"
+    )
+    c.bureau = DepartmentFactory(name="住房和城乡建设局", kind=Department.Kind.BUREAU, parent=c.city)
+    c.bureau2 = DepartmentFactory(name="生态环境局", kind=Department.Kind.BUREAU, parent=c.city)
+    c.utility = DepartmentFactory(name="西宁热力公司", kind=Department.Kind.COMPANY, parent=c.city)
+
+    c.operator = staff(Role.OPERATOR, c.centre, "operator")
+    c.dispatcher = staff(Role.DISPATCHER, c.centre, "dispatcher")
+    c.supervisor = staff(Role.SUPERVISOR, c.centre, "supervisor")
+    c.callback = staff(Role.CALLBACK, c.centre, "callback")
+    c.leader = staff(Role.LEADER, c.city, "leader")
+    c.handler = staff(Role.HANDLER, c.street, "handler_street")
+    c.head = staff(Role.UNIT_HEAD, c.street, "head_street")
+    c.handler2 = staff(Role.HANDLER, c.street2, "handler_street2")
+    c.community_handler = staff(Role.HANDLER, c.community, "handler_community")
+    c.bureau_handler = staff(Role.HANDLER, c.bureau, "handler_bureau")
+    c.bureau2_handler = staff(Role.HANDLER, c.bureau2, "handler_bureau2")
+    c.utility_handler = staff(Role.HANDLER, c.utility, "handler_utility")
+    c.gridworker = staff(Role.GRID_WORKER, c.community, "gridworker")
+    c.grid = GridFactory(
+        name="东关一网格",
+        code="G-DG-01",
+        community=c.community,
+        worker=c.gridworker,
+        address_keywords="东关大街1号院",
+        latitude="36.616000",
+        longitude="101.790000",
+    )
+
+    c.construction = CategoryFactory(name="城乡建设", code="01")
+    c.heating = CategoryFactory(name="供暖", code="0101", parent=c.construction)
+    c.cold_room = CategoryFactory(name="室温不达标", code="010101", parent=c.heating, default_nature=Nature.COMPLAINT)
+    c.environment = CategoryFactory(name="环境保护", code="02")
+    c.noise = CategoryFactory(name="噪声", code="0201", parent=c.environment)
+    c.consult = CategoryFactory(name="政策咨询", code="03", default_nature=Nature.CONSULT)
+    territory_index_invalidate()
+    return c
+
+
+def new_ticket(c, *, actor=None, **overrides):
+    values = {
+        "channel": Channel.HOTLINE,
+        "category": c.cold_room,
+        "content": "东关大街1号院3号楼暖气不热，室温只有14度。",
+        "citizen_name": "王女士",
+        "citizen_phone": "13800001234",
+        "address": "城东区东关大街1号院3号楼",
+    }
+    values.update(overrides)
+    return workflow.ticket_create(actor=actor or c.operator, **values)
+
+
+def drive(c, ticket, target: str, *, lead=None):
+    """Take ``ticket`` to ``target`` along the main path, through the workflow."""
+    lead = lead or c.street
+    handler = {c.street.pk: c.handler, c.street2.pk: c.handler2, c.bureau.pk: c.bureau_handler}[lead.pk]
+    path = [
+        TicketState.DISPATCHED,
+        TicketState.HANDLING,
+        TicketState.REVIEWING,
+        TicketState.CLOSED,
+    ]
+    if target == ticket.state:
+        return ticket
+    start = path.index(ticket.state) + 1 if ticket.state in path else 0
+    for state in path[start:]:
+        if state == TicketState.DISPATCHED:
+            ticket = workflow.ticket_dispatch(ticket=ticket, actor=c.dispatcher, department=lead)
+        elif state == TicketState.HANDLING:
+            ticket = workflow.ticket_sign(ticket=ticket, actor=handler)
+            ticket = workflow.ticket_contact(ticket=ticket, actor=handler, note="电话联系王女士，约定上门。")
+        elif state == TicketState.REVIEWING:
+            ticket = workflow.ticket_reply(
+                ticket=ticket, actor=handler, result="solved", text="已协调热力公司排气，室温恢复到20度。"
+            )
+        elif state == TicketState.CLOSED:
+            ticket = workflow.ticket_approve(ticket=ticket, actor=c.dispatcher)
+        if state == target:
+            return ticket
+    raise ValueError(target)
