@@ -74,7 +74,7 @@ def stored_files_guard():
         raise
 
 
-def attachments_store(*, ticket, event, validated, actor, kind, stored: list) -> list[Attachment]:
+def attachments_store(*, ticket, event, validated, actor, kind, stored: list, now=None) -> list[Attachment]:
     created = []
     for upload, content_type in validated:
         attachment = Attachment(
@@ -85,6 +85,7 @@ def attachments_store(*, ticket, event, validated, actor, kind, stored: list) ->
             size=upload.size,
             content_type=content_type,
             uploaded_by=actor,
+            uploaded_at=now or event.created_at,
         )
         attachment.file.save(os.path.basename(upload.name), upload, save=False)
         stored.append(attachment)

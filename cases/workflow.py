@@ -30,6 +30,7 @@ from departments.models import Department, Grid
 from departments.roles import Role
 from departments.selectors import Territory, staff_profile, territory_resolve
 
+from . import clock
 from .attachments import attachments_store, attachments_validate, stored_files_guard
 from .deadlines import clock_times, deadline_limits, get_calendar
 from .models import (
@@ -374,7 +375,7 @@ def _mark_problem(ticket: Ticket) -> bool:
 
 
 def _now():
-    return timezone.now()
+    return clock.now()
 
 
 def _dept_ref(department: Department | None) -> dict | None:
@@ -534,7 +535,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t.lead_department = t.assignee_department = department
         t.dispatched_at = now
         t.first_dispatched_at = t.first_dispatched_at or now
-        t.signed_at = t.first_contact_at = None
+        t.signed_at = t.first_contact_at = t.handler = None
         fields = _clear_clocks(t)
         t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
@@ -631,6 +632,8 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         from_state = t.state
         fields = []
         data = {"department": _dept_ref(t.assignee_department)}
+        t.handler = actor
+        fields.append("handler")
         if t.signed_at is None:
             limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
             contact = clock_times(now, limits.contact)
@@ -818,7 +821,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         _cancel_pending_applications(t, actor, now)
         t.state = S.RECEIVED
         t.lead_department = t.assignee_department = None
-        t.signed_at = t.first_contact_at = None
+        t.signed_at = t.first_contact_at = t.handler = None
         fields = _clear_clocks(t)
         t.return_count += 1
         _record(
@@ -828,7 +831,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             from_state=from_state,
             now=now,
             note=note or application.reason,
-            fields=[*fields, "lead_department", "assignee_department", "signed_at", "first_contact_at", "return_count"],
+            fields=[*fields, "lead_department", "assignee_department", "signed_at", "first_contact_at", "handler", "return_count"],
             data={"application": application.pk, "department": _dept_ref(returned_by)},
         )
     return t

@@ -17,6 +17,7 @@ from .choices import (
     Nature,
     ReplyResult,
     TicketState,
+    URGENCY_RANK,
     Urgency,
 )
 
@@ -60,6 +61,8 @@ class Ticket(models.Model):
     channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
     nature = models.CharField(_("诉求性质"), max_length=16, choices=Nature.choices)
     urgency = models.CharField(_("紧急程度"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
+    # 0 = critical, 1 = urgent, 2 = normal: work lists sort on it, most urgent first.
+    priority = models.PositiveSmallIntegerField(_("优先级"), default=URGENCY_RANK[Urgency.NORMAL], editable=False)
     category = models.ForeignKey(
         "cases.Category", verbose_name=_("诉求分类"), on_delete=models.PROTECT, related_name="tickets"
     )
@@ -131,6 +134,15 @@ class Ticket(models.Model):
         related_name="cohandled_tickets",
         blank=True,
     )
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("承办人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handled_tickets",
+        help_text=_("签收工单的工作人员。"),
+    )
     state = models.CharField(
         _("状态"), max_length=16, choices=TicketState.choices, default=TicketState.RECEIVED, editable=False
     )
@@ -191,7 +203,7 @@ class Ticket(models.Model):
     )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "citizen_phone_last4"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "citizen_phone_last4", "priority"])
     objects = TicketQuerySet.as_manager()
 
     class Meta:
@@ -199,6 +211,7 @@ class Ticket(models.Model):
         verbose_name_plural = _("工单")
         ordering = ["-received_at"]
         indexes = [
+            models.Index(fields=["priority", "next_due_at"], name="ticket_worklist"),
             models.Index(fields=["state", "next_due_at"], name="ticket_state_due"),
             models.Index(fields=["lead_department", "state"], name="ticket_lead_state"),
             models.Index(fields=["assignee_department", "state"], name="ticket_assignee_state"),
@@ -216,9 +229,13 @@ class Ticket(models.Model):
     def save(self, *args, **kwargs):
         digits = "".join(ch for ch in self.citizen_phone if ch.isdigit())
         self.citizen_phone_last4 = digits[-4:]
+        self.priority = URGENCY_RANK.get(self.urgency, URGENCY_RANK[Urgency.NORMAL])
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "citizen_phone" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "citizen_phone_last4"}
+        if update_fields is not None:
+            derived = {"citizen_phone": "citizen_phone_last4", "urgency": "priority"}
+            extra = {derived[name] for name in update_fields if name in derived}
+            if extra:
+                kwargs["update_fields"] = {*update_fields, *extra}
         super().save(*args, **kwargs)
 
     # -- clocks -------------------------------------------------------------------
