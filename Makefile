@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint messages clean
+.PHONY: run test install lint messages constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,8 @@ run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py up
 
 test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || .ci/install-services browser \
+		|| echo "note: no Chromium; browser tests will be skipped (outside CI)"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -31,6 +33,9 @@ lint: $(STAMP)
 messages: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l en --no-obsolete --ignore '.venv/*' --ignore 'tests/*'
 	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l en --ignore '.venv/*'
+
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable > constraints.txt
 
 clean:
 	rm -rf $(VENV) var/test-db.sqlite3*

@@ -49,7 +49,9 @@ def ticket_scope(queryset, user):
         return queryset
     if profile.role in UNIT_ROLES:
         unit_ids = user_unit_ids(user)
-        cohandled = CoHandling.objects.filter(ticket_id=OuterRef("pk"), department_id__in=unit_ids)
+        cohandled = CoHandling.objects.filter(ticket_id=OuterRef("pk"), department_id__in=unit_ids).exclude(
+            status=CoHandling.Status.CANCELLED
+        )
         return queryset.filter(
             Q(lead_department_id__in=unit_ids) | Q(assignee_department_id__in=unit_ids) | Exists(cohandled)
         )

@@ -209,7 +209,7 @@ def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
         return _in_subtree(actor, ticket.assignee_department_id)
     if scope == Scope.COHANDLER:
         unit_ids = user_unit_ids(actor)
-        pending = ticket.cohandlings.exclude(status=CoHandling.Status.REPLIED)
+        pending = ticket.cohandlings.filter(status__in=[CoHandling.Status.PENDING, CoHandling.Status.SIGNED])
         return unit_ids is None or pending.filter(department_id__in=unit_ids).exists()
     return False
 
@@ -424,8 +424,8 @@ def ticket_create(
     territory: Territory = territory_resolve(
         grid=grid, community=community, address=address, latitude=latitude, longitude=longitude
     )
-    number = ticket_number_next()
     now = _now()
+    number = ticket_number_next(timezone.localdate(now))
     with stored_files_guard() as stored, transaction.atomic():
         ticket = Ticket(
             number=number,
@@ -541,6 +541,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
         t.units_passed += 1
         newly_problem = _mark_problem(t)
+        _withdraw_cohandlers(t, [unit.pk for unit in cohandlers], now)
         added = _add_cohandlers(t, cohandlers, actor, now)
         _record(
             t,
@@ -573,17 +574,34 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
 
 
 def _add_cohandlers(t: Ticket, departments, actor, now) -> list[Department]:
-    existing = set(t.cohandlings.values_list("department_id", flat=True))
+    """Add co-handling units; a unit whose earlier co-handling was withdrawn is
+    brought back in."""
+    rows = {row.department_id: row for row in t.cohandlings.all()}
     added = []
     for unit in departments:
         if unit.pk == t.lead_department_id:
             raise WorkflowError(ERR_COHANDLER_IS_LEAD, code="cohandler_is_lead")
-        if unit.pk in existing:
+        row = rows.get(unit.pk)
+        if row is None:
+            rows[unit.pk] = CoHandling.objects.create(ticket=t, department=unit, added_by=actor, added_at=now)
+        elif row.status == CoHandling.Status.CANCELLED:
+            row.status, row.added_by, row.added_at = CoHandling.Status.PENDING, actor, now
+            row.signed_at = row.signed_by = row.replied_at = row.replied_by = None
+            row.reply_text = ""
+            row.save()
+        else:
             continue
-        CoHandling.objects.create(ticket=t, department=unit, added_by=actor, added_at=now)
-        existing.add(unit.pk)
         added.append(unit)
     return added
+
+
+def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
+    """A new dispatch brings its own co-handlers: earlier ones not chosen again (and
+    the new lead unit itself) stop co-handling."""
+    active = t.cohandlings.exclude(status=CoHandling.Status.CANCELLED)
+    stale = active.exclude(department_id__in=keep_ids).exclude(status=CoHandling.Status.REPLIED)
+    stale.update(status=CoHandling.Status.CANCELLED)
+    active.filter(department_id=t.lead_department_id).update(status=CoHandling.Status.CANCELLED)
 
 
 def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: str = "") -> Ticket:
@@ -831,7 +849,15 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             from_state=from_state,
             now=now,
             note=note or application.reason,
-            fields=[*fields, "lead_department", "assignee_department", "signed_at", "first_contact_at", "handler", "return_count"],
+            fields=[
+                *fields,
+                "lead_department",
+                "assignee_department",
+                "signed_at",
+                "first_contact_at",
+                "handler",
+                "return_count",
+            ],
             data={"application": application.pk, "department": _dept_ref(returned_by)},
         )
     return t
@@ -1009,7 +1035,9 @@ def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "")
     with transaction.atomic():
         t = _lock(ticket)
         _authorize(Kind.COHANDLERS_ADDED, t, actor)
-        existing = set(t.cohandlings.values_list("department_id", flat=True))
+        existing = set(
+            t.cohandlings.exclude(status=CoHandling.Status.CANCELLED).values_list("department_id", flat=True)
+        )
         for unit in departments:
             if unit.pk in existing:
                 raise WorkflowError(ERR_COHANDLER_EXISTS, code="exists", params={"name": unit.name})

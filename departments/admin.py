@@ -2,13 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Department, DutyAssignment, Grid, StaffProfile
+from .resources import DepartmentResource, DutyAssignmentResource, GridResource
 
 
 @admin.register(Department)
-class DepartmentAdmin(SimpleHistoryAdmin):
+class DepartmentAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+    resource_classes = [DepartmentResource]
     list_display = ["indented_name", "kind", "code", "phone", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "short_name", "code", "address_keywords"]
@@ -21,7 +24,8 @@ class DepartmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Grid)
-class GridAdmin(SimpleHistoryAdmin):
+class GridAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+    resource_classes = [GridResource]
     list_display = ["name", "code", "community", "worker", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "code", "community__name", "address_keywords"]
@@ -30,7 +34,8 @@ class GridAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(DutyAssignment)
-class DutyAssignmentAdmin(admin.ModelAdmin):
+class DutyAssignmentAdmin(ImportExportModelAdmin):
+    resource_classes = [DutyAssignmentResource]
     list_display = ["category", "territory", "department", "territorial_level", "is_active"]
     list_filter = ["is_active", "territorial_level"]
     search_fields = ["category__name", "territory__name", "department__name", "note"]

@@ -16,6 +16,7 @@ from .choices import (
     Urgency,
 )
 from .events import TicketEvent
+from .knowledge import KnowledgeArticle
 from .tickets import (
     Attachment,
     CoHandling,
@@ -39,6 +40,7 @@ __all__ = [
     "DeadlinePolicy",
     "Holiday",
     "InvalidKind",
+    "KnowledgeArticle",
     "Nature",
     "ReplyResult",
     "Ticket",

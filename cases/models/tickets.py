@@ -11,13 +11,13 @@ from simple_history.models import HistoricalRecords
 from .choices import (
     OPEN_STATES,
     UNIT_STATES,
+    URGENCY_RANK,
     Channel,
     Colour,
     InvalidKind,
     Nature,
     ReplyResult,
     TicketState,
-    URGENCY_RANK,
     Urgency,
 )
 
@@ -27,11 +27,11 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(state__in=OPEN_STATES)
 
     def with_colour(self, now=None):
-        """Annotate ``colour`` from the denormalised next warn/due times: two
+        """Annotate ``deadline_colour`` from the denormalised next warn/due times: two
         indexed timestamp comparisons, cheap for any number of rows."""
         now = now or timezone.now()
         return self.annotate(
-            colour=Case(
+            deadline_colour=Case(
                 When(next_due_at__lte=now, then=Value(Colour.RED)),
                 When(next_warn_at__lte=now, then=Value(Colour.YELLOW)),
                 When(next_due_at__isnull=False, then=Value(Colour.GREEN)),
@@ -297,6 +297,7 @@ class CoHandling(models.Model):
         PENDING = "pending", _("待签收")
         SIGNED = "signed", _("已签收")
         REPLIED = "replied", _("已反馈")
+        CANCELLED = "cancelled", _("已撤销")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("工单"), on_delete=models.CASCADE, related_name="cohandlings")
     department = models.ForeignKey(

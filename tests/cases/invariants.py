@@ -72,4 +72,5 @@ def assert_consistent(ticket: Ticket) -> None:
 
     # Co-handlers are never the lead.
     if ticket.lead_department_id:
-        assert not CoHandling.objects.filter(ticket=ticket, department_id=ticket.lead_department_id).exists()
+        active = CoHandling.objects.exclude(status=CoHandling.Status.CANCELLED)
+        assert not active.filter(ticket=ticket, department_id=ticket.lead_department_id).exists()

@@ -28,7 +28,7 @@ def dispatched(city):
 def test_colour_in_python_and_in_sql_agree(dispatched, moment, colour):
     assert dispatched.colour(moment) == colour
     annotated = Ticket.objects.with_colour(moment).get(pk=dispatched.pk)
-    assert annotated.colour == colour
+    assert annotated.deadline_colour == colour
     assert list(Ticket.objects.coloured(colour, moment)) == [dispatched]
     others = {c for c in Colour if c != colour}
     assert not any(Ticket.objects.coloured(c, moment).exists() for c in others)
@@ -39,7 +39,7 @@ def test_closed_tickets_have_no_colour(city):
         ticket = drive(city, new_ticket(city), TicketState.CLOSED)
         clock.shift(timedelta(days=30))
         assert ticket.colour() == ""
-        assert Ticket.objects.with_colour().get(pk=ticket.pk).colour == ""
+        assert Ticket.objects.with_colour().get(pk=ticket.pk).deadline_colour == ""
 
 
 def upload(name, content):

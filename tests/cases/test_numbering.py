@@ -28,7 +28,7 @@ def test_a_failed_intake_leaves_a_gap_not_a_duplicate(city, monkeypatch):
     assert Ticket.objects.count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_intake_never_collides(city):
     """Eight threads, each with its own database connection, register tickets at
     the same moment."""

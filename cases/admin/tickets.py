@@ -1,0 +1,648 @@
+"""The ticket workbench: a scoped work list, the ticket page with its timeline and
+action buttons, the action forms, and the live-call intake form."""
+
+import csv
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from departments.selectors import Territory, territory_resolve
+
+from .. import workflow
+from ..intake import intake_duplicates, knowledge_search
+from ..models import (
+    Attachment,
+    Category,
+    Colour,
+    Ticket,
+    TicketEvent,
+    Urgency,
+)
+from ..privacy import citizen_hidden_from, mask_name, mask_phone
+from ..selectors import ticket_scope
+from . import filters
+from .forms import ACTION_FORMS, IntakeForm
+
+Kind = TicketEvent.Kind
+
+COLOUR_STYLE = {Colour.GREEN: "#2e7d32", Colour.YELLOW: "#e0a000", Colour.RED: "#c62828"}
+URGENCY_STYLE = {Urgency.CRITICAL: "#c62828", Urgency.URGENT: "#e65100", Urgency.NORMAL: "#607d8b"}
+#: Buttons in this order on the ticket page; the main path first.
+ACTION_ORDER = [
+    Kind.DISPATCHED,
+    Kind.ANSWERED,
+    Kind.SIGNED,
+    Kind.CONTACTED,
+    Kind.PROGRESS,
+    Kind.REPLIED,
+    Kind.APPROVED,
+    Kind.REWORK,
+    Kind.SUBDISPATCHED,
+    Kind.COHANDLERS_ADDED,
+    Kind.COHANDLER_SIGNED,
+    Kind.COHANDLER_REPLIED,
+    Kind.RETURN_REQUESTED,
+    Kind.RETURN_APPROVED,
+    Kind.RETURN_REJECTED,
+    Kind.EXTENSION_REQUESTED,
+    Kind.EXTENSION_APPROVED,
+    Kind.EXTENSION_REJECTED,
+    Kind.MERGED,
+    Kind.INVALIDATED,
+    Kind.REOPENED,
+]
+DANGER_ACTIONS = {Kind.REWORK, Kind.RETURN_REJECTED, Kind.EXTENSION_REJECTED, Kind.INVALIDATED, Kind.REOPENED}
+#: Action labels as buttons (verbs), where the timeline name is a past event.
+ACTION_LABELS = {
+    Kind.DISPATCHED: _("派单"),
+    Kind.ANSWERED: _("直接答复办结"),
+    Kind.SIGNED: _("签收"),
+    Kind.CONTACTED: _("记录联系"),
+    Kind.PROGRESS: _("记录进展"),
+    Kind.REPLIED: _("办理反馈"),
+    Kind.APPROVED: _("审核通过"),
+    Kind.REWORK: _("退回重办"),
+    Kind.SUBDISPATCHED: _("下派"),
+    Kind.COHANDLERS_ADDED: _("增加协办"),
+    Kind.COHANDLER_SIGNED: _("协办签收"),
+    Kind.COHANDLER_REPLIED: _("协办反馈"),
+    Kind.RETURN_REQUESTED: _("申请退单"),
+    Kind.RETURN_APPROVED: _("同意退单"),
+    Kind.RETURN_REJECTED: _("驳回退单"),
+    Kind.EXTENSION_REQUESTED: _("申请延期"),
+    Kind.EXTENSION_APPROVED: _("同意延期"),
+    Kind.EXTENSION_REJECTED: _("驳回延期"),
+    Kind.MERGED: _("并单"),
+    Kind.INVALIDATED: _("标记无效"),
+    Kind.REOPENED: _("重办"),
+}
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ``CAP`` rows (``SELECT COUNT(*) FROM (… LIMIT CAP+1)``), so a
+    list over millions of tickets never runs a full ``COUNT(*)``."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self):
+        n = self.object_list[: self.CAP + 1].count()
+        self.capped = n > self.CAP
+        return min(n, self.CAP)
+
+
+def humanize_delta(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    if minutes < 60:
+        text = gettext("%(n)d分钟") % {"n": minutes}
+    elif minutes < 60 * 24:
+        text = gettext("%(h)d小时%(m)d分") % {"h": minutes // 60, "m": minutes % 60}
+    else:
+        text = gettext("%(d)d天%(h)d小时") % {"d": minutes // 1440, "h": (minutes % 1440) // 60}
+    return (gettext("剩%(t)s") if delta.total_seconds() >= 0 else gettext("超%(t)s")) % {"t": text}
+
+
+def deadline_badge(colour: str, due, now=None) -> str:
+    if not colour or due is None:
+        return "—"
+    now = now or timezone.now()
+    return format_html(
+        '<span class="deadline deadline-{}" style="color:{};font-weight:600" title="{}">● {}</span>',
+        colour,
+        COLOUR_STYLE[colour],
+        timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
+        humanize_delta(due - now),
+    )
+
+
+class TicketAdmin(SimpleHistoryAdmin):
+    """Tickets, scoped to what the user may see (``cases.selectors.ticket_scope``).
+    Fields are read-only: every change goes through an action button and the
+    workflow."""
+
+    list_display = [
+        "number_link",
+        "received_at",
+        "category_name",
+        "short_content",
+        "lead_department",
+        "state_badge",
+        "deadline",
+        "urgency_badge",
+    ]
+    list_display_links = None
+    list_filter = [
+        filters.QueueFilter,
+        filters.StateFilter,
+        "urgency",
+        "nature",
+        "channel",
+        filters.ColourFilter,
+        filters.OverdueFilter,
+        filters.ReworkFilter,
+        filters.MineFilter,
+        filters.ReceivedRangeFilter,
+        filters.CategoryTreeFilter,
+        filters.DepartmentTreeFilter,
+        filters.TerritoryFilter,
+    ]
+    search_fields = ["number"]  # the search box; the real search is get_search_results
+    search_help_text = _("可按工单编号、来电号码（全号或后四位）、地址、诉求内容查询。")
+    list_select_related = ["category__parent__parent", "lead_department"]
+    list_per_page = 50
+    list_max_show_all = 500
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    actions = ["export_csv"]
+    change_form_template = "admin/cases/ticket/change_form.html"
+    change_list_template = "admin/cases/ticket/change_list.html"
+    object_history_template = "simple_history/object_history.html"
+    fieldsets = [
+        (_("诉求"), {"fields": ["number", "channel", "nature", "urgency", "category", "content", "is_proactive"]}),
+        (_("诉求人"), {"fields": ["citizen_name", "citizen_phone", "is_anonymous", "is_confidential"]}),
+        (_("属地"), {"fields": ["address", "grid", "community", "street", "district", "latitude", "longitude"]}),
+        (
+            _("办理"),
+            {
+                "fields": [
+                    "state",
+                    "lead_department",
+                    "assignee_department",
+                    "handler",
+                    "reply_result",
+                    "reply_text",
+                    "reply_reason",
+                    "merged_into",
+                    "invalid_kind",
+                    "invalid_reason",
+                ]
+            },
+        ),
+        (
+            _("时间节点"),
+            {
+                "fields": [
+                    "received_at",
+                    "created_by",
+                    "dispatched_at",
+                    "sign_due_at",
+                    "signed_at",
+                    "contact_due_at",
+                    "first_contact_at",
+                    "resolve_due_at",
+                    "replied_at",
+                    "closed_at",
+                    "reopened_at",
+                ]
+            },
+        ),
+        (
+            _("统计"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "units_passed",
+                    "rework_count",
+                    "return_count",
+                    "extension_count",
+                    "extension_days",
+                    "reopen_count",
+                    "is_problem",
+                ],
+            },
+        ),
+    ]
+
+    # -- scope and permissions ---------------------------------------------------
+
+    def get_queryset(self, request):
+        qs = ticket_scope(super().get_queryset(request), request.user)
+        return qs.with_colour(timezone.now())
+
+    def get_ordering(self, request):
+        return ["priority", F("next_due_at").asc(nulls_last=True), "-received_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for _title, options in self.fieldsets for name in options["fields"]]
+
+    def has_add_permission(self, request):
+        rule = workflow.TRANSITIONS[Kind.CREATED]
+        if request.user.is_superuser:
+            return True
+        from departments.selectors import staff_profile
+
+        profile = staff_profile(request.user)
+        return profile is not None and profile.role in rule.roles and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the workflow's action buttons are the only way to change a ticket
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # nothing is deleted (DESIGN §8)
+
+    def _scoped_or_404(self, request, object_id) -> Ticket:
+        try:
+            pk = int(unquote(str(object_id)))
+        except (TypeError, ValueError):
+            raise Http404 from None
+        ticket = ticket_scope(Ticket.objects.all(), request.user).filter(pk=pk).first()
+        if ticket is None or not self.has_view_permission(request, ticket):
+            raise Http404(gettext("工单不存在或不在您的查看范围内。"))
+        return ticket
+
+    # -- the list ------------------------------------------------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        digits = term.replace("-", "")
+        if len(term) == 14 and term[8] == "-" and digits.isdigit():
+            return queryset.filter(number=term), False
+        if digits.isdigit() and len(digits) == 4:
+            return queryset.filter(citizen_phone_last4=digits), False
+        if digits.isdigit() and len(digits) >= 7:
+            return queryset.filter(citizen_phone=term), False
+        if digits.isdigit() and len(digits) == 8:
+            return queryset.filter(number__startswith=term), False
+        from django.db.models import Q
+
+        return queryset.filter(Q(address__icontains=term) | Q(content__icontains=term)), False
+
+    @admin.display(description=_("工单编号"), ordering="number")
+    def number_link(self, obj):
+        url = reverse("admin:cases_ticket_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.number)
+
+    @admin.display(description=_("诉求分类"), ordering="category__path")
+    def category_name(self, obj):
+        return format_html('<span title="{}">{}</span>', obj.category.full_name, obj.category.name)
+
+    @admin.display(description=_("诉求内容"))
+    def short_content(self, obj):
+        text = obj.content.replace("\n", " ")
+        return text[:36] + ("…" if len(text) > 36 else "")
+
+    @admin.display(description=_("状态"), ordering="state")
+    def state_badge(self, obj):
+        return format_html('<span class="state state-{}">{}</span>', obj.state, obj.get_state_display())
+
+    @admin.display(description=_("时限"), ordering="next_due_at")
+    def deadline(self, obj):
+        colour = obj.deadline_colour if hasattr(obj, "deadline_colour") else obj.colour()
+        return deadline_badge(colour, obj.next_due_at)
+
+    @admin.display(description=_("紧急程度"), ordering="priority")
+    def urgency_badge(self, obj):
+        return format_html(
+            '<span style="color:{};font-weight:{}">{}</span>',
+            URGENCY_STYLE[obj.urgency],
+            "600" if obj.urgency != Urgency.NORMAL else "400",
+            obj.get_urgency_display(),
+        )
+
+    @admin.action(description=_("导出所选工单（CSV）"), permissions=["view"])
+    def export_csv(self, request, queryset):
+        """The ledger of the selected tickets, in the user's scope (masked phones
+        for unit roles, nothing about confidential complainants)."""
+        queryset = ticket_scope(queryset, request.user).select_related(
+            "category", "lead_department", "community", "street"
+        )
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+        header = [
+            gettext("工单编号"),
+            gettext("受理时间"),
+            gettext("渠道"),
+            gettext("诉求性质"),
+            gettext("紧急程度"),
+            gettext("诉求分类"),
+            gettext("诉求内容"),
+            gettext("诉求人姓名"),
+            gettext("联系电话"),
+            gettext("诉求地址"),
+            gettext("街道乡镇"),
+            gettext("社区村"),
+            gettext("主办单位"),
+            gettext("状态"),
+            gettext("办结时限"),
+            gettext("办结时间"),
+        ]
+
+        def fmt(value):
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+        def rows():
+            yield "\ufeff" + writer.writerow(header)
+            for t in queryset.iterator(chunk_size=2000):
+                hidden = citizen_hidden_from(request.user, t)
+                yield writer.writerow(
+                    [
+                        t.number,
+                        fmt(t.received_at),
+                        t.get_channel_display(),
+                        t.get_nature_display(),
+                        t.get_urgency_display(),
+                        t.category.full_name,
+                        t.content,
+                        "" if hidden else mask_name(t.citizen_name),
+                        "" if hidden else mask_phone(t.citizen_phone),
+                        t.address,
+                        t.street.name if t.street else "",
+                        t.community.name if t.community else "",
+                        t.lead_department.name if t.lead_department else "",
+                        t.get_state_display(),
+                        fmt(t.resolve_due_at),
+                        fmt(t.closed_at),
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.csv"'
+        return response
+
+    # -- the ticket page -------------------------------------------------------------
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("intake/lookup/", wrap(self.intake_lookup_view), name=f"{prefix}_intake_lookup"),
+            path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
+            path(
+                "<path:object_id>/attachment/<int:attachment_id>/",
+                wrap(self.attachment_view),
+                name=f"{prefix}_attachment",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self._scoped_or_404(request, object_id)
+        context = {**self._workbench_context(request, ticket), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and citizen_hidden_from(request.user, obj):
+            obj.citizen_name = obj.citizen_phone = gettext("（保密）")
+        return obj
+
+    def _workbench_context(self, request, ticket):
+        now = timezone.now()
+        allowed = set(workflow.allowed_actions(ticket, request.user))
+        buttons = [
+            {
+                "kind": kind,
+                "label": ACTION_LABELS[kind],
+                "url": reverse("admin:cases_ticket_action", args=[ticket.pk, kind]),
+                "danger": kind in DANGER_ACTIONS,
+            }
+            for kind in ACTION_ORDER
+            if kind in allowed
+        ]
+        events = list(
+            ticket.events.select_related("actor", "actor_department")
+            .prefetch_related("attachments")
+            .order_by("-created_at", "-id")
+        )
+        clocks = []
+        for name, label in (("sign", _("签收")), ("contact", _("响应")), ("resolve", _("办结"))):
+            due = getattr(ticket, f"{name}_due_at")
+            if due is None:
+                continue
+            running = name in ticket.running_clocks()
+            warn = getattr(ticket, f"{name}_warn_at")
+            colour = ""
+            if running:
+                colour = Colour.RED if due <= now else Colour.YELLOW if warn and warn <= now else Colour.GREEN
+            clocks.append({"label": label, "due": due, "running": running, "badge": deadline_badge(colour, due, now)})
+        return {
+            "ticket": ticket,
+            "action_buttons": buttons,
+            "timeline": events,
+            "clocks": clocks,
+            "cohandlings": ticket.cohandlings.select_related("department", "signed_by", "replied_by"),
+            "applications": ticket.applications.select_related("department", "requested_by", "decided_by"),
+            "attachments": ticket.attachments.select_related("uploaded_by"),
+            "merged_tickets": ticket.merged_tickets.all(),
+            "show_save": False,
+        }
+
+    def action_view(self, request, object_id, kind):
+        ticket = self._scoped_or_404(request, object_id)
+        form_class = ACTION_FORMS.get(kind)
+        if form_class is None:
+            raise Http404
+        change_url = reverse("admin:cases_ticket_change", args=[ticket.pk])
+        if kind not in workflow.allowed_actions(ticket, request.user):
+            messages.error(
+                request,
+                gettext("“%(action)s”现在不可用：工单状态已变化，或您没有权限。") % {"action": ACTION_LABELS[kind]},
+            )
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST":
+            form = form_class(request.POST, request.FILES, ticket=ticket, user=request.user)
+            if form.is_valid():
+                try:
+                    result = form.perform()
+                except (ValidationError, PermissionDenied) as error:
+                    form.add_error(None, _error_text(error))
+                else:
+                    messages.success(request, gettext("已完成：%(action)s。") % {"action": ACTION_LABELS[kind]})
+                    if (
+                        isinstance(result, Ticket)
+                        and not ticket_scope(Ticket.objects.filter(pk=result.pk), request.user).exists()
+                    ):
+                        # e.g. a return was approved: the unit no longer sees it
+                        return HttpResponseRedirect(reverse("admin:cases_ticket_changelist"))
+                    return HttpResponseRedirect(change_url)
+        else:
+            form = form_class(ticket=ticket, user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{ACTION_LABELS[kind]} · {ticket.number}",
+            "ticket": ticket,
+            "form": form,
+            "action_label": ACTION_LABELS[kind],
+            "change_url": change_url,
+            "media": self.media + form.media,
+            "suggestions": getattr(form, "suggestions", None),
+        }
+        return TemplateResponse(request, "admin/cases/ticket/action.html", context)
+
+    def attachment_view(self, request, object_id, attachment_id):
+        ticket = self._scoped_or_404(request, object_id)
+        attachment = get_object_or_404(Attachment, pk=attachment_id, ticket=ticket)
+        response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+        disposition = "inline" if attachment.content_type.startswith("image/") else "attachment"
+        response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(attachment.original_name)}"
+        return response
+
+    # -- intake ----------------------------------------------------------------------
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = IntakeForm(request.POST or None, request.FILES or None, admin_site=self.admin_site)
+        duplicates = []
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            action = request.POST.get("_action", "create")
+            merge_pk = None
+            if action.startswith("merge:"):
+                action, merge_pk = "merge", _int(action.partition(":")[2])
+            another = action == "create_another"
+            if another:
+                action = "create"
+            territory = territory_resolve(grid=data["grid"], address=data["address"])
+            if action == "create" and not data["confirm_new"]:
+                duplicates = intake_duplicates(
+                    user=request.user,
+                    phone=data["citizen_phone"],
+                    content=data["content"],
+                    community=territory.community,
+                )
+            if not duplicates:
+                try:
+                    ticket = self._intake(request, form, action, merge_pk)
+                except (ValidationError, PermissionDenied) as error:
+                    form.add_error(None, _error_text(error))
+                else:
+                    messages.success(request, gettext("已受理：%(number)s。") % {"number": ticket.number})
+                    if another:
+                        return HttpResponseRedirect(reverse("admin:cases_ticket_add"))
+                    return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("受理登记"),
+            "form": form,
+            "duplicates": duplicates,
+            "media": self.media + form.media,
+            "lookup_url": reverse("admin:cases_ticket_intake_lookup"),
+            "has_view_permission": True,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/cases/ticket/intake.html", context)
+
+    def _intake(self, request, form, action, merge_pk=None):
+        """Create the ticket and, in the same transaction, merge or answer it."""
+        from django.db import transaction
+
+        data = form.cleaned_data
+        with transaction.atomic():
+            ticket = workflow.ticket_create(
+                actor=request.user,
+                channel=data["channel"],
+                category=data["category"],
+                content=data["content"],
+                nature=data["nature"],
+                urgency=data["urgency"],
+                citizen_name=data["citizen_name"],
+                citizen_phone=data["citizen_phone"],
+                is_anonymous=data["is_anonymous"],
+                is_confidential=data["is_confidential"],
+                address=data["address"],
+                grid=data["grid"],
+                attachments=data["attachments"],
+            )
+            if action == "merge":
+                master = ticket_scope(Ticket.objects.all(), request.user).filter(pk=merge_pk).first()
+                if master is None:
+                    raise ValidationError(gettext("要并入的工单不存在或不在您的查看范围内。"))
+                ticket = workflow.ticket_merge(ticket=ticket, actor=request.user, master=master)
+            elif action == "answer":
+                ticket = workflow.ticket_answer(ticket=ticket, actor=request.user, text=data["answer_text"])
+        return ticket
+
+    def intake_lookup_view(self, request):
+        """JSON for the intake form: where the address is, possible duplicates,
+        and knowledge-base answers."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        address = request.GET.get("address", "")[:255]
+        content = request.GET.get("content", "")[:2000]
+        phone = request.GET.get("phone", "")[:32]
+        category = Category.objects.filter(pk=_int(request.GET.get("category")), is_active=True).first()
+        territory = territory_resolve(address=address) if address else Territory()
+        duplicates = intake_duplicates(user=request.user, phone=phone, content=content, community=territory.community)
+        articles = knowledge_search(content or (category.name if category else ""), category=category)
+
+        def unit(d):
+            return {"id": d.pk, "name": d.name} if d else None
+
+        return JsonResponse(
+            {
+                "territory": {
+                    "grid": {"id": territory.grid.pk, "name": territory.grid.name} if territory.grid else None,
+                    "community": unit(territory.community),
+                    "street": unit(territory.street),
+                    "district": unit(territory.district),
+                },
+                "duplicates": [
+                    {
+                        "id": d.ticket.pk,
+                        "number": d.ticket.number,
+                        "received_at": timezone.localtime(d.ticket.received_at).strftime("%m-%d %H:%M"),
+                        "state": d.ticket.get_state_display(),
+                        "category": d.ticket.category.name,
+                        "content": d.ticket.content[:80],
+                        "reason": gettext("同一来电号码") if d.reason == "phone" else gettext("同社区相似诉求"),
+                        "url": reverse("admin:cases_ticket_change", args=[d.ticket.pk]),
+                    }
+                    for d in duplicates
+                ],
+                "knowledge": [
+                    {"id": a.pk, "question": a.question, "answer": a.answer, "source": a.source} for a in articles
+                ],
+            },
+            json_dumps_params={"ensure_ascii": False},
+        )
+
+
+def _error_text(error) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(getattr(error, "message", "") or error)
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _quote(name):
+    from urllib.parse import quote
+
+    return quote(name)

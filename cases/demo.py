@@ -1,0 +1,519 @@
+"""Builds the demo city and replays weeks of hotline work through the real workflow
+functions (``python manage.py seed_demo``). Idempotent: reference data is created
+once, tickets only when no demo tickets exist yet."""
+
+import functools
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+
+from departments.models import Department, DutyAssignment, Grid, StaffProfile, TerritorialLevel
+from departments.roles import Role
+from departments.selectors import Territory, duty_suggest
+
+from . import demo_data as D
+from . import workflow
+from .clock import clock_at
+from .models import Category, Channel, KnowledgeArticle, ReplyResult, Ticket, TicketState, Urgency
+from .workflow import WorkflowError, WorkflowPermissionError
+
+DEMO_PASSWORD = "demo12345"
+DEMO_PREFIX = "demo-"
+XINING = (36.6171, 101.7782)
+
+
+@dataclass
+class City:
+    city: Department
+    centre: Department
+    districts: list = field(default_factory=list)
+    streets: list = field(default_factory=list)
+    communities: list = field(default_factory=list)
+    bureaus: dict = field(default_factory=dict)
+    companies: dict = field(default_factory=dict)
+    grids_by_community: dict = field(default_factory=dict)
+    units_by_code: dict = field(default_factory=dict)
+
+
+def _unit(code, name, kind, parent, **extra):
+    unit, _ = Department.objects.get_or_create(
+        code=code, defaults={"name": name, "kind": kind, "parent": parent, **extra}
+    )
+    return unit
+
+
+def _base_name(name: str) -> str:
+    for suffix in ("社区", "村"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def build_city(rng: random.Random) -> City:
+    city_unit = _unit(D.CITY[0], D.CITY[1], Department.Kind.CITY, None)
+    centre = _unit(D.CENTRE[0], D.CENTRE[1], Department.Kind.CENTRE, city_unit, phone="12345")
+    c = City(city=city_unit, centre=centre)
+    for code, name, short, streets in D.DISTRICTS:
+        district = _unit(code, name, Department.Kind.DISTRICT, city_unit, short_name=short)
+        c.districts.append(district)
+        for suffix, street_name, communities in streets:
+            street = _unit(f"{code}{suffix}", street_name, Department.Kind.STREET, district)
+            c.streets.append(street)
+            for index, community_name in enumerate(communities, start=1):
+                base = _base_name(community_name)
+                community = _unit(
+                    f"{street.code}{index:03d}",
+                    community_name,
+                    Department.Kind.COMMUNITY,
+                    street,
+                    address_keywords=base,
+                )
+                c.communities.append(community)
+                grids = []
+                for g in (1, 2):
+                    lat = XINING[0] + rng.uniform(-0.08, 0.08)
+                    lng = XINING[1] + rng.uniform(-0.12, 0.12)
+                    grid, _ = Grid.objects.get_or_create(
+                        code=f"{community.code}-G{g}",
+                        defaults={
+                            "community": community,
+                            "name": f"{base}第{g}网格",
+                            "address_keywords": f"{base}{2 * g - 1}号院\n{base}{2 * g}号院",
+                            "latitude": round(lat, 6),
+                            "longitude": round(lng, 6),
+                        },
+                    )
+                    grids.append(grid)
+                c.grids_by_community[community.pk] = grids
+    for code, name in D.BUREAUS:
+        c.bureaus[code] = _unit(code, name, Department.Kind.BUREAU, city_unit)
+    for code, name in D.COMPANIES:
+        c.companies[code] = _unit(code, name, Department.Kind.COMPANY, city_unit)
+    c.units_by_code = {d.code: d for d in Department.objects.exclude(code=None)}
+    return c
+
+
+def build_categories() -> dict[str, Category]:
+    by_code = {}
+
+    def add(code, name, nature, urgency, parent):
+        category, _ = Category.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "parent": parent, "default_nature": nature, "default_urgency": urgency},
+        )
+        by_code[code] = category
+        return category
+
+    for code, name, nature, urgency, children in D.CATEGORIES:
+        top = add(code, name, nature, urgency, None)
+        for code2, name2, nature2, urgency2, leaves in children:
+            second = add(code2, name2, nature2, urgency2, top)
+            for code3, name3, nature3, urgency3 in leaves:
+                add(code3, name3, nature3, urgency3, second)
+    return by_code
+
+
+def build_duties(c: City, categories: dict) -> None:
+    for code, target in D.DUTIES.items():
+        category = categories[code]
+        if target in ("street", "community"):
+            DutyAssignment.objects.get_or_create(
+                category=category, territory=None, defaults={"territorial_level": TerritorialLevel(target)}
+            )
+        else:
+            DutyAssignment.objects.get_or_create(
+                category=category, territory=None, defaults={"department": c.units_by_code[target]}
+            )
+
+
+def build_knowledge(categories: dict) -> None:
+    for question, code, answer, keywords in D.KNOWLEDGE:
+        KnowledgeArticle.objects.get_or_create(
+            question=question, defaults={"answer": answer, "category": categories[code], "keywords": keywords}
+        )
+
+
+@functools.cache
+def _demo_password_hash() -> str:
+    # Hashed once: a hundred PBKDF2 runs would take longer than the whole replay.
+    return make_password(DEMO_PASSWORD)
+
+
+def _user(username, full_name, *, superuser=False):
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User(username=username, first_name=full_name, is_staff=True, is_superuser=superuser)
+        user.password = _demo_password_hash()
+        user.save()
+    return user
+
+
+def build_users(c: City) -> dict:
+    """The demo logins, plus one handler per unit so the replay has someone to act."""
+    users = {"admin": _user("admin", "系统管理员", superuser=True)}
+    for username, role, unit, full_name in D.DEMO_USERS:
+        department = {"centre": c.centre, "city": c.city}.get(unit) or c.units_by_code[unit]
+        user = _user(username, full_name)
+        StaffProfile.objects.get_or_create(user=user, defaults={"department": department, "role": role})
+        users[username] = user
+    gridworker = users["gridworker"]
+    first_grid = Grid.objects.filter(code=f"{D.DEMO_USERS[-1][2]}-G1").first()
+    if first_grid and first_grid.worker_id is None:
+        first_grid.worker = gridworker
+        first_grid.save(update_fields=["worker"])
+    handlers = {}
+    named = {u[2]: users[u[0]] for u in D.DEMO_USERS if u[1] == "handler"}
+    for unit in Department.objects.exclude(kind__in=[Department.Kind.CENTRE, Department.Kind.CITY]):
+        if unit.code in named:
+            handlers[unit.pk] = named[unit.code]
+            continue
+        user = _user(f"h{unit.code}", f"{unit.name}承办人")
+        StaffProfile.objects.get_or_create(user=user, defaults={"department": unit, "role": Role.HANDLER})
+        handlers[unit.pk] = user
+    users["handlers"] = handlers
+    return users
+
+
+# -- the replay --------------------------------------------------------------------
+
+CHANNEL_WEIGHTS = [
+    (Channel.HOTLINE, 55),
+    (Channel.WEB, 14),
+    (Channel.APP, 12),
+    (Channel.MAILBOX, 5),
+    (Channel.GRID, 7),
+    (Channel.SUPERVISOR, 2),
+    (Channel.WALL, 2),
+    (Channel.SENSOR, 3),
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
+
+
+class Replay:
+    """Replays one ticket's life, step by step, each at its own moment in the past,
+    stopping at "now"; what has not happened yet stays open."""
+
+    def __init__(self, c: City, categories: dict, users: dict, rng: random.Random, now: datetime):
+        self.c, self.users, self.rng, self.now = c, users, rng, now
+        self.leaves = [categories[code] for code in D.DEMANDS]
+        self.slow_units = set(rng.sample([s.pk for s in c.streets], k=3))
+        self.recent_by_key: dict[tuple, list] = {}
+        self.recent: list[tuple[int, datetime]] = []
+        self.stats: dict[str, int] = {}
+
+    def handler_of(self, unit: Department):
+        return self.users["handlers"][unit.pk]
+
+    def at(self, moment, fn, **kwargs):
+        """Run one workflow step at ``moment`` (if that moment has come)."""
+        if moment > self.now:
+            raise _NotYet
+        with clock_at(moment):
+            return fn(**kwargs)
+
+    def run(self, received_at: datetime, index: int) -> Ticket | None:
+        rng = self.rng
+        category = rng.choice(self.leaves)
+        community = rng.choice(self.c.communities)
+        grid = rng.choice(self.c.grids_by_community[community.pk])
+        base = _base_name(community.name)
+        place = f"{community.parent.parent.name}{base}{rng.randint(1, 4)}号院{rng.randint(1, 12)}号楼"
+        phone = f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        echo = self._echo(received_at)
+        if echo is not None:
+            # The same problem again: a neighbour (多人集中) or the same caller (一人多次).
+            category, community, place = echo.category, echo.community, echo.address
+            if rng.random() < 0.4 and echo.citizen_phone:
+                phone = echo.citizen_phone
+        channel = rng.choices([c for c, _ in CHANNEL_WEIGHTS], [w for _, w in CHANNEL_WEIGHTS])[0]
+        if category.code == "080101":
+            channel = Channel.SENSOR if rng.random() < 0.5 else channel
+        actor = self.users["operator"]
+        if channel == Channel.GRID:
+            actor = self.users["gridworker"]
+            grid = Grid.objects.filter(worker=actor).first() or grid
+            community = grid.community
+            place = f"{_base_name(community.name)}1号院{rng.randint(1, 12)}号楼"
+        urgency = ""
+        if rng.random() < 0.04:
+            urgency = Urgency.URGENT
+        anonymous = rng.random() < 0.05 or channel == Channel.SENSOR
+        content = rng.choice(D.DEMANDS[category.code]).format(place=place)
+        try:
+            ticket = self.at(
+                received_at,
+                workflow.ticket_create,
+                actor=actor,
+                channel=channel,
+                category=category,
+                content=content,
+                urgency=urgency,
+                citizen_name="" if anonymous else rng.choice(SURNAMES) + rng.choice(["女士", "先生"]),
+                citizen_phone="" if channel == Channel.SENSOR else phone,
+                is_anonymous=anonymous,
+                is_confidential=category.default_nature == "report" and rng.random() < 0.5,
+                address=place,
+                grid=grid if channel == Channel.GRID else None,
+                external_id=f"{DEMO_PREFIX}{index:05d}",
+            )
+        except _NotYet:
+            return None
+        try:
+            self._life(ticket, received_at)
+        except _NotYet:
+            pass
+        except (WorkflowError, WorkflowPermissionError) as error:
+            # A step the rules refuse ends this ticket's story where it is.
+            self._bump(f"refused:{getattr(error, 'code', '')}")
+        return ticket
+
+    def _echo(self, received_at) -> Ticket | None:
+        """Now and then the same problem is reported again while the first ticket is
+        still being handled (the replay runs ticket by ticket, so only tickets that
+        are still open today can have been open then)."""
+        if self.rng.random() > 0.08:
+            return None
+        recent = [pk for pk, at in self.recent if received_at - timedelta(days=4) < at < received_at]
+        open_recent = list(
+            Ticket.objects.filter(
+                pk__in=recent, state__in=[TicketState.DISPATCHED, TicketState.HANDLING, TicketState.REVIEWING]
+            ).select_related("category", "community")
+        )
+        return self.rng.choice(open_recent) if open_recent else None
+
+    def _bump(self, key):
+        self.stats[key] = self.stats.get(key, 0) + 1
+
+    def _life(self, t: Ticket, t0: datetime) -> None:
+        rng, users = self.rng, self.users
+        minutes = lambda a, b: timedelta(minutes=rng.uniform(a, b))  # noqa: E731
+        moment = t0 + minutes(3, 40)
+
+        # Centre: invalid calls, direct answers, duplicates.
+        if rng.random() < 0.01:
+            self.at(
+                moment,
+                workflow.ticket_invalidate,
+                ticket=t,
+                actor=users["operator"],
+                kind="harassment",
+                reason="来电人辱骂话务员，无实际诉求。",
+            )
+            return self._bump("invalid")
+        if t.nature == "consult" and rng.random() < 0.6:
+            article = KnowledgeArticle.objects.filter(category__path__startswith=t.category.path[:4]).first()
+            text = article.answer if article else "已按政策口径向来电人解释说明。"
+            self.at(t0 + minutes(2, 8), workflow.ticket_answer, ticket=t, actor=users["operator"], text=text)
+            return self._bump("answered")
+        key = (t.community_id, t.category_id)
+        earlier = [pk for pk, at in self.recent_by_key.get(key, []) if at > t0 - timedelta(days=3)]
+        if earlier and rng.random() < 0.6:
+            master = Ticket.objects.get(pk=earlier[0])
+            if master.state in (TicketState.DISPATCHED, TicketState.HANDLING, TicketState.REVIEWING):
+                self.at(
+                    moment,
+                    workflow.ticket_merge,
+                    ticket=t,
+                    actor=users["dispatcher"],
+                    master=master,
+                    note="同一小区同类诉求，并单办理。",
+                )
+                return self._bump("merged")
+        self.recent_by_key.setdefault(key, []).append((t.pk, t0))
+        self.recent.append((t.pk, t0))
+        self.recent = self.recent[-200:]
+
+        # Dispatch by the duty list.
+        territory = Territory(grid=t.grid, community=t.community, street=t.street, district=t.district)
+        suggestions = duty_suggest(category=t.category, territory=territory) or [t.street or self.c.streets[0]]
+        lead = suggestions[0]
+        cohandlers = []
+        if rng.random() < 0.05:
+            cohandlers = [rng.choice(list(self.c.bureaus.values()))]
+            cohandlers = [d for d in cohandlers if d.pk != lead.pk]
+        t = self.at(
+            moment,
+            workflow.ticket_dispatch,
+            ticket=t,
+            actor=users["dispatcher"],
+            department=lead,
+            cohandlers=cohandlers,
+        )
+        slow = lead.pk in self.slow_units
+
+        # A wrong dispatch comes back (退单) and goes to the street of the place.
+        if rng.random() < 0.03 and t.street and t.street.pk != lead.pk:
+            moment = t.dispatched_at + minutes(30, 240)
+            self.at(
+                moment,
+                workflow.ticket_return_request,
+                ticket=t,
+                actor=self.handler_of(lead),
+                reason="经核实不属于本单位职责，建议由属地街道办理。",
+            )
+            moment += minutes(20, 180)
+            self.at(moment, workflow.ticket_return_approve, ticket=t, actor=users["dispatcher"])
+            lead = t.street
+            t = self.at(
+                moment + minutes(5, 30),
+                workflow.ticket_dispatch,
+                ticket=t,
+                actor=users["dispatcher"],
+                department=lead,
+                note="退单后改派属地街道。",
+            )
+            self._bump("returned")
+        handler = self.handler_of(lead)
+
+        moment = t.dispatched_at + (minutes(180, 420) if slow and rng.random() < 0.5 else minutes(8, 100))
+        t = self.at(moment, workflow.ticket_sign, ticket=t, actor=handler)
+        helpers = [self.handler_of(row.department) for row in t.cohandlings.select_related("department")]
+        for helper in helpers:
+            moment += minutes(10, 120)
+            self.at(moment, workflow.ticket_cohandler_sign, ticket=t, actor=helper)
+        moment += minutes(20, 600)
+        t = self.at(
+            moment, workflow.ticket_contact, ticket=t, actor=handler, note="已电话联系诉求人，了解情况并约定处理时间。"
+        )
+        for helper in helpers:
+            moment += minutes(60, 900)
+            self.at(
+                moment,
+                workflow.ticket_cohandler_reply,
+                ticket=t,
+                actor=helper,
+                text="已派员到现场配合处置，相关情况已告知主办单位。",
+            )
+        worker = handler
+        if lead.kind == Department.Kind.STREET and t.community and rng.random() < 0.3:
+            moment += minutes(10, 120)
+            t = self.at(
+                moment,
+                workflow.ticket_subdispatch,
+                ticket=t,
+                actor=handler,
+                department=t.community,
+                note="请社区入户核实并处置。",
+            )
+            worker = self.handler_of(t.community)
+            moment += minutes(10, 180)
+            t = self.at(moment, workflow.ticket_sign, ticket=t, actor=worker)
+        if rng.random() < 0.05:
+            moment += minutes(60, 1200)
+            try:
+                self.at(
+                    moment,
+                    workflow.ticket_extension_request,
+                    ticket=t,
+                    actor=handler,
+                    working_days=3,
+                    reason="需协调产权单位和施工队，申请延期3个工作日。",
+                )
+            except WorkflowError:
+                pass  # asked too late: the unit works on without the extension
+            else:
+                moment += minutes(30, 300)
+                if rng.random() < 0.8:
+                    t = self.at(moment, workflow.ticket_extension_approve, ticket=t, actor=users["dispatcher"])
+                else:
+                    t = self.at(
+                        moment,
+                        workflow.ticket_extension_reject,
+                        ticket=t,
+                        actor=users["dispatcher"],
+                        reason="可在时限内办结，不同意延期。",
+                    )
+                self._bump("extension")
+        if t.urgency != Urgency.NORMAL:
+            work = minutes(60, 600)
+        elif slow and rng.random() < 0.35:
+            work = timedelta(days=rng.uniform(6, 11))
+        else:
+            work = timedelta(days=rng.uniform(0.3, 4.5))
+        moment += work
+        self.at(moment, workflow.ticket_progress, ticket=t, actor=worker, note="已到现场查看，正在组织处置。")
+        moment += minutes(30, 600)
+        result = rng.choices([ReplyResult.SOLVED, ReplyResult.EXPLAINED, ReplyResult.UNSOLVABLE], [80, 15, 5])[0]
+        t = self.at(
+            moment,
+            workflow.ticket_reply,
+            ticket=t,
+            actor=worker,
+            result=result,
+            text="已现场处置完毕，问题已解决，并向诉求人反馈。"
+            if result == ReplyResult.SOLVED
+            else "已向诉求人解释相关政策和处理情况。",
+            reason="涉及历史遗留产权问题，需纳入明年改造计划。" if result == ReplyResult.UNSOLVABLE else "",
+        )
+        moment += minutes(20, 900)
+        if rng.random() < 0.08:
+            t = self.at(
+                moment,
+                workflow.ticket_rework,
+                ticket=t,
+                actor=users["dispatcher"],
+                reason="反馈内容避重就轻，未说明具体处置结果，请补充现场照片。",
+            )
+            self._bump("rework")
+            moment += timedelta(hours=rng.uniform(3, 30))
+            t = self.at(
+                moment,
+                workflow.ticket_reply,
+                ticket=t,
+                actor=worker,
+                result=ReplyResult.SOLVED,
+                text="已补充处置情况：更换损坏部件，诉求人确认恢复正常。",
+            )
+            moment += minutes(20, 600)
+        self.at(moment, workflow.ticket_approve, ticket=t, actor=users["dispatcher"])
+        self._bump("closed")
+
+
+class _NotYet(Exception):
+    """The step's moment is still in the future: the ticket stays where it is."""
+
+
+def received_times(rng: random.Random, count: int, days: int, now: datetime) -> list[datetime]:
+    """Arrival times spread over the period, busier by day than by night."""
+    local_now = timezone.localtime(now)
+    times = []
+    while len(times) < count:
+        day = rng.randrange(days)
+        hour = rng.choices(range(24), [1, 1, 1, 1, 1, 2, 4, 8, 12, 12, 11, 10, 8, 9, 11, 11, 10, 9, 8, 7, 6, 4, 3, 2])[
+            0
+        ]
+        moment = (local_now - timedelta(days=day)).replace(
+            hour=hour, minute=rng.randrange(60), second=rng.randrange(60)
+        )
+        if moment < local_now - timedelta(minutes=5):
+            times.append(moment)
+    return sorted(times)
+
+
+def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, progress=None, out=None) -> dict:
+    rng = random.Random(seed_value)
+    with transaction.atomic():
+        c = build_city(rng)
+        categories = build_categories()
+        build_duties(c, categories)
+        build_knowledge(categories)
+        users = build_users(c)
+    summary = {"created": 0, "skipped": False}
+    if Ticket.objects.filter(external_id__startswith=DEMO_PREFIX).exists():
+        summary["skipped"] = True
+        return summary
+    now = timezone.now()
+    replay = Replay(c, categories, users, rng, now)
+    times = received_times(rng, tickets, days, now)
+    for index, received_at in enumerate(progress(times) if progress else times):
+        with transaction.atomic():
+            if replay.run(received_at, index) is not None:
+                summary["created"] += 1
+    summary["stats"] = replay.stats
+    return summary

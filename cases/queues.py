@@ -1,0 +1,156 @@
+"""Work queues: "what must I do now", per role (DESIGN §2, issue #3).
+
+A queue is a named filter over the tickets a user may see. The admin index shows
+the counts of the user's queues (one aggregate query), and each count links to
+the ticket list filtered by that queue."""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from departments.roles import Role
+from departments.selectors import staff_profile
+
+from .models import OPEN_STATES, CoHandling, TicketApplication, TicketState
+from .selectors import ticket_list
+
+S = TicketState
+
+
+@dataclass(frozen=True)
+class Context:
+    user: object
+    department_id: int | None
+    now: datetime
+
+    @property
+    def today_start(self) -> datetime:
+        local = timezone.localtime(self.now)
+        return datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
+
+
+def _pending(kind):
+    return Exists(
+        TicketApplication.objects.filter(ticket_id=OuterRef("pk"), kind=kind, status=TicketApplication.Status.PENDING)
+    )
+
+
+def _own(ctx) -> Q:
+    return Q(assignee_department_id=ctx.department_id)
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+    build: object  # Context -> Q | Exists
+    tone: str = ""  # "", "warning" or "danger": how the count is shown
+
+    def condition(self, ctx: Context):
+        return self.build(ctx)
+
+
+QUEUES = {
+    q.key: q
+    for q in [
+        Queue("my_intake_today", _("我今日受理"), lambda c: Q(created_by=c.user, received_at__gte=c.today_start)),
+        Queue("intake_today", _("今日受理"), lambda c: Q(received_at__gte=c.today_start)),
+        Queue("to_dispatch", _("待派单"), lambda c: Q(state=S.RECEIVED), "warning"),
+        Queue("to_review", _("待审核"), lambda c: Q(state=S.REVIEWING), "warning"),
+        Queue("return_requests", _("退单申请"), lambda c: _pending(TicketApplication.Kind.RETURN), "warning"),
+        Queue("extension_requests", _("延期申请"), lambda c: _pending(TicketApplication.Kind.EXTENSION), "warning"),
+        Queue(
+            "to_sign",
+            _("待签收"),
+            lambda c: (
+                (Q(state=S.DISPATCHED) & _own(c))
+                | Exists(
+                    CoHandling.objects.filter(
+                        ticket_id=OuterRef("pk"), department_id=c.department_id, status=CoHandling.Status.PENDING
+                    )
+                )
+            ),
+            "warning",
+        ),
+        Queue("in_hand", _("办理中"), lambda c: Q(state=S.HANDLING) & _own(c)),
+        Queue(
+            "due_soon",
+            _("即将到期"),
+            lambda c: Q(state__in=[S.DISPATCHED, S.HANDLING], next_warn_at__lte=c.now, next_due_at__gt=c.now) & _own(c),
+            "warning",
+        ),
+        Queue(
+            "overdue",
+            _("已超期"),
+            lambda c: Q(state__in=[S.DISPATCHED, S.HANDLING], next_due_at__lte=c.now) & _own(c),
+            "danger",
+        ),
+        Queue("rework", _("退回重办"), lambda c: Q(state=S.HANDLING, rework_count__gt=0) & _own(c), "danger"),
+        Queue(
+            "all_due_soon",
+            _("全市即将到期"),
+            lambda c: Q(next_warn_at__lte=c.now, next_due_at__gt=c.now),
+            "warning",
+        ),
+        Queue("all_overdue", _("全市超期"), lambda c: Q(next_due_at__lte=c.now), "danger"),
+        Queue("problem", _("问题工单"), lambda c: Q(is_problem=True, state__in=OPEN_STATES), "danger"),
+        Queue("my_reports", _("我上报的"), lambda c: Q(created_by=c.user)),
+        Queue("my_grid_open", _("本网格未办结"), lambda c: Q(state__in=OPEN_STATES)),
+    ]
+}
+
+ROLE_QUEUES = {
+    Role.OPERATOR: ["my_intake_today", "intake_today", "to_dispatch"],
+    Role.DISPATCHER: ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue"],
+    Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework"],
+    Role.UNIT_HEAD: ["to_sign", "in_hand", "due_soon", "overdue", "rework"],
+    Role.SUPERVISOR: ["all_overdue", "all_due_soon", "problem", "to_review"],
+    Role.CALLBACK: ["intake_today"],
+    Role.GRID_WORKER: ["my_reports", "my_grid_open"],
+    Role.LEADER: ["intake_today", "all_overdue", "problem"],
+}
+SUPERUSER_QUEUES = ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue", "problem"]
+
+
+def queue_context(user, now=None) -> Context:
+    profile = staff_profile(user)
+    return Context(user=user, department_id=profile.department_id if profile else None, now=now or timezone.now())
+
+
+def queues_for(user) -> list[Queue]:
+    if user.is_superuser and staff_profile(user) is None:
+        keys = SUPERUSER_QUEUES
+    else:
+        profile = staff_profile(user)
+        keys = ROLE_QUEUES.get(profile.role, []) if profile else []
+    return [QUEUES[key] for key in keys]
+
+
+def queue_filter(queryset, queue: Queue, ctx: Context):
+    condition = queue.condition(ctx)
+    return queryset.filter(condition)
+
+
+def queue_counts(user, now=None) -> list[tuple[Queue, int]]:
+    """Counts of the user's queues within their scope, in one query."""
+    queues = queues_for(user)
+    if not queues:
+        return []
+    ctx = queue_context(user, now)
+    counts = ticket_list(user=user).aggregate(
+        **{queue.key: Count("pk", filter=_as_q(queue.condition(ctx))) for queue in queues}
+    )
+    return [(queue, counts[queue.key]) for queue in queues]
+
+
+def _as_q(condition):
+    return condition if isinstance(condition, Q) else Q(condition)
+
+
+def today_range(now=None) -> tuple[datetime, datetime]:
+    local = timezone.localtime(now or timezone.now())
+    start = datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
+    return start, start + timedelta(days=1)

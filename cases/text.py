@@ -1,0 +1,32 @@
+"""Similarity of short Chinese texts without a word segmenter: character bigrams.
+
+Chinese has no spaces, but two complaints about the same thing share most of their
+two-character sequences ("暖气", "不热", "室温"...). Jaccard similarity of the
+bigram sets is a good, cheap first cut for duplicates and clusters."""
+
+import re
+
+_NOISE = re.compile(r"[\s\d\W_]+", re.UNICODE)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    cleaned = _NOISE.sub("", text or "").lower()
+    if len(cleaned) < 2:
+        return frozenset({cleaned}) if cleaned else frozenset()
+    return frozenset(cleaned[i : i + 2] for i in range(len(cleaned) - 1))
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the bigram sets, 0.0 … 1.0."""
+    x, y = bigrams(a), bigrams(b)
+    if not x or not y:
+        return 0.0
+    return len(x & y) / len(x | y)
+
+
+def containment(query: str, text: str) -> float:
+    """Share of the query's bigrams found in the text (for searching)."""
+    q, t = bigrams(query), bigrams(text)
+    if not q:
+        return 0.0
+    return len(q & t) / len(q)
