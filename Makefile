@@ -32,6 +32,8 @@ lint: $(STAMP)
 
 messages: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l en --no-obsolete --ignore '.venv/*' --ignore 'tests/*'
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -d djangojs -l en --no-obsolete --ignore '.venv/*' \
+		--ignore 'tests/*' --ignore 'var/*' --ignore 'artifacts/*'
 	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l en --ignore '.venv/*'
 
 constraints: $(STAMP)

@@ -40,7 +40,7 @@ class DutyAssignmentAdmin(ImportExportModelAdmin):
     list_filter = ["is_active", "territorial_level"]
     search_fields = ["category__name", "territory__name", "department__name", "note"]
     autocomplete_fields = ["category", "territory", "department"]
-    list_select_related = ["category", "territory", "department"]
+    list_select_related = ["category__parent__parent", "territory", "department"]
 
 
 class StaffProfileInline(admin.StackedInline):

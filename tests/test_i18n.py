@@ -80,9 +80,10 @@ def test_the_admin_answers_in_english_when_asked(client, django_user_model):
     assert "<title>Select Ticket to view | 12345 Hotline</title>" in response.content.decode()
 
 
-def test_every_string_of_ours_is_translated():
+@pytest.mark.parametrize("po", [PO, PO.with_name("djangojs.po")], ids=["python-and-templates", "javascript"])
+def test_every_string_of_ours_is_translated(po):
     """`make messages` collects the strings; each must have a real English text."""
-    text = PO.read_text(encoding="utf-8")
+    text = po.read_text(encoding="utf-8")
     untranslated = []
     for block in text.split("\n\n"):
         lines = [line for line in block.splitlines() if not line.startswith("#|")]
@@ -96,3 +97,9 @@ def test_every_string_of_ours_is_translated():
         if "#, fuzzy" in block or not msgstr or CJK.search(msgstr):
             untranslated.append(msgid)
     assert untranslated == []
+
+
+@pytest.mark.django_db
+def test_the_javascript_catalogue_speaks_english_when_chosen(client):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "Use this answer" in client.get("/jsi18n/").content.decode()

@@ -34,7 +34,7 @@ class CategoryAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     list_filter = ["depth", "is_active", "default_nature", "default_urgency"]
     search_fields = ["name", "code", "description"]
     autocomplete_fields = ["parent", "default_department"]
-    list_select_related = ["default_department"]
+    list_select_related = ["parent__parent", "default_department"]
     inlines = [DeadlinePolicyInline]
     list_per_page = 200
 
