@@ -20,3 +20,13 @@ def calendar_warnings(request):
         )
         % {"years": years}
     }
+
+
+def inbox(request):
+    """The unread badge in the admin header (one indexed count)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return {}
+    from .notify import unread_count
+
+    return {"inbox_unread": unread_count(user)}

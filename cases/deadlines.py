@@ -144,6 +144,28 @@ class WorkCalendar:
             cursor = datetime.combine(day, time.min, tzinfo=self.tz)
         raise ValueError("no working time found within ten years")
 
+    def subtract_working_minutes(self, end: datetime, minutes: float) -> datetime:
+        """The latest moment from which ``minutes`` of working time reach ``end``:
+        the inverse of ``add_working_minutes``."""
+        if minutes <= 0:
+            return end
+        cursor = self._local(end)
+        remaining = timedelta(minutes=minutes)
+        day = cursor.date()
+        for _ in range(MAX_DAYS_SCANNED):
+            if self.is_working_day(day):
+                for seg_start, seg_end in reversed(list(self._segments_of(day))):
+                    finish = min(cursor, seg_end)
+                    if finish <= seg_start:
+                        continue
+                    available = finish - seg_start
+                    if remaining <= available:
+                        return finish - remaining
+                    remaining -= available
+            day -= timedelta(days=1)
+            cursor = datetime.combine(day, time.max, tzinfo=self.tz)
+        raise ValueError("no working time found within ten years")
+
     def working_minutes_between(self, start: datetime, end: datetime) -> float:
         """Working minutes from ``start`` to ``end`` (negative if ``end`` is earlier)."""
         if end < start:

@@ -516,4 +516,8 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
             if replay.run(received_at, index) is not None:
                 summary["created"] += 1
     summary["stats"] = replay.stats
+    # What beat would have done meanwhile: remind about everything overdue.
+    from .scan import deadline_scan
+
+    summary["scan"] = deadline_scan().summary()
     return summary

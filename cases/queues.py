@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from departments.roles import Role
 from departments.selectors import staff_profile
 
-from .models import OPEN_STATES, CoHandling, TicketApplication, TicketState
+from .models import OPEN_STATES, CoHandling, Reminder, TicketApplication, TicketState, Urge
 from .selectors import ticket_list
 
 S = TicketState
@@ -96,6 +96,25 @@ QUEUES = {
             "warning",
         ),
         Queue("all_overdue", _("全市超期"), lambda c: Q(next_due_at__lte=c.now), "danger"),
+        Queue(
+            "escalated",
+            _("升级督办"),
+            lambda c: (
+                Q(state__in=OPEN_STATES)
+                & Exists(Reminder.objects.filter(ticket_id=OuterRef("pk"), level=Reminder.Level.ESCALATED))
+            ),
+            "danger",
+        ),
+        Queue(
+            "urges_open",
+            _("待签收催办"),
+            lambda c: Exists(
+                Urge.objects.filter(
+                    ticket_id=OuterRef("pk"), department_id=c.department_id, acknowledged_at__isnull=True
+                )
+            ),
+            "danger",
+        ),
         Queue("problem", _("问题工单"), lambda c: Q(is_problem=True, state__in=OPEN_STATES), "danger"),
         Queue("my_reports", _("我上报的"), lambda c: Q(created_by=c.user)),
         Queue("my_grid_open", _("本网格未办结"), lambda c: Q(state__in=OPEN_STATES)),
@@ -105,9 +124,9 @@ QUEUES = {
 ROLE_QUEUES = {
     Role.OPERATOR: ["my_intake_today", "intake_today", "to_dispatch"],
     Role.DISPATCHER: ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue"],
-    Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework"],
-    Role.UNIT_HEAD: ["to_sign", "in_hand", "due_soon", "overdue", "rework"],
-    Role.SUPERVISOR: ["all_overdue", "all_due_soon", "problem", "to_review"],
+    Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
+    Role.UNIT_HEAD: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
+    Role.SUPERVISOR: ["escalated", "all_overdue", "all_due_soon", "problem", "to_review"],
     Role.CALLBACK: ["intake_today"],
     Role.GRID_WORKER: ["my_reports", "my_grid_open"],
     Role.LEADER: ["intake_today", "all_overdue", "problem"],

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cases.context_processors.calendar_warnings",
+                "cases.context_processors.inbox",
             ],
         },
     },
@@ -253,7 +255,50 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Unit tests run tasks inline; the real-worker tests start real processes.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
-# The beat schedule lives here, in one place (see cases/tasks.py for the tasks).
-CELERY_BEAT_SCHEDULE = {}
+# The beat schedule lives here, in one place, versioned and reviewed with the code
+# (rather than django-celery-beat's database rows, which drift per installation).
+# Run exactly one beat process.
+HOTLINE_SCAN_INTERVAL_SECONDS = env_int("HOTLINE_SCAN_INTERVAL_SECONDS", 300)
+CELERY_BEAT_SCHEDULE = {
+    "scan-deadlines": {"task": "cases.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
+    "deliver-due": {"task": "cases.tasks.deliver_due", "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60)},
+    "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
+}
+
+# --- Notifications ----------------------------------------------------------------
+
+HOTLINE_SITE_URL = os.environ.get("HOTLINE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Outside channels, each a class with send(delivery). SMS logs by default; chat
+# robots: cases.notify.WeComRobotBackend (企业微信) or DingTalkRobotBackend (钉钉).
+HOTLINE_NOTIFY_BACKENDS = {
+    "email": os.environ.get("HOTLINE_EMAIL_BACKEND", "cases.notify.EmailBackend"),
+    "sms": os.environ.get("HOTLINE_SMS_BACKEND", "cases.notify.LogSMSBackend"),
+    "chat": os.environ.get("HOTLINE_CHAT_BACKEND", "cases.notify.WeComRobotBackend"),
+}
+HOTLINE_DINGTALK_SECRET = os.environ.get("HOTLINE_DINGTALK_SECRET", "")
+# No SMS in these local hours unless the matter is urgent (they wait until the end).
+HOTLINE_QUIET_HOURS = os.environ.get("HOTLINE_QUIET_HOURS", "22:00-07:00")
+HOTLINE_DELIVERY_MAX_ATTEMPTS = env_int("HOTLINE_DELIVERY_MAX_ATTEMPTS", 5)
+HOTLINE_DELIVERY_BACKOFF_SECONDS = [60, 300, 1800, 7200]
+# A delivery claimed this long ago by a worker that never finished is handed back.
+HOTLINE_DELIVERY_CLAIM_TIMEOUT_SECONDS = env_int("HOTLINE_DELIVERY_CLAIM_TIMEOUT_SECONDS", 600)
+HOTLINE_SCAN_CHUNK_SIZE = env_int("HOTLINE_SCAN_CHUNK_SIZE", 500)
+# A ticket still red this many working days after its deadline goes to the
+# supervisors with a written urge notice.
+HOTLINE_ESCALATE_AFTER_WORKING_DAYS = env_int("HOTLINE_ESCALATE_AFTER_WORKING_DAYS", 2)
+
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "12345热线中心 <noreply@12345.local>")
+EMAIL_TIMEOUT = 15
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file-based backend

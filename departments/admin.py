@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
@@ -12,6 +13,7 @@ from .resources import DepartmentResource, DutyAssignmentResource, GridResource
 @admin.register(Department)
 class DepartmentAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [DepartmentResource]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["indented_name", "kind", "code", "phone", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "short_name", "code", "address_keywords"]

@@ -71,6 +71,11 @@ class Department(TreeNode):
         help_text=_("行政区划代码或机构代码，导入导出时用作唯一标识。"),
     )
     phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    chat_webhook = models.URLField(
+        _("工作群机器人地址"),
+        blank=True,
+        help_text=_("企业微信或钉钉群机器人的 Webhook 地址，用于时限提醒。"),
+    )
     address_keywords = models.TextField(
         _("辖区地址关键词"),
         blank=True,

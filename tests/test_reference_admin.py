@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.models import Category, DeadlinePolicy, Holiday, KnowledgeArticle
 from departments.models import Department, DutyAssignment, Grid
-from tests.cases.factories import CategoryFactory
 from departments.roles import Role
+from tests.cases.factories import CategoryFactory
 from tests.departments.factories import DepartmentFactory, GridFactory, staff
 
 User = get_user_model()

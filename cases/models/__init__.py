@@ -17,6 +17,8 @@ from .choices import (
 )
 from .events import TicketEvent
 from .knowledge import KnowledgeArticle
+from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder
+from .supervision import Urge, UrgeNumberSequence
 from .tickets import (
     Attachment,
     CoHandling,
@@ -38,10 +40,15 @@ __all__ = [
     "CoHandling",
     "Colour",
     "DeadlinePolicy",
+    "Delivery",
+    "DeliveryAttempt",
     "Holiday",
     "InvalidKind",
     "KnowledgeArticle",
     "Nature",
+    "Notification",
+    "NotificationPreference",
+    "Reminder",
     "ReplyResult",
     "Ticket",
     "TicketApplication",
@@ -49,5 +56,7 @@ __all__ = [
     "TicketNumberSequence",
     "TicketState",
     "TimeUnit",
+    "Urge",
+    "UrgeNumberSequence",
     "Urgency",
 ]

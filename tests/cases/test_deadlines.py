@@ -211,3 +211,15 @@ def test_inactive_policies_are_ignored_and_built_in_defaults_remain(city):
     DeadlinePolicy.objects.update(is_active=False)
     limits = deadline_limits(category=city.noise, urgency=Urgency.URGENT, nature=Nature.HELP)
     assert limits == deadlines.Limits(**deadlines.DEFAULT_LIMITS)
+
+
+@pytest.mark.parametrize("minutes", [1, 30, 210, 450, 451, 900, 2250, 4500])
+@pytest.mark.parametrize(
+    "end",
+    [local(2026, 11, 30, 10, 0), local(2026, 2, 24, 9, 0), local(2026, 11, 28, 12, 0), local(2026, 11, 23, 14, 0)],
+)
+def test_subtracting_working_time_inverts_adding(cal, end, minutes):
+    start = cal.subtract_working_minutes(end, minutes)
+    assert cal.working_minutes_between(start, end) == pytest.approx(minutes)
+    # and it is the latest such moment: adding the time back does not pass `end`
+    assert cal.add_working_minutes(start, minutes) <= end

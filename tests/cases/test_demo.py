@@ -53,6 +53,7 @@ def test_seed_demo_builds_the_city_and_is_idempotent():
     for ticket in tickets.order_by("?")[:25]:
         assert_consistent(ticket)
     assert TicketEvent.objects.filter(kind=TicketEvent.Kind.DISPATCHED).exists()
+    assert "Deadline scan:" in out.getvalue()
 
     before = table_counts()
     out = io.StringIO()

@@ -28,6 +28,7 @@ class Command(BaseCommand):
             self.stdout.write("Demo tickets already exist; reference data checked, nothing replayed.")
         else:
             self.stdout.write(f"Replayed {summary['created']} tickets: {summary['stats']}")
+            self.stdout.write(f"Deadline scan: {summary['scan']['reminders']}, urges {summary['scan']['urges']}")
         states = dict(Ticket.objects.values_list("state").annotate(n=Count("pk")))
         self.stdout.write(f"Tickets by state: {states}")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password {demo.DEMO_PASSWORD}):"))

@@ -1,0 +1,158 @@
+"""The in-app inbox: everyone's own notifications, the unread badge, and the
+notification preferences; and the urges (催办) a unit received."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from ..models import Notification, NotificationPreference, Ticket, Urge
+from ..notify import notifications_mark_read
+from ..selectors import ticket_scope
+
+
+class PreferenceForm(forms.ModelForm):
+    chat_webhook = forms.URLField(
+        label=_("机器人地址"), required=False, assume_scheme="https", help_text=_("留空则使用所在单位的工作群机器人。")
+    )
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["email", "sms", "chat", "mobile", "chat_webhook"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Only ever the user's own messages."""
+
+    list_display = ["unread_mark", "title_link", "kind", "created_at"]
+    list_display_links = None
+    list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
+    search_fields = ["title", "body"]
+    actions = ["mark_read"]
+    list_per_page = 50
+    show_full_result_count = False
+    change_list_template = "admin/cases/notification/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(recipient=request.user).select_related("ticket")
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and (obj is None or obj.recipient_id == request.user.pk)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="")
+    def unread_mark(self, obj):
+        return format_html('<span class="unread-dot" title="{}">●</span>', gettext("未读")) if not obj.read_at else ""
+
+    @admin.display(description=_("标题"), ordering="created_at")
+    def title_link(self, obj):
+        url = reverse("admin:cases_notification_open", args=[obj.pk])
+        style = "font-weight:600" if not obj.read_at else ""
+        return format_html(
+            '<a href="{}" style="{}">{}</a><div class="help">{}</div>', url, style, obj.title, obj.body[:80]
+        )
+
+    @admin.action(description=_("标为已读"), permissions=["view"])
+    def mark_read(self, request, queryset):
+        count = notifications_mark_read(request.user, list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, gettext("已将 %(n)d 条消息标为已读。") % {"n": count}, messages.SUCCESS)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/open/", wrap(self.open_view), name="cases_notification_open"),
+            path("read-all/", wrap(self.read_all_view), name="cases_notification_read_all"),
+            path("preferences/", wrap(self.preferences_view), name="cases_notification_preferences"),
+            *super().get_urls(),
+        ]
+
+    def open_view(self, request, pk):
+        """Mark read and go to the ticket (if the user may still see it)."""
+        notification = get_object_or_404(Notification, pk=pk, recipient=request.user)
+        if notification.read_at is None:
+            notification.read_at = timezone.now()
+            notification.save(update_fields=["read_at"])
+        visible = ticket_scope(Ticket.objects.filter(pk=notification.ticket_id), request.user)
+        if notification.ticket_id and visible.exists():
+            return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[notification.ticket_id]))
+        return HttpResponseRedirect(reverse("admin:cases_notification_changelist"))
+
+    def read_all_view(self, request):
+        if request.method == "POST":
+            count = notifications_mark_read(request.user)
+            self.message_user(request, gettext("已将 %(n)d 条消息标为已读。") % {"n": count}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:cases_notification_changelist"))
+
+    def preferences_view(self, request):
+        preference, _created = NotificationPreference.objects.get_or_create(user=request.user)
+        form = PreferenceForm(request.POST or None, instance=preference)
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            self.message_user(request, gettext("通知偏好已保存。"), messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:cases_notification_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("通知偏好"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/cases/notification/preferences.html", context)
+
+
+@admin.register(Urge)
+class UrgeAdmin(admin.ModelAdmin):
+    """Urges, scoped like their tickets."""
+
+    list_display = ["number_or_kind", "ticket_link", "department", "issued_at", "respond_by", "acknowledged_at"]
+    list_display_links = None
+    list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    search_fields = ["number", "ticket__number", "content"]
+    list_select_related = ["ticket", "department"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        tickets = ticket_scope(Ticket.objects.all(), request.user)
+        return super().get_queryset(request).filter(ticket__in=tickets)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    @admin.display(description=_("文号/方式"))
+    def number_or_kind(self, obj):
+        return obj.number or obj.get_kind_display()
+
+    @admin.display(description=_("工单"), ordering="ticket__number")
+    def ticket_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:cases_ticket_change", args=[obj.ticket_id]), obj.ticket.number
+        )

@@ -1,0 +1,259 @@
+"""The deadline scan: no ticket goes overdue silently (DESIGN §5).
+
+Every few minutes, for each clock (sign, contact, resolve) and each level
+(yellow, red, escalated), one anti-join query finds the tickets that have crossed
+the level and have no reminder for it yet. Reminders are inserted in bulk under a
+unique constraint on (ticket, clock, due time, level); only the rows this scan
+actually inserted (its ``scan_id``) get notifications. So a second scan, two
+scans at once, or a scan restarted after its worker was killed, never remind
+twice — and never miss, because whatever a dead scan did not commit is still
+"crossed and not reminded" for the next one.
+
+The ladder: yellow → the handler; red → handler and unit heads; still red after
+``HOTLINE_ESCALATE_AFTER_WORKING_DAYS`` working days → the supervisors, with a
+written urge notice (催办通知书) to the unit."""
+
+import time as monotonic
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from departments.roles import Role
+
+from . import clock
+from .deadlines import get_calendar
+from .models import Clock, Notification, Reminder, Ticket, TicketState, Urge, UrgeNumberSequence
+from .notify import is_urgent, notifications_create, staff_by_unit, staff_with_role
+
+S = TicketState
+L = Reminder.Level
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    name: str
+    running: Q
+    due: str
+    warn: str
+
+
+CLOCKS = [
+    ClockSpec(
+        Clock.SIGN,
+        Q(state=S.DISPATCHED, signed_at__isnull=True, sign_due_at__isnull=False),
+        "sign_due_at",
+        "sign_warn_at",
+    ),
+    ClockSpec(
+        Clock.CONTACT,
+        Q(
+            state__in=[S.DISPATCHED, S.HANDLING],
+            signed_at__isnull=False,
+            first_contact_at__isnull=True,
+            contact_due_at__isnull=False,
+        ),
+        "contact_due_at",
+        "contact_warn_at",
+    ),
+    ClockSpec(
+        Clock.RESOLVE,
+        Q(state__in=[S.DISPATCHED, S.HANDLING, S.REVIEWING], resolve_due_at__isnull=False),
+        "resolve_due_at",
+        "resolve_warn_at",
+    ),
+]
+
+
+@dataclass
+class ScanResult:
+    scanned_at: datetime
+    reminders: Counter = field(default_factory=Counter)
+    notifications: int = 0
+    urges: int = 0
+    seconds: float = 0.0
+    queries: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.reminders.values())
+
+    def summary(self) -> dict:
+        return {
+            "scanned_at": self.scanned_at.isoformat(),
+            "reminders": {f"{c}:{L(level).name.lower()}": n for (c, level), n in sorted(self.reminders.items())},
+            "notifications": self.notifications,
+            "urges": self.urges,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def level_conditions(spec: ClockSpec, now: datetime, escalate_before: datetime) -> dict[int, Q]:
+    return {
+        L.YELLOW: Q(**{f"{spec.warn}__lte": now, f"{spec.due}__gt": now}),
+        L.RED: Q(**{f"{spec.due}__lte": now}),
+        L.ESCALATED: Q(**{f"{spec.due}__lte": escalate_before}),
+    }
+
+
+def deadline_scan(*, now: datetime | None = None, chunk_size: int | None = None) -> ScanResult:
+    """Find newly crossed warning levels and remind; safe to run any number of
+    times, concurrently, and after a crash."""
+    started = monotonic.perf_counter()
+    chunk_size = chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE
+    queries_before = len(connection.queries) if connection.queries_logged else 0
+    now = now or clock.now()
+    result = ScanResult(scanned_at=now)
+    scan_id = uuid.uuid4()
+    cal = get_calendar()
+    escalate_before = cal.subtract_working_minutes(now, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes)
+    with translation.override(settings.LANGUAGE_CODE):  # stored texts in the site's language
+        _scan_levels(now, escalate_before, scan_id, chunk_size, result)
+    result.seconds = monotonic.perf_counter() - started
+    if connection.queries_logged:
+        result.queries = len(connection.queries) - queries_before
+    return result
+
+
+def _scan_levels(now, escalate_before, scan_id, chunk_size, result) -> None:
+    for spec in CLOCKS:
+        for level, crossed in level_conditions(spec, now, escalate_before).items():
+            reminded = Reminder.objects.filter(
+                ticket_id=OuterRef("pk"), clock=spec.name, level=level, due_at=OuterRef(spec.due)
+            )
+            candidates = list(
+                Ticket.objects.filter(spec.running, crossed)
+                .filter(~Exists(reminded))
+                .order_by("pk")
+                .values_list("pk", spec.due)
+            )
+            for start in range(0, len(candidates), chunk_size):
+                chunk = candidates[start : start + chunk_size]
+                with transaction.atomic():
+                    _remind(chunk, spec, level, scan_id, now, result)
+
+
+def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult) -> None:
+    tickets = {
+        t.pk: t
+        for t in Ticket.objects.filter(pk__in=[pk for pk, _due in chunk]).select_related(
+            "category", "assignee_department", "lead_department"
+        )
+    }
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                ticket_id=pk,
+                clock=spec.name,
+                level=level,
+                due_at=due,
+                department_id=tickets[pk].assignee_department_id or tickets[pk].lead_department_id,
+                created_at=now,
+                scan_id=scan_id,
+            )
+            for pk, due in chunk
+            if pk in tickets
+        ],
+        ignore_conflicts=True,
+    )
+    # Only the rows this scan inserted: another scan's rows are its to announce.
+    mine = list(Reminder.objects.filter(scan_id=scan_id, clock=spec.name, level=level, ticket_id__in=tickets))
+    if not mine:
+        return
+    result.reminders[(spec.name, level)] += len(mine)
+    units = {t.assignee_department_id for t in tickets.values()} | {t.lead_department_id for t in tickets.values()}
+    staff = staff_by_unit(units - {None}, [Role.HANDLER, Role.UNIT_HEAD])
+    supervisors = staff_with_role(Role.SUPERVISOR) if level == L.ESCALATED else []
+    items = []
+    for reminder in mine:
+        ticket = tickets[reminder.ticket_id]
+        recipients = _recipients(ticket, level, staff, supervisors)
+        title, body = _texts(ticket, spec, level, reminder)
+        if level == L.ESCALATED:
+            urge = _urge_notice(ticket, reminder, now)
+            body += "\n" + _("已发出催办通知书 %(number)s，请在 1 个工作日内签收并反馈。") % {"number": urge.number}
+            result.urges += 1
+        for user in recipients:
+            items.append(
+                {
+                    "recipient": user,
+                    "ticket": ticket,
+                    "reminder": reminder,
+                    "kind": Notification.Kind.URGE if level == L.ESCALATED else Notification.Kind.REMINDER,
+                    "title": title,
+                    "body": body,
+                    "urgent": is_urgent(ticket) or level == L.ESCALATED,
+                }
+            )
+    result.notifications += len(notifications_create(items, now=now))
+
+
+def _recipients(ticket, level, staff, supervisors) -> list:
+    unit = ticket.assignee_department_id or ticket.lead_department_id
+    handlers = staff.get((unit, Role.HANDLER), [])
+    if ticket.handler_id and any(u.pk == ticket.handler_id for u in handlers):
+        handlers = [u for u in handlers if u.pk == ticket.handler_id]
+    people = list(handlers)
+    if level >= L.RED:
+        for dept in {unit, ticket.lead_department_id} - {None}:
+            people += staff.get((dept, Role.UNIT_HEAD), [])
+    if level == L.ESCALATED:
+        people += supervisors
+    unique = {}
+    for user in people:
+        unique.setdefault(user.pk, user)
+    return list(unique.values())
+
+
+def _texts(ticket, spec, level, reminder) -> tuple[str, str]:
+    clock_label = Clock(spec.name).label
+    due = timezone.localtime(reminder.due_at).strftime("%m-%d %H:%M")
+    if level == L.YELLOW:
+        title = _("【预警】工单 %(number)s %(clock)s时限将至（%(due)s）")
+    elif level == L.RED:
+        title = _("【超期】工单 %(number)s 已超过%(clock)s时限（%(due)s）")
+    else:
+        title = _("【升级督办】工单 %(number)s %(clock)s超期已逾 %(days)s 个工作日")
+    title = title % {
+        "number": ticket.number,
+        "clock": clock_label,
+        "due": due,
+        "days": settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS,
+    }
+    unit = ticket.assignee_department.name if ticket.assignee_department_id else ""
+    body = f"{ticket.category.name} · {unit}\n{ticket.content[:120]}"
+    return title, body
+
+
+def urge_number_next(year: int) -> str:
+    table = connection.ops.quote_name(UrgeNumberSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_value) VALUES (%s, 1) "
+            f"ON CONFLICT (year) DO UPDATE SET last_value = {table}.last_value + 1 RETURNING last_value",
+            [year],
+        )
+        (value,) = cursor.fetchone()
+    # A document number, the same whatever language anyone reads it in.
+    return f"催办〔{year}〕{value:04d}号"
+
+
+def _urge_notice(ticket, reminder, now) -> Urge:
+    department = ticket.lead_department or ticket.assignee_department
+    return Urge.objects.create(
+        ticket=ticket,
+        department=department,
+        kind=Urge.Kind.WRITTEN,
+        number=urge_number_next(timezone.localtime(now).year),
+        content=_("工单 %(number)s（%(category)s）%(clock)s已超期，请立即办理并在 1 个工作日内反馈。")
+        % {"number": ticket.number, "category": ticket.category.name, "clock": reminder.get_clock_display()},
+        reminder=reminder,
+        issued_at=now,
+        respond_by=get_calendar().add_limit(now, 1, "working_day"),
+    )
