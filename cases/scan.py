@@ -91,6 +91,7 @@ class ScanResult:
             "notifications": self.notifications,
             "urges": self.urges,
             "seconds": round(self.seconds, 3),
+            "queries": self.queries,
         }
 
 
@@ -107,17 +108,20 @@ def deadline_scan(*, now: datetime | None = None, chunk_size: int | None = None)
     times, concurrently, and after a crash."""
     started = monotonic.perf_counter()
     chunk_size = chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE
-    queries_before = len(connection.queries) if connection.queries_logged else 0
     now = now or clock.now()
     result = ScanResult(scanned_at=now)
     scan_id = uuid.uuid4()
     cal = get_calendar()
     escalate_before = cal.subtract_working_minutes(now, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes)
-    with translation.override(settings.LANGUAGE_CODE):  # stored texts in the site's language
+
+    def count_queries(execute, sql, params, many, context):
+        result.queries += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_queries), translation.override(settings.LANGUAGE_CODE):
+        # (stored texts are written in the site's language)
         _scan_levels(now, escalate_before, scan_id, chunk_size, result)
     result.seconds = monotonic.perf_counter() - started
-    if connection.queries_logged:
-        result.queries = len(connection.queries) - queries_before
     return result
 
 

@@ -17,6 +17,21 @@ from ..notify import notifications_mark_read
 from ..selectors import ticket_scope
 
 
+class ReadFilter(admin.SimpleListFilter):
+    title = _("阅读状态")
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("unread", _("未读")), ("read", _("已读"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unread":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "read":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
 class PreferenceForm(forms.ModelForm):
     chat_webhook = forms.URLField(
         label=_("机器人地址"), required=False, assume_scheme="https", help_text=_("留空则使用所在单位的工作群机器人。")
@@ -33,7 +48,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
     list_display = ["unread_mark", "title_link", "kind", "created_at"]
     list_display_links = None
-    list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
+    list_filter = [ReadFilter, "kind"]
     search_fields = ["title", "body"]
     actions = ["mark_read"]
     list_per_page = 50

@@ -66,6 +66,10 @@ def test_a_demand_from_call_to_close(page, live_server, city, shoot, tmp_path):
     # The street office signs, calls the citizen, fixes it and replies with a photo.
     login(page, base, "handler_street")
     expect(page.locator('[data-queue="to_sign"]')).to_have_text("1")
+    expect(page.locator("#inbox-badge")).to_have_text("1")  # "新工单 … 请及时签收"
+    page.click("#inbox-link")
+    expect(page.locator("#result_list")).to_contain_text(ticket.number)
+    shoot(page, "06a-handler-inbox")
     page.goto(f"{base}/admin/cases/ticket/{ticket.pk}/change/")
     act(page, "签收")
     page.click("input[name=_submit]")

@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -20,12 +19,8 @@ class Command(BaseCommand):
             if parsed is None:
                 raise CommandError(f"--at: cannot read {options['at']!r}; use e.g. 2026-11-23T09:00")
             now = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
-        connection.force_debug_cursor = True
-        try:
-            with clock_at(now):
-                result = deadline_scan(now=now)
-        finally:
-            connection.force_debug_cursor = False
+        with clock_at(now):
+            result = deadline_scan(now=now)
         local = timezone.localtime(result.scanned_at)
         self.stdout.write(f"Deadline scan at {local:%Y-%m-%d %H:%M:%S} ({local.tzname()})")
         if not result.reminders:
