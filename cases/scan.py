@@ -249,15 +249,15 @@ def urge_number_next(year: int) -> str:
 
 
 def _urge_notice(ticket, reminder, now) -> Urge:
-    department = ticket.lead_department or ticket.assignee_department
-    return Urge.objects.create(
+    """The written urge notice (催办通知书) of an escalation, issued by the system
+    through the workflow so that it stands on the ticket's timeline too."""
+    from .workflow import ticket_urge
+
+    return ticket_urge(
         ticket=ticket,
-        department=department,
+        actor=None,
         kind=Urge.Kind.WRITTEN,
-        number=urge_number_next(timezone.localtime(now).year),
         content=_("工单 %(number)s（%(category)s）%(clock)s已超期，请立即办理并在 1 个工作日内反馈。")
         % {"number": ticket.number, "category": ticket.category.name, "clock": reminder.get_clock_display()},
         reminder=reminder,
-        issued_at=now,
-        respond_by=get_calendar().add_limit(now, 1, "working_day"),
     )

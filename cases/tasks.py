@@ -45,6 +45,28 @@ def deliver_due():
     return sent
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def run_callback_batch(day: str | None = None):
+    """回访 batch for one day's closures (yesterday by default)."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from .callbacks import callback_batch
+
+    target = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
+    result = callback_batch(day=target)
+    logger.info("callback batch: %s", result.summary())
+    return result.summary()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def detect_clusters():
+    from .clusters import clusters_sweep
+
+    return clusters_sweep()
+
+
 @shared_task(ignore_result=True)
 def prune_broker_files(max_age_hours: int = 24):
     """The embedded filesystem broker keeps claimed messages; drop old ones."""

@@ -165,7 +165,33 @@ TRANSITIONS: dict[str, Rule] = {
         {S.HANDLING, S.RECEIVED},
         {Role.CALLBACK: Scope.ANY, Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
     ),
+    # 一把手签批: with the flag set, a handler's reply waits for the unit head.
+    Kind.REPLY_DRAFTED: _rule({S.HANDLING}, {S.HANDLING}, UNIT_ACTORS),
+    Kind.HEAD_SIGNED: _rule({S.HANDLING}, {S.REVIEWING}, {Role.UNIT_HEAD: Scope.LEAD}),
+    Kind.HEAD_RETURNED: _rule({S.HANDLING}, {S.HANDLING}, {Role.UNIT_HEAD: Scope.LEAD}),
+    Kind.SIGNOFF_REQUIRED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING},
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING},
+        {Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
+    ),
+    # 督办: urges (also issued by the deadline scan itself), escalation to a leader.
+    Kind.URGED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {Role.SUPERVISOR: Scope.ANY}
+    ),
+    Kind.URGE_ACKNOWLEDGED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING, S.CLOSED},
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING, S.CLOSED},
+        LEAD_ACTORS,
+    ),
+    Kind.ESCALATED: _rule(
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {Role.SUPERVISOR: Scope.ANY}
+    ),
+    # A supervisor rules a callback complaint unfounded: the reopened ticket closes.
+    Kind.REOPEN_OVERRULED: _rule({S.HANDLING}, {S.CLOSED}, {Role.SUPERVISOR: Scope.ANY}),
 }
+
+#: Transitions the system itself may make (``actor=None``): the deadline scan urges.
+SYSTEM_KINDS = frozenset({Kind.URGED})
 
 
 class WorkflowError(ValidationError):
@@ -217,7 +243,10 @@ def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
 def _authorize(kind: str, ticket: Ticket | None, actor) -> None:
     rule = TRANSITIONS[kind]
     label = Kind(kind).label
-    if not actor.is_superuser:
+    if actor is None:
+        if kind not in SYSTEM_KINDS:
+            raise WorkflowPermissionError(ERR_NO_PROFILE, code="no_profile")
+    elif not actor.is_superuser:
         role = _actor_role(actor)
         if role is None:
             raise WorkflowPermissionError(ERR_NO_PROFILE, code="no_profile")
@@ -258,6 +287,11 @@ PRECONDITIONS = {
     ),
     Kind.EXTENSION_APPROVED: _has_application(TicketApplication.Kind.EXTENSION),
     Kind.EXTENSION_REJECTED: _has_application(TicketApplication.Kind.EXTENSION),
+    Kind.HEAD_SIGNED: lambda t, actor: t.signoff_pending,
+    Kind.HEAD_RETURNED: lambda t, actor: t.signoff_pending,
+    Kind.SIGNOFF_REQUIRED: lambda t, actor: not t.head_signoff_required,
+    Kind.URGE_ACKNOWLEDGED: lambda t, actor: t.urges.filter(acknowledged_at__isnull=True).exists(),
+    Kind.REOPEN_OVERRULED: lambda t, actor: t.reopen_count > 0,
     Kind.COHANDLER_SIGNED: _has_cohandling(CoHandling.Status.PENDING),
     Kind.COHANDLER_REPLIED: _has_cohandling(CoHandling.Status.SIGNED),
 }
@@ -269,7 +303,7 @@ def allowed_actions(ticket: Ticket, actor) -> list[str]:
     left to the transition itself."""
     kinds = []
     for kind in TRANSITIONS:
-        if kind in (Kind.CREATED, Kind.MASTER_CLOSED):
+        if kind in (Kind.CREATED, Kind.MASTER_CLOSED, Kind.REPLY_DRAFTED):
             continue
         try:
             _authorize(kind, ticket, actor)
@@ -493,6 +527,7 @@ def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult
         from_state = t.state
         t.state = S.CLOSED
         t.reply_result, t.reply_text, t.replied_at, t.closed_at = result, text, now, now
+        t.callback_exempt = False
         _record(
             t,
             actor=actor,
@@ -500,7 +535,7 @@ def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult
             from_state=from_state,
             now=now,
             note=text,
-            fields=["reply_result", "reply_text", "replied_at", "closed_at"],
+            fields=["reply_result", "reply_text", "replied_at", "closed_at", "callback_exempt"],
         )
         _close_merged(t, actor, now)
     return t
@@ -713,16 +748,24 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
         if reachable and t.first_contact_at is None:
             raise WorkflowError(ERR_CONTACT_FIRST, code="contact_first")
         from_state = t.state
-        t.state = S.REVIEWING
-        t.reply_result, t.reply_text, t.reply_reason, t.replied_at = result, text, reason, now
+        # 一把手签批: a handler's reply waits for the unit head; the head's goes on.
+        needs_head = t.head_signoff_required and not (actor.is_superuser or _actor_role(actor) == Role.UNIT_HEAD)
+        kind = Kind.REPLY_DRAFTED if needs_head else Kind.REPLIED
+        if needs_head:
+            t.signoff_pending = True
+        else:
+            t.state = S.REVIEWING
+            t.signoff_pending = False
+            t.replied_at = now
+        t.reply_result, t.reply_text, t.reply_reason = result, text, reason
         event = _record(
             t,
             actor=actor,
-            kind=Kind.REPLIED,
+            kind=kind,
             from_state=from_state,
             now=now,
             note=text,
-            fields=["reply_result", "reply_text", "reply_reason", "replied_at"],
+            fields=["reply_result", "reply_text", "reply_reason", "replied_at", "signoff_pending"],
             data={"result": result, "reason": reason, "department": _dept_ref(t.assignee_department)},
         )
         attachments_store(
@@ -745,6 +788,7 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         _cancel_pending_applications(t, actor, now)
         t.state = S.CLOSED
         t.closed_at = now
+        t.callback_exempt = False
         on_time = t.resolve_due_at is None or now <= t.resolve_due_at
         _record(
             t,
@@ -753,7 +797,7 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             from_state=from_state,
             now=now,
             note=note,
-            fields=["closed_at"],
+            fields=["closed_at", "callback_exempt"],
             data={"on_time": on_time},
         )
         _close_merged(t, actor, now)
@@ -1217,6 +1261,165 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
     return t
 
 
+# -- supervision (督办) ---------------------------------------------------------------
+
+ERR_NO_SIGNOFF_PENDING = _("没有待签批的办理反馈。")
+ERR_NOT_LEADER = _("“%(name)s”不是领导账号，不能提级交办。")
+ERR_URGE_NOT_OPEN = _("该催办不属于本工单，或已签收。")
+ERR_NOT_REOPENED = _("该工单不是回访后重办的工单。")
+ERR_URGE_KIND = _("请选择催办方式。")
+
+
+def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """负责人签批: the unit head approves the drafted reply; it goes to review."""
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.HEAD_SIGNED, t, actor)
+        if not t.signoff_pending:
+            raise WorkflowError(ERR_NO_SIGNOFF_PENDING, code="no_signoff_pending")
+        from_state = t.state
+        t.state = S.REVIEWING
+        t.signoff_pending = False
+        t.replied_at = now
+        _record(
+            t, actor=actor, kind=Kind.HEAD_SIGNED, from_state=from_state, now=now, note=note,
+            fields=["signoff_pending", "replied_at"], data={"result": t.reply_result},
+        )
+    return t
+
+
+def ticket_head_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """签批退回: the unit head sends the draft back to the handler."""
+    reason = _require_text(reason, _("退回理由"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.HEAD_RETURNED, t, actor)
+        if not t.signoff_pending:
+            raise WorkflowError(ERR_NO_SIGNOFF_PENDING, code="no_signoff_pending")
+        t.signoff_pending = False
+        _record(t, actor=actor, kind=Kind.HEAD_RETURNED, from_state=t.state, now=now, note=reason,
+                fields=["signoff_pending"])
+    return t
+
+
+def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket:
+    """一把手签批: from now on the unit's reply needs its head's approval."""
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.SIGNOFF_REQUIRED, t, actor)
+        t.head_signoff_required = True
+        _record(t, actor=actor, kind=Kind.SIGNOFF_REQUIRED, from_state=t.state, now=now, note=reason,
+                fields=["head_signoff_required"])
+    return t
+
+
+def ticket_escalate(
+    *, ticket: Ticket, actor, leader, reason: str, working_days: int | None = None, require_signoff: bool = True
+) -> Ticket:
+    """提级督办 / 双交办: a leader takes charge, the resolve deadline is shortened
+    (never extended), and the unit head must sign the reply."""
+    reason = _require_text(reason, _("提级督办理由"))
+    profile = staff_profile(leader)
+    if profile is None or profile.role != Role.LEADER:
+        raise WorkflowError(ERR_NOT_LEADER, code="not_leader", params={"name": str(leader)})
+    days = working_days or settings.HOTLINE_ESCALATION_WORKING_DAYS
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.ESCALATED, t, actor)
+        cal = get_calendar()
+        shortened = cal.add_limit(now, days, TimeUnit.WORKING_DAY)
+        previous_due = t.resolve_due_at
+        if previous_due is None or shortened < previous_due:
+            t.resolve_due_at = shortened
+            t.resolve_warn_at = cal.warn_time(now, shortened, TimeUnit.WORKING_DAY)
+        t.escalated_to, t.escalated_at = leader, now
+        t.head_signoff_required = t.head_signoff_required or require_signoff
+        _record(
+            t, actor=actor, kind=Kind.ESCALATED, from_state=t.state, now=now, note=reason,
+            fields=["resolve_due_at", "resolve_warn_at", "escalated_to", "escalated_at", "head_signoff_required"],
+            data={
+                "leader": {"id": leader.pk, "name": leader.get_full_name() or leader.get_username()},
+                "resolve_due_at": t.resolve_due_at.isoformat() if t.resolve_due_at else None,
+                "previous_due_at": previous_due.isoformat() if previous_due else None,
+            },
+        )
+    return t
+
+
+def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=None, reminder=None):
+    """催办: phone, written notice (numbered), on-site or interview; the lead unit
+    must acknowledge. ``actor=None`` is the deadline scan."""
+    from .models import Urge
+    from .scan import urge_number_next
+
+    if kind not in Urge.Kind.values:
+        raise WorkflowError(ERR_URGE_KIND, code="urge_kind")
+    content = _require_text(content, _("催办内容"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.URGED, t, actor)
+        department = t.lead_department or t.assignee_department
+        urge = Urge.objects.create(
+            ticket=t,
+            department=department,
+            kind=kind,
+            number=urge_number_next(timezone.localtime(now).year) if kind == Urge.Kind.WRITTEN else "",
+            content=content,
+            reminder=reminder,
+            issued_by=actor,
+            issued_at=now,
+            respond_by=respond_by or get_calendar().add_limit(now, 1, TimeUnit.WORKING_DAY),
+        )
+        _record(
+            t, actor=actor, kind=Kind.URGED, from_state=t.state, now=now, note=content, fields=[],
+            data={"urge": urge.pk, "urge_kind": kind, "number": urge.number, "department": _dept_ref(department)},
+        )
+    return urge
+
+
+def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticket:
+    """催办签收: the urged unit acknowledges and says what it is doing."""
+    reply = _require_text(reply, _("催办回复"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.URGE_ACKNOWLEDGED, t, actor)
+        urge = t.urges.select_for_update().filter(pk=urge.pk, acknowledged_at__isnull=True).first()
+        if urge is None:
+            raise WorkflowError(ERR_URGE_NOT_OPEN, code="urge_not_open")
+        urge.acknowledged_at, urge.acknowledged_by, urge.acknowledgement = now, actor, reply
+        urge.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement"])
+        _record(t, actor=actor, kind=Kind.URGE_ACKNOWLEDGED, from_state=t.state, now=now, note=reply, fields=[],
+                data={"urge": urge.pk, "number": urge.number})
+    return t
+
+
+def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """复核不予重办: the supervisor finds the callback complaint unfounded (e.g. an
+    unreasonable demand); the reopened ticket closes again without another callback."""
+    reason = _require_text(reason, _("复核意见"))
+    now = _now()
+    with transaction.atomic():
+        t = _lock(ticket)
+        _authorize(Kind.REOPEN_OVERRULED, t, actor)
+        if not t.reopen_count:
+            raise WorkflowError(ERR_NOT_REOPENED, code="not_reopened")
+        from_state = t.state
+        _cancel_pending_applications(t, actor, now)
+        t.state = S.CLOSED
+        t.closed_at = now
+        t.callback_exempt = True
+        t.signoff_pending = False
+        _record(t, actor=actor, kind=Kind.REOPEN_OVERRULED, from_state=from_state, now=now, note=reason,
+                fields=["closed_at", "callback_exempt", "signoff_pending"])
+    return t
+
+
 #: Every transition function, by the event it writes (for the admin and the API).
 ACTIONS = {
     Kind.ANSWERED: ticket_answer,
@@ -1240,4 +1443,11 @@ ACTIONS = {
     Kind.MERGED: ticket_merge,
     Kind.INVALIDATED: ticket_invalidate,
     Kind.REOPENED: ticket_reopen,
+    Kind.HEAD_SIGNED: ticket_head_sign,
+    Kind.HEAD_RETURNED: ticket_head_return,
+    Kind.SIGNOFF_REQUIRED: ticket_require_signoff,
+    Kind.ESCALATED: ticket_escalate,
+    Kind.URGED: ticket_urge,
+    Kind.URGE_ACKNOWLEDGED: ticket_urge_acknowledge,
+    Kind.REOPEN_OVERRULED: ticket_overrule_reopen,
 }

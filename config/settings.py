@@ -207,6 +207,8 @@ EXTENSION_REQUEST_CUTOFF = os.environ.get("HOTLINE_EXTENSION_CUTOFF", "17:00")
 EXTENSION_MAX_WORKING_DAYS = env_int("HOTLINE_EXTENSION_MAX_DAYS", 10)
 # Deadline of a ticket reopened after an unsatisfied callback (重办).
 REOPEN_WORKING_DAYS = env_int("HOTLINE_REOPEN_DAYS", 3)
+# 提级督办: the resolve deadline shrinks to at most this many working days.
+HOTLINE_ESCALATION_WORKING_DAYS = env_int("HOTLINE_ESCALATION_DAYS", 2)
 # Reworks, or distinct lead units, from which a ticket counts as a problem ticket.
 PROBLEM_REWORK_THRESHOLD = env_int("HOTLINE_PROBLEM_REWORKS", 3)
 PROBLEM_UNITS_THRESHOLD = env_int("HOTLINE_PROBLEM_UNITS", 3)
@@ -264,9 +266,32 @@ CELERY_TASK_EAGER_PROPAGATES = True
 HOTLINE_SCAN_INTERVAL_SECONDS = env_int("HOTLINE_SCAN_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "scan-deadlines": {"task": "cases.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
+    # 回访: yesterday's closures, at 00:30 Asia/Shanghai (HOTLINE_CALLBACK_BATCH_AT="HH:MM").
+    "callback-batch": {
+        "task": "cases.tasks.run_callback_batch",
+        "schedule": crontab(
+            hour=int(os.environ.get("HOTLINE_CALLBACK_BATCH_AT", "00:30").split(":")[0]),
+            minute=int(os.environ.get("HOTLINE_CALLBACK_BATCH_AT", "00:30").split(":")[1]),
+        ),
+    },
+    "detect-clusters": {"task": "cases.tasks.detect_clusters", "schedule": 15 * 60},
     "deliver-due": {"task": "cases.tasks.deliver_due", "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60)},
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
 }
+
+# --- Callbacks and clusters (DESIGN §5–§6) ----------------------------------------
+
+# A callback that reaches nobody this many times (on different days) is "unreachable".
+HOTLINE_CALLBACK_MAX_ATTEMPTS = env_int("HOTLINE_CALLBACK_MAX_ATTEMPTS", 3)
+# 一人多次: the same phone, same category, this many times within these days.
+HOTLINE_REPEAT_CALLER_COUNT = env_int("HOTLINE_REPEAT_CALLER_COUNT", 3)
+HOTLINE_REPEAT_CALLER_DAYS = env_int("HOTLINE_REPEAT_CALLER_DAYS", 30)
+# 多人集中: this many tickets of one category (or of similar text) in one community
+# within these days.
+HOTLINE_MASS_COUNT = env_int("HOTLINE_MASS_COUNT", 5)
+HOTLINE_MASS_DAYS = env_int("HOTLINE_MASS_DAYS", 3)
+# Character-bigram similarity from which two demands count as the same.
+HOTLINE_SIMILARITY = float(os.environ.get("HOTLINE_SIMILARITY", "0.5"))
 
 # --- Notifications ----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 from .calendar import DeadlinePolicy, Holiday
+from .callbacks import Callback, CallbackAttempt, CallbackDuty
 from .categories import CATEGORY_MAX_DEPTH, Category
 from .choices import (
     OPEN_STATES,
@@ -15,6 +16,7 @@ from .choices import (
     TimeUnit,
     Urgency,
 )
+from .clusters import Cluster, ClusterMember
 from .events import TicketEvent
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder
@@ -34,9 +36,14 @@ __all__ = [
     "UNIT_STATES",
     "URGENCY_RANK",
     "Attachment",
+    "Callback",
+    "CallbackAttempt",
+    "CallbackDuty",
     "Category",
     "Channel",
     "Clock",
+    "Cluster",
+    "ClusterMember",
     "CoHandling",
     "Colour",
     "DeadlinePolicy",

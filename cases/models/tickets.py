@@ -193,6 +193,20 @@ class Ticket(models.Model):
     units_passed = models.PositiveSmallIntegerField(_("经手单位数"), default=0, editable=False)
     is_problem = models.BooleanField(_("问题工单"), default=False, editable=False)
 
+    # Supervision (督办).
+    head_signoff_required = models.BooleanField(
+        _("需一把手签批"), default=False, editable=False, help_text=_("办理反馈须经承办单位负责人签批后才提交中心。")
+    )
+    signoff_pending = models.BooleanField(_("反馈待负责人签批"), default=False, editable=False)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("提级交办领导"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="escalated_tickets", editable=False,
+    )
+    escalated_at = models.DateTimeField(_("提级督办时间"), null=True, blank=True, editable=False)
+    callback_exempt = models.BooleanField(
+        _("免回访"), default=False, editable=False, help_text=_("复核不予重办后的办结不再回访。")
+    )
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("登记人"),

@@ -1,0 +1,288 @@
+"""回访: the daily callback batch, the agents' results, and what results set off.
+
+Every ticket closed on a day gets exactly one callback the next day (the unique
+(ticket, closed_at) makes a re-run a no-op), spread over the callback agents on
+duty, least loaded first. Tickets with no way to reach the citizen are recorded
+as "no callback possible". An unsolved or unsatisfied result, by the unit's
+fault, reopens the ticket (重办) and puts it on the supervision list; a supervisor
+may overrule it with a reason."""
+
+import heapq
+import time as monotonic
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from departments.roles import Role
+from departments.selectors import staff_profile
+
+from . import clock, workflow
+from .deadlines import get_calendar
+from .models import Callback, CallbackAttempt, CallbackDuty, Ticket, TicketState, TimeUnit
+from .workflow import WorkflowError, WorkflowPermissionError
+
+S = TicketState
+ERR_CALLBACK_DONE = _("该回访已完成，不能再次记录。")
+ERR_CALLBACK_NOT_YOURS = _("该回访分配给了其他回访员。")
+ERR_CALLBACK_FIELDS = _("接通后请填写“是否解决”和“满意度”。")
+ERR_SCORE = _("评分须为 1 至 5 分。")
+ERR_OVERRULE = _("只有“未解决”或“不满意”的回访可以复核。")
+ERR_ALREADY_OVERRULED = _("该回访已复核认定。")
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    return start, start + timedelta(days=1)
+
+
+@dataclass
+class BatchResult:
+    day: date
+    created: int = 0
+    impossible: int = 0
+    existing: int = 0
+    per_agent: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    queries: int = 0
+
+    def summary(self) -> dict:
+        return {
+            "day": self.day.isoformat(),
+            "created": self.created,
+            "impossible": self.impossible,
+            "already_there": self.existing,
+            "per_agent": self.per_agent,
+            "seconds": round(self.seconds, 3),
+            "queries": self.queries,
+        }
+
+
+def agents_on_duty(day: date) -> list:
+    """The day's roster, or every active callback agent when there is none."""
+    rostered = list(
+        CallbackDuty.objects.filter(date=day, agent__is_active=True).select_related("agent").order_by("agent_id")
+    )
+    if rostered:
+        return [d.agent for d in rostered]
+    from departments.models import StaffProfile
+
+    return [
+        p.user
+        for p in StaffProfile.objects.filter(role=Role.CALLBACK, user__is_active=True)
+        .select_related("user")
+        .order_by("user_id")
+    ]
+
+
+def callback_batch(*, day: date, now: datetime | None = None, chunk_size: int = 2000) -> BatchResult:
+    """Create the callbacks for the tickets closed on ``day`` (local time)."""
+    started = monotonic.perf_counter()
+    now = now or clock.now()
+    result = BatchResult(day=day)
+
+    def count_queries(execute, sql, params, many, context):
+        result.queries += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_queries):
+        _batch(day, now, chunk_size, result)
+    result.seconds = monotonic.perf_counter() - started
+    return result
+
+
+def _batch(day, now, chunk_size, result):
+    start, end = day_bounds(day)
+    closed = Ticket.objects.filter(
+        state__in=[S.CLOSED, S.MERGED], closed_at__gte=start, closed_at__lt=end, callback_exempt=False
+    )
+    existing = Callback.objects.filter(ticket_id=OuterRef("pk"), closed_at=OuterRef("closed_at"))
+    result.existing = closed.filter(Exists(existing)).count()
+    todo = list(
+        closed.filter(~Exists(existing))
+        .order_by("closed_at", "pk")
+        .values_list("pk", "closed_at", "citizen_phone", "is_anonymous")
+    )
+    if not todo:
+        return
+    call_day = day + timedelta(days=1)
+    agents = agents_on_duty(call_day)
+    load = dict(
+        Callback.objects.filter(agent__in=agents, status=Callback.Status.PENDING)
+        .values_list("agent")
+        .annotate(n=Count("pk"))
+        .values_list("agent", "n")
+    )
+    heap = [(load.get(a.pk, 0), a.pk) for a in agents]
+    heapq.heapify(heap)
+    cal = get_calendar()
+    for i in range(0, len(todo), chunk_size):
+        rows = []
+        for pk, closed_at, phone, anonymous in todo[i : i + chunk_size]:
+            reachable = bool((phone or "").strip()) and not anonymous
+            callback = Callback(
+                ticket_id=pk,
+                closed_at=closed_at,
+                batch_date=day,
+                due_at=cal.add_limit(closed_at, 1, TimeUnit.WORKING_DAY),
+                created_at=now,
+                next_attempt_on=call_day,
+            )
+            if not reachable:
+                callback.status = Callback.Status.IMPOSSIBLE
+                callback.impossible_reason = str(_("匿名诉求") if anonymous else _("未留联系电话"))
+                result.impossible += 1
+            elif heap:
+                n, agent_id = heapq.heappop(heap)
+                callback.agent_id = agent_id
+                heapq.heappush(heap, (n + 1, agent_id))
+                result.per_agent[agent_id] = result.per_agent.get(agent_id, 0) + 1
+            rows.append(callback)
+        with transaction.atomic():
+            created = Callback.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        result.created += len(created)
+
+
+def _authorize_agent(callback, actor):
+    if actor.is_superuser:
+        return
+    profile = staff_profile(actor)
+    role = profile.role if profile else None
+    if role in (Role.SUPERVISOR, Role.DISPATCHER):
+        return
+    if role != Role.CALLBACK:
+        raise WorkflowPermissionError(workflow.ERR_ROLE % {"action": _("回访")}, code="role")
+    if callback.agent_id not in (None, actor.pk):
+        raise WorkflowPermissionError(ERR_CALLBACK_NOT_YOURS, code="not_yours")
+
+
+def callback_unreachable(*, callback: Callback, actor, note: str = "") -> Callback:
+    """A call that did not get through: retried on the next working day, and
+    "unreachable" after ``HOTLINE_CALLBACK_MAX_ATTEMPTS`` attempts."""
+    now = clock.now()
+    with transaction.atomic():
+        cb = Callback.objects.select_for_update().get(pk=callback.pk)
+        _authorize_agent(cb, actor)
+        if cb.status != Callback.Status.PENDING:
+            raise WorkflowError(ERR_CALLBACK_DONE, code="done")
+        cb.attempts += 1
+        cb.last_attempt_at = now
+        CallbackAttempt.objects.create(callback=cb, at=now, agent=actor, note=note[:200])
+        if cb.attempts >= settings.HOTLINE_CALLBACK_MAX_ATTEMPTS:
+            cb.status = Callback.Status.UNREACHABLE
+            cb.completed_at, cb.completed_by = now, actor
+        else:
+            cb.next_attempt_on = _next_working_day(timezone.localdate(now))
+        cb.agent = cb.agent or actor
+        cb.save()
+    return cb
+
+
+def _next_working_day(day: date) -> date:
+    cal = get_calendar()
+    day += timedelta(days=1)
+    while not cal.is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def callback_record(
+    *,
+    callback: Callback,
+    actor,
+    contacted: bool | None,
+    solved: str,
+    satisfaction: str,
+    scores: dict | None = None,
+    comment: str = "",
+    unit_at_fault: bool | None = None,
+    via: str = Callback.Via.AGENT,
+) -> Callback:
+    """The citizen's answer. Unsolved or unsatisfied by the unit's fault reopens the
+    ticket (its master's, for a merged one) for 3 working days."""
+    if solved not in Callback.Solved.values or satisfaction not in Callback.Satisfaction.values:
+        raise WorkflowError(ERR_CALLBACK_FIELDS, code="fields")
+    scores = {k: v for k, v in (scores or {}).items() if v is not None}
+    for name, value in scores.items():
+        if name not in ("attitude", "ability", "convenience", "efficiency"):
+            raise WorkflowError(ERR_SCORE, code="score")
+        if not isinstance(value, int) or not 1 <= value <= 5:
+            raise WorkflowError(ERR_SCORE, code="score")
+    now = clock.now()
+    with transaction.atomic():
+        cb = Callback.objects.select_for_update().select_related("ticket").get(pk=callback.pk)
+        _authorize_agent(cb, actor)
+        if cb.status not in (Callback.Status.PENDING, Callback.Status.UNREACHABLE):
+            raise WorkflowError(ERR_CALLBACK_DONE, code="done")
+        cb.status = Callback.Status.DONE
+        cb.contacted, cb.solved, cb.satisfaction = contacted, solved, satisfaction
+        for name, value in scores.items():
+            setattr(cb, f"score_{name}", value)
+        cb.comment = comment.strip()
+        cb.via = via
+        cb.completed_at, cb.completed_by = now, actor
+        cb.agent = cb.agent or actor
+        cb.last_attempt_at = now
+        cb.attempts += 1
+        if cb.unsatisfactory:
+            cb.unit_at_fault = True if unit_at_fault is None else unit_at_fault
+        else:
+            cb.unit_at_fault = None
+        cb.save()
+        if cb.unsatisfactory and cb.unit_at_fault:
+            target = cb.ticket.merged_into if cb.ticket.state == S.MERGED and cb.ticket.merged_into_id else cb.ticket
+            if target.state == S.CLOSED:
+                reason = _("回访%(answer)s：%(comment)s") % {
+                    "answer": f"{cb.get_solved_display()}、{cb.get_satisfaction_display()}",
+                    "comment": cb.comment or _("诉求人反映问题仍未解决"),
+                }
+                workflow.ticket_reopen(ticket=target, actor=_reopen_actor(actor), reason=str(reason))
+                cb.reopened = True
+                cb.save(update_fields=["reopened"])
+    return cb
+
+
+def _reopen_actor(actor):
+    # An IVR/SMS system posting results acts through a callback account; the
+    # workflow checks that account's role like anyone else's.
+    return actor
+
+
+def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:
+    """复核: a supervisor rules the complaint unfounded; it no longer counts against
+    the unit, and a ticket reopened by it closes again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError(workflow.ERR_REQUIRED_TEXT, code="required", params={"field": _("复核意见")})
+    profile = staff_profile(actor)
+    if not actor.is_superuser and (profile is None or profile.role != Role.SUPERVISOR):
+        raise PermissionDenied(str(workflow.ERR_ROLE % {"action": _("复核")}))
+    now = clock.now()
+    with transaction.atomic():
+        cb = Callback.objects.select_for_update().select_related("ticket").get(pk=callback.pk)
+        if not (cb.status == Callback.Status.DONE and cb.unsatisfactory):
+            raise WorkflowError(ERR_OVERRULE, code="not_unsatisfactory")
+        if cb.overruled_at:
+            raise WorkflowError(ERR_ALREADY_OVERRULED, code="overruled")
+        cb.overruled_at, cb.overruled_by, cb.overrule_reason = now, actor, reason
+        cb.save(update_fields=["overruled_at", "overruled_by", "overrule_reason"])
+        target = cb.ticket.merged_into if cb.ticket.state == S.MERGED and cb.ticket.merged_into_id else cb.ticket
+        if cb.reopened and target.state == S.HANDLING:
+            workflow.ticket_overrule_reopen(ticket=target, actor=actor, reason=reason)
+    return cb
+
+
+def callbacks_due(user, today: date | None = None):
+    """The agent's queue for today: pending callbacks assigned to them (or to nobody)."""
+    today = today or timezone.localdate()
+    return Callback.objects.filter(
+        Q(agent=user) | Q(agent__isnull=True),
+        status=Callback.Status.PENDING,
+        next_attempt_on__lte=today,
+    )
