@@ -47,7 +47,9 @@ def _upsert(kind, key, tickets, **facts) -> Cluster:
         ClusterMember.objects.bulk_create(
             [ClusterMember(cluster=cluster, ticket=t, added_at=clock.now()) for t in tickets], ignore_conflicts=True
         )
-        stats = cluster.members.aggregate(n=Count("pk"), first=Min("ticket__received_at"), last=Max("ticket__received_at"))
+        stats = cluster.members.aggregate(
+            n=Count("pk"), first=Min("ticket__received_at"), last=Max("ticket__received_at")
+        )
         cluster.size, cluster.first_at, cluster.last_at = stats["n"], stats["first"], stats["last"]
         cluster.save(update_fields=["size", "first_at", "last_at"])
     return cluster
@@ -69,8 +71,13 @@ def clusters_detect_for(ticket: Ticket) -> list[Cluster]:
         if len(same) + 1 >= th["repeat_n"]:
             found.append(
                 _upsert(
-                    Cluster.Kind.REPEAT_CALLER, f"phone:{phone}:{ticket.category_id}", [*same, ticket],
-                    category=ticket.category, community=ticket.community, street=ticket.street, phone=phone,
+                    Cluster.Kind.REPEAT_CALLER,
+                    f"phone:{phone}:{ticket.category_id}",
+                    [*same, ticket],
+                    category=ticket.category,
+                    community=ticket.community,
+                    street=ticket.street,
+                    phone=phone,
                     summary=ticket.content[:100],
                 )
             )
@@ -81,13 +88,18 @@ def clusters_detect_for(ticket: Ticket) -> list[Cluster]:
         if len(same_category) + 1 >= th["mass_k"]:
             found.append(
                 _upsert(
-                    Cluster.Kind.MASS, f"cc:{ticket.community_id}:{ticket.category_id}", [*same_category, ticket],
-                    category=ticket.category, community=ticket.community, street=ticket.street,
+                    Cluster.Kind.MASS,
+                    f"cc:{ticket.community_id}:{ticket.category_id}",
+                    [*same_category, ticket],
+                    category=ticket.category,
+                    community=ticket.community,
+                    street=ticket.street,
                     summary=ticket.content[:100],
                 )
             )
         similar = [
-            t for t in nearby.only("pk", "received_at", "content").order_by("received_at")[:500]
+            t
+            for t in nearby.only("pk", "received_at", "content").order_by("received_at")[:500]
             if similarity(ticket.content, t.content) >= th["similarity"]
         ]
         if len(similar) + 1 >= th["mass_k"]:
@@ -98,8 +110,12 @@ def clusters_detect_for(ticket: Ticket) -> list[Cluster]:
             key = existing.key if existing else f"text:{ticket.community_id}:{anchor.pk}"
             found.append(
                 _upsert(
-                    Cluster.Kind.SIMILAR, key, [*similar, ticket],
-                    category=ticket.category, community=ticket.community, street=ticket.street,
+                    Cluster.Kind.SIMILAR,
+                    key,
+                    [*similar, ticket],
+                    category=ticket.category,
+                    community=ticket.community,
+                    street=ticket.street,
                     summary=ticket.content[:100],
                 )
             )
@@ -122,14 +138,20 @@ def clusters_sweep(*, now=None) -> int:
     for group in repeat:
         tickets = list(
             base.filter(
-                citizen_phone=group["citizen_phone"], category_id=group["category_id"],
+                citizen_phone=group["citizen_phone"],
+                category_id=group["category_id"],
                 received_at__gte=now - timedelta(days=th["repeat_days"]),
             ).select_related("category", "community", "street")
         )
         t = tickets[-1]
         _upsert(
-            Cluster.Kind.REPEAT_CALLER, f"phone:{group['citizen_phone']}:{group['category_id']}", tickets,
-            category=t.category, community=t.community, street=t.street, phone=group["citizen_phone"],
+            Cluster.Kind.REPEAT_CALLER,
+            f"phone:{group['citizen_phone']}:{group['category_id']}",
+            tickets,
+            category=t.category,
+            community=t.community,
+            street=t.street,
+            phone=group["citizen_phone"],
             summary=t.content[:100],
         )
         touched += 1
@@ -142,14 +164,20 @@ def clusters_sweep(*, now=None) -> int:
     for group in mass:
         tickets = list(
             base.filter(
-                community_id=group["community_id"], category_id=group["category_id"],
+                community_id=group["community_id"],
+                category_id=group["category_id"],
                 received_at__gte=now - timedelta(days=th["mass_days"]),
             ).select_related("category", "community", "street")
         )
         t = tickets[-1]
         _upsert(
-            Cluster.Kind.MASS, f"cc:{group['community_id']}:{group['category_id']}", tickets,
-            category=t.category, community=t.community, street=t.street, summary=t.content[:100],
+            Cluster.Kind.MASS,
+            f"cc:{group['community_id']}:{group['category_id']}",
+            tickets,
+            category=t.category,
+            community=t.community,
+            street=t.street,
+            summary=t.content[:100],
         )
         touched += 1
     return touched

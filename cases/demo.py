@@ -157,7 +157,7 @@ def _user(username, full_name, *, superuser=False):
 def build_users(c: City) -> dict:
     """The demo logins, plus one handler per unit so the replay has someone to act."""
     users = {"admin": _user("admin", "系统管理员", superuser=True)}
-    for username, role, unit, full_name in D.DEMO_USERS:
+    for username, role, unit, full_name in [*D.DEMO_USERS, *D.EXTRA_USERS]:
         department = {"centre": c.centre, "city": c.city}.get(unit) or c.units_by_code[unit]
         user = _user(username, full_name)
         StaffProfile.objects.get_or_create(user=user, defaults={"department": department, "role": role})
@@ -516,8 +516,172 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
             if replay.run(received_at, index) is not None:
                 summary["created"] += 1
     summary["stats"] = replay.stats
+    summary["followups"] = followups(replay, days=days)
     # What beat would have done meanwhile: remind about everything overdue.
     from .scan import deadline_scan
 
     summary["scan"] = deadline_scan().summary()
     return summary
+
+
+def followups(replay: Replay, *, days: int) -> dict:
+    """What the centre did besides: the daily callbacks and what they set off, a
+    mass complaint and a repeat caller (clusters), supervisors' urges."""
+    from .callbacks import callback_batch, callback_record, callback_unreachable
+    from .clusters import cluster_escalate, clusters_sweep
+    from .models import Callback, Cluster, Urge
+
+    rng, users, now = replay.rng, replay.users, replay.now
+    stats = {"callbacks": 0, "unsatisfied": 0, "reopened": 0, "urges": 0, "clusters": 0}
+    today = timezone.localdate(now)
+    for offset in range(days, 0, -1):
+        day = today - timedelta(days=offset)
+        with clock_at(_at(day + timedelta(days=1), 0, 30)):
+            callback_batch(day=day)
+        call_day = day + timedelta(days=1)
+        due = Callback.objects.filter(status=Callback.Status.PENDING, next_attempt_on__lte=call_day)
+        for cb in due.select_related("ticket", "agent").order_by("pk"):
+            moment = _at(call_day, 9, 0) + timedelta(minutes=rng.uniform(0, 480))
+            if moment > now:
+                continue  # today's calls are still to be made
+            with transaction.atomic(), clock_at(moment):
+                if rng.random() < 0.12:
+                    callback_unreachable(callback=cb, actor=cb.agent, note="无人接听")
+                    continue
+                solved = rng.choices(["solved", "partly", "unsolved"], [86, 9, 5])[0]
+                satisfaction = rng.choices(["satisfied", "basically", "unsatisfied"], [82, 13, 5])[0]
+                if solved == "unsolved" and rng.random() < 0.7:
+                    satisfaction = "unsatisfied"
+                cb = callback_record(
+                    callback=cb,
+                    actor=cb.agent,
+                    contacted=rng.random() < 0.96,
+                    solved=solved,
+                    satisfaction=satisfaction,
+                    scores={"attitude": rng.randint(3, 5), "efficiency": rng.randint(2, 5)},
+                    comment=""
+                    if satisfaction != "unsatisfied"
+                    else rng.choice(["问题还没解决", "处理敷衍，没人上门", "只是解释，没有实际解决"]),
+                    unit_at_fault=rng.random() < 0.75,
+                )
+            stats["callbacks"] += 1
+            stats["unsatisfied"] += cb.unsatisfactory
+            if cb.reopened:
+                stats["reopened"] += 1
+                _finish_reopened(replay, cb, moment)
+    _bursts(replay)
+    clusters_sweep(now=now)
+    stats["clusters"] = Cluster.objects.count()
+    mass = Cluster.objects.filter(kind=Cluster.Kind.MASS, status=Cluster.Status.OPEN).order_by("-size").first()
+    if mass is not None:
+        with clock_at(now - timedelta(hours=1)):
+            try:
+                cluster_escalate(
+                    cluster=mass,
+                    actor=users["supervisor"],
+                    leader=users["leader"],
+                    reason="多人集中反映同一问题，提级督办、双交办。",
+                )
+            except WorkflowError:
+                pass
+    # Supervisors chase the tickets closest to (or past) their deadlines.
+    chased = list(
+        Ticket.objects.filter(state=TicketState.HANDLING, next_due_at__isnull=False)
+        .select_related("lead_department")
+        .order_by("next_due_at")[:4]
+    )
+    for i, ticket in enumerate(chased):
+        with transaction.atomic(), clock_at(now - timedelta(hours=3 - i * 0.5)):
+            urge = workflow.ticket_urge(
+                ticket=ticket,
+                actor=users["supervisor"],
+                kind=Urge.Kind.PHONE if i % 2 else Urge.Kind.WRITTEN,
+                content="该工单临近或已超过办结时限，请加快办理并反馈进展。",
+            )
+            stats["urges"] += 1
+            if i == 0:
+                workflow.ticket_urge_acknowledge(
+                    ticket=ticket,
+                    actor=replay.handler_of(ticket.lead_department),
+                    urge=urge,
+                    reply="已安排专人上门，明日办结。",
+                )
+    return stats
+
+
+def _at(day, hour, minute):
+    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone()).replace(
+        hour=hour, minute=minute
+    )
+
+
+def _finish_reopened(replay: Replay, cb, reopened_at) -> None:
+    """The unit handles a reopened ticket again and the centre closes it."""
+    ticket = cb.ticket.merged_into if cb.ticket.merged_into_id else cb.ticket
+    ticket = Ticket.objects.select_related("lead_department").get(pk=ticket.pk)
+    if ticket.state != TicketState.HANDLING or ticket.lead_department is None:
+        return
+    handler = replay.handler_of(ticket.lead_department)
+    reply_at = reopened_at + timedelta(hours=replay.rng.uniform(6, 50))
+    try:
+        with transaction.atomic():
+            ticket = replay.at(
+                reply_at,
+                workflow.ticket_contact,
+                ticket=ticket,
+                actor=handler,
+                note="重办：再次联系诉求人，约定上门时间。",
+            )
+            ticket = replay.at(
+                reply_at + timedelta(hours=2),
+                workflow.ticket_reply,
+                ticket=ticket,
+                actor=handler,
+                result=ReplyResult.SOLVED,
+                text="重办：已彻底处置，诉求人现场确认。",
+            )
+            replay.at(
+                reply_at + timedelta(hours=5), workflow.ticket_approve, ticket=ticket, actor=replay.users["dispatcher"]
+            )
+    except (_NotYet, WorkflowError, WorkflowPermissionError):
+        pass
+
+
+def _bursts(replay: Replay) -> None:
+    """A mass complaint (多人集中) and a repeat caller (一人多次), recent enough to be open."""
+    rng, now = replay.rng, replay.now
+    community = next(c for c in replay.c.communities if c.name == "建国路社区")
+    heating = Category.objects.get(code="010101")
+    lift = Category.objects.get(code="010202")
+    operator = replay.users["operator"]
+    place = f"城东区{_base_name(community.name)}2号院"
+    for i in range(6):
+        moment = replay.now - timedelta(hours=30 - i * 4)
+        with transaction.atomic(), clock_at(moment):
+            ticket = workflow.ticket_create(
+                actor=operator,
+                channel=Channel.HOTLINE,
+                category=heating,
+                citizen_name="居民",
+                citizen_phone=f"1391234{5000 + i}",
+                address=f"{place}{i + 1}号楼",
+                content=f"{place}{i + 1}号楼暖气不热，整栋楼室温不到16度。",
+                external_id=f"{DEMO_PREFIX}burst{i}",
+            )
+            if i < 4:
+                workflow.ticket_dispatch(
+                    ticket=ticket, actor=replay.users["dispatcher"], department=ticket.street or replay.c.streets[0]
+                )
+    for i in range(3):
+        moment = now - timedelta(days=9 - i * 4, hours=rng.uniform(1, 5))
+        with transaction.atomic(), clock_at(moment):
+            workflow.ticket_create(
+                actor=operator,
+                channel=Channel.HOTLINE,
+                category=lift,
+                citizen_name="赵先生",
+                citizen_phone="13987650000",
+                address="城西区胜利路社区3号院2单元",
+                content="胜利路社区3号院2单元电梯又坏了，多次反映没有彻底修好。",
+                external_id=f"{DEMO_PREFIX}repeat{i}",
+            )

@@ -389,3 +389,10 @@ DEMO_USERS = [
     ("handler_bureau", "handler", "630100-B01", "生态环境局承办人"),
     ("gridworker", "gridworker", "630102001001", "建国路社区网格员"),
 ]
+
+# Further accounts the demo needs (not printed as logins): a second callback agent
+# and the unit head of the first street office.
+EXTRA_USERS = [
+    ("callback2", "callback", "centre", "回访员小陈"),
+    ("head_street", "unit_head", "630102001", "周家泉街道主任"),
+]

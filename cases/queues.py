@@ -14,7 +14,17 @@ from django.utils.translation import gettext_lazy as _
 from departments.roles import Role
 from departments.selectors import staff_profile
 
-from .models import OPEN_STATES, CoHandling, Reminder, TicketApplication, TicketState, Urge
+from .models import (
+    OPEN_STATES,
+    Callback,
+    Cluster,
+    ClusterMember,
+    CoHandling,
+    Reminder,
+    TicketApplication,
+    TicketState,
+    Urge,
+)
 from .selectors import ticket_list
 
 S = TicketState
@@ -115,6 +125,44 @@ QUEUES = {
             ),
             "danger",
         ),
+        Queue(
+            "unsatisfied",
+            _("回访不满意"),
+            lambda c: Exists(
+                Callback.objects.filter(
+                    Q(solved=Callback.Solved.UNSOLVED) | Q(satisfaction=Callback.Satisfaction.UNSATISFIED),
+                    ticket_id=OuterRef("pk"),
+                    status=Callback.Status.DONE,
+                    overruled_at__isnull=True,
+                    completed_at__gte=c.now - timedelta(days=30),
+                )
+            ),
+            "danger",
+        ),
+        Queue("reworked3", _("退回重办3次以上"), lambda c: Q(state__in=OPEN_STATES, rework_count__gte=3), "danger"),
+        Queue("passed3", _("经手3个以上单位"), lambda c: Q(state__in=OPEN_STATES, units_passed__gte=3), "danger"),
+        Queue(
+            "clustered",
+            _("聚类诉求"),
+            lambda c: (
+                Q(state__in=OPEN_STATES)
+                & Exists(ClusterMember.objects.filter(ticket_id=OuterRef("pk"), cluster__status=Cluster.Status.OPEN))
+            ),
+            "warning",
+        ),
+        Queue(
+            "urges_unacked",
+            _("催办未签收"),
+            lambda c: Exists(Urge.objects.filter(ticket_id=OuterRef("pk"), acknowledged_at__isnull=True)),
+            "warning",
+        ),
+        Queue(
+            "signoff_pending",
+            _("待负责人签批"),
+            lambda c: Q(state=S.HANDLING, signoff_pending=True) & Q(lead_department_id=c.department_id),
+            "warning",
+        ),
+        Queue("escalated_to_me", _("交办我的"), lambda c: Q(escalated_to=c.user, state__in=OPEN_STATES), "danger"),
         Queue("problem", _("问题工单"), lambda c: Q(is_problem=True, state__in=OPEN_STATES), "danger"),
         Queue("my_reports", _("我上报的"), lambda c: Q(created_by=c.user)),
         Queue("my_grid_open", _("本网格未办结"), lambda c: Q(state__in=OPEN_STATES)),
@@ -125,11 +173,20 @@ ROLE_QUEUES = {
     Role.OPERATOR: ["my_intake_today", "intake_today", "to_dispatch"],
     Role.DISPATCHER: ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue"],
     Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
-    Role.UNIT_HEAD: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
-    Role.SUPERVISOR: ["escalated", "all_overdue", "all_due_soon", "problem", "to_review"],
+    Role.UNIT_HEAD: ["signoff_pending", "to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
+    Role.SUPERVISOR: [
+        "all_overdue",
+        "all_due_soon",
+        "unsatisfied",
+        "reworked3",
+        "passed3",
+        "clustered",
+        "escalated",
+        "urges_unacked",
+    ],
     Role.CALLBACK: ["intake_today"],
     Role.GRID_WORKER: ["my_reports", "my_grid_open"],
-    Role.LEADER: ["intake_today", "all_overdue", "problem"],
+    Role.LEADER: ["escalated_to_me", "intake_today", "all_overdue", "problem"],
 }
 SUPERUSER_QUEUES = ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue", "problem"]
 

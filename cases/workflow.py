@@ -155,7 +155,12 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.COHANDLER_REPLIED: _rule(
         {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, COHANDLER_ACTORS
     ),
-    Kind.MERGED: _rule({S.RECEIVED, S.DISPATCHED}, {S.MERGED}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
+    # Supervisors merge too: the duplicates of a cluster (双交办) from its page.
+    Kind.MERGED: _rule(
+        {S.RECEIVED, S.DISPATCHED},
+        {S.MERGED},
+        {Role.OPERATOR: Scope.ANY, Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
+    ),
     # Not an action of its own: the master's approval or direct answer writes it
     # on every ticket merged into the master.
     Kind.MASTER_CLOSED: _rule({S.MERGED}, {S.MERGED}, {}),
@@ -1283,8 +1288,14 @@ def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         t.signoff_pending = False
         t.replied_at = now
         _record(
-            t, actor=actor, kind=Kind.HEAD_SIGNED, from_state=from_state, now=now, note=note,
-            fields=["signoff_pending", "replied_at"], data={"result": t.reply_result},
+            t,
+            actor=actor,
+            kind=Kind.HEAD_SIGNED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=["signoff_pending", "replied_at"],
+            data={"result": t.reply_result},
         )
     return t
 
@@ -1299,8 +1310,15 @@ def ticket_head_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
         if not t.signoff_pending:
             raise WorkflowError(ERR_NO_SIGNOFF_PENDING, code="no_signoff_pending")
         t.signoff_pending = False
-        _record(t, actor=actor, kind=Kind.HEAD_RETURNED, from_state=t.state, now=now, note=reason,
-                fields=["signoff_pending"])
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.HEAD_RETURNED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=["signoff_pending"],
+        )
     return t
 
 
@@ -1311,8 +1329,15 @@ def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket
         t = _lock(ticket)
         _authorize(Kind.SIGNOFF_REQUIRED, t, actor)
         t.head_signoff_required = True
-        _record(t, actor=actor, kind=Kind.SIGNOFF_REQUIRED, from_state=t.state, now=now, note=reason,
-                fields=["head_signoff_required"])
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.SIGNOFF_REQUIRED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=["head_signoff_required"],
+        )
     return t
 
 
@@ -1339,7 +1364,12 @@ def ticket_escalate(
         t.escalated_to, t.escalated_at = leader, now
         t.head_signoff_required = t.head_signoff_required or require_signoff
         _record(
-            t, actor=actor, kind=Kind.ESCALATED, from_state=t.state, now=now, note=reason,
+            t,
+            actor=actor,
+            kind=Kind.ESCALATED,
+            from_state=t.state,
+            now=now,
+            note=reason,
             fields=["resolve_due_at", "resolve_warn_at", "escalated_to", "escalated_at", "head_signoff_required"],
             data={
                 "leader": {"id": leader.pk, "name": leader.get_full_name() or leader.get_username()},
@@ -1376,7 +1406,13 @@ def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=No
             respond_by=respond_by or get_calendar().add_limit(now, 1, TimeUnit.WORKING_DAY),
         )
         _record(
-            t, actor=actor, kind=Kind.URGED, from_state=t.state, now=now, note=content, fields=[],
+            t,
+            actor=actor,
+            kind=Kind.URGED,
+            from_state=t.state,
+            now=now,
+            note=content,
+            fields=[],
             data={"urge": urge.pk, "urge_kind": kind, "number": urge.number, "department": _dept_ref(department)},
         )
     return urge
@@ -1394,8 +1430,16 @@ def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticke
             raise WorkflowError(ERR_URGE_NOT_OPEN, code="urge_not_open")
         urge.acknowledged_at, urge.acknowledged_by, urge.acknowledgement = now, actor, reply
         urge.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement"])
-        _record(t, actor=actor, kind=Kind.URGE_ACKNOWLEDGED, from_state=t.state, now=now, note=reply, fields=[],
-                data={"urge": urge.pk, "number": urge.number})
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.URGE_ACKNOWLEDGED,
+            from_state=t.state,
+            now=now,
+            note=reply,
+            fields=[],
+            data={"urge": urge.pk, "number": urge.number},
+        )
     return t
 
 
@@ -1415,8 +1459,15 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
         t.closed_at = now
         t.callback_exempt = True
         t.signoff_pending = False
-        _record(t, actor=actor, kind=Kind.REOPEN_OVERRULED, from_state=from_state, now=now, note=reason,
-                fields=["closed_at", "callback_exempt", "signoff_pending"])
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.REOPEN_OVERRULED,
+            from_state=from_state,
+            now=now,
+            note=reason,
+            fields=["closed_at", "callback_exempt", "signoff_pending"],
+        )
     return t
 
 

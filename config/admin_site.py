@@ -26,7 +26,28 @@ class HotlineAdminSite(admin.AdminSite):
             }
             for queue, count in queue_counts(request.user)
         ]
+        queues += self._callback_queue(request, changelist)
         context = {"work_queues": queues, **(extra_context or {})}
         if request.user.has_perm("cases.add_ticket"):
             context["intake_url"] = reverse("admin:cases_ticket_add", current_app=self.name)
         return super().index(request, context)
+
+    def _callback_queue(self, request, changelist):
+        """Callback agents' day: the callbacks due today (own and unassigned)."""
+        from cases.callbacks import callbacks_due
+        from departments.roles import Role
+        from departments.selectors import staff_profile
+
+        profile = staff_profile(request.user)
+        if profile is None or profile.role != Role.CALLBACK:
+            return []
+        count = callbacks_due(request.user)[:10001].count()
+        return [
+            {
+                "key": "callbacks_today",
+                "label": _("今日待回访"),
+                "count": count,
+                "tone": "warning" if count else "",
+                "url": reverse("admin:cases_callback_changelist", current_app=self.name) + "?queue=today",
+            }
+        ]

@@ -6,6 +6,7 @@ function in ``perform``; refusals from the workflow come back as form errors."""
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect, FilteredSelectMultiple
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department, Grid
@@ -402,6 +403,150 @@ class ReopenForm(ActionForm):
         return workflow.ticket_reopen(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
 
 
+class HeadSignForm(ActionForm):
+    kind = Kind.HEAD_SIGNED
+    submit_label = _("签批并提交中心")
+    note = _note(_("签批意见"))
+
+    def perform(self):
+        return workflow.ticket_head_sign(ticket=self.ticket, actor=self.user, note=self.cleaned_data["note"])
+
+
+class HeadReturnForm(ActionForm):
+    kind = Kind.HEAD_RETURNED
+    reason = _note(_("退回理由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_head_return(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
+class RequireSignoffForm(ActionForm):
+    kind = Kind.SIGNOFF_REQUIRED
+    reason = _note(_("说明"))
+
+    def perform(self):
+        return workflow.ticket_require_signoff(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
+def _leaders():
+    from departments.models import StaffProfile
+    from departments.roles import Role
+
+    return [
+        (p.user_id, f"{p.user.get_full_name() or p.user.username}（{p.department.name}）")
+        for p in StaffProfile.objects.filter(role=Role.LEADER, user__is_active=True).select_related(
+            "user", "department"
+        )
+    ]
+
+
+class LeaderChoiceField(forms.TypedChoiceField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("coerce", int)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        from django.contrib.auth import get_user_model
+
+        pk = super().clean(value)
+        return get_user_model().objects.get(pk=pk)
+
+
+class EscalateForm(ActionForm):
+    kind = Kind.ESCALATED
+    leader = LeaderChoiceField(label=_("交办领导"))
+    working_days = forms.IntegerField(
+        label=_("办结时限（工作日）"),
+        min_value=1,
+        max_value=10,
+        required=False,
+        help_text=_("从现在起算；只会缩短，不会延长原时限。留空按系统设置。"),
+    )
+    require_signoff = forms.BooleanField(label=_("需一把手签批"), required=False, initial=True)
+    reason = _note(_("提级督办理由"), required=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["leader"].choices = [("", "---------"), *_leaders()]
+
+    def perform(self):
+        d = self.cleaned_data
+        return workflow.ticket_escalate(
+            ticket=self.ticket,
+            actor=self.user,
+            leader=d["leader"],
+            reason=d["reason"],
+            working_days=d["working_days"],
+            require_signoff=d["require_signoff"],
+        )
+
+
+class UrgeForm(ActionForm):
+    kind = Kind.URGED
+    urge_kind = forms.ChoiceField(label=_("催办方式"), choices=(), widget=forms.RadioSelect)
+    content = _note(_("催办内容"), required=True, rows=4)
+    respond_by = forms.DateTimeField(
+        label=_("要求回复时间"),
+        required=False,
+        help_text=_("留空为 1 个工作日内。格式：2026-11-24 17:00"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from ..models import Urge
+
+        super().__init__(*args, **kwargs)
+        self.fields["urge_kind"].choices = Urge.Kind.choices
+
+    def perform(self):
+        d = self.cleaned_data
+        return workflow.ticket_urge(
+            ticket=self.ticket, actor=self.user, kind=d["urge_kind"], content=d["content"], respond_by=d["respond_by"]
+        )
+
+
+class UrgeAcknowledgeForm(ActionForm):
+    kind = Kind.URGE_ACKNOWLEDGED
+    urge = forms.TypedChoiceField(label=_("催办"), coerce=int)
+    reply = _note(_("办理情况与下一步措施"), required=True, rows=4)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.open_urges = {u.pk: u for u in self.ticket.urges.filter(acknowledged_at__isnull=True)}
+        self.fields["urge"].choices = [
+            (u.pk, f"{u.number or u.get_kind_display()} · {u.content[:40]}") for u in self.open_urges.values()
+        ]
+
+    def perform(self):
+        return workflow.ticket_urge_acknowledge(
+            ticket=self.ticket,
+            actor=self.user,
+            urge=self.open_urges[self.cleaned_data["urge"]],
+            reply=self.cleaned_data["reply"],
+        )
+
+
+class OverruleForm(ActionForm):
+    kind = Kind.REOPEN_OVERRULED
+    submit_label = _("复核认定，不予重办")
+    reason = _note(_("复核意见"), required=True, rows=4)
+
+    def perform(self):
+        from ..callbacks import callback_overrule
+        from ..models import Callback
+
+        callback = (
+            Callback.objects.filter(reopened=True, overruled_at__isnull=True)
+            .filter(models.Q(ticket=self.ticket) | models.Q(ticket__merged_into=self.ticket))
+            .order_by("-completed_at")
+            .first()
+        )
+        if callback is not None:
+            callback_overrule(callback=callback, actor=self.user, reason=self.cleaned_data["reason"])
+            return self.ticket
+        return workflow.ticket_overrule_reopen(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
 ACTION_FORMS = {
     form.kind: form
     for form in [
@@ -426,6 +571,13 @@ ACTION_FORMS = {
         MergeForm,
         InvalidateForm,
         ReopenForm,
+        HeadSignForm,
+        HeadReturnForm,
+        RequireSignoffForm,
+        EscalateForm,
+        UrgeForm,
+        UrgeAcknowledgeForm,
+        OverruleForm,
     ]
 }
 

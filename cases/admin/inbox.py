@@ -3,7 +3,7 @@ notification preferences; and the urges (催办) a unit received."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from departments.models import Department
 
 from ..models import Notification, NotificationPreference, Ticket, Urge
 from ..notify import notifications_mark_read
@@ -136,7 +138,15 @@ class NotificationAdmin(admin.ModelAdmin):
 class UrgeAdmin(admin.ModelAdmin):
     """Urges, scoped like their tickets."""
 
-    list_display = ["number_or_kind", "ticket_link", "department", "issued_at", "respond_by", "acknowledged_at"]
+    list_display = [
+        "number_or_kind",
+        "ticket_link",
+        "department",
+        "issued_at",
+        "respond_by",
+        "acknowledged_at",
+        "print_link",
+    ]
     list_display_links = None
     list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
     search_fields = ["number", "ticket__number", "content"]
@@ -162,6 +172,19 @@ class UrgeAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [path("<int:pk>/print/", wrap(self.print_view), name="cases_urge_print"), *super().get_urls()]
+
+    def print_view(self, request, pk):
+        """催办通知书, ready for the printer (scoped like the ticket)."""
+        urge = self.get_queryset(request).select_related("ticket__category", "department").filter(pk=pk).first()
+        if urge is None:
+            raise Http404
+        centre = Department.objects.filter(kind=Department.Kind.CENTRE).first()
+        context = {"urge": urge, "ticket": urge.ticket, "centre": centre.name if centre else ""}
+        return TemplateResponse(request, "admin/cases/urge/print.html", context)
+
     @admin.display(description=_("文号/方式"))
     def number_or_kind(self, obj):
         return obj.number or obj.get_kind_display()
@@ -170,4 +193,12 @@ class UrgeAdmin(admin.ModelAdmin):
     def ticket_link(self, obj):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:cases_ticket_change", args=[obj.ticket_id]), obj.ticket.number
+        )
+
+    @admin.display(description=_("通知书"))
+    def print_link(self, obj):
+        if obj.kind != Urge.Kind.WRITTEN:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank">{}</a>', reverse("admin:cases_urge_print", args=[obj.pk]), gettext("打印")
         )

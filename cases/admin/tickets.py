@@ -61,11 +61,27 @@ ACTION_ORDER = [
     Kind.EXTENSION_REQUESTED,
     Kind.EXTENSION_APPROVED,
     Kind.EXTENSION_REJECTED,
+    Kind.HEAD_SIGNED,
+    Kind.HEAD_RETURNED,
+    Kind.URGE_ACKNOWLEDGED,
+    Kind.URGED,
+    Kind.ESCALATED,
+    Kind.SIGNOFF_REQUIRED,
     Kind.MERGED,
     Kind.INVALIDATED,
     Kind.REOPENED,
+    Kind.REOPEN_OVERRULED,
 ]
-DANGER_ACTIONS = {Kind.REWORK, Kind.RETURN_REJECTED, Kind.EXTENSION_REJECTED, Kind.INVALIDATED, Kind.REOPENED}
+DANGER_ACTIONS = {
+    Kind.REWORK,
+    Kind.RETURN_REJECTED,
+    Kind.EXTENSION_REJECTED,
+    Kind.INVALIDATED,
+    Kind.REOPENED,
+    Kind.HEAD_RETURNED,
+    Kind.URGED,
+    Kind.ESCALATED,
+}
 #: Action labels as buttons (verbs), where the timeline name is a past event.
 ACTION_LABELS = {
     Kind.DISPATCHED: _("派单"),
@@ -89,6 +105,13 @@ ACTION_LABELS = {
     Kind.MERGED: _("并单"),
     Kind.INVALIDATED: _("标记无效"),
     Kind.REOPENED: _("重办"),
+    Kind.HEAD_SIGNED: _("负责人签批"),
+    Kind.HEAD_RETURNED: _("签批退回"),
+    Kind.SIGNOFF_REQUIRED: _("要求一把手签批"),
+    Kind.ESCALATED: _("提级督办"),
+    Kind.URGED: _("催办"),
+    Kind.URGE_ACKNOWLEDGED: _("签收催办"),
+    Kind.REOPEN_OVERRULED: _("复核不予重办"),
 }
 
 
@@ -453,6 +476,8 @@ class TicketAdmin(SimpleHistoryAdmin):
             "applications": ticket.applications.select_related("department", "requested_by", "decided_by"),
             "attachments": ticket.attachments.select_related("uploaded_by"),
             "merged_tickets": ticket.merged_tickets.all(),
+            "callbacks": ticket.callbacks.select_related("agent").order_by("-closed_at"),
+            "urges": ticket.urges.select_related("department", "issued_by", "acknowledged_by"),
             "show_save": False,
         }
 

@@ -31,12 +31,18 @@ class Callback(models.Model):
         IVR = "ivr", _("语音回访")
         SMS = "sms", _("短信回访")
 
-    ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="callbacks")
+    ticket = models.ForeignKey(
+        "cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="callbacks"
+    )
     closed_at = models.DateTimeField(_("办结时间"), help_text=_("回访针对的那一次办结。"))
     batch_date = models.DateField(_("回访批次日期"), help_text=_("工单办结的日期。"))
     due_at = models.DateTimeField(_("回访时限"), null=True, blank=True)
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("回访员"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("回访员"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="callbacks",
     )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -57,13 +63,21 @@ class Callback(models.Model):
     unit_at_fault = models.BooleanField(_("属承办单位原因"), null=True, blank=True)
     completed_at = models.DateTimeField(_("回访完成时间"), null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("记录人"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("记录人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     reopened = models.BooleanField(_("已重办"), default=False)
     overruled_at = models.DateTimeField(_("复核认定时间"), null=True, blank=True)
     overruled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("复核人"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("复核人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     overrule_reason = models.TextField(_("复核意见"), blank=True)

@@ -20,15 +20,27 @@ class Cluster(models.Model):
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     key = models.CharField(_("识别键"), max_length=120, help_text=_("同一类型下标识同一簇的键。"))
     category = models.ForeignKey(
-        "cases.Category", verbose_name=_("诉求分类"), null=True, blank=True, on_delete=models.SET_NULL,
+        "cases.Category",
+        verbose_name=_("诉求分类"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     community = models.ForeignKey(
-        "departments.Department", verbose_name=_("社区村"), null=True, blank=True, on_delete=models.SET_NULL,
+        "departments.Department",
+        verbose_name=_("社区村"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     street = models.ForeignKey(
-        "departments.Department", verbose_name=_("街道乡镇"), null=True, blank=True, on_delete=models.SET_NULL,
+        "departments.Department",
+        verbose_name=_("街道乡镇"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     phone = models.CharField(_("来电号码"), max_length=32, blank=True)
@@ -38,11 +50,17 @@ class Cluster(models.Model):
     last_at = models.DateTimeField(_("最近受理"))
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.OPEN)
     escalated_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("交办领导"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("交办领导"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(_("发现时间"), default=timezone.now)
-    tickets = models.ManyToManyField("cases.Ticket", verbose_name=_("工单"), through="ClusterMember", related_name="clusters")
+    tickets = models.ManyToManyField(
+        "cases.Ticket", verbose_name=_("工单"), through="ClusterMember", related_name="clusters"
+    )
 
     class Meta:
         verbose_name = _("聚类诉求")

@@ -199,8 +199,13 @@ class Ticket(models.Model):
     )
     signoff_pending = models.BooleanField(_("反馈待负责人签批"), default=False, editable=False)
     escalated_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("提级交办领导"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="escalated_tickets", editable=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("提级交办领导"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalated_tickets",
+        editable=False,
     )
     escalated_at = models.DateTimeField(_("提级督办时间"), null=True, blank=True, editable=False)
     callback_exempt = models.BooleanField(

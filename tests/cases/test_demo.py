@@ -8,7 +8,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from cases.demo import DEMO_PASSWORD
-from cases.models import Ticket, TicketEvent
+from cases.models import Callback, Cluster, Ticket, TicketEvent, Urge
 from departments.models import Department
 from tests.cases.invariants import assert_consistent
 
@@ -46,7 +46,7 @@ def test_seed_demo_builds_the_city_and_is_idempotent():
     for username in LOGINS:
         assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
     tickets = Ticket.objects.all()
-    assert tickets.count() == 80
+    assert tickets.filter(external_id__regex=r"^demo-\d+$").count() == 80
     states = set(tickets.values_list("state", flat=True))
     assert {"closed", "handling"} <= states
     # Everything went through the workflow: each ticket's timeline explains it.
@@ -54,6 +54,12 @@ def test_seed_demo_builds_the_city_and_is_idempotent():
         assert_consistent(ticket)
     assert TicketEvent.objects.filter(kind=TicketEvent.Kind.DISPATCHED).exists()
     assert "Deadline scan:" in out.getvalue()
+    # the closed loop: callbacks made, clusters found, urges issued
+    assert Callback.objects.filter(status=Callback.Status.DONE).exists()
+    assert Callback.objects.filter(status=Callback.Status.PENDING).exists()  # today's calls still to make
+    assert {Cluster.Kind.MASS, Cluster.Kind.REPEAT_CALLER} <= set(Cluster.objects.values_list("kind", flat=True))
+    assert Cluster.objects.filter(status=Cluster.Status.ESCALATED).exists()
+    assert Urge.objects.exists()
 
     before = table_counts()
     out = io.StringIO()

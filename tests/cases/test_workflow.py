@@ -684,6 +684,7 @@ def test_allowed_actions_follow_the_table(city, clock):
         Kind.DISPATCHED,
         Kind.COHANDLERS_ADDED,
         Kind.MERGED,
+        Kind.SIGNOFF_REQUIRED,
     }
     workflow.ticket_return_request(ticket=ticket, actor=city.handler, reason="…")
     assert {Kind.RETURN_APPROVED, Kind.RETURN_REJECTED} <= set(workflow.allowed_actions(ticket, city.dispatcher))

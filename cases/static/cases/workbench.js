@@ -6,4 +6,7 @@
     if (el.matches("select[data-navigate]")) window.location.href = el.value;
     if (el.matches("select[data-autosubmit]")) el.form.submit();
   });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-print]")) window.print();
+  });
 })();

@@ -1,0 +1,352 @@
+"""The callback workbench (回访) and the clusters page (双交办)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from departments.roles import CITYWIDE_ROLES, Role
+from departments.selectors import staff_profile
+
+from ..callbacks import callback_overrule, callback_record, callback_unreachable
+from ..clusters import cluster_escalate, cluster_merge
+from ..models import Callback, Cluster, Ticket
+from ..privacy import mask_phone
+from ..selectors import ticket_scope
+from .forms import LeaderChoiceField, _leaders
+
+
+def _role(user):
+    profile = staff_profile(user)
+    return profile.role if profile else None
+
+
+def _error_text(error) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(getattr(error, "message", "") or error)
+
+
+SCORE_CHOICES = [("", "—"), *[(str(n), str(n)) for n in range(5, 0, -1)]]
+
+
+class CallbackResultForm(forms.Form):
+    contacted = forms.TypedChoiceField(
+        label=_("承办单位是否联系过您"),
+        choices=[("1", _("联系过")), ("0", _("没有联系"))],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
+    )
+    solved = forms.ChoiceField(label=_("问题是否解决"), choices=Callback.Solved.choices, widget=forms.RadioSelect)
+    satisfaction = forms.ChoiceField(
+        label=_("对办理结果是否满意"), choices=Callback.Satisfaction.choices, widget=forms.RadioSelect
+    )
+    score_attitude = forms.TypedChoiceField(
+        label=_("服务态度"), choices=SCORE_CHOICES, coerce=int, required=False, empty_value=None
+    )
+    score_ability = forms.TypedChoiceField(
+        label=_("业务能力"), choices=SCORE_CHOICES, coerce=int, required=False, empty_value=None
+    )
+    score_convenience = forms.TypedChoiceField(
+        label=_("办件便利"), choices=SCORE_CHOICES, coerce=int, required=False, empty_value=None
+    )
+    score_efficiency = forms.TypedChoiceField(
+        label=_("办理效率"), choices=SCORE_CHOICES, coerce=int, required=False, empty_value=None
+    )
+    comment = forms.CharField(label=_("回访意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    unit_at_fault = forms.BooleanField(
+        label=_("属承办单位原因（未解决或不满意时将重办）"), required=False, initial=True
+    )
+
+
+class OverruleForm(forms.Form):
+    reason = forms.CharField(label=_("复核意见"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CallbackQueueFilter(admin.SimpleListFilter):
+    title = _("回访队列")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", _("今日待回访")),
+            ("unsatisfied", _("未解决/不满意")),
+            ("reopened", _("已重办")),
+            ("unreachable", _("联系不上")),
+            ("impossible", _("无法回访")),
+            ("all", _("全部")),
+        ]
+
+    def value(self):
+        return super().value() or "today"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        value = self.value()
+        if value == "today":
+            return queryset.filter(status=Callback.Status.PENDING, next_attempt_on__lte=today)
+        if value == "unsatisfied":
+            return queryset.filter(
+                Q(solved=Callback.Solved.UNSOLVED) | Q(satisfaction=Callback.Satisfaction.UNSATISFIED),
+                status=Callback.Status.DONE,
+            )
+        if value == "reopened":
+            return queryset.filter(reopened=True)
+        if value in (Callback.Status.UNREACHABLE, Callback.Status.IMPOSSIBLE):
+            return queryset.filter(status=value)
+        return queryset
+
+
+@admin.register(Callback)
+class CallbackAdmin(admin.ModelAdmin):
+    """Callback agents see their own queue (and unassigned callbacks); the centre
+    sees all; units see the callbacks of their own tickets, read-only."""
+
+    list_display = ["ticket_link", "closed_at", "category", "unit", "status", "attempts", "agent", "result"]
+    list_display_links = None
+    list_filter = [CallbackQueueFilter, "status", "solved", "satisfaction", "batch_date"]
+    search_fields = ["ticket__number", "ticket__citizen_phone_last4"]
+    list_select_related = ["ticket__category", "ticket__lead_department", "agent"]
+    list_per_page = 50
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        role = _role(request.user)
+        if request.user.is_superuser or role in (Role.SUPERVISOR, Role.DISPATCHER, Role.LEADER):
+            return qs
+        if role == Role.CALLBACK:
+            return qs.filter(Q(agent=request.user) | Q(agent__isnull=True))
+        return qs.filter(ticket__in=ticket_scope(Ticket.objects.all(), request.user))
+
+    def has_module_permission(self, request):
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (request.user.is_superuser or staff_profile(request.user) is not None)
+        )
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("工单"), ordering="ticket__number")
+    def ticket_link(self, obj):
+        url = reverse("admin:cases_callback_record", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.ticket.number)
+
+    @admin.display(description=_("诉求分类"))
+    def category(self, obj):
+        return obj.ticket.category.name
+
+    @admin.display(description=_("主办单位"))
+    def unit(self, obj):
+        return obj.ticket.lead_department or "—"
+
+    @admin.display(description=_("回访结果"))
+    def result(self, obj):
+        if obj.status != Callback.Status.DONE:
+            return "—"
+        text = f"{obj.get_solved_display()} / {obj.get_satisfaction_display()}"
+        if obj.overruled_at:
+            text += gettext("（已复核）")
+        elif obj.reopened:
+            text += gettext("（已重办）")
+        return text
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/record/", wrap(self.record_view), name="cases_callback_record"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[object_id]))
+
+    def record_view(self, request, pk):
+        callback = (
+            self.get_queryset(request)
+            .select_related("ticket__category", "ticket__lead_department")
+            .filter(pk=pk)
+            .first()
+        )
+        if callback is None:
+            raise Http404(gettext("回访不存在或不在您的查看范围内。"))
+        role = _role(request.user)
+        can_record = (request.user.is_superuser or role in (Role.CALLBACK, Role.SUPERVISOR, Role.DISPATCHER)) and (
+            callback.status in (Callback.Status.PENDING, Callback.Status.UNREACHABLE)
+        )
+        can_overrule = (request.user.is_superuser or role == Role.SUPERVISOR) and (
+            callback.status == Callback.Status.DONE and callback.unsatisfactory and not callback.overruled_at
+        )
+        form = CallbackResultForm(request.POST or None, prefix="r") if can_record else None
+        overrule = OverruleForm(request.POST or None, prefix="o") if can_overrule else None
+        if request.method == "POST":
+            action = request.POST.get("_action")
+            try:
+                if action == "unreachable" and can_record:
+                    callback_unreachable(callback=callback, actor=request.user, note=request.POST.get("note", ""))
+                    messages.info(request, gettext("已记录未接通，将于下一个工作日再次回访。"))
+                    return HttpResponseRedirect(reverse("admin:cases_callback_changelist"))
+                if action == "record" and can_record and form.is_valid():
+                    d = form.cleaned_data
+                    callback = callback_record(
+                        callback=callback,
+                        actor=request.user,
+                        contacted=d["contacted"],
+                        solved=d["solved"],
+                        satisfaction=d["satisfaction"],
+                        scores={
+                            name: d[f"score_{name}"] for name in ("attitude", "ability", "convenience", "efficiency")
+                        },
+                        comment=d["comment"],
+                        unit_at_fault=d["unit_at_fault"],
+                    )
+                    note = gettext("回访已记录。")
+                    if callback.reopened:
+                        note += gettext("工单已转重办，限 3 个工作日办结。")
+                    messages.success(request, note)
+                    return HttpResponseRedirect(reverse("admin:cases_callback_changelist"))
+                if action == "overrule" and can_overrule and overrule.is_valid():
+                    callback_overrule(callback=callback, actor=request.user, reason=overrule.cleaned_data["reason"])
+                    messages.success(request, gettext("已复核认定，不再计为单位不满意。"))
+                    return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[callback.pk]))
+            except (ValidationError, PermissionDenied) as error:
+                (form or overrule).add_error(None, _error_text(error))
+        ticket = callback.ticket
+        show_phone = request.user.is_superuser or role in CITYWIDE_ROLES
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("回访 · %(number)s") % {"number": ticket.number},
+            "callback": callback,
+            "ticket": ticket,
+            "phone": ticket.citizen_phone if show_phone else mask_phone(ticket.citizen_phone),
+            "form": form,
+            "overrule_form": overrule,
+            "attempts": callback.attempt_log.select_related("agent"),
+            "ticket_url": reverse("admin:cases_ticket_change", args=[ticket.pk])
+            if ticket_scope(Ticket.objects.filter(pk=ticket.pk), request.user).exists()
+            else None,
+        }
+        return TemplateResponse(request, "admin/cases/callback/record.html", context)
+
+
+class ClusterEscalateForm(forms.Form):
+    leader = LeaderChoiceField(label=_("交办领导"))
+    reason = forms.CharField(label=_("提级督办理由"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["leader"].choices = [("", "---------"), *_leaders()]
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    """Clusters span units, so only the centre's roles and leaders see them."""
+
+    list_display = ["summary_link", "kind", "community", "category", "size", "first_at", "last_at", "status"]
+    list_display_links = None
+    list_filter = ["status", "kind"]
+    search_fields = ["summary", "phone", "community__name", "category__name"]
+    list_select_related = ["community", "category__parent__parent"]
+    show_full_result_count = False
+
+    def _allowed(self, request):
+        return request.user.is_superuser or _role(request.user) in CITYWIDE_ROLES
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if self._allowed(request) else qs.none()
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff and self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("概要"), ordering="last_at")
+    def summary_link(self, obj):
+        url = reverse("admin:cases_cluster_detail", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.summary or obj.key)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [path("<int:pk>/detail/", wrap(self.detail_view), name="cases_cluster_detail"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:cases_cluster_detail", args=[object_id]))
+
+    def detail_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise Http404
+        cluster = self.get_queryset(request).select_related("community", "category").filter(pk=pk).first()
+        if cluster is None:
+            raise Http404
+        may_act = request.user.is_superuser or _role(request.user) in (Role.SUPERVISOR, Role.DISPATCHER)
+        escalate = ClusterEscalateForm(request.POST or None) if may_act else None
+        if request.method == "POST" and may_act:
+            try:
+                if request.POST.get("_action") == "escalate" and escalate.is_valid():
+                    done = cluster_escalate(
+                        cluster=cluster,
+                        actor=request.user,
+                        leader=escalate.cleaned_data["leader"],
+                        reason=escalate.cleaned_data["reason"],
+                    )
+                    messages.success(request, gettext("已提级督办 %(n)d 件工单。") % {"n": len(done)})
+                    return HttpResponseRedirect(request.path)
+                if request.POST.get("_action") == "merge":
+                    master, merged = cluster_merge(cluster=cluster, actor=request.user, note=gettext("聚类并单"))
+                    messages.success(
+                        request,
+                        gettext("已将 %(n)d 件工单并入 %(master)s。")
+                        % {"n": len(merged), "master": master.number if master else "—"},
+                    )
+                    return HttpResponseRedirect(request.path)
+            except (ValidationError, PermissionDenied) as error:
+                messages.error(request, _error_text(error))
+        tickets = cluster.tickets.select_related("category", "lead_department").order_by("received_at")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": str(cluster),
+            "cluster": cluster,
+            "tickets": tickets,
+            "escalate_form": escalate,
+            "may_act": may_act,
+        }
+        return TemplateResponse(request, "admin/cases/cluster/detail.html", context)
