@@ -46,6 +46,12 @@ NATURAL_ROLE = {
     "merge_this_into_other": "operator",
     "invalidate": "operator",
     "reopen": "callback",
+    "require_signoff": "supervisor",
+    "escalate": "supervisor",
+    "urge": "supervisor",
+    "overrule": "supervisor",
+    "head_sign": "head",
+    "head_return": "head",
     "cohandler_sign": "bureau_handler",
     "cohandler_reply": "bureau_handler",
 }
@@ -112,6 +118,17 @@ def _call(name, c, tickets, actor, unit, n):
             ticket=t, actor=actor, kind=InvalidKind.HARASSMENT, reason="骚扰"
         ),
         "reopen": lambda: workflow.ticket_reopen(ticket=t, actor=actor, reason="回访不满意"),
+        "require_signoff": lambda: workflow.ticket_require_signoff(ticket=t, actor=actor, reason="一把手签批"),
+        "head_sign": lambda: workflow.ticket_head_sign(ticket=t, actor=actor),
+        "head_return": lambda: workflow.ticket_head_return(ticket=t, actor=actor, reason="补充材料"),
+        "escalate": lambda: workflow.ticket_escalate(ticket=t, actor=actor, leader=c.leader, reason="双交办"),
+        "urge": lambda: workflow.ticket_urge(ticket=t, actor=actor, kind=["phone", "written"][n % 2], content="催办"),
+        "urge_ack": lambda: (
+            workflow.ticket_urge_acknowledge(ticket=t, actor=actor, urge=t.urges.order_by("pk").last(), reply="已办")
+            if t.urges.exists()
+            else None
+        ),
+        "overrule": lambda: workflow.ticket_overrule_reopen(ticket=t, actor=actor, reason="不合理诉求"),
     }
     return calls[name]()
 
@@ -140,6 +157,13 @@ ACTIONS = [
     "merge_this_into_other",
     "invalidate",
     "reopen",
+    "require_signoff",
+    "head_sign",
+    "head_return",
+    "escalate",
+    "urge",
+    "urge_ack",
+    "overrule",
     "wait",
 ]
 
