@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint messages constraints clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js) is needed to install the chart library: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,9 +33,10 @@ lint: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 messages: $(STAMP)
-	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l en --no-obsolete --ignore '.venv/*' --ignore 'tests/*'
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l en --no-obsolete --ignore '.venv/*' --ignore 'tests/*' \
+		--ignore 'node_modules/*'
 	DJANGO_DEBUG=1 $(PY) manage.py makemessages -d djangojs -l en --no-obsolete --ignore '.venv/*' \
-		--ignore 'tests/*' --ignore 'var/*' --ignore 'artifacts/*'
+		--ignore 'tests/*' --ignore 'var/*' --ignore 'artifacts/*' --ignore 'node_modules/*'
 	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l en --ignore '.venv/*'
 
 constraints: $(STAMP)

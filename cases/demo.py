@@ -521,7 +521,30 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     from .scan import deadline_scan
 
     summary["scan"] = deadline_scan().summary()
+    summary["reports"] = reports_for_demo(users, days=days)
     return summary
+
+
+def reports_for_demo(users, *, days: int) -> list[str]:
+    """Rollups for the whole period, the last reports issued, spikes flagged, and
+    the leader and the supervisor subscribed."""
+    from reports.hotspots import spikes_detect
+    from reports.models import Report, ReportSubscription
+    from reports.reporting import report_build
+    from reports.rollups import rollups_rebuild
+
+    rollups_rebuild(days=days + 1)
+    today = timezone.localdate()
+    for offset in range(3, -1, -1):
+        spikes_detect(today - timedelta(days=offset))
+    for username in ("leader", "supervisor"):
+        for kind in (Report.Kind.DAILY, Report.Kind.WEEKLY, Report.Kind.MONTHLY):
+            ReportSubscription.objects.get_or_create(user=users[username], kind=kind)
+    issued = []
+    for kind in (Report.Kind.DAILY, Report.Kind.WEEKLY, Report.Kind.MONTHLY):
+        report, _created = report_build(kind)
+        issued.append(report.title)
+    return issued
 
 
 def followups(replay: Replay, *, days: int) -> dict:

@@ -12,6 +12,25 @@ class HotlineAdminSite(admin.AdminSite):
     index_template = "admin/hotline_index.html"
     site_url = None  # no public site behind the "view site" link
 
+    def get_urls(self):
+        from django.urls import path
+
+        from reports import views
+
+        wrap = self.admin_view
+        return [
+            path("dashboard/", wrap(lambda r: views.dashboard_view(r, self)), name="dashboard"),
+            path("dashboard/data/", wrap(views.dashboard_data_view), name="dashboard_data"),
+            path(
+                "hotspot/<int:community_id>/<int:category_id>/",
+                wrap(lambda r, **kw: views.hotspot_view(r, self, **kw)),
+                name="hotspot",
+            ),
+            path("exports/<int:pk>/download/", wrap(views.export_download_view), name="export_download"),
+            path("exports/<int:pk>/status/", wrap(views.export_status_view), name="export_status"),
+            *super().get_urls(),
+        ]
+
     def index(self, request, extra_context=None):
         from cases.queues import queue_counts
 
@@ -30,6 +49,10 @@ class HotlineAdminSite(admin.AdminSite):
         context = {"work_queues": queues, **(extra_context or {})}
         if request.user.has_perm("cases.add_ticket"):
             context["intake_url"] = reverse("admin:cases_ticket_add", current_app=self.name)
+        from reports.views import citywide
+
+        if citywide(request.user):
+            context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
         return super().index(request, context)
 
     def _callback_queue(self, request, changelist):

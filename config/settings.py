@@ -164,6 +164,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Front-end libraries come from the npm registry at install time (`make install`
+# runs `npm ci`) and are served from our own static files: no CDN at run time.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [("vendor/echarts", NODE_MODULES / "echarts" / "dist")]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
@@ -275,6 +279,27 @@ CELERY_BEAT_SCHEDULE = {
         ),
     },
     "detect-clusters": {"task": "cases.tasks.detect_clusters", "schedule": 15 * 60},
+    # Reports: 日小结 08:00 daily, 周通报 Monday 08:10, 月评比 1st 08:20, 年考核 1 January 08:30.
+    "report-daily": {"task": "reports.tasks.build_report", "schedule": crontab(hour=8, minute=0), "args": ["daily"]},
+    "report-weekly": {
+        "task": "reports.tasks.build_report",
+        "schedule": crontab(hour=8, minute=10, day_of_week=1),
+        "args": ["weekly"],
+    },
+    "report-monthly": {
+        "task": "reports.tasks.build_report",
+        "schedule": crontab(hour=8, minute=20, day_of_month=1),
+        "args": ["monthly"],
+    },
+    "report-yearly": {
+        "task": "reports.tasks.build_report",
+        "schedule": crontab(hour=8, minute=30, day_of_month=1, month_of_year=1),
+        "args": ["yearly"],
+    },
+    "rebuild-rollups": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=1, minute=30)},
+    "rebuild-rollups-today": {"task": "reports.tasks.rebuild_rollups", "schedule": 30 * 60, "args": [1]},
+    "resume-exports": {"task": "reports.tasks.resume_exports", "schedule": 5 * 60},
+    "detect-spikes": {"task": "reports.tasks.detect_spikes", "schedule": 60 * 60},
     "deliver-due": {"task": "cases.tasks.deliver_due", "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60)},
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
 }
@@ -292,6 +317,35 @@ HOTLINE_MASS_COUNT = env_int("HOTLINE_MASS_COUNT", 5)
 HOTLINE_MASS_DAYS = env_int("HOTLINE_MASS_DAYS", 3)
 # Character-bigram similarity from which two demands count as the same.
 HOTLINE_SIMILARITY = float(os.environ.get("HOTLINE_SIMILARITY", "0.5"))
+
+# --- Metrics and reports (DESIGN §6) ------------------------------------------------
+
+HOTLINE_METRICS = {
+    # 响应率: "contact_clock" = contacted within the contact limit ÷ dispatched;
+    # "callback" = callbacks saying the unit made contact ÷ valid callbacks (Beijing style).
+    "response_variant": os.environ.get("HOTLINE_RESPONSE_VARIANT", "contact_clock"),
+    # 解决率 counts "partly solved" with this weight (0 = not at all).
+    "partly_solved_weight": float(os.environ.get("HOTLINE_PARTLY_SOLVED_WEIGHT", "0")),
+    # 满意率 = (满意 + w × 基本满意) ÷ valid callbacks.
+    "basically_satisfied_weight": float(os.environ.get("HOTLINE_BASICALLY_SATISFIED_WEIGHT", "0.9")),
+    # 综合得分 weights.
+    "composite_weights": {
+        "response": float(os.environ.get("HOTLINE_WEIGHT_RESPONSE", "0.1")),
+        "resolution": float(os.environ.get("HOTLINE_WEIGHT_RESOLUTION", "0.5")),
+        "satisfaction": float(os.environ.get("HOTLINE_WEIGHT_SATISFACTION", "0.4")),
+    },
+    # Units with fewer tickets in a period are listed but not ranked.
+    "ranking_min_tickets": env_int("HOTLINE_RANKING_MIN_TICKETS", 5),
+    # Size of the red list and of the black list (红黑榜).
+    "red_black_size": env_int("HOTLINE_RED_BLACK_SIZE", 5),
+}
+# Rollups older than this many days are final; newer ones are rebuilt nightly.
+HOTLINE_ROLLUP_REBUILD_DAYS = env_int("HOTLINE_ROLLUP_REBUILD_DAYS", 40)
+# 突增: a day's count at least this many times the trailing daily mean, and at least
+# SPIKE_MIN tickets, over SPIKE_TRAILING_DAYS.
+HOTLINE_SPIKE_FACTOR = float(os.environ.get("HOTLINE_SPIKE_FACTOR", "3"))
+HOTLINE_SPIKE_MIN = env_int("HOTLINE_SPIKE_MIN", 3)
+HOTLINE_SPIKE_TRAILING_DAYS = env_int("HOTLINE_SPIKE_TRAILING_DAYS", 28)
 
 # --- Notifications ----------------------------------------------------------------
 

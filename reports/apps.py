@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ReportsConfig(AppConfig):
     name = "reports"
     verbose_name = _("统计与报表")
+
+    def ready(self):
+        from . import checks  # noqa: F401

@@ -403,6 +403,16 @@ class TicketAdmin(SimpleHistoryAdmin):
         response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.csv"'
         return response
 
+    def export_ledger_view(self, request):
+        """台账: the list as filtered now, to Excel, in the background."""
+        from reports.admin import start_ledger_export
+
+        if request.method != "POST":
+            raise Http404
+        query = request.POST.get("query", "")[:2000]
+        start_ledger_export(request, query)
+        return HttpResponseRedirect(reverse("admin:cases_ticket_changelist") + (f"?{query}" if query else ""))
+
     # -- the ticket page -------------------------------------------------------------
 
     def get_urls(self):
@@ -410,6 +420,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("intake/lookup/", wrap(self.intake_lookup_view), name=f"{prefix}_intake_lookup"),
+            path("export-ledger/", wrap(self.export_ledger_view), name=f"{prefix}_export_ledger"),
             path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
             path(
                 "<path:object_id>/attachment/<int:attachment_id>/",

@@ -117,3 +117,20 @@ def test_the_changelist_and_filters_render_in_chinese(page, live_server, city, s
     expect(page.locator("#changelist-filter")).to_contain_text("工作队列")
     expect(page.locator("#changelist-filter")).to_contain_text("时限预警")
     shoot(page, "10-changelist-filters")
+
+
+def test_the_dashboard_draws_its_charts(page, live_server, city, shoot):
+    from reports.rollups import rollups_rebuild
+    from tests.conftest import drive, new_ticket
+
+    for _ in range(3):
+        drive(city, new_ticket(city), TicketState.CLOSED)
+    drive(city, new_ticket(city, address="八一中路1号"), TicketState.HANDLING, lead=city.street2)
+    rollups_rebuild(days=3)
+    login(page, live_server.url, "leader")
+    page.click("#dashboard-link")
+    expect(page.locator(".dashboard[data-ready=true]")).to_be_attached()
+    expect(page.locator("#kpis")).to_contain_text("受理量")
+    assert page.locator(".charts canvas").count() >= 10  # drawn by ECharts from our own static files
+    expect(page.locator("#table-hotspots")).to_contain_text("东关社区")
+    shoot(page, "11-dashboard")

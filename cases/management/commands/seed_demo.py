@@ -29,6 +29,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Replayed {summary['created']} tickets: {summary['stats']}")
             self.stdout.write(f"Deadline scan: {summary['scan']['reminders']}, urges {summary['scan']['urges']}")
+            self.stdout.write(f"Follow-ups: {summary['followups']}")
+            self.stdout.write(f"Reports issued: {', '.join(summary['reports'])}")
         states = dict(Ticket.objects.values_list("state").annotate(n=Count("pk")))
         self.stdout.write(f"Tickets by state: {states}")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password {demo.DEMO_PASSWORD}):"))

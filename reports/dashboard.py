@@ -1,0 +1,163 @@
+"""The leaders' and supervisors' dashboard: the data behind every chart, in one
+JSON answer. Counter-based charts read the daily rollups; the rest are grouped,
+indexed aggregates over the period's tickets — never a scan per chart."""
+
+from datetime import date, timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from cases.models import Category, Channel, Ticket, TicketState
+from departments.models import Department
+
+from .hotspots import hotspots
+from .metrics import Counters, Period, counters_from_rollups, rates
+from .models import Spike
+
+S = TicketState
+OPEN = [S.DISPATCHED, S.HANDLING, S.REVIEWING]
+
+
+def period_from(params, today: date | None = None) -> Period:
+    today = today or timezone.localdate()
+    choice = params.get("period", "30")
+    if choice == "month":
+        return Period(today.replace(day=1), today)
+    if choice == "custom":
+        try:
+            start = date.fromisoformat(params.get("from", ""))
+            end = date.fromisoformat(params.get("to", ""))
+        except ValueError:
+            return Period(today - timedelta(days=29), today)
+        if end < start:
+            start, end = end, start
+        return Period(start, min(end, start + timedelta(days=366)))
+    days = {"7": 7, "30": 30, "90": 90, "365": 365}.get(choice, 30)
+    return Period(today - timedelta(days=days - 1), today)
+
+
+def territory_from(params):
+    try:
+        pk = int(params.get("territory") or 0)
+    except ValueError:
+        return None
+    return Department.objects.filter(pk=pk, kind__in=[Department.Kind.DISTRICT, Department.Kind.STREET]).first()
+
+
+def _pct(value):
+    return None if value is None else round(value * 100, 1)
+
+
+def dashboard_data(period: Period, territory: Department | None = None) -> dict:
+    start, end = period.bounds
+    tickets = Ticket.objects.exclude(state=S.INVALID)
+    units = None
+    if territory is not None:
+        field = "district" if territory.kind == Department.Kind.DISTRICT else "street"
+        tickets = tickets.filter(**{field: territory})
+        units = list(territory.descendants().values_list("pk", flat=True))
+    received = tickets.filter(received_at__gte=start, received_at__lt=end)
+
+    # -- from the rollups ------------------------------------------------------------
+    by_day = counters_from_rollups(period, group_by="day", departments=units)
+    by_unit = counters_from_rollups(period, group_by="department", departments=units)
+    total = Counters()
+    for counters in by_day.values():
+        total.add(counters)
+    days = [period.start + timedelta(days=i) for i in range(period.days)]
+    weekly = period.days > 62
+    buckets: dict = {}
+    for day in days:
+        key = day - timedelta(days=day.weekday()) if weekly else day
+        buckets.setdefault(key, Counters()).add(by_day.get(day, Counters()))
+    rate_trend = {
+        "labels": [k.isoformat() for k in buckets],
+        "response": [_pct(rates(c)["response"]) for c in buckets.values()],
+        "resolution": [_pct(rates(c)["resolution"]) for c in buckets.values()],
+        "satisfaction": [_pct(rates(c)["satisfaction"]) for c in buckets.values()],
+    }
+    names = dict(Department.objects.filter(pk__in=[pk for pk in by_unit if pk]).values_list("pk", "name"))
+    scored = [(names[pk], rates(c)) for pk, c in by_unit.items() if pk in names and c.dispatched >= 3]
+    ranking = sorted([(name, r["composite"]) for name, r in scored if r["composite"] is not None], key=lambda x: -x[1])[
+        :15
+    ]
+    slowest = sorted(
+        [(name, r["avg_handling_hours"]) for name, r in scored if r["avg_handling_hours"] is not None],
+        key=lambda x: -x[1],
+    )[:10]
+    totals = rates(total)
+
+    # -- indexed aggregates over the period's tickets ------------------------------------------
+    channels = received.values_list("channel").annotate(n=Count("pk")).values_list("channel", "n")
+    by_category = dict(received.values_list("category_id").annotate(n=Count("pk")).values_list("category_id", "n"))
+    tops = {}
+    paths = dict(Category.objects.filter(pk__in=list(by_category)).values_list("pk", "path"))
+    for pk, n in by_category.items():
+        root = int(paths[pk].strip("/").split("/")[0])
+        tops[root] = tops.get(root, 0) + n
+    top_names = dict(Category.objects.filter(pk__in=list(tops)).values_list("pk", "name"))
+    streets = (
+        received.filter(street__isnull=False).values_list("street__name").annotate(n=Count("pk")).order_by("-n")[:15]
+    )
+    now = timezone.now()
+    overdue = (
+        tickets.filter(state__in=OPEN, next_due_at__lte=now, lead_department__isnull=False)
+        .values_list("lead_department__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:10]
+    )
+    proactive = received.filter(is_proactive=True).count()
+    spikes = Spike.objects.filter(day__gte=period.start, day__lte=period.end).select_related("community", "category")
+    if territory is not None:
+        spikes = spikes.filter(community__path__startswith=territory.path)
+    return {
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "weekly": weekly},
+        "territory": territory.name if territory else None,
+        "kpis": {
+            "received": total.received,
+            "dispatched": total.dispatched,
+            "closed": total.closed,
+            "proactive": proactive,
+            **{name: _pct(value) for name, value in totals.items() if name != "avg_handling_hours"},
+            "avg_handling_hours": None
+            if totals["avg_handling_hours"] is None
+            else round(totals["avg_handling_hours"], 1),
+        },
+        "volume": {
+            "labels": [d.isoformat() for d in days],
+            "values": [by_day.get(d, Counters()).received for d in days],
+        },
+        "rates": rate_trend,
+        "channels": [{"name": str(Channel(code).label), "value": n} for code, n in channels],
+        "categories": [
+            {"name": top_names.get(pk, "?"), "value": n} for pk, n in sorted(tops.items(), key=lambda kv: -kv[1])[:10]
+        ],
+        "territories": [{"name": name, "value": n} for name, n in streets],
+        "ranking": [{"name": name, "value": _pct(score)} for name, score in ranking],
+        "overdue_by_unit": [{"name": name, "value": n} for name, n in overdue],
+        "handling_time": [{"name": name, "value": round(hours, 1)} for name, hours in slowest],
+        "callbacks": {
+            "satisfaction": [
+                {"name": "满意", "value": total.cb_satisfied},
+                {"name": "基本满意", "value": total.cb_basically},
+                {"name": "不满意", "value": total.cb_unsatisfied},
+            ],
+            "solved": [
+                {"name": "已解决", "value": total.cb_solved},
+                {"name": "部分解决", "value": total.cb_partly},
+                {"name": "未解决", "value": max(total.cb_valid - total.cb_solved - total.cb_partly, 0)},
+            ],
+        },
+        "completion": {"completion": _pct(totals["completion"]), "on_time": _pct(totals["on_time"])},
+        "hotspots": hotspots(period, limit=10, tickets=tickets),
+        "spikes": [
+            {
+                "day": s.day.isoformat(),
+                "community": s.community.name,
+                "category": s.category.name,
+                "count": s.count,
+                "baseline": round(s.baseline, 2),
+            }
+            for s in spikes[:20]
+        ],
+    }

@@ -1,0 +1,158 @@
+"""Excel workbooks: reports with native charts, and the ticket ledger (工单台账)."""
+
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, PieChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from .metrics import RATE_LABELS
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="417690")
+TITLE_FONT = Font(bold=True, size=14)
+PERCENT_RATES = [name for name in RATE_LABELS if name != "avg_handling_hours"]
+UNIT_RATES = ["response", "resolution", "satisfaction", "composite", "on_time", "sign_on_time", "avg_handling_hours"]
+
+
+def _header(ws, row, headers):
+    for col, text in enumerate(headers, start=1):
+        cell = ws.cell(row=row, column=col, value=text)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _widths(ws, widths):
+    for col, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+
+
+def _rate_cell(cell, name, value):
+    cell.value = value
+    if value is not None:
+        cell.number_format = "0.0%" if name in PERCENT_RATES else "0.0"
+
+
+def report_workbook(report) -> bytes:
+    data = report.data
+    wb = Workbook()
+
+    ws = wb.active
+    ws.title = "概况"
+    ws["A1"] = report.title
+    ws["A1"].font = TITLE_FONT
+    ws["A2"] = f"统计期间：{data['period']['start']} 至 {data['period']['end']}"
+    ws["A3"] = f"生成时间：{report.issued_at:%Y-%m-%d %H:%M}"
+    _header(ws, 5, ["指标", "数值"])
+    for i, (name, label) in enumerate(RATE_LABELS.items(), start=6):
+        ws.cell(row=i, column=1, value=label)
+        _rate_cell(ws.cell(row=i, column=2), name, data["totals"]["rates"][name])
+    counters = data["totals"]["counters"]
+    start = 6 + len(RATE_LABELS) + 1
+    _header(ws, start, ["计数", "件数"])
+    labels = {
+        "received": "受理量",
+        "dispatched": "派单量",
+        "due": "应办结量",
+        "due_closed": "其中已办结",
+        "due_closed_on_time": "其中按期办结",
+        "closed": "办结量",
+        "cb_valid": "有效回访",
+        "cb_solved": "回访已解决",
+        "cb_satisfied": "回访满意",
+        "cb_basically": "回访基本满意",
+        "cb_unsatisfied": "回访不满意",
+        "returned": "退单工单",
+        "extended": "延期工单",
+        "cb_reopened": "重办工单",
+    }
+    for i, (name, label) in enumerate(labels.items(), start=start + 1):
+        ws.cell(row=i, column=1, value=label)
+        ws.cell(row=i, column=2, value=counters[name])
+    _widths(ws, [24, 14])
+
+    ws = wb.create_sheet("单位排名")
+    headers = ["排名", "单位", "类型", "派单量", *[RATE_LABELS[n] for n in UNIT_RATES]]
+    _header(ws, 1, headers)
+    units = data["units"]
+    for r, unit in enumerate(units, start=2):
+        ws.cell(row=r, column=1, value=unit.get("rank"))
+        ws.cell(row=r, column=2, value=unit["name"])
+        ws.cell(row=r, column=3, value=unit["kind"])
+        ws.cell(row=r, column=4, value=unit["counters"]["dispatched"])
+        for c, name in enumerate(UNIT_RATES, start=5):
+            _rate_cell(ws.cell(row=r, column=c), name, unit["rates"][name])
+    _widths(ws, [6, 24, 12, 8, *[11] * len(UNIT_RATES)])
+    ranked = [u for u in units if u.get("rank")]
+    if ranked:
+        metric = data["ranking_metric"]
+        column = 5 + UNIT_RATES.index(metric)
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = f"单位排名（{RATE_LABELS[metric]}）"
+        chart.y_axis.number_format = "0%"
+        shown = min(len(ranked), 15)
+        chart.add_data(Reference(ws, min_col=column, min_row=1, max_row=1 + shown), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=2, min_row=2, max_row=1 + shown))
+        chart.height, chart.width = 10, 18
+        ws.add_chart(chart, f"{get_column_letter(len(headers) + 2)}2")
+
+    ws = wb.create_sheet("红黑榜")
+    _header(ws, 1, ["红榜排名", "单位", "得分", "", "黑榜排名", "单位", "得分"])
+    for r, row in enumerate(data["red_list"], start=2):
+        ws.cell(row=r, column=1, value=row["rank"])
+        ws.cell(row=r, column=2, value=row["name"])
+        _rate_cell(ws.cell(row=r, column=3), "composite", row["value"])
+    for r, row in enumerate(data["black_list"], start=2):
+        ws.cell(row=r, column=5, value=row["rank"])
+        ws.cell(row=r, column=6, value=row["name"])
+        _rate_cell(ws.cell(row=r, column=7), "composite", row["value"])
+    _widths(ws, [9, 24, 10, 3, 9, 24, 10])
+
+    ws = wb.create_sheet("超期工单")
+    _header(ws, 1, ["工单编号", "诉求分类", "主办单位", "办结时限", "超期（小时）"])
+    for r, row in enumerate(data["overdue"], start=2):
+        for c, key in enumerate(["number", "category", "unit", "due", "overdue_hours"], start=1):
+            ws.cell(row=r, column=c, value=row[key])
+    _widths(ws, [16, 30, 22, 18, 12])
+
+    ws = wb.create_sheet("分类与渠道")
+    _header(ws, 1, ["诉求分类", "件数"])
+    for r, row in enumerate(data["categories"], start=2):
+        ws.cell(row=r, column=1, value=row["name"])
+        ws.cell(row=r, column=2, value=row["count"])
+    if data["categories"]:
+        chart = BarChart()
+        chart.title = "诉求分类前十"
+        chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=1 + len(data["categories"])), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=1 + len(data["categories"])))
+        chart.height, chart.width = 9, 16
+        ws.add_chart(chart, "E2")
+    offset = len(data["categories"]) + 4
+    _header(ws, offset, ["渠道", "件数"])
+    for r, row in enumerate(data["channels"], start=offset + 1):
+        ws.cell(row=r, column=1, value=row["name"])
+        ws.cell(row=r, column=2, value=row["count"])
+    if data["channels"]:
+        pie = PieChart()
+        pie.title = "渠道分布"
+        pie.add_data(
+            Reference(ws, min_col=2, min_row=offset, max_row=offset + len(data["channels"])), titles_from_data=True
+        )
+        pie.set_categories(Reference(ws, min_col=1, min_row=offset + 1, max_row=offset + len(data["channels"])))
+        ws.add_chart(pie, f"E{offset}")
+    _widths(ws, [34, 10])
+
+    ws = wb.create_sheet("热点")
+    _header(ws, 1, ["社区", "诉求分类", "本期", "上期", "变化"])
+    for r, row in enumerate(data["hotspots"], start=2):
+        ws.cell(row=r, column=1, value=row["community"])
+        ws.cell(row=r, column=2, value=row["category"])
+        ws.cell(row=r, column=3, value=row["count"])
+        ws.cell(row=r, column=4, value=row["previous"])
+        _rate_cell(ws.cell(row=r, column=5), "change", row["change"])
+    _widths(ws, [18, 34, 8, 8, 10])
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()

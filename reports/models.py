@@ -1,0 +1,185 @@
+"""Rollups, stored reports, subscriptions, exports and spikes."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+#: The counters every rate is computed from (see reports.metrics), each
+#: attributed to the day its event happened.
+COUNTER_FIELDS = [
+    "received",
+    "dispatched",
+    "sign_clocked",
+    "signed_on_time",
+    "contact_clocked",
+    "contacted_on_time",
+    "returned",
+    "extended",
+    "due",
+    "due_closed",
+    "due_closed_on_time",
+    "closed",
+    "handled",
+    "handling_hours",
+    "cb_valid",
+    "cb_contacted",
+    "cb_solved",
+    "cb_partly",
+    "cb_satisfied",
+    "cb_basically",
+    "cb_unsatisfied",
+    "cb_reopened",
+]
+
+
+class DailyUnitStat(models.Model):
+    """Pre-aggregated counters per day and lead unit (the dashboard and the
+    rankings read these instead of scanning tickets)."""
+
+    day = models.DateField(_("日期"))
+    department = models.ForeignKey(
+        "departments.Department", verbose_name=_("承办单位"), null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    received = models.PositiveIntegerField(default=0)
+    dispatched = models.PositiveIntegerField(default=0)
+    sign_clocked = models.PositiveIntegerField(default=0)
+    signed_on_time = models.PositiveIntegerField(default=0)
+    contact_clocked = models.PositiveIntegerField(default=0)
+    contacted_on_time = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    extended = models.PositiveIntegerField(default=0)
+    due = models.PositiveIntegerField(default=0)
+    due_closed = models.PositiveIntegerField(default=0)
+    due_closed_on_time = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    handled = models.PositiveIntegerField(default=0)
+    handling_hours = models.FloatField(default=0)
+    cb_valid = models.PositiveIntegerField(default=0)
+    cb_contacted = models.PositiveIntegerField(default=0)
+    cb_solved = models.PositiveIntegerField(default=0)
+    cb_partly = models.PositiveIntegerField(default=0)
+    cb_satisfied = models.PositiveIntegerField(default=0)
+    cb_basically = models.PositiveIntegerField(default=0)
+    cb_unsatisfied = models.PositiveIntegerField(default=0)
+    cb_reopened = models.PositiveIntegerField(default=0)
+    built_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("单位日统计")
+        verbose_name_plural = _("单位日统计")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "department"], name="dailyunitstat_unique"),
+        ]
+        indexes = [models.Index(fields=["department", "day"], name="dailyunitstat_unit_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.department_id}"
+
+
+class Report(models.Model):
+    """An issued report (日小结 / 周通报 / 月评比 / 年考核): its content is frozen in
+    ``data`` when issued, so it never changes afterwards."""
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", _("日小结")
+        WEEKLY = "weekly", _("周通报")
+        MONTHLY = "monthly", _("月评比")
+        YEARLY = "yearly", _("年考核")
+
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    period_start = models.DateField(_("起始日期"))
+    period_end = models.DateField(_("截止日期"), help_text=_("含当日。"))
+    title = models.CharField(_("标题"), max_length=200)
+    issued_at = models.DateTimeField(_("发布时间"), default=timezone.now)
+    data = models.JSONField(_("内容"), default=dict)
+
+    class Meta:
+        verbose_name = _("统计报表")
+        verbose_name_plural = _("统计报表")
+        ordering = ["-period_start", "kind"]
+        constraints = [models.UniqueConstraint(fields=["kind", "period_start"], name="report_once_per_period")]
+
+    def __str__(self):
+        return self.title
+
+
+class ReportSubscription(models.Model):
+    """Who receives which reports (inbox, and e-mail with the Excel file)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("订阅人"),
+        on_delete=models.CASCADE,
+        related_name="report_subscriptions",
+    )
+    kind = models.CharField(_("报表类型"), max_length=16, choices=Report.Kind.choices)
+
+    class Meta:
+        verbose_name = _("报表订阅")
+        verbose_name_plural = _("报表订阅")
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="report_subscription_unique")]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_kind_display()}"
+
+
+class ExportJob(models.Model):
+    """A ticket ledger (工单台账) being written to Excel in the background."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("导出中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("导出人"), on_delete=models.CASCADE, related_name="export_jobs"
+    )
+    query = models.TextField(_("筛选条件"), blank=True, help_text=_("工单列表的查询参数。"))
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("总行数"), default=0)
+    done_rows = models.PositiveIntegerField(_("已导出"), default=0)
+    file = models.FileField(_("文件"), upload_to="exports/%Y/%m/", blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出任务")
+        verbose_name_plural = _("导出任务")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.user} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(self.done_rows * 100 / self.total) if self.total else 0
+
+
+class Spike(models.Model):
+    """突增: a category in a community far above its own trailing level on a day;
+    raised once to the street office's inbox."""
+
+    day = models.DateField(_("日期"))
+    community = models.ForeignKey(
+        "departments.Department", verbose_name=_("社区村"), on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.ForeignKey(
+        "cases.Category", verbose_name=_("诉求分类"), on_delete=models.CASCADE, related_name="+"
+    )
+    count = models.PositiveIntegerField(_("当日件数"))
+    baseline = models.FloatField(_("前期日均"))
+    created_at = models.DateTimeField(_("发现时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("突增预警")
+        verbose_name_plural = _("突增预警")
+        ordering = ["-day", "-count"]
+        constraints = [models.UniqueConstraint(fields=["day", "community", "category"], name="spike_once")]
+
+    def __str__(self):
+        return f"{self.day} {self.community_id} {self.category_id}: {self.count}"

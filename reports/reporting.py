@@ -1,0 +1,210 @@
+"""Scheduled reports: 日小结 (daily), 周通报 (weekly), 月评比 (monthly), 年考核 (yearly).
+
+A report is computed once, when issued, and stored as data: a later change to a
+ticket, a callback or a unit never alters it. Building the same report again
+returns the stored one."""
+
+import logging
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cases import clock
+from cases.models import Category, Channel, Ticket, TicketState
+from departments.models import Department
+
+from .hotspots import hotspots
+from .metrics import Period, counters_live, rates
+from .models import Report, ReportSubscription
+
+logger = logging.getLogger(__name__)
+S = TicketState
+K = Report.Kind
+
+PERIODS = {K.DAILY: Period.day, K.WEEKLY: Period.week, K.MONTHLY: Period.month, K.YEARLY: Period.year}
+#: What units are ranked by, per report kind (the daily summary does not rank).
+RANKED_BY = {K.WEEKLY: "on_time", K.MONTHLY: "composite", K.YEARLY: "composite"}
+
+
+def last_complete_period(kind: str, today: date) -> Period:
+    """The period a report issued ``today`` covers: yesterday, last week, last
+    month, last year."""
+    if kind == K.DAILY:
+        return Period.day(today - timedelta(days=1))
+    if kind == K.WEEKLY:
+        return Period.week(today - timedelta(days=7))
+    if kind == K.MONTHLY:
+        return Period.month(today.replace(day=1) - timedelta(days=1))
+    return Period.year(date(today.year - 1, 1, 1))
+
+
+def report_title(kind: str, period: Period) -> str:
+    if kind == K.DAILY:
+        return _("日小结（%(day)s）") % {"day": period.start.isoformat()}
+    if kind == K.WEEKLY:
+        return _("周通报（%(start)s 至 %(end)s）") % {"start": period.start.isoformat(), "end": period.end.isoformat()}
+    if kind == K.MONTHLY:
+        return _("月评比（%(year)d年%(month)d月）") % {"year": period.start.year, "month": period.start.month}
+    return _("年考核（%(year)d年）") % {"year": period.start.year}
+
+
+def _round(value, digits=4):
+    return round(value, digits) if isinstance(value, float) else value
+
+
+def _rates(counters) -> dict:
+    return {name: _round(value) for name, value in rates(counters).items()}
+
+
+def report_data(kind: str, period: Period, now=None) -> dict:
+    now = now or clock.now()
+    cfg = settings.HOTLINE_METRICS
+    per_unit = counters_live(period, group_by="department")
+    totals = counters_live(period)[None]
+    units = Department.objects.in_bulk([pk for pk in per_unit if pk is not None])
+    rows = []
+    for pk, counters in per_unit.items():
+        if pk is None or pk not in units:
+            continue
+        unit = units[pk]
+        rows.append(
+            {
+                "id": pk,
+                "name": unit.name,
+                "kind": unit.get_kind_display(),
+                "counters": counters.as_dict(),
+                "rates": _rates(counters),
+                "volume": counters.dispatched + counters.due + counters.cb_valid,
+            }
+        )
+    metric = RANKED_BY.get(kind)
+    ranked = []
+    if metric:
+        eligible = [
+            r
+            for r in rows
+            if r["counters"]["dispatched"] >= cfg["ranking_min_tickets"] and r["rates"][metric] is not None
+        ]
+        ranked = sorted(eligible, key=lambda r: (-r["rates"][metric], r["name"]))
+        for position, row in enumerate(ranked, start=1):
+            row["rank"] = position
+    rows.sort(key=lambda r: (r.get("rank") or 10**6, r["name"]))
+    size = cfg["red_black_size"]
+    red = ranked[:size]
+    black = list(reversed(ranked[-size:])) if len(ranked) > size else []
+    start, end = period.bounds
+    overdue = (
+        Ticket.objects.filter(state__in=[S.DISPATCHED, S.HANDLING, S.REVIEWING], resolve_due_at__lt=min(end, now))
+        .select_related("category", "lead_department")
+        .order_by("resolve_due_at")[:50]
+    )
+    received = Ticket.objects.exclude(state=S.INVALID).filter(received_at__gte=start, received_at__lt=end)
+    from django.db.models import Count
+
+    by_category = dict(received.values_list("category_id").annotate(n=Count("pk")).values_list("category_id", "n"))
+    categories = Category.objects.select_related("parent__parent").in_bulk(list(by_category))
+    by_channel = dict(received.values_list("channel").annotate(n=Count("pk")).values_list("channel", "n"))
+    return {
+        "kind": kind,
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "generated_at": now.isoformat(),
+        "ranking_metric": metric,
+        "totals": {"counters": totals.as_dict(), "rates": _rates(totals)},
+        "units": rows,
+        "red_list": [{"rank": r["rank"], "name": r["name"], "value": r["rates"][metric]} for r in red],
+        "black_list": [{"rank": r["rank"], "name": r["name"], "value": r["rates"][metric]} for r in black],
+        "overdue": [
+            {
+                "number": t.number,
+                "category": t.category.full_name,
+                "unit": t.lead_department.name if t.lead_department else "",
+                "due": timezone.localtime(t.resolve_due_at).strftime("%Y-%m-%d %H:%M"),
+                "overdue_hours": round((now - t.resolve_due_at).total_seconds() / 3600, 1),
+            }
+            for t in overdue
+        ],
+        "categories": [
+            {"name": categories[pk].full_name, "count": n}
+            for pk, n in sorted(by_category.items(), key=lambda kv: -kv[1])[:10]
+            if pk in categories
+        ],
+        "channels": [
+            {"name": str(Channel(code).label), "count": n}
+            for code, n in sorted(by_channel.items(), key=lambda kv: -kv[1])
+        ],
+        "hotspots": hotspots(period, limit=10),
+    }
+
+
+def report_build(kind: str, *, day: date | None = None, now=None) -> tuple[Report, bool]:
+    """Issue the report for the period containing ``day`` (default: the last
+    complete period). An issued report is returned as it is, never rebuilt."""
+    now = now or clock.now()
+    period = PERIODS[kind](day) if day else last_complete_period(kind, timezone.localdate(now))
+    existing = Report.objects.filter(kind=kind, period_start=period.start).first()
+    if existing is not None:
+        return existing, False
+    with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
+        data = report_data(kind, period, now)
+        title = report_title(kind, period)
+    try:
+        with transaction.atomic():
+            report = Report.objects.create(
+                kind=kind,
+                period_start=period.start,
+                period_end=period.end,
+                title=title,
+                issued_at=now,
+                data=data,
+            )
+    except IntegrityError:  # issued by another worker a moment ago
+        return Report.objects.get(kind=kind, period_start=period.start), False
+    transaction.on_commit(lambda: report_send(report.pk))
+    return report, True
+
+
+def report_send(report_id: int) -> int:
+    """Inbox message, and e-mail with the Excel file, to each subscriber."""
+    from django.core.mail import EmailMessage
+
+    from cases.models import Notification
+    from cases.notify import notifications_create
+
+    from .excel import report_workbook
+
+    report = Report.objects.get(pk=report_id)
+    subscribers = [s.user for s in ReportSubscription.objects.filter(kind=report.kind).select_related("user")]
+    if not subscribers:
+        return 0
+    totals = report.data["totals"]["rates"]
+
+    def pct(value):
+        return "—" if value is None else f"{value * 100:.1f}%"
+
+    body = _("响应率 %(r)s，解决率 %(s)s，满意率 %(t)s，按期办结率 %(o)s。") % {
+        "r": pct(totals["response"]),
+        "s": pct(totals["resolution"]),
+        "t": pct(totals["satisfaction"]),
+        "o": pct(totals["on_time"]),
+    }
+    notifications_create(
+        [{"recipient": u, "title": report.title, "body": body, "kind": Notification.Kind.REPORT} for u in subscribers]
+    )
+    workbook = report_workbook(report)
+    sent = 0
+    for user in subscribers:
+        if not user.email:
+            continue
+        message = EmailMessage(report.title, body, None, [user.email])
+        message.attach(
+            f"{report.title}.xlsx", workbook, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        try:
+            message.send()
+            sent += 1
+        except Exception:  # one bad address must not stop the others
+            logger.exception("could not e-mail report %s to %s", report.pk, user.email)
+    return sent

@@ -1,0 +1,59 @@
+"""Reports, rollups, exports and spikes: thin, idempotent Celery tasks."""
+
+import logging
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def build_report(kind: str, day: str | None = None):
+    from .reporting import report_build
+
+    report, created = report_build(kind, day=date.fromisoformat(day) if day else None)
+    logger.info("report %s %s (%s)", kind, report.title, "issued" if created else "already issued")
+    return report.pk
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def rebuild_rollups(days: int | None = None):
+    """Nightly: the last 40 days; every half hour: today and yesterday."""
+    from .rollups import rollups_rebuild
+
+    return rollups_rebuild(days=days)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def resume_exports():
+    """Exports whose queue message never arrived (the broker was down) run now."""
+    from datetime import timedelta
+
+    from .exports import export_run
+    from .models import ExportJob
+
+    stale = timezone.now() - timedelta(minutes=2)
+    ids = list(
+        ExportJob.objects.filter(status=ExportJob.Status.QUEUED, created_at__lt=stale).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        export_run(pk)
+    return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def export_ledger(job_id: int):
+    from .exports import export_run
+
+    return export_run(job_id).status
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def detect_spikes():
+    from .hotspots import spikes_detect
+
+    today = timezone.localdate()
+    found = spikes_detect(today) + spikes_detect(today - timedelta(days=1))
+    return len(found)
