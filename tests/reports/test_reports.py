@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 import time_machine
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -80,6 +80,17 @@ def test_build_report_command(october, capsys):
     assert "already issued (unchanged)" in capsys.readouterr().out
     call_command("build_report", "yearly", date="2026-06-01")
     assert "年考核（2026年）" in capsys.readouterr().out
+
+
+def test_build_report_writes_the_workbook(october, tmp_path, capsys):
+    call_command("build_report", "monthly", date="2026-10-14", xlsx=str(tmp_path))
+    written = tmp_path / "月评比（2026年10月）.xlsx"
+    assert f"workbook written to {written}" in capsys.readouterr().out
+    assert load_workbook(written).sheetnames[0] == "概况"
+    with pytest.raises(CommandError, match="cannot write"):
+        call_command("build_report", "monthly", date="2026-10-14", xlsx=str(tmp_path / "missing" / "x.xlsx"))
+    with pytest.raises(CommandError, match="is not a date"):
+        call_command("build_report", "monthly", date="14/10/2026")
 
 
 def test_subscribers_get_the_report_in_the_inbox_and_by_mail(october, django_capture_on_commit_callbacks):

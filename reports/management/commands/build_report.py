@@ -1,7 +1,9 @@
 from datetime import date
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from reports.excel import report_workbook
 from reports.models import Report
 from reports.reporting import report_build
 
@@ -15,6 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=Report.Kind.values)
         parser.add_argument("--date", help="any day inside the period to report on, YYYY-MM-DD")
+        parser.add_argument("--xlsx", metavar="PATH", help="also write the report as an Excel workbook to PATH")
 
     def handle(self, *args, **options):
         day = None
@@ -34,3 +37,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  red   #{row['rank']} {row['name']}")
         for row in report.data["black_list"]:
             self.stdout.write(f"  black #{row['rank']} {row['name']}")
+        if options["xlsx"]:
+            path = Path(options["xlsx"])
+            if path.is_dir():
+                path = path / f"{report.title}.xlsx"
+            try:
+                path.write_bytes(report_workbook(report))
+            except OSError as exc:
+                raise CommandError(f"--xlsx: cannot write {path}: {exc.strerror}") from None
+            self.stdout.write(f"  workbook written to {path}")
