@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django_filters",
     "import_export",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "departments",
     "cases",
@@ -346,6 +348,75 @@ HOTLINE_ROLLUP_REBUILD_DAYS = env_int("HOTLINE_ROLLUP_REBUILD_DAYS", 40)
 HOTLINE_SPIKE_FACTOR = float(os.environ.get("HOTLINE_SPIKE_FACTOR", "3"))
 HOTLINE_SPIKE_MIN = env_int("HOTLINE_SPIKE_MIN", 3)
 HOTLINE_SPIKE_TRAILING_DAYS = env_int("HOTLINE_SPIKE_TRAILING_DAYS", 28)
+
+# --- Cache ------------------------------------------------------------------------
+# Throttles and the public lookup's attempt counter live here: shared through Redis
+# in production, per process on a laptop.
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("CACHE_REDIS_URL", REDIS_URL),
+            "KEY_PREFIX": "hotline",
+        }
+    }
+
+# --- API, Open311 and public pages (DESIGN §7) --------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cases.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["cases.api.auth.IsStaffOrKey", "cases.api.auth.KeyPurpose"],
+    "DEFAULT_THROTTLE_CLASSES": ["cases.api.auth.KeyRateThrottle", "cases.api.auth.StaffRateThrottle"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "cases.api.schema.HotlineAutoSchema",
+    "EXCEPTION_HANDLER": "cases.api.views.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Requests per minute: per API key, per logged-in user, per address on the public
+# status lookup (wrong guesses count; the page then asks to wait).
+HOTLINE_API_RATES = {
+    "key": os.environ.get("HOTLINE_API_RATE_KEY", "600/min"),
+    "user": os.environ.get("HOTLINE_API_RATE_USER", "600/min"),
+    "lookup": os.environ.get("HOTLINE_LOOKUP_RATE", "10/10min"),
+    "open311": os.environ.get("HOTLINE_OPEN311_RATE", "300/min"),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "接诉即办 API",
+    "DESCRIPTION": "12345 hotline case management: tickets, workflow actions, callbacks, alerts, stats.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStateEnum": "cases.models.choices.TicketState",
+        "NatureEnum": "cases.models.choices.Nature",
+        "UrgencyEnum": "cases.models.choices.Urgency",
+    },
+}
+# Sensor alert kinds → category codes ("*" for any other kind).
+HOTLINE_ALERT_CATEGORIES = {
+    "water_meter_idle": os.environ.get("HOTLINE_ALERT_WATER_CATEGORY", "080101"),  # 独居老人关爱
+    "gas_leak": os.environ.get("HOTLINE_ALERT_GAS_CATEGORY", "050202"),  # 燃气泄漏
+    "*": os.environ.get("HOTLINE_ALERT_DEFAULT_CATEGORY", ""),
+}
+HOTLINE_OPEN311_JURISDICTION = os.environ.get("HOTLINE_OPEN311_JURISDICTION", "12345.local")
+HOTLINE_OPEN311_CONTACT = os.environ.get("HOTLINE_OPEN311_CONTACT", "12345热线中心 open311@12345.local")
+# GET requests: the spec's default window and page size (page/page_size extension).
+HOTLINE_OPEN311_WINDOW_DAYS = env_int("HOTLINE_OPEN311_WINDOW_DAYS", 90)
+HOTLINE_OPEN311_MAX_PAGE_SIZE = env_int("HOTLINE_OPEN311_MAX_PAGE_SIZE", 1000)
 
 # --- Notifications ----------------------------------------------------------------
 

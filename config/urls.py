@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from cases import public_views
 
 # Uploaded files are never served from a public URL: attachments go through the
 # scoped view in the ticket admin (cases.admin.tickets.TicketAdmin.attachment_view).
@@ -8,4 +11,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["cases"]), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("cases.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("open311/v2/", include("cases.open311.urls")),
+    path("", public_views.board, name="public-board"),
+    path("lookup/", public_views.lookup, name="public-lookup"),
 ]

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from cases import workflow
@@ -37,6 +38,7 @@ def _database_is_the_one_ci_asked_for(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _fresh_caches(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()  # throttles and lookup counters start from zero
     calendar_invalidate()
     territory_index_invalidate()
     yield

@@ -8,6 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from ..models import Category, DeadlinePolicy, Holiday, KnowledgeArticle
 from ..resources import CategoryResource, HolidayResource, KnowledgeArticleResource
+from .api_keys import ServiceAttributeInline
 
 
 class DeadlinePolicyInline(admin.TabularInline):
@@ -35,7 +36,7 @@ class CategoryAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     search_fields = ["name", "code", "description"]
     autocomplete_fields = ["parent", "default_department"]
     list_select_related = ["parent__parent", "default_department"]
-    inlines = [DeadlinePolicyInline]
+    inlines = [DeadlinePolicyInline, ServiceAttributeInline]
     list_per_page = 200
 
     @admin.display(description=_("名称"), ordering="path")

@@ -1,3 +1,4 @@
+from .api import ApiKey, ServiceAttribute, ServiceRequestToken
 from .calendar import DeadlinePolicy, Holiday
 from .callbacks import Callback, CallbackAttempt, CallbackDuty
 from .categories import CATEGORY_MAX_DEPTH, Category
@@ -35,6 +36,7 @@ __all__ = [
     "PROACTIVE_CHANNELS",
     "UNIT_STATES",
     "URGENCY_RANK",
+    "ApiKey",
     "Attachment",
     "Callback",
     "CallbackAttempt",
@@ -57,6 +59,8 @@ __all__ = [
     "NotificationPreference",
     "Reminder",
     "ReplyResult",
+    "ServiceAttribute",
+    "ServiceRequestToken",
     "Ticket",
     "TicketApplication",
     "TicketEvent",

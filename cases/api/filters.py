@@ -1,0 +1,50 @@
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..models import OPEN_STATES, Callback, Channel, Nature, Ticket, TicketState, Urgency
+
+
+class TicketFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=TicketState.choices)
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices)
+    nature = django_filters.MultipleChoiceFilter(choices=Nature.choices)
+    category = django_filters.CharFilter(method="filter_category", help_text=_("分类编码（含下级分类）"))
+    lead_department = django_filters.NumberFilter(method="filter_department", help_text=_("主办单位（含下级单位）"))
+    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    external_id = django_filters.CharFilter()
+    overdue = django_filters.BooleanFilter(method="filter_overdue", help_text=_("仍在办且已超期"))
+
+    class Meta:
+        model = Ticket
+        fields = []
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(
+            Q(category__code=value) | Q(category__parent__code=value) | Q(category__parent__parent__code=value)
+        )
+
+    def filter_department(self, queryset, name, value):
+        from departments.models import Department
+
+        unit = Department.objects.filter(pk=value).first()
+        if unit is None:
+            return queryset.none()
+        return queryset.filter(lead_department__path__startswith=unit.path)
+
+    def filter_overdue(self, queryset, name, value):
+        late = Q(state__in=OPEN_STATES, next_due_at__lt=timezone.now())
+        return queryset.filter(late) if value else queryset.exclude(late)
+
+
+class CallbackFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Callback.Status.choices)
+    batch_date = django_filters.DateFilter()
+
+    class Meta:
+        model = Callback
+        fields = []

@@ -1,0 +1,351 @@
+import re
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from departments.models import Department, Grid
+
+from ..attachments import MAX_FILES_PER_ACTION
+from ..models import Callback, Category, Channel, InvalidKind, Nature, ReplyResult, Ticket, TicketEvent, Urgency
+from ..privacy import citizen_hidden_from, mask_name, mask_phone
+from ..workflow import allowed_actions
+from .auth import request_key
+
+#: Timeline kinds → the action endpoints that make them (POST tickets/{number}/<action>/).
+KIND_ACTIONS = {
+    "answered": "answer",
+    "dispatched": "dispatch",
+    "subdispatched": "subdispatch",
+    "signed": "sign",
+    "contacted": "contact",
+    "progress": "progress",
+    "replied": "reply",
+    "approved": "approve",
+    "rework": "rework",
+    "return_requested": "return-request",
+    "return_approved": "return-approve",
+    "return_rejected": "return-reject",
+    "extension_requested": "extension-request",
+    "extension_approved": "extension-approve",
+    "extension_rejected": "extension-reject",
+    "cohandler_signed": "cohandler-sign",
+    "cohandler_replied": "cohandler-reply",
+    "merged": "merge",
+    "invalidated": "invalidate",
+}
+PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
+
+
+def _user(context):
+    request = context.get("request")
+    return request.user if request is not None else None
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CategoryRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField(source="full_name")
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    category = CategoryRefSerializer(read_only=True)
+    lead_department = RefSerializer(read_only=True, allow_null=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    colour = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "number",
+            "channel",
+            "nature",
+            "urgency",
+            "category",
+            "state",
+            "state_label",
+            "colour",
+            "is_proactive",
+            "external_id",
+            "received_at",
+            "lead_department",
+            "resolve_due_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["", "green", "yellow", "red"]))
+    def get_colour(self, obj) -> str:
+        return obj.colour()
+
+
+class EventSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(source="get_kind_display")
+    note = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TicketEvent
+        fields = ["kind", "label", "created_at", "from_state", "to_state", "note"]
+
+    def get_note(self, obj) -> str:
+        # Internal remarks are for staff; a channel's key sees the steps only.
+        return "" if self.context.get("steps_only") else obj.note
+
+
+class TicketDetailSerializer(TicketSerializer):
+    content = serializers.CharField(read_only=True)
+    citizen = serializers.SerializerMethodField()
+    place = serializers.SerializerMethodField()
+    reply = serializers.SerializerMethodField()
+    timeline = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "content", "citizen", "place", "reply", "timeline", "actions"]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "phone": {"type": "string"}, "hidden": {"type": "boolean"}},
+        }
+    )
+    def get_citizen(self, obj):
+        request = self.context.get("request")
+        if request is not None and request_key(request) is None and citizen_hidden_from(request.user, obj):
+            return {"name": "", "phone": "", "hidden": True}
+        return {"name": mask_name(obj.citizen_name), "phone": mask_phone(obj.citizen_phone), "hidden": False}
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_place(self, obj):
+        def ref(d):
+            return {"id": d.pk, "name": d.name} if d is not None else None
+
+        return {
+            "address": obj.address,
+            "district": ref(obj.district),
+            "street": ref(obj.street),
+            "community": ref(obj.community),
+            "grid": obj.grid.code if obj.grid_id else None,
+        }
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_reply(self, obj):
+        if not obj.reply_result:
+            return None
+        return {"result": obj.reply_result, "text": obj.reply_text, "replied_at": obj.replied_at}
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_timeline(self, obj):
+        events = obj.events.order_by("created_at", "pk")
+        request = self.context.get("request")
+        context = {**self.context, "steps_only": request is not None and request_key(request) is not None}
+        return EventSerializer(events, many=True, context=context).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, obj):
+        request = self.context.get("request")
+        if request is None or request_key(request) is not None:
+            return []
+        return [KIND_ACTIONS[k] for k in allowed_actions(obj, request.user) if k in KIND_ACTIONS]
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, required=False, help_text=_("仅工作人员可指定；接口密钥使用其自身渠道。")
+    )
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.filter(is_active=True), help_text=_("诉求分类编码")
+    )
+    content = serializers.CharField(max_length=5000, trim_whitespace=True)
+    nature = serializers.ChoiceField(choices=Nature.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    citizen_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    citizen_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    is_anonymous = serializers.BooleanField(required=False, default=False)
+    is_confidential = serializers.BooleanField(required=False, default=False)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False)
+    grid = serializers.SlugRelatedField(
+        slug_field="code", queryset=Grid.objects.filter(is_active=True), required=False, help_text=_("网格编码")
+    )
+    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    attachments = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=MAX_FILES_PER_ACTION, write_only=True
+    )
+
+    def validate_citizen_phone(self, value):
+        if value and not PHONE.match(value):
+            raise serializers.ValidationError(_("电话号码格式不正确。"))
+        return value
+
+    def validate(self, attrs):
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            raise serializers.ValidationError({"longitude": _("经度和纬度需要同时提供。")})
+        return attrs
+
+
+# -- workflow actions -------------------------------------------------------------------
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RequiredNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class DispatchSerializer(NoteSerializer):
+    department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.filter(is_active=True))
+    cohandlers = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.filter(is_active=True), many=True, required=False
+    )
+
+
+class SubdispatchSerializer(NoteSerializer):
+    department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.filter(is_active=True))
+
+
+class ReplySerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=ReplyResult.choices)
+    text = serializers.CharField(max_length=5000)
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AnswerSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=5000)
+    result = serializers.ChoiceField(choices=ReplyResult.choices, required=False, default=ReplyResult.EXPLAINED)
+
+
+class ExtensionRequestSerializer(ReasonSerializer):
+    working_days = serializers.IntegerField(min_value=1, max_value=60)
+
+
+class ExtensionApproveSerializer(NoteSerializer):
+    working_days = serializers.IntegerField(min_value=1, max_value=60, required=False)
+
+
+class MergeSerializer(NoteSerializer):
+    master = serializers.SlugRelatedField(slug_field="number", queryset=Ticket.objects.all())
+
+
+class InvalidateSerializer(ReasonSerializer):
+    kind = serializers.ChoiceField(choices=InvalidKind.choices)
+
+
+class TextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=5000)
+
+
+# -- reference data ------------------------------------------------------------------------
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["code", "name", "full_name", "parent", "depth", "default_nature", "default_urgency"]
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Department
+        fields = ["id", "name", "short_name", "kind", "code", "parent", "depth", "phone"]
+
+
+# -- callbacks -----------------------------------------------------------------------------
+
+
+class CallbackSerializer(serializers.ModelSerializer):
+    ticket = serializers.CharField(source="ticket.number")
+    category = serializers.CharField(source="ticket.category.full_name")
+    citizen_name = serializers.SerializerMethodField()
+    citizen_phone = serializers.CharField(source="ticket.citizen_phone", help_text=_("完整号码，供外呼使用"))
+    reply_text = serializers.CharField(source="ticket.reply_text")
+
+    class Meta:
+        model = Callback
+        fields = [
+            "id",
+            "ticket",
+            "category",
+            "citizen_name",
+            "citizen_phone",
+            "closed_at",
+            "due_at",
+            "status",
+            "attempts",
+            "reply_text",
+        ]
+
+    def get_citizen_name(self, obj) -> str:
+        return mask_name(obj.ticket.citizen_name)
+
+
+class Scores(serializers.Serializer):
+    attitude = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    ability = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    convenience = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    efficiency = serializers.IntegerField(min_value=1, max_value=5, required=False)
+
+
+class CallbackResultSerializer(serializers.Serializer):
+    contacted = serializers.BooleanField(allow_null=True, help_text=_("承办单位是否联系过诉求人"))
+    solved = serializers.ChoiceField(choices=Callback.Solved.choices)
+    satisfaction = serializers.ChoiceField(choices=Callback.Satisfaction.choices)
+    scores = Scores(required=False)
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    unit_at_fault = serializers.BooleanField(required=False, allow_null=True, default=None)
+    via = serializers.ChoiceField(choices=Callback.Via.choices, required=False)
+
+
+# -- alerts and stats -----------------------------------------------------------------------
+
+
+class AlertSerializer(serializers.Serializer):
+    device_id = serializers.RegexField(r"^[\w.:-]{1,40}$", help_text=_("设备编号"))
+    alert_id = serializers.RegexField(r"^[\w.:-]{1,20}$", help_text=_("告警编号，重复推送以此去重"))
+    kind = serializers.RegexField(r"^[a-z_]{1,40}$", help_text=_("告警类型，如 water_meter_idle"))
+    message = serializers.CharField(max_length=500)
+    reading = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False)
+    grid = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False)
+
+    def validate(self, attrs):
+        if not (attrs.get("grid") or attrs.get("address") or attrs.get("latitude") is not None):
+            raise serializers.ValidationError(_("请提供网格编码、地址或经纬度之一。"))
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            raise serializers.ValidationError({"longitude": _("经度和纬度需要同时提供。")})
+        return attrs
+
+
+class AlertResultSerializer(serializers.Serializer):
+    ticket = serializers.CharField()
+    state = serializers.CharField()
+    created = serializers.BooleanField()
+    routed_to = RefSerializer(allow_null=True)
+
+
+class StatsSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    department = RefSerializer(allow_null=True)
+    counters = serializers.DictField(child=serializers.FloatField())
+    rates = serializers.DictField(child=serializers.FloatField(allow_null=True))

@@ -1,0 +1,402 @@
+from datetime import date, timedelta
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, pagination, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from departments.models import Department
+from departments.roles import CITYWIDE_ROLES
+from departments.selectors import staff_profile
+
+from .. import callbacks as callback_services
+from .. import workflow
+from ..alerts import alert_ingest
+from ..models import ApiKey, Callback, Category, Channel, Ticket
+from ..selectors import ticket_scope, user_unit_ids
+from ..workflow import WorkflowPermissionError
+from . import serializers as s
+from .auth import request_key
+from .filters import CallbackFilter, TicketFilter
+
+
+def exception_handler(exc, context):
+    """Workflow and model errors become 400/403 with their Chinese message."""
+    if isinstance(exc, WorkflowPermissionError):
+        exc = exceptions.PermissionDenied(detail=str(exc.message), code=exc.code or "permission_denied")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(detail=str(exc) or None)
+    elif isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            exc = exceptions.ValidationError(detail=exc.message_dict)
+        else:
+            exc = exceptions.ValidationError(detail={"detail": exc.messages}, code=getattr(exc, "code", None))
+    return drf_exception_handler(exc, context)
+
+
+class NewestFirst(pagination.CursorPagination):
+    """Cursor pages: no COUNT(*), no OFFSET — as fast on page 10,000 as on page 1."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def api_tickets(request):
+    """The tickets a request may see: a key its own, a person their scope."""
+    key = request_key(request)
+    queryset = Ticket.objects.all()
+    if key is not None:
+        return queryset.filter(created_by=key.user)
+    return ticket_scope(queryset, request.user)
+
+
+CHANNEL_KEYS = (ApiKey.Purpose.CHANNEL,)
+READ_KEYS = (ApiKey.Purpose.CHANNEL, ApiKey.Purpose.SENSOR)
+
+
+class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tickets within the caller's scope; ``POST`` registers a new demand."""
+
+    lookup_field = "number"
+    lookup_value_regex = r"\d{8}-\d{3,6}"
+    filterset_class = TicketFilter
+    pagination_class = NewestFirst
+    key_purposes = {"list": READ_KEYS, "retrieve": READ_KEYS, "create": CHANNEL_KEYS}
+
+    def get_queryset(self):
+        queryset = api_tickets(self.request).select_related("category__parent__parent", "lead_department")
+        if self.action == "retrieve":
+            queryset = queryset.select_related("community", "street", "district", "grid")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.TicketCreateSerializer
+        if self.action == "retrieve":
+            return s.TicketDetailSerializer
+        return s.TicketSerializer
+
+    @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = s.TicketCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        key = request_key(request)
+        if key is not None:
+            data["channel"] = key.channel
+        else:
+            data.setdefault("channel", Channel.HOTLINE)
+        ticket = workflow.ticket_create(actor=request.user, **data)
+        ticket = self.get_queryset().get(pk=ticket.pk)
+        return Response(
+            s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
+
+
+def _action(name, serializer_class, perform, summary):
+    """A workflow action endpoint: validate, call the workflow function, return
+    the ticket as it now stands."""
+
+    def endpoint(self, request, number=None):
+        if request_key(request) is not None:
+            raise exceptions.PermissionDenied(_("办理操作只能由工作人员执行。"))
+        ticket = self.get_object()
+        serializer = serializer_class(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        perform(ticket, request.user, serializer.validated_data)
+        ticket = self.get_queryset().get(pk=ticket.pk)
+        return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data)
+
+    # (prefixed: an action named "dispatch" must not replace APIView.dispatch)
+    endpoint.__name__ = "act_" + name.replace("-", "_")
+    endpoint = action(detail=True, methods=["post"], url_path=name, url_name=name)(endpoint)
+    return extend_schema(request=serializer_class, responses={200: s.TicketDetailSerializer}, summary=summary)(endpoint)
+
+
+W = workflow
+ACTIONS = {
+    "dispatch": (
+        s.DispatchSerializer,
+        lambda t, a, d: W.ticket_dispatch(
+            ticket=t, actor=a, department=d["department"], cohandlers=d.get("cohandlers", []), note=d["note"]
+        ),
+        "派单",
+    ),
+    "subdispatch": (
+        s.SubdispatchSerializer,
+        lambda t, a, d: W.ticket_subdispatch(ticket=t, actor=a, department=d["department"], note=d["note"]),
+        "下派",
+    ),
+    "sign": (s.NoteSerializer, lambda t, a, d: W.ticket_sign(ticket=t, actor=a, note=d["note"]), "签收"),
+    "contact": (
+        s.RequiredNoteSerializer,
+        lambda t, a, d: W.ticket_contact(ticket=t, actor=a, note=d["note"]),
+        "联系诉求人",
+    ),
+    "progress": (
+        s.RequiredNoteSerializer,
+        lambda t, a, d: W.ticket_progress(ticket=t, actor=a, note=d["note"]),
+        "办理进展",
+    ),
+    "reply": (
+        s.ReplySerializer,
+        lambda t, a, d: W.ticket_reply(ticket=t, actor=a, result=d["result"], text=d["text"], reason=d["reason"]),
+        "办理反馈",
+    ),
+    "approve": (s.NoteSerializer, lambda t, a, d: W.ticket_approve(ticket=t, actor=a, note=d["note"]), "审核通过"),
+    "rework": (s.ReasonSerializer, lambda t, a, d: W.ticket_rework(ticket=t, actor=a, reason=d["reason"]), "退回重办"),
+    "answer": (
+        s.AnswerSerializer,
+        lambda t, a, d: W.ticket_answer(ticket=t, actor=a, text=d["text"], result=d["result"]),
+        "直接办结",
+    ),
+    "return-request": (
+        s.ReasonSerializer,
+        lambda t, a, d: W.ticket_return_request(ticket=t, actor=a, reason=d["reason"]),
+        "申请退单",
+    ),
+    "return-approve": (
+        s.NoteSerializer,
+        lambda t, a, d: W.ticket_return_approve(ticket=t, actor=a, note=d["note"]),
+        "同意退单",
+    ),
+    "return-reject": (
+        s.ReasonSerializer,
+        lambda t, a, d: W.ticket_return_reject(ticket=t, actor=a, reason=d["reason"]),
+        "驳回退单",
+    ),
+    "extension-request": (
+        s.ExtensionRequestSerializer,
+        lambda t, a, d: W.ticket_extension_request(
+            ticket=t, actor=a, working_days=d["working_days"], reason=d["reason"]
+        ),
+        "申请延期",
+    ),
+    "extension-approve": (
+        s.ExtensionApproveSerializer,
+        lambda t, a, d: W.ticket_extension_approve(
+            ticket=t, actor=a, working_days=d.get("working_days"), note=d["note"]
+        ),
+        "同意延期",
+    ),
+    "extension-reject": (
+        s.ReasonSerializer,
+        lambda t, a, d: W.ticket_extension_reject(ticket=t, actor=a, reason=d["reason"]),
+        "驳回延期",
+    ),
+    "cohandler-sign": (s.NoteSerializer, lambda t, a, d: W.ticket_cohandler_sign(ticket=t, actor=a), "协办签收"),
+    "cohandler-reply": (
+        s.TextSerializer,
+        lambda t, a, d: W.ticket_cohandler_reply(ticket=t, actor=a, text=d["text"]),
+        "协办反馈",
+    ),
+    "merge": (
+        s.MergeSerializer,
+        lambda t, a, d: W.ticket_merge(ticket=t, actor=a, master=_visible_master(t, a, d["master"]), note=d["note"]),
+        "并单",
+    ),
+    "invalidate": (
+        s.InvalidateSerializer,
+        lambda t, a, d: W.ticket_invalidate(ticket=t, actor=a, kind=d["kind"], reason=d["reason"]),
+        "无效工单",
+    ),
+}
+
+
+def _visible_master(ticket, actor, master):
+    if not ticket_scope(Ticket.objects.filter(pk=master.pk), actor).exists():
+        raise exceptions.ValidationError({"master": [_("主工单不存在。")]})
+    return master
+
+
+for _name, (_serializer, _perform, _summary) in ACTIONS.items():
+    setattr(TicketViewSet, "act_" + _name.replace("-", "_"), _action(_name, _serializer, _perform, _summary))
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The active category tree (codes are also Open311 service codes)."""
+
+    serializer_class = s.CategorySerializer
+    lookup_field = "code"
+    key_purposes = {"list": "*", "retrieve": "*"}
+    queryset = Category.objects.filter(is_active=True).select_related("parent").order_by("path")
+    pagination_class = None
+
+
+class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Active units (for dispatch pickers and routing tables)."""
+
+    serializer_class = s.DepartmentSerializer
+    key_purposes = {"list": "*", "retrieve": "*"}
+    queryset = Department.objects.filter(is_active=True).order_by("path")
+    pagination_class = None
+
+
+class CallbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Callbacks waiting to be made. An IVR/SMS system works the day's whole list;
+    a callback agent their own queue."""
+
+    serializer_class = s.CallbackSerializer
+    filterset_class = CallbackFilter
+    pagination_class = NewestFirst
+    key_purposes = {
+        "list": (ApiKey.Purpose.CALLBACK,),
+        "retrieve": (ApiKey.Purpose.CALLBACK,),
+        "result": (ApiKey.Purpose.CALLBACK,),
+        "unreachable": (ApiKey.Purpose.CALLBACK,),
+    }
+
+    def get_queryset(self):
+        request = self.request
+        queryset = Callback.objects.select_related("ticket", "ticket__category")
+        today = timezone.localdate()
+        if request_key(request) is not None:
+            if self.action != "list":
+                return queryset  # a result posted twice gets "already done", not "not found"
+            return queryset.filter(status=Callback.Status.PENDING, next_attempt_on__lte=today)
+        profile = staff_profile(request.user)
+        if request.user.is_superuser or (profile is not None and profile.role in CITYWIDE_ROLES):
+            if profile is not None and profile.role == "callback":
+                return queryset.filter(Q(agent=request.user) | Q(agent__isnull=True), status=Callback.Status.PENDING)
+            return queryset
+        return queryset.none()
+
+    @extend_schema(request=s.CallbackResultSerializer, responses={200: s.CallbackSerializer})
+    @action(detail=True, methods=["post"])
+    def result(self, request, pk=None):
+        callback = self.get_object()
+        serializer = s.CallbackResultSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        d = serializer.validated_data
+        via = d.get("via") or (Callback.Via.IVR if request_key(request) else Callback.Via.AGENT)
+        callback = callback_services.callback_record(
+            callback=callback,
+            actor=request.user,
+            contacted=d["contacted"],
+            solved=d["solved"],
+            satisfaction=d["satisfaction"],
+            scores=d.get("scores") or {},
+            comment=d["comment"],
+            unit_at_fault=d["unit_at_fault"],
+            via=via,
+        )
+        callback = self.get_queryset().model.objects.select_related("ticket", "ticket__category").get(pk=callback.pk)
+        return Response(s.CallbackSerializer(callback).data)
+
+    @extend_schema(request=s.NoteSerializer, responses={200: s.CallbackSerializer})
+    @action(detail=True, methods=["post"])
+    def unreachable(self, request, pk=None):
+        callback = self.get_object()
+        serializer = s.NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        callback = callback_services.callback_unreachable(
+            callback=callback, actor=request.user, note=serializer.validated_data["note"]
+        )
+        callback = Callback.objects.select_related("ticket", "ticket__category").get(pk=callback.pk)
+        return Response(s.CallbackSerializer(callback).data)
+
+
+class AlertView(APIView):
+    """A sensor or platform alert opens a proactive ticket (未诉先办), routed to the
+    community of the grid, address or coordinates. Posting the same alert again
+    returns the ticket it opened (200 instead of 201)."""
+
+    key_purposes = {"POST": (ApiKey.Purpose.SENSOR,)}
+
+    @extend_schema(request=s.AlertSerializer, responses={201: s.AlertResultSerializer, 200: s.AlertResultSerializer})
+    def post(self, request):
+        key = request_key(request)
+        if key is None:
+            raise exceptions.PermissionDenied(_("告警只能通过物联感知接口密钥推送。"))
+        serializer = s.AlertSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        d = serializer.validated_data
+        result = alert_ingest(
+            key=key,
+            device_id=d["device_id"],
+            alert_id=d["alert_id"],
+            kind=d["kind"],
+            message=d["message"],
+            reading=d["reading"],
+            occurred_at=d.get("occurred_at"),
+            grid_code=d["grid"],
+            address=d["address"],
+            latitude=d.get("latitude"),
+            longitude=d.get("longitude"),
+        )
+        t = result.ticket
+        body = {
+            "ticket": t.number,
+            "state": t.state,
+            "created": result.created,
+            "routed_to": {"id": t.lead_department_id, "name": t.lead_department.name} if t.lead_department_id else None,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class StatsView(APIView):
+    """The rates of DESIGN §6 for a period (at most a year) and, optionally, a unit
+    with everything below it. Unit staff see their own subtree only."""
+
+    key_purposes = {"GET": "*"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="first day (default: 30 days ago)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="last day (default: today)"),
+            OpenApiParameter("department", OpenApiTypes.INT, description="unit id (default: the whole city)"),
+        ],
+        responses={200: s.StatsSerializer},
+    )
+    def get(self, request):
+        from reports.metrics import Period, counters_live
+
+        today = timezone.localdate()
+        try:
+            end = date.fromisoformat(request.query_params.get("end") or today.isoformat())
+            start = date.fromisoformat(request.query_params.get("start") or (end - timedelta(days=29)).isoformat())
+        except ValueError:
+            raise exceptions.ValidationError({"start": [_("日期格式应为 YYYY-MM-DD。")]}) from None
+        if start > end or (end - start).days > 366:
+            raise exceptions.ValidationError({"start": [_("统计期间须在一年以内，且开始不晚于结束。")]})
+        department = None
+        raw = request.query_params.get("department")
+        if raw:
+            if not raw.isdigit():
+                raise exceptions.ValidationError({"department": [_("单位编号应为数字。")]})
+            department = Department.objects.filter(pk=int(raw)).first()
+            if department is None:
+                raise Http404
+        if request_key(request) is None:
+            unit_ids = user_unit_ids(request.user)
+            if unit_ids is not None:
+                if department is None:
+                    department = get_object_or_404(Department, pk=staff_profile(request.user).department_id)
+                elif department.pk not in unit_ids:
+                    raise Http404
+        tickets, callbacks = Ticket.objects.all(), Callback.objects.all()
+        if department is not None:
+            tickets = tickets.filter(lead_department__path__startswith=department.path)
+            callbacks = callbacks.filter(ticket__lead_department__path__startswith=department.path)
+        counters = counters_live(Period(start, end), tickets=tickets, callbacks=callbacks)[None]
+        return Response(
+            {
+                "start": start,
+                "end": end,
+                "department": {"id": department.pk, "name": department.name} if department else None,
+                "counters": counters.as_dict(),
+                "rates": counters.rates(),
+            }
+        )
