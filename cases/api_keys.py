@@ -29,9 +29,11 @@ ERR_NO_CENTRE = _("系统中还没有热线中心单位，无法为接口密钥�
 ERR_CHANNEL = _("未知渠道：%(channel)s。")
 
 
-def api_key_issue(*, name: str, channel: str, purpose: str = ApiKey.Purpose.CHANNEL, created_by=None, note: str = ""):
+def api_key_issue(
+    *, name: str, channel: str, purpose: str = ApiKey.Purpose.CHANNEL, created_by=None, note: str = "", raw=None
+):
     """A new key; returns ``(ApiKey, raw_key)``. The raw key is shown once and
-    only its digest is stored."""
+    only its digest is stored. (``raw`` fixes the key: demo data only.)"""
     if channel not in Channel.values:
         raise ValidationError(ERR_CHANNEL, params={"channel": channel}, code="channel")
     if purpose not in ApiKey.Purpose.values:
@@ -39,7 +41,10 @@ def api_key_issue(*, name: str, channel: str, purpose: str = ApiKey.Purpose.CHAN
     centre = Department.objects.filter(kind=Department.Kind.CENTRE, is_active=True).order_by("path").first()
     if centre is None:
         raise ValidationError(ERR_NO_CENTRE, code="no_centre")
-    raw, prefix = ApiKey.generate()
+    if raw is None:
+        raw, prefix = ApiKey.generate()
+    else:
+        prefix = raw.split("_")[1]
     with transaction.atomic():
         user = get_user_model().objects.create(
             username=f"api-{prefix}",

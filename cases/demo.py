@@ -504,6 +504,7 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
         build_duties(c, categories)
         build_knowledge(categories)
         users = build_users(c)
+        build_open311(categories)
     summary = {"created": 0, "skipped": False}
     if Ticket.objects.filter(external_id__startswith=DEMO_PREFIX).exists():
         summary["skipped"] = True
@@ -523,6 +524,58 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     summary["scan"] = deadline_scan().summary()
     summary["reports"] = reports_for_demo(users, days=days)
     return summary
+
+
+#: Fixed keys so the README's API and Open311 examples work on the demo data. Demo only.
+DEMO_API_KEYS = [
+    ("演示小程序", "channel", "app", "hk_de301101_demo-miniprogram-key-not-for-production"),
+    ("语音回访系统", "callback", "hotline", "hk_de301102_demo-ivr-key-not-for-production"),
+    ("物联感知平台", "sensor", "sensor", "hk_de301103_demo-sensor-key-not-for-production"),
+]
+
+
+def build_open311(categories: dict) -> None:
+    """Service-definition attributes for a few services, and the demo API keys."""
+    from .api_keys import api_key_issue
+    from .models import ApiKey, ServiceAttribute
+
+    attributes = [
+        ("0101", "temperature", "室内温度（℃）", "number", False, [], 1),
+        (
+            "010101",
+            "since",
+            "从何时开始",
+            "singlevaluelist",
+            False,
+            [{"key": "today", "name": "今天"}, {"key": "days", "name": "两三天"}, {"key": "week", "name": "一周以上"}],
+            2,
+        ),
+        (
+            "020101",
+            "period",
+            "噪声时段",
+            "singlevaluelist",
+            True,
+            [{"key": "day", "name": "白天"}, {"key": "night", "name": "夜间（22:00—06:00）"}],
+            1,
+        ),
+    ]
+    for code, attr, description, datatype, required, values, order in attributes:
+        if code in categories:
+            ServiceAttribute.objects.get_or_create(
+                category=categories[code],
+                code=attr,
+                defaults={
+                    "description": description,
+                    "datatype": datatype,
+                    "required": required,
+                    "values": values,
+                    "order": order,
+                },
+            )
+    for name, purpose, channel, raw in DEMO_API_KEYS:
+        if not ApiKey.objects.filter(prefix=raw.split("_")[1]).exists():
+            api_key_issue(name=name, purpose=purpose, channel=channel, raw=raw, note="演示数据")
 
 
 def reports_for_demo(users, *, days: int) -> list[str]:

@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..api_keys import api_key_issue, api_key_revoke
 from ..models import ApiKey, ServiceAttribute
@@ -69,9 +68,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
             api_key_revoke(key)
-        self.message_user(
-            request, ngettext("已吊销 %(n)d 个密钥。", "已吊销 %(n)d 个密钥。", len(keys)) % {"n": len(keys)}
-        )
+        self.message_user(request, _("已吊销 %(n)d 个密钥。") % {"n": len(keys)})
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: what a key did stays attributable

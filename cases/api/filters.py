@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -6,13 +7,36 @@ from django.utils.translation import gettext_lazy as _
 from ..models import OPEN_STATES, Callback, Channel, Nature, Ticket, TicketState, Urgency
 
 
-class TicketFilter(django_filters.FilterSet):
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter named in the query must carry a value: ``?received_after=`` is an
+    error, not "no filter"."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name in self.filters:
+            values = self.data.getlist(name) if name in self.data else []
+            if any(v == "" for v in values):
+                self.form.add_error(name, _("参数不能为空。"))
+                valid = False
+            elif isinstance(self.filters[name], django_filters.BooleanFilter) and (
+                len(values) > 1 or any(v not in ("true", "false") for v in values)
+            ):
+                self.form.add_error(name, _("应为 true 或 false。"))
+                valid = False
+        return valid
+
+
+class TicketFilter(StrictFilterSet):
     state = django_filters.MultipleChoiceFilter(choices=TicketState.choices)
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
     urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices)
     nature = django_filters.MultipleChoiceFilter(choices=Nature.choices)
     category = django_filters.CharFilter(method="filter_category", help_text=_("分类编码（含下级分类）"))
-    lead_department = django_filters.NumberFilter(method="filter_department", help_text=_("主办单位（含下级单位）"))
+    lead_department = IntegerFilter(method="filter_department", help_text=_("主办单位（含下级单位）"))
     received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
     received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
@@ -41,7 +65,7 @@ class TicketFilter(django_filters.FilterSet):
         return queryset.filter(late) if value else queryset.exclude(late)
 
 
-class CallbackFilter(django_filters.FilterSet):
+class CallbackFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Callback.Status.choices)
     batch_date = django_filters.DateFilter()
 

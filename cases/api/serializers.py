@@ -134,7 +134,17 @@ class TicketDetailSerializer(TicketSerializer):
             "grid": obj.grid.code if obj.grid_id else None,
         }
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "result": {"type": "string"},
+                "text": {"type": "string"},
+                "replied_at": {"type": "string", "format": "date-time", "nullable": True},
+            },
+        }
+    )
     def get_reply(self, obj):
         if not obj.reply_result:
             return None
@@ -252,7 +262,7 @@ class TextSerializer(serializers.Serializer):
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Category
@@ -260,7 +270,7 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class DepartmentSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Department

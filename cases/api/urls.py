@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -14,4 +14,5 @@ urlpatterns = [
     *router.urls,
     path("alerts/", views.AlertView.as_view(), name="alerts"),
     path("stats/", views.StatsView.as_view(), name="stats"),
+    re_path(r"^.*$", views.not_found),
 ]

@@ -52,6 +52,23 @@ class NewestFirst(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("每页条数应为 1 到 %(max)d 的整数。") % {"max": self.max_page_size}]}
+            )
+        return int(values[0])
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters
+
 
 def api_tickets(request):
     """The tickets a request may see: a key its own, a person their scope."""
@@ -364,6 +381,9 @@ class StatsView(APIView):
         from reports.metrics import Period, counters_live
 
         today = timezone.localdate()
+        for name in ("start", "end", "department"):
+            if name in request.query_params and not request.query_params[name]:
+                raise exceptions.ValidationError({name: [_("参数不能为空。")]})
         try:
             end = date.fromisoformat(request.query_params.get("end") or today.isoformat())
             start = date.fromisoformat(request.query_params.get("start") or (end - timedelta(days=29)).isoformat())
@@ -400,3 +420,10 @@ class StatsView(APIView):
                 "rates": counters.rates(),
             }
         )
+
+
+def not_found(request, *args, **kwargs):
+    """Anything else under /api/v1/: a JSON 404, like every other API answer."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": _("未找到。")}, status=404)

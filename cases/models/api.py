@@ -94,7 +94,10 @@ class ServiceAttribute(models.Model):
     datatype_description = models.CharField(_("填写说明"), max_length=200, blank=True)
     required = models.BooleanField(_("必填"), default=False)
     values = models.JSONField(
-        _("可选值"), default=list, blank=True, help_text=_('列表型属性的可选值：[{"key": "night", "name": "夜间"}]')
+        _("可选值"),
+        default=list,
+        blank=True,
+        help_text=_("列表型属性的可选值，每项含 key（提交值）和 name（显示名称）。"),
     )
     order = models.PositiveSmallIntegerField(_("顺序"), default=1)
 

@@ -222,13 +222,11 @@ def requests(request, fmt):
         start = _parse_when(params["start_date"], "start_date") if params.get("start_date") else None
     except ValueError as exc:
         return error(fmt, 400, str(exc))
+    # The spec's default is the last 90 days; a start alone runs to now, an end
+    # alone reaches 90 days back. Pages hold at most 1000 requests either way.
     window = timedelta(days=settings.HOTLINE_OPEN311_WINDOW_DAYS)
-    if start is None and end is None:
-        end = timezone.now()
-    if start is None:
-        start = end - window
-    if end is None:
-        end = start + window
+    end = end or timezone.now()
+    start = start or end - window
     if start > end:
         return error(fmt, 400, "start_date must not be after end_date")
     queryset = queryset.filter(received_at__gte=start, received_at__lte=end)

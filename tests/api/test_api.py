@@ -276,7 +276,9 @@ def test_create_api_key_command_prints_a_working_key(city, capsys):
 def test_keys_are_issued_and_revoked_in_the_admin(city, client, admin_user):
     client.force_login(admin_user)
     r = client.post(
-        reverse("admin:cases_apikey_add"), {"name": "市民热线小程序", "purpose": "channel", "channel": "app"}, follow=True
+        reverse("admin:cases_apikey_add"),
+        {"name": "市民热线小程序", "purpose": "channel", "channel": "app"},
+        follow=True,
     )
     assert r.status_code == 200
     [raw] = re.findall(r"hk_[0-9a-f]{8}_[\w-]+", r.content.decode())

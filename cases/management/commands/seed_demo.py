@@ -36,3 +36,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password {demo.DEMO_PASSWORD}):"))
         for username in ["admin", *[u[0] for u in demo.D.DEMO_USERS]]:
             self.stdout.write(f"  {username}")
+        self.stdout.write(self.style.SUCCESS("Demo API keys (Authorization: Api-Key …; Open311 api_key=…):"))
+        for name, purpose, _channel, raw in demo.DEMO_API_KEYS:
+            self.stdout.write(f"  {purpose:<9} {raw}  ({name})")
