@@ -667,7 +667,10 @@ def followups(replay: Replay, *, days: int) -> dict:
         .order_by("next_due_at")[:4]
     )
     for i, ticket in enumerate(chased):
-        with transaction.atomic(), clock_at(now - timedelta(hours=3 - i * 0.5)):
+        # Never before the ticket's own last step: the timeline must stay in order.
+        last_step = ticket.events.order_by("-created_at").values_list("created_at", flat=True).first()
+        moment = max(now - timedelta(hours=3 - i * 0.5), last_step + timedelta(minutes=1))
+        with transaction.atomic(), clock_at(min(moment, now)):
             urge = workflow.ticket_urge(
                 ticket=ticket,
                 actor=users["supervisor"],

@@ -436,9 +436,7 @@ def _create_checked(fmt, key, post):
         raise BadRequest(400, " ".join(getattr(exc, "messages", [str(exc)]))) from None
     except WorkflowPermissionError as exc:
         raise BadRequest(403, str(exc.message)) from None
-    notice = ""
-    if ticket.category.default_department_id or ticket.street_id:
-        notice = _("已受理，将尽快派至承办单位办理。")
+    notice = _("已受理，将尽快派至承办单位办理。")
     return respond(
         fmt,
         [

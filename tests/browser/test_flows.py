@@ -134,3 +134,32 @@ def test_the_dashboard_draws_its_charts(page, live_server, city, shoot):
     assert page.locator(".charts canvas").count() >= 10  # drawn by ECharts from our own static files
     expect(page.locator("#table-hotspots")).to_contain_text("东关社区")
     shoot(page, "11-dashboard")
+
+
+def test_a_citizen_tracks_a_ticket_on_a_phone(browser, live_server, city, shoot):
+    """The public board and the status lookup, at phone size, with no login."""
+    from tests.conftest import drive, new_ticket
+
+    done = drive(city, new_ticket(city), TicketState.CLOSED)
+    drive(city, new_ticket(city, category=city.noise, content="夜间施工噪声"), TicketState.HANDLING)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+    phone = context.new_page()
+    outside = []
+    phone.on("request", lambda r: None if r.url.startswith(live_server.url) else outside.append(r.url))
+    phone.goto(f"{live_server.url}/")
+    expect(phone.locator("h1")).to_have_text("问题墙回音壁")
+    expect(phone.locator("article.card")).to_have_count(2)
+    expect(phone.locator("article.card.closed")).to_contain_text("已协调热力公司排气")
+    shoot(phone, "12-public-board-phone")
+    phone.click("text=办理进度查询")
+    phone.fill("input[name=number]", done.number)
+    phone.fill("input[name=last4]", "0000")
+    phone.click("button[type=submit]")
+    expect(phone.locator("[role=alert]")).to_contain_text("没有找到")
+    phone.fill("input[name=last4]", "1234")
+    phone.click("button[type=submit]")
+    expect(phone.locator(".result")).to_contain_text("已办结")
+    expect(phone.locator(".steps li")).to_have_count(5)  # received, dispatched, signed, replied, closed
+    shoot(phone, "13-public-lookup-phone")
+    assert outside == []  # nothing fetched from outside the server
+    context.close()
