@@ -17,7 +17,7 @@ from cases.models import Category, Channel, Ticket, TicketState
 from departments.models import Department
 
 from .hotspots import hotspots
-from .metrics import Period, counters_live, rates
+from .metrics import Counters, Period, counters_live, rates
 from .models import Report, ReportSubscription
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,9 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     now = now or clock.now()
     cfg = settings.HOTLINE_METRICS
     per_unit = counters_live(period, group_by="department")
-    totals = counters_live(period)[None]
+    totals = Counters()
+    for counters in per_unit.values():  # the same rows, grouped: their sum is the total
+        totals.add(counters)
     units = Department.objects.in_bulk([pk for pk in per_unit if pk is not None])
     rows = []
     for pk, counters in per_unit.items():

@@ -1,0 +1,449 @@
+"""A synthetic city at scale, for benchmarks: millions of tickets with the shapes a
+real 12345 centre has (categories, territories, channels, urgencies, states,
+reworks, returns, extensions, callbacks and their outcomes), written with COPY on
+PostgreSQL (executemany elsewhere) — not through the per-ticket workflow, which
+is what the demo data is for.
+
+What is simplified, on purpose: deadlines are counted in calendar time (the
+working-day calendar is exercised by the tests, not needed for volume); tickets
+get timeline events and callbacks but no field-history rows; co-handling and
+applications are left out."""
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from departments.models import Department, Grid
+
+from . import demo
+from . import demo_data as D
+from .models import Callback, Channel, Ticket, TicketEvent, TicketNumberSequence, TicketState
+
+S = TicketState
+K = TicketEvent.Kind
+CHUNK = 20_000
+SHANGHAI_OFFSET = timedelta(hours=8)
+
+CHANNELS = [(c, w) for c, w in demo.CHANNEL_WEIGHTS]
+URGENCIES = [("normal", 90), ("urgent", 8), ("critical", 2)]
+NATURES = [("complaint", 38), ("help", 30), ("consult", 18), ("suggestion", 6), ("report", 6), ("praise", 2)]
+OPEN_STATES = [(S.RECEIVED, 5), (S.DISPATCHED, 15), (S.HANDLING, 65), (S.REVIEWING, 15)]
+RESOLVE_DAYS = {"normal": 5, "urgent": 2, "critical": 1}
+# Hours of the day calls come in (local time), weighted like a hotline's day.
+HOURS = [(h, w) for h, w in enumerate([1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 13, 11, 8, 9, 12, 12, 11, 9, 7, 6, 5, 4, 2, 1])]
+
+
+def _weighted(rng, pairs, k):
+    values, weights = zip(*pairs, strict=True)
+    return rng.choices(values, weights, k=k)
+
+
+def _ts(moment: datetime | None) -> str | None:
+    """Naive UTC text, which both PostgreSQL (session in UTC) and Django's SQLite
+    backend read as the same instant. (All times here are naive UTC: isoformat is
+    the fast path.)"""
+    return None if moment is None else moment.isoformat(" ", "seconds")
+
+
+@dataclass
+class Places:
+    """Where demands come from: grids with their community, street and district."""
+
+    rows: list  # (grid_id, community_id, street_id, district_id, address prefix)
+    weights: list
+
+
+def _places(rng) -> Places:
+    rows, weights = [], []
+    for g in Grid.objects.select_related("community__parent__parent").filter(is_active=True):
+        community = g.community
+        street = community.parent
+        district = street.parent if street is not None else None
+        prefix = f"{district.name if district else ''}{demo._base_name(community.name)}"
+        rows.append((g.pk, community.pk, street.pk if street else None, district.pk if district else None, prefix))
+        weights.append(rng.uniform(0.3, 3.0))  # some places are much busier than others
+    return Places(rows, weights)
+
+
+def _leads(categories, units_by_code):
+    """Category code → how its lead is chosen (a unit id, "street" or "community")."""
+    leads = {}
+    for code in categories:
+        rule = D.DUTIES.get(code) or D.DUTIES.get(code[:4]) or D.DUTIES.get(code[:2]) or "street"
+        leads[code] = rule if rule in ("street", "community") else units_by_code[rule].pk
+    return leads
+
+
+class Copier:
+    """On PostgreSQL, COPY runs in a thread of its own (with its own connection),
+    so the server loads one chunk while Python builds the next; chunks go in
+    order (tickets before their events). Elsewhere, plain executemany inline."""
+
+    def __init__(self):
+        self.threaded = connection.vendor == "postgresql"
+        self.pool = ThreadPoolExecutor(max_workers=1) if self.threaded else None
+        self.pending = []
+
+    def submit(self, table, columns, payload):
+        if not self.threaded:
+            marks = ", ".join(["%s"] * len(columns))
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", payload)
+            return
+        while len(self.pending) >= 3:  # bound the memory held by chunks in flight
+            self.pending.pop(0).result()
+        self.pending.append(self.pool.submit(self._copy, table, columns, payload))
+
+    @staticmethod
+    def _copy(table, columns, text):
+        with connection.cursor() as cursor:
+            if not getattr(connection, "_hotline_fast_load", False):
+                _fast_load(True)
+                connection._hotline_fast_load = True
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write(text)
+
+    def close(self):
+        if not self.threaded:
+            return
+        for future in self.pending:
+            future.result()
+        self.pending = []
+
+        def done():
+            _fast_load(False)
+            connection.close()
+
+        self.pool.submit(done).result()
+        self.pool.shutdown()
+
+
+class Writer:
+    """Rows are tuples of text/None, handed to the copier a chunk at a time."""
+
+    def __init__(self, table, columns, copier):
+        self.table, self.columns, self.copier = table, columns, copier
+        self.rows = []
+        self.count = 0
+
+    def add(self, row):
+        self.rows.append(row)
+
+    def flush(self):
+        if not self.rows:
+            return
+        if self.copier.threaded:
+            payload = "".join("\t".join(r"\N" if v is None else str(v) for v in row) + "\n" for row in self.rows)
+        else:
+            payload = self.rows
+        self.copier.submit(self.table, self.columns, payload)
+        self.count += len(self.rows)
+        self.rows = []
+
+
+TICKET_COLUMNS = [
+    "id", "number", "channel", "nature", "urgency", "priority", "category_id", "content", "is_proactive",
+    "external_id", "citizen_name", "citizen_phone", "citizen_phone_last4", "is_anonymous", "is_confidential",
+    "address", "grid_id", "community_id", "street_id", "district_id", "lead_department_id",
+    "assignee_department_id", "handler_id", "state", "sign_due_at", "sign_warn_at", "contact_due_at",
+    "contact_warn_at", "resolve_due_at", "resolve_warn_at", "next_warn_at", "next_due_at", "received_at",
+    "first_dispatched_at", "dispatched_at", "signed_at", "first_contact_at", "replied_at", "closed_at",
+    "reply_result", "reply_text", "reply_reason", "invalid_kind", "invalid_reason", "rework_count",
+    "return_count", "extension_count", "extension_days", "reopen_count", "units_passed", "is_problem",
+    "head_signoff_required", "signoff_pending", "callback_exempt", "created_by_id", "updated_at",
+]  # fmt: skip
+EVENT_COLUMNS = [
+    "id", "ticket_id", "kind", "actor_id", "actor_department_id", "created_at", "from_state", "to_state", "note",
+    "data",
+]  # fmt: skip
+CALLBACK_COLUMNS = [
+    "id", "ticket_id", "closed_at", "batch_date", "due_at", "agent_id", "status", "impossible_reason", "via",
+    "attempts", "next_attempt_on", "last_attempt_at", "contacted", "solved", "satisfaction", "score_attitude",
+    "score_efficiency", "comment", "unit_at_fault", "completed_at", "completed_by_id", "reopened",
+    "overrule_reason", "created_at",
+]  # fmt: skip
+
+
+def _fast_load(on: bool) -> None:
+    """On PostgreSQL, skip the per-row foreign-key triggers while loading rows we
+    made consistent ourselves (needs a superuser; otherwise the load is slower)."""
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET session_replication_role = {'replica' if on else 'origin'}")
+    except Exception:
+        pass
+
+
+def _next_id(model) -> int:
+    last = model.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return (last or 0) + 1
+
+
+def _reset_sequences(models):
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            table = model._meta.db_table
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
+            )
+
+
+def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed: int = 20261123, progress=None):
+    """Write ``tickets`` tickets received over the last ``years``; about
+    ``open_share`` of them still open. Returns counts and seconds."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    with transaction.atomic():
+        city = demo.build_city(rng)
+        categories = demo.build_categories()
+        demo.build_duties(city, categories)
+        users = demo.build_users(city)
+    leaves = [c for code, c in categories.items() if code in D.DEMANDS]
+    leads = _leads({c.code: c for c in leaves}, city.units_by_code)
+    places = _places(rng)
+    handlers = users["handlers"]
+    handler_ids = {unit_id: u.pk for unit_id, u in handlers.items()}
+    dispatcher, operator = users["dispatcher"].pk, users["operator"].pk
+    agents = [u.pk for name, u in users.items() if name.startswith("callback")]
+    centre_id = city.centre.pk
+    texts = {c.pk: [t.replace("{place}", "") for t in D.DEMANDS[c.code]] for c in leaves}
+    category_weights = [rng.uniform(0.2, 4.0) for _ in leaves]
+
+    now = timezone.now().astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    span = timedelta(days=365 * years)
+    start = now - span
+    # Received times: uniform days, a hotline's hours of the day, sorted.
+    day_offsets = sorted(rng.random() for _ in range(tickets))
+    hours = _weighted(rng, HOURS, tickets)
+    open_from = int(tickets * (1 - open_share * 0.95))  # the newest tickets are mostly still open
+
+    copier = Copier()
+    t_writer = Writer(Ticket._meta.db_table, TICKET_COLUMNS, copier)
+    e_writer = Writer(TicketEvent._meta.db_table, EVENT_COLUMNS, copier)
+    c_writer = Writer(Callback._meta.db_table, CALLBACK_COLUMNS, copier)
+    ticket_id, event_id, callback_id = _next_id(Ticket), _next_id(TicketEvent), _next_id(Callback)
+    sequences: dict = {}
+    existing = dict(TicketNumberSequence.objects.values_list("day", "last_value"))
+    iterator = range(tickets)
+    if progress is not None:
+        iterator = progress(iterator)
+    channels = _weighted(rng, CHANNELS, tickets)
+    urgencies = _weighted(rng, URGENCIES, tickets)
+    natures = _weighted(rng, NATURES, tickets)
+    chosen_categories = rng.choices(leaves, category_weights, k=tickets)
+    chosen_places = rng.choices(places.rows, places.weights, k=tickets)
+    empty = "{}"
+
+    for i in iterator:
+        day = start + span * day_offsets[i]
+        local = day + SHANGHAI_OFFSET
+        received = (local.replace(hour=hours[i], minute=rng.randrange(60), second=rng.randrange(60))) - SHANGHAI_OFFSET
+        if received > now:
+            received = now - timedelta(minutes=rng.randrange(1, 600))
+        local_day = (received + SHANGHAI_OFFSET).date()
+        seq = sequences.get(local_day, existing.get(local_day, 0)) + 1
+        sequences[local_day] = seq
+        number = f"{local_day:%Y%m%d}-{seq:05d}"
+        category = chosen_categories[i]
+        grid_id, community_id, street_id, district_id, prefix = chosen_places[i]
+        rule = leads[category.code]
+        lead = street_id if rule == "street" else community_id if rule == "community" else rule
+        urgency = urgencies[i]
+        phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
+        is_open = (i >= open_from and rng.random() < 0.95) or rng.random() < open_share * 0.2 * (i / tickets)
+        state = _weighted(rng, OPEN_STATES, 1)[0] if is_open else S.CLOSED
+        if not is_open:
+            roll = rng.random()
+            state = S.INVALID if roll < 0.01 else S.MERGED if roll < 0.02 else S.CLOSED
+
+        resolve_days = RESOLVE_DAYS[urgency]
+        late = rng.random() < 0.08
+        dispatched = received + timedelta(minutes=rng.uniform(5, 240)) if state != S.RECEIVED else None
+        if state in (S.INVALID,) or (state == S.MERGED and rng.random() < 0.5):
+            dispatched = None
+        sign_due = dispatched + timedelta(hours=2) if dispatched else None
+        signed = dispatched + timedelta(minutes=rng.uniform(5, 150 if not late else 300)) if dispatched else None
+        if state == S.DISPATCHED:
+            signed = None
+        contact_due = signed + timedelta(hours=24) if signed else None
+        contacted = signed + timedelta(hours=rng.uniform(0.5, 20 if not late else 40)) if signed else None
+        resolve_due = dispatched + timedelta(days=resolve_days) if dispatched else None
+        replied = closed = None
+        reworks = (rng.random() < 0.05) * rng.randint(1, 3)
+        returns = (rng.random() < 0.03) * 1
+        extensions = (rng.random() < 0.04) * 1
+        if extensions and resolve_due:
+            resolve_due += timedelta(days=rng.randint(2, 5))
+        if state in (S.REVIEWING, S.CLOSED) and contacted:
+            replied = contacted + timedelta(days=rng.uniform(0.2, resolve_days * (0.8 if not late else 1.6)))
+            if state == S.CLOSED:
+                closed = replied + timedelta(hours=rng.uniform(0.5, 20))
+        if state in (S.INVALID, S.MERGED) or (state == S.CLOSED and not dispatched):
+            closed = received + timedelta(minutes=rng.uniform(3, 120))
+        for name in ("signed", "contacted", "replied", "closed"):
+            value = locals()[name]
+            if value is not None and value > now:
+                # What has not happened yet is still ahead: the ticket stays open.
+                state = {"signed": S.DISPATCHED, "contacted": S.HANDLING, "replied": S.HANDLING, "closed": S.REVIEWING}[
+                    name
+                ]
+                break
+        if state == S.DISPATCHED:
+            signed = contacted = replied = closed = None
+        elif state == S.HANDLING:
+            replied = closed = None
+            if contacted and contacted > now:
+                contacted = None
+        elif state == S.REVIEWING:
+            closed = None
+        if state == S.REVIEWING and replied is None:
+            state = S.HANDLING
+        if state == S.HANDLING and signed is None:
+            state = S.DISPATCHED
+        if state == S.DISPATCHED and dispatched is None:
+            state = S.RECEIVED
+        if state == S.RECEIVED:
+            dispatched = sign_due = resolve_due = signed = contacted = replied = closed = None
+        open_now = state in (S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING)
+        clocks = []
+        if state == S.DISPATCHED and sign_due:
+            clocks.append(sign_due)
+        if state in (S.DISPATCHED, S.HANDLING) and signed and not contacted and contact_due:
+            clocks.append(contact_due)
+        if open_now and state != S.RECEIVED and resolve_due:
+            clocks.append(resolve_due)
+        next_due = min(clocks) if clocks else None
+        next_warn = next_due - (next_due - received) * 0.25 if next_due else None
+        reply_result = ""
+        reply_text = ""
+        if replied:
+            reply_result = rng.choices(["solved", "explained", "unsolvable"], [78, 18, 4])[0]
+            reply_text = "已到现场核实处理，问题已解决。" if reply_result == "solved" else "已向诉求人解释相关政策。"
+        assignee = lead if dispatched else None
+        handler = handler_ids.get(lead) if signed else None
+        content = f"{prefix}{rng.randrange(1, 30)}号院：{rng.choice(texts[category.pk])}"
+        is_problem = reworks >= 3
+        t_writer.add(
+            (
+                ticket_id, number, channels[i], natures[i], urgency, {"critical": 0, "urgent": 1}.get(urgency, 2),
+                category.pk, content, int(channels[i] in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),
+                "", rng.choice(demo.SURNAMES) + rng.choice("先生女士"), phone, phone[-4:], 0,
+                int(natures[i] == "report" and rng.random() < 0.5), f"{prefix}{rng.randrange(1, 30)}号院",
+                grid_id, community_id, street_id, district_id, lead if dispatched else None, assignee, handler,
+                state, _ts(sign_due),
+                _ts(sign_due - timedelta(minutes=30) if sign_due else None), _ts(contact_due),
+                _ts(contact_due - timedelta(hours=6) if contact_due else None), _ts(resolve_due),
+                _ts(resolve_due - timedelta(days=1) if resolve_due else None), _ts(next_warn), _ts(next_due),
+                _ts(received), _ts(dispatched), _ts(dispatched), _ts(signed), _ts(contacted), _ts(replied),
+                _ts(closed), reply_result, reply_text, "", "other" if state == S.INVALID else "",
+                "无效诉求" if state == S.INVALID else "", reworks, returns, extensions, extensions * 3, 0,
+                1 + returns, int(is_problem), 0, 0, int(state != S.CLOSED), operator,
+                _ts(closed or replied or received),
+            )
+        )  # fmt: skip
+        # The timeline.
+        steps = [(K.CREATED, operator, centre_id, received, "", S.RECEIVED)]
+        if dispatched:
+            steps.append((K.DISPATCHED, dispatcher, centre_id, dispatched, S.RECEIVED, S.DISPATCHED))
+        if signed:
+            steps.append((K.SIGNED, handler, lead, signed, S.DISPATCHED, S.HANDLING))
+        if contacted:
+            steps.append((K.CONTACTED, handler, lead, contacted, S.HANDLING, S.HANDLING))
+        if replied:
+            steps.append((K.REPLIED, handler, lead, replied, S.HANDLING, S.REVIEWING))
+        if closed and state == S.CLOSED and replied:
+            steps.append((K.APPROVED, dispatcher, centre_id, closed, S.REVIEWING, S.CLOSED))
+        elif closed and state == S.CLOSED:
+            steps.append((K.ANSWERED, operator, centre_id, closed, S.RECEIVED, S.CLOSED))
+        elif closed and state == S.INVALID:
+            steps.append((K.INVALIDATED, dispatcher, centre_id, closed, S.RECEIVED, S.INVALID))
+        elif closed and state == S.MERGED:
+            source = S.DISPATCHED if dispatched else S.RECEIVED
+            steps.append((K.MERGED, dispatcher, centre_id, closed, source, S.MERGED))
+        for kind, actor, dept, at, src, dst in steps:
+            e_writer.add((event_id, ticket_id, kind, actor, dept, _ts(at), src, dst, "", empty))
+            event_id += 1
+        # The callback, for closures of the days before today.
+        if state == S.CLOSED and closed is not None and closed < now - timedelta(days=1):
+            batch_day = (closed + SHANGHAI_OFFSET).date()
+            roll = rng.random()
+            status = "done" if roll < 0.86 else "unreachable" if roll < 0.95 else "impossible"
+            solved = satisfaction = ""
+            score_a = score_e = completed = contacted_flag = at_fault = None
+            if status == "done":
+                solved = rng.choices(["solved", "partly", "unsolved"], [86, 9, 5])[0]
+                satisfaction = rng.choices(["satisfied", "basically", "unsatisfied"], [82, 13, 5])[0]
+                score_a, score_e = rng.randint(3, 5), rng.randint(2, 5)
+                contacted_flag = int(rng.random() < 0.96)
+                at_fault = int(rng.random() < 0.7) if satisfaction == "unsatisfied" or solved == "unsolved" else None
+            completed = closed + timedelta(hours=rng.uniform(10, 30))
+            agent = agents[callback_id % len(agents)]
+            c_writer.add(
+                (
+                    callback_id, ticket_id, _ts(closed), batch_day.isoformat(), _ts(closed + timedelta(days=1)),
+                    agent, status, "未留联系电话" if status == "impossible" else "", "agent",
+                    1 if status == "done" else 3, (batch_day + timedelta(days=1)).isoformat(), _ts(completed),
+                    contacted_flag, solved, satisfaction, score_a, score_e, "", at_fault, _ts(completed), agent, 0,
+                    "", _ts(closed + timedelta(hours=1)),
+                )
+            )  # fmt: skip
+            callback_id += 1
+        ticket_id += 1
+        if len(t_writer.rows) >= CHUNK:
+            for writer in (t_writer, e_writer, c_writer):  # parents first
+                writer.flush()
+
+    for writer in (t_writer, e_writer, c_writer):
+        writer.flush()
+    copier.close()
+    with transaction.atomic():
+        TicketNumberSequence.objects.bulk_create(
+            [TicketNumberSequence(day=day, last_value=last) for day, last in sequences.items()],
+            update_conflicts=True,
+            unique_fields=["day"],
+            update_fields=["last_value"],
+        )
+    _reset_sequences([Ticket, TicketEvent, Callback])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (Ticket, TicketEvent, Callback):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+    return {
+        "tickets": t_writer.count,
+        "events": e_writer.count,
+        "callbacks": c_writer.count,
+        "open": Ticket.objects.filter(state__in=[S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING]).count(),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def long_story(*, events: int = 50) -> Ticket:
+    """One open ticket with a long timeline (progress notes), for the change view."""
+    ticket = Ticket.objects.filter(state=S.HANDLING).order_by("-pk").first()
+    have = ticket.events.count()
+    last = ticket.events.order_by("-created_at").values_list("created_at", flat=True).first()
+    unit = Department.objects.get(pk=ticket.lead_department_id)
+    rows = [
+        TicketEvent(
+            ticket=ticket,
+            kind=K.PROGRESS,
+            actor_id=ticket.handler_id,
+            actor_department=unit,
+            created_at=last + timedelta(minutes=i + 1),
+            from_state=S.HANDLING,
+            to_state=S.HANDLING,
+            note=f"第{i + 1}次进展：已协调相关单位现场处理。",
+        )
+        for i in range(max(0, events - have))
+    ]
+    TicketEvent.objects.bulk_create(rows)
+    return ticket
