@@ -208,11 +208,13 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
             _in_rollback(_raw_scan),
             count_rows=lambda r: sum(r.reminders.values()),
         )
-        full.note = f"{result.notifications:,} notifications, {result.urges} urges"
+        full.queries = result.queries
+        full.note = f"{result.notifications:,} notifications, {result.urges:,} urge notices"
         with transaction.atomic():
             deadline_scan()  # the levels are now recorded …
             again = Row("deadline scan, nothing new", "≤ 0.5 s")
-            measure(again, deadline_scan, count_rows=lambda r: sum(r.reminders.values()))
+            result = measure(again, deadline_scan, count_rows=lambda r: sum(r.reminders.values()))
+            again.queries = result.queries
             transaction.set_rollback(True)
     if want("batch"):
         batch_row = Row("callback batch, 60,000 closed in a day", "≤ 20 s")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from departments.models import Department, Grid
@@ -424,6 +425,48 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
         "open": Ticket.objects.filter(state__in=[S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING]).count(),
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def reminders_so_far(*, hours: int = 24) -> int:
+    """The reminders the deadline scan would already have sent for levels crossed
+    more than ``hours`` ago (as if beat had been running all along), so that a
+    scan now meets one day's worth of new crossings, not two years'."""
+    import uuid
+
+    from django.conf import settings
+
+    from .deadlines import get_calendar
+    from .models import Reminder
+    from .scan import CLOCKS, level_conditions
+
+    cutoff = timezone.now() - timedelta(hours=hours)
+    cal = get_calendar()
+    escalate_before = cal.subtract_working_minutes(
+        cutoff, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes
+    )
+    scan_id, made = uuid.uuid4(), 0
+    for spec in CLOCKS:
+        for level, crossed in level_conditions(spec, cutoff, escalate_before).items():
+            if level == 1:
+                crossed = Q(**{f"{spec.warn}__lte": cutoff})  # warned at some point, whatever came after
+            rows = (
+                Ticket.objects.filter(spec.running, crossed)
+                .values_list("pk", spec.due, "assignee_department_id", "lead_department_id")
+                .iterator(chunk_size=20_000)
+            )
+            batch = []
+            for pk, due, assignee, lead in rows:
+                batch.append(
+                    Reminder(
+                        ticket_id=pk, clock=spec.name, level=level, due_at=due,
+                        department_id=assignee or lead, created_at=cutoff, scan_id=scan_id,
+                    )
+                )  # fmt: skip
+                if len(batch) >= 20_000:
+                    made += len(Reminder.objects.bulk_create(batch, ignore_conflicts=True))
+                    batch = []
+            made += len(Reminder.objects.bulk_create(batch, ignore_conflicts=True))
+    return made
 
 
 def long_story(*, events: int = 50) -> Ticket:

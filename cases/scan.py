@@ -29,7 +29,7 @@ from departments.roles import Role
 
 from . import clock
 from .deadlines import get_calendar
-from .models import Clock, Notification, Reminder, Ticket, TicketState, Urge, UrgeNumberSequence
+from .models import Clock, Notification, Reminder, Ticket, TicketState, UrgeNumberSequence
 from .notify import is_urgent, notifications_create, staff_by_unit, staff_with_role
 
 S = TicketState
@@ -174,15 +174,24 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     units = {t.assignee_department_id for t in tickets.values()} | {t.lead_department_id for t in tickets.values()}
     staff = staff_by_unit(units - {None}, [Role.HANDLER, Role.UNIT_HEAD])
     supervisors = staff_with_role(Role.SUPERVISOR) if level == L.ESCALATED else []
+    urges = {}
+    if level == L.ESCALATED:
+        # The written urge notices (催办通知书) of the whole chunk, through the workflow, in bulk.
+        from .workflow import system_urges_issue
+
+        issued = system_urges_issue(
+            items=[(tickets[r.ticket_id], r, _urge_content(tickets[r.ticket_id], r)) for r in mine], now=now
+        )
+        urges = {urge.reminder_id: urge for urge in issued}
+        result.urges += len(issued)
     items = []
     for reminder in mine:
         ticket = tickets[reminder.ticket_id]
         recipients = _recipients(ticket, level, staff, supervisors)
         title, body = _texts(ticket, spec, level, reminder)
-        if level == L.ESCALATED:
-            urge = _urge_notice(ticket, reminder, now)
-            body += "\n" + _("已发出催办通知书 %(number)s，请在 1 个工作日内签收并反馈。") % {"number": urge.number}
-            result.urges += 1
+        if reminder.pk in urges:
+            number = urges[reminder.pk].number
+            body += "\n" + _("已发出催办通知书 %(number)s，请在 1 个工作日内签收并反馈。") % {"number": number}
         for user in recipients:
             items.append(
                 {
@@ -236,28 +245,26 @@ def _texts(ticket, spec, level, reminder) -> tuple[str, str]:
 
 
 def urge_number_next(year: int) -> str:
+    return urge_numbers_next(year, 1)[0]
+
+
+def urge_numbers_next(year: int, count: int) -> list[str]:
+    """``count`` consecutive notice numbers of ``year`` in one statement."""
     table = connection.ops.quote_name(UrgeNumberSequence._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (year, last_value) VALUES (%s, 1) "
-            f"ON CONFLICT (year) DO UPDATE SET last_value = {table}.last_value + 1 RETURNING last_value",
-            [year],
+            f"INSERT INTO {table} (year, last_value) VALUES (%s, %s) "
+            f"ON CONFLICT (year) DO UPDATE SET last_value = {table}.last_value + %s RETURNING last_value",
+            [year, count, count],
         )
-        (value,) = cursor.fetchone()
+        (last,) = cursor.fetchone()
     # A document number, the same whatever language anyone reads it in.
-    return f"催办〔{year}〕{value:04d}号"
+    return [f"催办〔{year}〕{value:04d}号" for value in range(last - count + 1, last + 1)]
 
 
-def _urge_notice(ticket, reminder, now) -> Urge:
-    """The written urge notice (催办通知书) of an escalation, issued by the system
-    through the workflow so that it stands on the ticket's timeline too."""
-    from .workflow import ticket_urge
-
-    return ticket_urge(
-        ticket=ticket,
-        actor=None,
-        kind=Urge.Kind.WRITTEN,
-        content=_("工单 %(number)s（%(category)s）%(clock)s已超期，请立即办理并在 1 个工作日内反馈。")
-        % {"number": ticket.number, "category": ticket.category.name, "clock": reminder.get_clock_display()},
-        reminder=reminder,
-    )
+def _urge_content(ticket, reminder) -> str:
+    return _("工单 %(number)s（%(category)s）%(clock)s已超期，请立即办理并在 1 个工作日内反馈。") % {
+        "number": ticket.number,
+        "category": ticket.category.name,
+        "clock": reminder.get_clock_display(),
+    }

@@ -240,6 +240,10 @@ def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
         return _in_subtree(actor, ticket.assignee_department_id)
     if scope == Scope.COHANDLER:
         unit_ids = user_unit_ids(actor)
+        rows = getattr(ticket, "_cohandling_rows", None)  # set by allowed_actions
+        if rows is not None:
+            active = (CoHandling.Status.PENDING, CoHandling.Status.SIGNED)
+            return unit_ids is None or any(s in active and d in unit_ids for d, s in rows)
         pending = ticket.cohandlings.filter(status__in=[CoHandling.Status.PENDING, CoHandling.Status.SIGNED])
         return unit_ids is None or pending.filter(department_id__in=unit_ids).exists()
     return False
@@ -266,6 +270,9 @@ def _authorize(kind: str, ticket: Ticket | None, actor) -> None:
 
 def _has_application(kind):
     def check(ticket, actor):
+        pending = getattr(ticket, "_pending_application_kinds", None)  # set by allowed_actions
+        if pending is not None:
+            return kind in pending
         return ticket.applications.filter(kind=kind, status=TicketApplication.Status.PENDING).exists()
 
     return check
@@ -273,8 +280,11 @@ def _has_application(kind):
 
 def _has_cohandling(status):
     def check(ticket, actor):
-        rows = ticket.cohandlings.filter(status=status)
         unit_ids = user_unit_ids(actor)
+        rows = getattr(ticket, "_cohandling_rows", None)  # set by allowed_actions
+        if rows is not None:
+            return any(s == status and (unit_ids is None or d in unit_ids) for d, s in rows)
+        rows = ticket.cohandlings.filter(status=status)
         return (rows if unit_ids is None else rows.filter(department_id__in=unit_ids)).exists()
 
     return check
@@ -307,16 +317,24 @@ def allowed_actions(ticket: Ticket, actor) -> list[str]:
     Refusals that depend on the input (a late extension, a missing reason) are
     left to the transition itself."""
     kinds = []
-    for kind in TRANSITIONS:
-        if kind in (Kind.CREATED, Kind.MASTER_CLOSED, Kind.REPLY_DRAFTED):
-            continue
-        try:
-            _authorize(kind, ticket, actor)
-        except (WorkflowError, WorkflowPermissionError):
-            continue
-        check = PRECONDITIONS.get(kind)
-        if check is None or check(ticket, actor):
-            kinds.append(kind)
+    # Read the pending applications and co-handlings once for all the checks below.
+    ticket._pending_application_kinds = set(
+        ticket.applications.filter(status=TicketApplication.Status.PENDING).values_list("kind", flat=True)
+    )
+    ticket._cohandling_rows = list(ticket.cohandlings.values_list("department_id", "status"))
+    try:
+        for kind in TRANSITIONS:
+            if kind in (Kind.CREATED, Kind.MASTER_CLOSED, Kind.REPLY_DRAFTED):
+                continue
+            try:
+                _authorize(kind, ticket, actor)
+            except (WorkflowError, WorkflowPermissionError):
+                continue
+            check = PRECONDITIONS.get(kind)
+            if check is None or check(ticket, actor):
+                kinds.append(kind)
+    finally:
+        del ticket._pending_application_kinds, ticket._cohandling_rows
     return kinds
 
 
@@ -1416,6 +1434,72 @@ def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=No
             data={"urge": urge.pk, "urge_kind": kind, "number": urge.number, "department": _dept_ref(department)},
         )
     return urge
+
+
+def system_urges_issue(*, items, now) -> list:
+    """The deadline scan's written urge notices for a chunk of escalations: for
+    each ticket the same rows :func:`ticket_urge` writes — the numbered notice, the
+    timeline event, a history version — but a few statements for the whole chunk.
+    ``items`` are ``(ticket, reminder, content)``. No unit notification here: the
+    scan's reminder already carries the notice."""
+    from .models import Urge
+    from .scan import urge_numbers_next
+
+    if not items:
+        return []
+    rule = TRANSITIONS[Kind.URGED]
+    with transaction.atomic():
+        locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[t.pk for t, _r, _c in items])}
+        todo = [(locked[t.pk], r, c) for t, r, c in items if t.pk in locked and locked[t.pk].state in rule.sources]
+        if not todo:
+            return []
+        numbers = urge_numbers_next(timezone.localtime(now).year, len(todo))
+        respond_by = get_calendar().add_limit(now, 1, TimeUnit.WORKING_DAY)
+        urges = Urge.objects.bulk_create(
+            [
+                Urge(
+                    ticket=t,
+                    department_id=t.lead_department_id or t.assignee_department_id,
+                    kind=Urge.Kind.WRITTEN,
+                    number=number,
+                    content=content,
+                    reminder=reminder,
+                    issued_by=None,
+                    issued_at=now,
+                    respond_by=respond_by,
+                )
+                for (t, reminder, content), number in zip(todo, numbers, strict=True)
+            ]
+        )
+        units = Department.objects.in_bulk({u.department_id for u in urges} - {None})
+        TicketEvent.objects.bulk_create(
+            [
+                TicketEvent(
+                    ticket=t,
+                    kind=Kind.URGED,
+                    actor=None,
+                    created_at=now,
+                    from_state=t.state,
+                    to_state=t.state,
+                    note=content,
+                    data={
+                        "urge": urge.pk,
+                        "urge_kind": Urge.Kind.WRITTEN,
+                        "number": urge.number,
+                        "department": _dept_ref(units.get(urge.department_id)),
+                    },
+                )
+                for (t, _reminder, content), urge in zip(todo, urges, strict=True)
+            ]
+        )
+        tickets = [t for t, _r, _c in todo]
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(updated_at=now)
+        for t in tickets:
+            t.updated_at = now
+        Ticket.history.bulk_history_create(
+            tickets, update=True, default_user=None, default_change_reason=Kind.URGED, default_date=now
+        )
+    return urges
 
 
 def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticket:

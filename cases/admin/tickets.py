@@ -449,7 +449,25 @@ class TicketAdmin(SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
+        # The page shows every unit and person the ticket points to: one query.
+        queryset = self.get_queryset(request).select_related(
+            "category__parent__parent",
+            "grid",
+            "community",
+            "street",
+            "district",
+            "lead_department",
+            "assignee_department",
+            "handler",
+            "created_by",
+            "escalated_to",
+            "merged_into",
+        )
+        field = Ticket._meta.pk if from_field is None else Ticket._meta.get_field(from_field)
+        try:
+            obj = queryset.get(**{field.name: field.to_python(object_id)})
+        except (Ticket.DoesNotExist, ValidationError, ValueError):
+            obj = None
         if obj is not None and citizen_hidden_from(request.user, obj):
             obj.citizen_name = obj.citizen_phone = gettext("（保密）")
         return obj

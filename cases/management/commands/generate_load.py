@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from cases.load import generate, long_story
+from cases.load import generate, long_story, reminders_so_far
 
 
 class Command(BaseCommand):
@@ -26,8 +26,9 @@ class Command(BaseCommand):
 
         result = generate(tickets=tickets, years=years, open_share=open_share, seed=seed, progress=progress)
         story = long_story()
+        reminded = reminders_so_far()
         self.stdout.write(
             f"{result['tickets']:,} tickets ({result['open']:,} open in all), {result['events']:,} events, "
             f"{result['callbacks']:,} callbacks in {result['seconds']} s; "
-            f"ticket {story.number} has a 50-step timeline"
+            f"ticket {story.number} has a 50-step timeline; {reminded:,} reminders already sent before the last day"
         )
