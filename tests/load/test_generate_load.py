@@ -1,6 +1,7 @@
 """The load generator writes data the product can work with: consistent
 timelines, unique numbers, callbacks for closures, and the next real ticket's
-number does not collide."""
+number does not collide. (Transactional: on PostgreSQL the generator COPYs from a
+thread with its own connection, so its rows are committed, and must be cleared.)"""
 
 import itertools
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ from tests.conftest import new_ticket
 S = TicketState
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_generate_load_writes_a_consistent_city(capsys):
     call_command("generate_load", tickets=600, years=0.5, no_progress=True)
     out = capsys.readouterr().out
@@ -40,7 +41,7 @@ def test_generate_load_writes_a_consistent_city(capsys):
     assert not Callback.objects.exclude(ticket__state=S.CLOSED).exists()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_real_tickets_after_a_load_get_fresh_numbers(capsys):
     call_command("generate_load", tickets=300, years=0.01, open_share=0.5, no_progress=True)
     loaded = Ticket.objects.order_by("-received_at").first()
