@@ -290,13 +290,15 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
                 closed = replied + timedelta(hours=rng.uniform(0.5, 20))
         if state in (S.INVALID, S.MERGED) or (state == S.CLOSED and not dispatched):
             closed = received + timedelta(minutes=rng.uniform(3, 120))
-        for name in ("signed", "contacted", "replied", "closed"):
-            value = locals()[name]
-            if value is not None and value > now:
-                # What has not happened yet is still ahead: the ticket stays open.
-                state = {"signed": S.DISPATCHED, "contacted": S.HANDLING, "replied": S.HANDLING, "closed": S.REVIEWING}[
-                    name
-                ]
+        # What has not happened yet is still ahead: the ticket stays open before it.
+        for moment, before in (
+            (signed, S.DISPATCHED),
+            (contacted, S.HANDLING),
+            (replied, S.HANDLING),
+            (closed, S.REVIEWING),
+        ):
+            if moment is not None and moment > now:
+                state = before
                 break
         if state == S.DISPATCHED:
             signed = contacted = replied = closed = None

@@ -6,7 +6,6 @@ citizen leaves, and a confidential report (举报) is not on any public list."""
 
 import re
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from .models import Ticket, TicketEvent, TicketState
@@ -117,6 +116,6 @@ def ticket_lookup(number: str, last4: str) -> Ticket | None:
         return None
     return (
         Ticket.objects.select_related("category", "lead_department", "community", "street", "district", "merged_into")
-        .filter(Q(number=number) & Q(citizen_phone_last4=last4))
+        .filter(number=number, citizen_phone_last4=last4)
         .first()
     )

@@ -1,8 +1,6 @@
 """Public pages, no login (DESIGN §7): the status lookup and the 问题墙回音壁 board."""
 
 from django import forms
-from django.conf import settings
-from django.core.cache import cache
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,9 +9,9 @@ from django.views.decorators.http import require_http_methods
 
 from departments.models import Department
 
-from .api.auth import parse_rate
 from .models import Category, TicketState
 from .public import PUBLIC_KINDS, public_event_text, public_notes, public_tickets, public_unit, ticket_lookup
+from .ratelimit import over_limit
 
 BOARD_PAGE_SIZE = 20
 NOT_FOUND = _("没有找到与工单编号和手机号后四位都相符的工单，请核对后再试。")
@@ -32,18 +30,6 @@ class LookupForm(forms.Form):
     )
 
 
-def _attempts_left(request) -> bool:
-    """Count this address's lookups; False once it has used up the window."""
-    count, seconds = parse_rate(settings.HOTLINE_API_RATES["lookup"])
-    bucket = int(timezone.now().timestamp() // seconds)
-    name = f"lookup:{request.META.get('REMOTE_ADDR', '')}:{bucket}"
-    cache.add(name, 0, seconds)
-    try:
-        return cache.incr(name) <= count
-    except ValueError:
-        return True
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def lookup(request):
@@ -51,7 +37,7 @@ def lookup(request):
     context = {"form": form}
     status = 200
     if request.method == "POST":
-        if not _attempts_left(request):
+        if over_limit("lookup", request):
             context["error"] = _("查询过于频繁，请十分钟后再试。")
             status = 429
         elif form.is_valid():

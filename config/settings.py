@@ -6,6 +6,7 @@ machine with nothing to install: SQLite and an embedded task broker under ``var/
 """
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -42,10 +43,17 @@ def env_int(name: str, default: int) -> int:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 TESTING = "pytest" in sys.modules
 
+# Management commands that serve requests or keep signed state need the real key;
+# the others (check, makemigrations, migrate, …) sign nothing that outlives them.
+SERVING_COMMANDS = {"runserver", "up", "runserver_plus", "gunicorn"}
+MANAGE_COMMAND = os.environ.get("HOTLINE_MANAGE_COMMAND", "")
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if DEBUG or TESTING:
         SECRET_KEY = "insecure-development-key-never-use-in-production"
+    elif MANAGE_COMMAND and MANAGE_COMMAND not in SERVING_COMMANDS:
+        SECRET_KEY = secrets.token_urlsafe(50)  # this process only
     else:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (or DJANGO_DEBUG=1 for local development).")
 

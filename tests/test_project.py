@@ -12,7 +12,7 @@ from cases import deadlines
 
 
 def _settings_in_subprocess(env_overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "HOTLINE_MANAGE"))}
     env.update(env_overrides)
     code = (
         "import django; django.setup(); from django.conf import settings; "
@@ -31,6 +31,20 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _settings_in_subprocess({})
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_one_off_commands_need_no_secret_key_but_servers_do():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "HOTLINE_MANAGE"))}
+    env["HOTLINE_VAR_DIR"] = str(settings.VAR_DIR)
+
+    def manage(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True
+        )
+
+    assert manage("makemigrations", "--check", "--dry-run").returncode == 0
+    served = manage("runserver", "--noreload", "127.0.0.1:1")
+    assert served.returncode != 0 and "DJANGO_SECRET_KEY must be set" in served.stderr
 
 
 def test_database_url_selects_postgresql_and_sqlite_is_the_default():

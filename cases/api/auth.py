@@ -5,6 +5,7 @@ from rest_framework import authentication, exceptions, permissions, throttling
 
 from ..api_keys import api_key_check
 from ..models import ApiKey
+from ..ratelimit import parse_rate
 
 ERR_BAD_KEY = _("接口密钥无效或已吊销。")
 
@@ -84,15 +85,6 @@ class SettingsRate:
 
     def parse_rate(self, rate):
         return parse_rate(rate)
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """ "600/min", "10/10min", "5/hour" → (requests, seconds)."""
-    count, period = rate.split("/")
-    digits = "".join(ch for ch in period if ch.isdigit()) or "1"
-    unit = period[len(digits) :] if period[: len(digits)] == digits else period
-    seconds = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}[unit]
-    return int(count), int(digits) * seconds
 
 
 class KeyRateThrottle(SettingsRate, throttling.SimpleRateThrottle):

@@ -8,6 +8,8 @@ ERROR_CODES = {
     "401": "No or invalid credentials",
     "403": "Not allowed for this key or role",
     "404": "Not found, or outside your scope",
+    "406": "Not acceptable: the API answers JSON",
+    "415": "Unsupported or malformed request body",
     "429": "Throttled",
 }
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -18,7 +17,6 @@ from django.views.decorators.csrf import csrf_exempt
 from departments.models import Grid
 
 from .. import workflow
-from ..api.auth import parse_rate
 from ..api_keys import api_key_check
 from ..models import ApiKey, Category, ServiceAttribute, ServiceRequestToken, Ticket, TicketEvent
 from ..public import (
@@ -31,6 +29,7 @@ from ..public import (
     public_tickets,
     public_unit,
 )
+from ..ratelimit import over_limit
 from ..workflow import WorkflowError, WorkflowPermissionError
 from .render import error, respond
 
@@ -53,18 +52,6 @@ def _parse_when(raw: str, name: str):
     return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
-def _throttled(request) -> bool:
-    count, seconds = parse_rate(settings.HOTLINE_API_RATES["open311"])
-    bucket = int(timezone.now().timestamp() // seconds)
-    ident = request.META.get("REMOTE_ADDR", "")
-    name = f"open311:{ident}:{bucket}"
-    cache.add(name, 0, seconds)
-    try:
-        return cache.incr(name) > count
-    except ValueError:
-        return False
-
-
 def endpoint(methods=("GET",)):
     def wrap(view):
         @csrf_exempt
@@ -73,7 +60,7 @@ def endpoint(methods=("GET",)):
                 response = error(fmt, 405, f"method {request.method} not allowed here")
                 response["Allow"] = ", ".join(methods)
                 return response
-            if _throttled(request):
+            if over_limit("open311", request):
                 return error(fmt, 429, "too many requests; try again in a minute")
             jurisdiction = (request.POST if request.method == "POST" else request.GET).get("jurisdiction_id")
             if jurisdiction and jurisdiction != settings.HOTLINE_OPEN311_JURISDICTION:
