@@ -9,19 +9,29 @@ scans at once, or a scan restarted after its worker was killed, never remind
 twice — and never miss, because whatever a dead scan did not commit is still
 "crossed and not reminded" for the next one.
 
+Most passes are incremental: a ``ScanMark`` remembers how far the last pass got,
+and a pass only asks for thresholds crossed since then (less
+``HOTLINE_SCAN_OVERLAP_MINUTES``, for a transaction that committed after the last
+pass read) — a range read on the partial index of each running clock, however
+many tickets are overdue. A full pass (every threshold of every running clock)
+runs on the first scan, when the clock did not move forward since the last one,
+and every ``HOTLINE_SCAN_FULL_EVERY_MINUTES``: it catches a clock set in the past
+by an import or a bulk edit, which no window would see.
+
 The ladder: yellow → the handler; red → handler and unit heads; still red after
 ``HOTLINE_ESCALATE_AFTER_WORKING_DAYS`` working days → the supervisors, with a
 written urge notice (催办通知书) to the unit."""
 
+import functools
 import time as monotonic
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Value
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -29,7 +39,7 @@ from departments.roles import Role
 
 from . import clock
 from .deadlines import get_calendar
-from .models import Clock, Notification, Reminder, Ticket, TicketState, UrgeNumberSequence
+from .models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
 from .notify import is_urgent, notifications_create, staff_by_unit, staff_with_role
 
 S = TicketState
@@ -79,6 +89,8 @@ class ScanResult:
     urges: int = 0
     seconds: float = 0.0
     queries: int = 0
+    full: bool = True
+    since: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -90,29 +102,80 @@ class ScanResult:
             "reminders": {f"{c}:{L(level).name.lower()}": n for (c, level), n in sorted(self.reminders.items())},
             "notifications": self.notifications,
             "urges": self.urges,
+            "full": self.full,
+            "since": self.since.isoformat() if self.since else None,
             "seconds": round(self.seconds, 3),
             "queries": self.queries,
         }
 
 
-def level_conditions(spec: ClockSpec, now: datetime, escalate_before: datetime) -> dict[int, Q]:
-    return {
+MARK = "deadline"
+
+
+def level_conditions(
+    spec: ClockSpec,
+    now: datetime,
+    escalate_before: datetime,
+    since: datetime | None = None,
+    escalate_since: datetime | None = None,
+) -> dict[int, Q]:
+    """Each level's "crossed by ``now``"; with ``since``, only crossed after it."""
+    crossed = {
         L.YELLOW: Q(**{f"{spec.warn}__lte": now, f"{spec.due}__gt": now}),
         L.RED: Q(**{f"{spec.due}__lte": now}),
         L.ESCALATED: Q(**{f"{spec.due}__lte": escalate_before}),
     }
+    if since is not None:
+        crossed[L.YELLOW] &= Q(**{f"{spec.warn}__gt": since})
+        crossed[L.RED] &= Q(**{f"{spec.due}__gt": since})
+        escalate_since = escalate_since or _escalate_before(since)
+        crossed[L.ESCALATED] &= Q(**{f"{spec.due}__gt": escalate_since})
+    return crossed
 
 
-def deadline_scan(*, now: datetime | None = None, chunk_size: int | None = None) -> ScanResult:
+def _escalate_before(moment: datetime) -> datetime:
+    cal = get_calendar()
+    return cal.subtract_working_minutes(moment, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes)
+
+
+def _window_start(now: datetime, full: bool | None) -> datetime | None:
+    """Where an incremental pass starts looking, or None for a full pass."""
+    if full:
+        return None
+    mark = ScanMark.objects.filter(name=MARK).first()
+    if mark is None or now <= mark.scanned_until:
+        return None  # never scanned, or the clock went back: look at everything
+    if full is None and now - mark.full_scan_at >= timedelta(minutes=settings.HOTLINE_SCAN_FULL_EVERY_MINUTES):
+        return None
+    return mark.scanned_until - timedelta(minutes=settings.HOTLINE_SCAN_OVERLAP_MINUTES)
+
+
+def _advance_mark(now: datetime, full: bool) -> None:
+    """Record the pass in one statement; never moves the mark back (a slower
+    parallel pass may finish last)."""
+    table = connection.ops.quote_name(ScanMark._meta.db_table)
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    full_at = f"{greatest}({table}.full_scan_at, excluded.full_scan_at)" if full else f"{table}.full_scan_at"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, scanned_until, full_scan_at) VALUES (%s, %s, %s) "
+            f"ON CONFLICT (name) DO UPDATE SET "
+            f"scanned_until = {greatest}({table}.scanned_until, excluded.scanned_until), full_scan_at = {full_at}",
+            [MARK, *[connection.ops.adapt_datetimefield_value(now)] * 2],
+        )
+
+
+def deadline_scan(
+    *, now: datetime | None = None, chunk_size: int | None = None, full: bool | None = None
+) -> ScanResult:
     """Find newly crossed warning levels and remind; safe to run any number of
-    times, concurrently, and after a crash."""
+    times, concurrently, and after a crash. ``full``: True checks every running
+    clock, False only the window since the last pass, None (beat) decides."""
     started = monotonic.perf_counter()
     chunk_size = chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE
     now = now or clock.now()
     result = ScanResult(scanned_at=now)
     scan_id = uuid.uuid4()
-    cal = get_calendar()
-    escalate_before = cal.subtract_working_minutes(now, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes)
 
     def count_queries(execute, sql, params, many, context):
         result.queries += 1
@@ -120,35 +183,102 @@ def deadline_scan(*, now: datetime | None = None, chunk_size: int | None = None)
 
     with connection.execute_wrapper(count_queries), translation.override(settings.LANGUAGE_CODE):
         # (stored texts are written in the site's language)
-        _scan_levels(now, escalate_before, scan_id, chunk_size, result)
+        result.since = _window_start(now, full)
+        result.full = result.since is None
+        _scan_levels(now, _escalate_before(now), result.since, scan_id, chunk_size, result)
+        # Only a pass that finished moves the mark: a killed one is redone.
+        _advance_mark(now, result.full)
     result.seconds = monotonic.perf_counter() - started
     return result
 
 
-def _scan_levels(now, escalate_before, scan_id, chunk_size, result) -> None:
+def _scan_levels(now, escalate_before, since, scan_id, chunk_size, result) -> None:
+    moments = {"now": now, "escalate_before": escalate_before}
+    if since is not None:
+        moments |= {"since": since, "escalate_since": _escalate_before(since)}
+    sql, slots = _candidates_sql(incremental=since is not None)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(moments[slot.name]) if isinstance(slot, _Moment) else slot for slot in slots]
+    to_datetime = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite hands back text
+    found = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, due, clock_name, level in cursor.fetchall():
+            due = to_datetime(due, None, connection) if to_datetime else due
+            found[(clock_name, level)].append((pk, due))
     for spec in CLOCKS:
-        for level, crossed in level_conditions(spec, now, escalate_before).items():
-            reminded = Reminder.objects.filter(
-                ticket_id=OuterRef("pk"), clock=spec.name, level=level, due_at=OuterRef(spec.due)
-            )
-            candidates = list(
-                Ticket.objects.filter(spec.running, crossed)
-                .filter(~Exists(reminded))
-                .order_by("pk")
-                .values_list("pk", spec.due)
-            )
+        for level in L.values:
+            candidates = sorted(found.get((spec.name, level), []))
             for start in range(0, len(candidates), chunk_size):
                 chunk = candidates[start : start + chunk_size]
                 with transaction.atomic():
                     _remind(chunk, spec, level, scan_id, now, result)
 
 
+@dataclass(frozen=True)
+class _Moment:
+    name: str
+
+
+#: Stand-in moments, far from any real one, marking where each pass's own go.
+_STAND_INS = {
+    name: datetime(1901, 1, day, tzinfo=UTC)
+    for day, name in enumerate(["now", "escalate_before", "since", "escalate_since"], start=1)
+}
+
+
+@functools.cache
+def _candidates_sql_for(vendor: str, incremental: bool) -> tuple[str, list]:
+    m = _STAND_INS
+    parts = []
+    for spec in CLOCKS:
+        conditions = level_conditions(
+            spec, m["now"], m["escalate_before"], *((m["since"], m["escalate_since"]) if incremental else ())
+        )
+        for level, crossed in conditions.items():
+            reminded = Reminder.objects.filter(
+                ticket_id=OuterRef("pk"), clock=spec.name, level=level, due_at=OuterRef(spec.due)
+            )
+            parts.append(
+                Ticket.objects.filter(spec.running, crossed)
+                .filter(~Exists(reminded))
+                .annotate(scan_clock=Value(spec.name), scan_level=Value(level))
+                .values_list("pk", spec.due, "scan_clock", "scan_level")
+                .order_by()
+            )
+    sql, params = parts[0].union(*parts[1:], all=True).query.sql_with_params()
+    stand_ins = {connection.ops.adapt_datetimefield_value(value): _Moment(name) for name, value in m.items()}
+    return sql, [stand_ins.get(p, p) if isinstance(p, datetime | str) else p for p in params]
+
+
+def _candidates_sql(*, incremental: bool) -> tuple[str, list]:
+    """Every clock and level in one statement (a UNION ALL of nine anti-joins), so
+    a pass with nothing new is one round trip. The ORM builds it once per process
+    with stand-in moments; each pass binds its own (a prepared statement, in effect:
+    building the nine querysets costs more than running them)."""
+    return _candidates_sql_for(connection.vendor, incremental)
+
+
+#: What a reminder's texts and recipients read of a ticket (a row is ~60 columns).
+REMIND_FIELDS = [
+    "number",
+    "content",
+    "urgency",
+    "state",
+    "handler_id",
+    "lead_department_id",
+    "assignee_department_id",
+    "category__name",
+    "assignee_department__name",
+]
+
+
 def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult) -> None:
     tickets = {
         t.pk: t
-        for t in Ticket.objects.filter(pk__in=[pk for pk, _due in chunk]).select_related(
-            "category", "assignee_department", "lead_department"
-        )
+        for t in Ticket.objects.filter(pk__in=[pk for pk, _due in chunk])
+        .select_related("category", "assignee_department")
+        .only(*REMIND_FIELDS)
     }
     Reminder.objects.bulk_create(
         [

@@ -21,7 +21,7 @@ from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -1449,7 +1449,12 @@ def system_urges_issue(*, items, now) -> list:
         return []
     rule = TRANSITIONS[Kind.URGED]
     with transaction.atomic():
-        locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[t.pk for t, _r, _c in items])}
+        locked = {
+            t.pk: t
+            for t in Ticket.objects.select_for_update()
+            .filter(pk__in=[t.pk for t, _r, _c in items])
+            .only("state", "lead_department_id", "assignee_department_id")
+        }
         todo = [(locked[t.pk], r, c) for t, r, c in items if t.pk in locked and locked[t.pk].state in rule.sources]
         if not todo:
             return []
@@ -1492,14 +1497,28 @@ def system_urges_issue(*, items, now) -> list:
                 for (t, _reminder, content), urge in zip(todo, urges, strict=True)
             ]
         )
-        tickets = [t for t, _r, _c in todo]
-        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(updated_at=now)
-        for t in tickets:
-            t.updated_at = now
-        Ticket.history.bulk_history_create(
-            tickets, update=True, default_user=None, default_change_reason=Kind.URGED, default_date=now
-        )
+        pks = [t.pk for t, _r, _c in todo]
+        Ticket.objects.filter(pk__in=pks).update(updated_at=now)
+        _history_copy(pks, reason=Kind.URGED, now=now)
     return urges
+
+
+def _history_copy(pks: list[int], *, reason: str, now) -> None:
+    """A history version of each ticket, by the system, copied row for row inside
+    the database (what simple-history's bulk_history_create does field by field
+    in Python — four times slower for the scan's thousand urges)."""
+    history = Ticket.history.model
+    quote = connection.ops.quote_name
+    columns = [f.column for f in history._meta.concrete_fields if not f.name.startswith("history_")]
+    own = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(history._meta.db_table)} "
+            f"({own}, history_date, history_change_reason, history_type, history_user_id) "
+            f"SELECT {own}, %s, %s, '~', NULL FROM {quote(Ticket._meta.db_table)} WHERE id IN ({marks})",
+            [connection.ops.adapt_datetimefield_value(now), reason, *pks],
+        )
 
 
 def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticket:

@@ -444,6 +444,11 @@ HOTLINE_DELIVERY_BACKOFF_SECONDS = [60, 300, 1800, 7200]
 # A delivery claimed this long ago by a worker that never finished is handed back.
 HOTLINE_DELIVERY_CLAIM_TIMEOUT_SECONDS = env_int("HOTLINE_DELIVERY_CLAIM_TIMEOUT_SECONDS", 600)
 HOTLINE_SCAN_CHUNK_SIZE = env_int("HOTLINE_SCAN_CHUNK_SIZE", 500)
+# A scan pass looks at the thresholds crossed since the last pass, reaching back
+# this much further (a ticket whose transaction committed after the last pass read);
+# every so often it checks every running clock instead (cases/scan.py).
+HOTLINE_SCAN_OVERLAP_MINUTES = env_int("HOTLINE_SCAN_OVERLAP_MINUTES", 10)
+HOTLINE_SCAN_FULL_EVERY_MINUTES = env_int("HOTLINE_SCAN_FULL_EVERY_MINUTES", 60)
 # A ticket still red this many working days after its deadline goes to the
 # supervisors with a written urge notice.
 HOTLINE_ESCALATE_AFTER_WORKING_DAYS = env_int("HOTLINE_ESCALATE_AFTER_WORKING_DAYS", 2)

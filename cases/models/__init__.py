@@ -20,7 +20,7 @@ from .choices import (
 from .clusters import Cluster, ClusterMember
 from .events import TicketEvent
 from .knowledge import KnowledgeArticle
-from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder
+from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .supervision import Urge, UrgeNumberSequence
 from .tickets import (
     Attachment,
@@ -59,6 +59,7 @@ __all__ = [
     "NotificationPreference",
     "Reminder",
     "ReplyResult",
+    "ScanMark",
     "ServiceAttribute",
     "ServiceRequestToken",
     "Ticket",

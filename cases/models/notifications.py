@@ -49,6 +49,24 @@ class Reminder(models.Model):
         return f"{self.ticket_id} {self.get_clock_display()} {self.get_level_display()}"
 
 
+class ScanMark(models.Model):
+    """How far the deadline scan has looked: every level crossed up to
+    ``scanned_until`` has been reminded. The next pass only looks at thresholds
+    crossed since then (less an overlap); a full pass now and then catches what
+    no window can see — a clock set in the past by an import or a bulk edit."""
+
+    name = models.CharField(_("名称"), max_length=32, primary_key=True)
+    scanned_until = models.DateTimeField(_("已扫描至"))
+    full_scan_at = models.DateTimeField(_("最近全量扫描"))
+
+    class Meta:
+        verbose_name = _("扫描进度")
+        verbose_name_plural = _("扫描进度")
+
+    def __str__(self):
+        return f"{self.name}: {self.scanned_until:%Y-%m-%d %H:%M}"
+
+
 class Notification(models.Model):
     """An inbox message for one staff member."""
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases import scan as scan_module
 from cases import workflow
-from cases.models import Notification, Reminder, TicketState, Urge
+from cases.models import Notification, Reminder, ScanMark, Ticket, TicketState, Urge
 from cases.scan import deadline_scan
 from departments.roles import Role
 from tests.conftest import drive, local, new_ticket
@@ -67,6 +67,9 @@ def test_still_red_after_two_working_days_escalates_with_an_urge_notice(city, cl
     assert urge.number == "催办〔2026〕0001号" and urge.kind == Urge.Kind.WRITTEN
     assert (urge.ticket, urge.department, urge.reminder) == (ticket, city.street, escalated)
     assert urge.respond_by == local(2026, 12, 3, 9, 0)
+    version = ticket.history.order_by("-history_id").first()  # copied inside the database, row for row
+    assert (version.history_change_reason, version.history_user, version.history_type) == ("urged", None, "~")
+    assert (version.history_date, version.state) == (local(2026, 12, 2, 9, 0), S.HANDLING)
     assert Notification.objects.filter(kind="urge").count() == 3
     assert deadline_scan().total == 0
 
@@ -112,8 +115,9 @@ def test_the_scan_does_not_query_per_ticket(city, clock, django_assert_max_num_q
     with CaptureQueriesContext(connections["default"]) as many:
         assert deadline_scan(now=later).total == 12
     assert len(many.captured_queries) == len(few.captured_queries)
-    with django_assert_max_num_queries(10):
-        assert deadline_scan(now=later).total == 0  # nothing new: one anti-join per clock and level
+    with django_assert_max_num_queries(3):
+        # nothing new: the mark read, one UNION ALL of the nine anti-joins, the mark moved
+        assert deadline_scan(now=later).total == 0
 
 
 def test_a_scan_killed_half_way_leaves_nothing_half_done(city, clock, monkeypatch):
@@ -132,6 +136,7 @@ def test_a_scan_killed_half_way_leaves_nothing_half_done(city, clock, monkeypatc
     with pytest.raises(SystemExit):
         deadline_scan(chunk_size=2)
     assert Reminder.objects.count() == 2  # the first chunk committed, the second rolled back
+    assert not ScanMark.objects.exists()  # … and the pass is not recorded as done
     monkeypatch.setattr(scan_module, "notifications_create", real)
     assert deadline_scan(chunk_size=2).total == 3  # the restart does the rest …
     assert Reminder.objects.count() == 5  # … and nothing twice
@@ -172,4 +177,45 @@ def test_scan_deadlines_command_prints_what_it_did(city, clock, capsys):
     out = capsys.readouterr().out
     assert "resolve  red" in out and "1 new reminders" in out
     call_command("scan_deadlines", at="2026-12-01T10:05")
-    assert "nothing newly crossed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "crossed since 2026-12-01 09:50" in out and "nothing newly crossed" in out
+    call_command("scan_deadlines", at="2026-12-01T10:10", full=True)
+    assert "full pass" in capsys.readouterr().out
+
+
+def test_a_pass_looks_only_at_what_crossed_since_the_last_one(city, clock):
+    ticket = drive(city, new_ticket(city), S.HANDLING)
+    clock.move_to(ticket.resolve_warn_at - timedelta(minutes=4))
+    first = deadline_scan()
+    assert first.full and first.total == 0  # never scanned before: every running clock
+    clock.move_to(ticket.resolve_warn_at + timedelta(minutes=1))
+    result = deadline_scan()
+    assert not result.full
+    assert result.since == ticket.resolve_warn_at - timedelta(minutes=14)  # the last pass, less the 10' overlap
+    assert result.reminders == {("resolve", L.YELLOW): 1}
+    mark = ScanMark.objects.get()
+    assert (mark.scanned_until, mark.full_scan_at) == (result.scanned_at, first.scanned_at)
+
+
+def test_a_clock_set_in_the_past_waits_for_the_full_pass(city, clock, settings):
+    settings.HOTLINE_SCAN_FULL_EVERY_MINUTES = 60
+    ticket = drive(city, new_ticket(city), S.HANDLING)
+    deadline_scan()
+    # An import or a bulk edit, not the workflow: a deadline already a day gone.
+    Ticket.objects.filter(pk=ticket.pk).update(resolve_due_at=MONDAY_9 - timedelta(days=1))
+    clock.shift(timedelta(minutes=5))
+    assert deadline_scan().total == 0  # outside the window of an incremental pass
+    assert deadline_scan(full=True).reminders == {("resolve", L.RED): 1}  # `scan_deadlines --full`
+    Ticket.objects.filter(pk=ticket.pk).update(resolve_due_at=MONDAY_9 - timedelta(hours=2))
+    clock.shift(timedelta(minutes=30))
+    assert deadline_scan().total == 0
+    clock.shift(timedelta(minutes=31))  # an hour after the last full pass
+    result = deadline_scan()
+    assert result.full and result.reminders == {("resolve", L.RED): 1}
+
+
+def test_a_clock_turned_back_gets_a_full_pass(city, clock):
+    drive(city, new_ticket(city), S.HANDLING)
+    assert deadline_scan(now=local(2026, 12, 1, 10, 0)).total == 1
+    assert deadline_scan(now=local(2026, 11, 30, 10, 0)).full
+    assert ScanMark.objects.get().scanned_until == local(2026, 12, 1, 10, 0)  # never moved back

@@ -11,6 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--at", help="pretend it is this moment (ISO 8601, local time if no offset)")
+        parser.add_argument(
+            "--full", action="store_true", help="check every running clock, not only what crossed since the last pass"
+        )
 
     def handle(self, *args, **options):
         now = timezone.now()
@@ -20,9 +23,13 @@ class Command(BaseCommand):
                 raise CommandError(f"--at: cannot read {options['at']!r}; use e.g. 2026-11-23T09:00")
             now = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
         with clock_at(now):
-            result = deadline_scan(now=now)
+            result = deadline_scan(now=now, full=options["full"] or None)
         local = timezone.localtime(result.scanned_at)
-        self.stdout.write(f"Deadline scan at {local:%Y-%m-%d %H:%M:%S} ({local.tzname()})")
+        if result.full:
+            scope = "full pass"
+        else:
+            scope = f"crossed since {timezone.localtime(result.since):%Y-%m-%d %H:%M}"
+        self.stdout.write(f"Deadline scan at {local:%Y-%m-%d %H:%M:%S} ({local.tzname()}), {scope}")
         if not result.reminders:
             self.stdout.write("  nothing newly crossed")
         for (clock, level), n in sorted(result.reminders.items()):
