@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count
 
 from . import clock, workflow
 from .models import OPEN_STATES, Cluster, ClusterMember, Ticket, TicketState
-from .text import similarity
+from .text import bigram_similarity, bigrams
 
 S = TicketState
 COUNTED = [S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING, S.CLOSED, S.MERGED]
@@ -30,28 +30,43 @@ def _thresholds():
 
 
 def _upsert(kind, key, tickets, **facts) -> Cluster:
-    """Add ``tickets`` to the open cluster of (kind, key), creating it if needed."""
-    tickets = list(tickets)
-    first = min(t.received_at for t in tickets)
-    last = max(t.received_at for t in tickets)
+    """Add ``tickets`` to the open cluster of (kind, key), creating it if needed.
+
+    A new cluster takes every ticket and counts them; an open one already holds
+    the earlier tickets (each joined when it came in), so it takes the newest
+    alone and counts up — a mass event's 500th call costs what its 5th did."""
+    tickets = sorted(tickets, key=lambda t: (t.received_at, t.pk))
+    now = clock.now()
     with transaction.atomic():
         cluster = Cluster.objects.select_for_update().filter(kind=kind, key=key, status=Cluster.Status.OPEN).first()
         if cluster is None:
             try:
                 with transaction.atomic():
                     cluster = Cluster.objects.create(
-                        kind=kind, key=key, first_at=first, last_at=last, created_at=clock.now(), **facts
+                        kind=kind,
+                        key=key,
+                        first_at=tickets[0].received_at,
+                        last_at=tickets[-1].received_at,
+                        created_at=now,
+                        **facts,
                     )
             except IntegrityError:  # another process opened it a moment ago
                 cluster = Cluster.objects.select_for_update().get(kind=kind, key=key, status=Cluster.Status.OPEN)
-        ClusterMember.objects.bulk_create(
-            [ClusterMember(cluster=cluster, ticket=t, added_at=clock.now()) for t in tickets], ignore_conflicts=True
-        )
-        stats = cluster.members.aggregate(
-            n=Count("pk"), first=Min("ticket__received_at"), last=Max("ticket__received_at")
-        )
-        cluster.size, cluster.first_at, cluster.last_at = stats["n"], stats["first"], stats["last"]
-        cluster.save(update_fields=["size", "first_at", "last_at"])
+            else:
+                ClusterMember.objects.bulk_create(
+                    [ClusterMember(cluster=cluster, ticket=t, added_at=now) for t in tickets], ignore_conflicts=True
+                )
+                cluster.size = cluster.members.count()
+                cluster.save(update_fields=["size"])
+                return cluster
+        known = set(cluster.members.filter(ticket__in=tickets).values_list("ticket_id", flat=True))
+        joining = [t for t in tickets if t.pk not in known]
+        if joining:
+            ClusterMember.objects.bulk_create([ClusterMember(cluster=cluster, ticket=t, added_at=now) for t in joining])
+            cluster.size += len(joining)
+            cluster.first_at = min(cluster.first_at, joining[0].received_at)
+            cluster.last_at = max(cluster.last_at, joining[-1].received_at)
+            cluster.save(update_fields=["size", "first_at", "last_at"])
     return cluster
 
 
@@ -97,10 +112,11 @@ def clusters_detect_for(ticket: Ticket) -> list[Cluster]:
                     summary=ticket.content[:100],
                 )
             )
+        own = bigrams(ticket.content)
         similar = [
             t
             for t in nearby.only("pk", "received_at", "content").order_by("received_at")[:500]
-            if similarity(ticket.content, t.content) >= th["similarity"]
+            if bigram_similarity(own, bigrams(t.content)) >= th["similarity"]
         ]
         if len(similar) + 1 >= th["mass_k"]:
             anchor = similar[0]

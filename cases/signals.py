@@ -29,15 +29,14 @@ def notify_units(sender, event_id, kind, **kwargs):
 
 @receiver(ticket_transitioned)
 def detect_clusters_on_intake(sender, ticket_id, kind, **kwargs):
+    """Pattern detection is a worker's job, not the intake request's: the caller
+    gets their ticket number without waiting for it. If the broker is down the
+    periodic sweep finds the pattern instead."""
     if kind != "created":
         return
-    from .clusters import clusters_detect_for
-    from .models import Ticket
+    from .tasks import detect_clusters_for
 
-    ticket = Ticket.objects.select_related("category", "community", "street").filter(pk=ticket_id).first()
-    if ticket is None:
-        return
     try:
-        clusters_detect_for(ticket)
+        detect_clusters_for.delay(ticket_id)
     except Exception:  # detection is advisory; the periodic sweep will try again
-        logger.exception("cluster detection failed for ticket %s", ticket_id)
+        logger.warning("could not queue cluster detection for ticket %s", ticket_id, exc_info=True)

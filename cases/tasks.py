@@ -67,6 +67,17 @@ def detect_clusters():
     return clusters_sweep()
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def detect_clusters_for(ticket_id: int):
+    """Check one new ticket against the cluster rules (idempotent: members are unique)."""
+    from .clusters import clusters_detect_for
+    from .models import Ticket
+
+    ticket = Ticket.objects.select_related("category", "community", "street").filter(pk=ticket_id).first()
+    if ticket is not None:
+        clusters_detect_for(ticket)
+
+
 @shared_task(ignore_result=True)
 def prune_broker_files(max_age_hours: int = 24):
     """The embedded filesystem broker keeps claimed messages; drop old ones."""

@@ -18,7 +18,11 @@ def bigrams(text: str) -> frozenset[str]:
 
 def similarity(a: str, b: str) -> float:
     """Jaccard similarity of the bigram sets, 0.0 … 1.0."""
-    x, y = bigrams(a), bigrams(b)
+    return bigram_similarity(bigrams(a), bigrams(b))
+
+
+def bigram_similarity(x: set, y: set) -> float:
+    """:func:`similarity` of bigram sets already made (one text against many)."""
     if not x or not y:
         return 0.0
     return len(x & y) / len(x | y)

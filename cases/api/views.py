@@ -94,7 +94,7 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
 
     def get_queryset(self):
         queryset = api_tickets(self.request).select_related("category__parent__parent", "lead_department")
-        if self.action == "retrieve":
+        if self.action != "list":  # one ticket, shown whole: its places in the same query
             queryset = queryset.select_related("community", "street", "district", "grid")
         return queryset
 

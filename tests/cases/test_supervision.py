@@ -218,6 +218,20 @@ def test_mass_complaint_threshold_and_the_sweep(city, clock, settings):
     assert Cluster.objects.get(kind=Cluster.Kind.MASS).size == 4
 
 
+def test_a_growing_mass_event_adds_each_call_once_in_constant_queries(city, clock, settings):
+    settings.HOTLINE_MASS_COUNT = 3
+    costs = []
+    for i in range(12):
+        ticket = new_ticket(city, citizen_phone=f"1390000{i:04d}", content=f"第{i}户：变压器跳闸，整栋楼停电")
+        with CaptureQueriesContext(connection) as ctx:
+            clusters_detect_for(ticket)
+        costs.append(len(ctx.captured_queries))
+    cluster = Cluster.objects.get(kind=Cluster.Kind.MASS)
+    assert cluster.size == cluster.members.count() == 12
+    assert cluster.last_at == ticket.received_at
+    assert costs[4] == costs[11]  # the 12th call joins in as many queries as the 5th
+
+
 def test_similar_texts_in_one_community_cluster_across_categories(city, clock, settings):
     settings.HOTLINE_MASS_COUNT = 3
     texts = [
