@@ -6,9 +6,18 @@ Run it on a database filled by ``manage.py generate_load``. Writes (the scan, th
 callback batch) run inside a transaction that is rolled back, so every run sees
 the same data."""
 
+import json
+import os
+import random
 import resource
+import secrets
+import socket
 import statistics
+import subprocess
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -117,6 +126,7 @@ def _client(username):
     return client
 
 
+OPERATIONS = ["changelist", "filtered", "street", "change", "scan", "batch", "report", "api", "dashboard", "memory"]
 OPEN_SQL = "tk.state IN ('received', 'dispatched', 'handling', 'reviewing')"
 LIST_SQL = """
 SELECT tk.id, tk.number, tk.received_at, tk.content, tk.state, tk.next_due_at, tk.next_warn_at, tk.priority,
@@ -136,12 +146,14 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
     def want(name):
         return only is None or name in only
 
-    def measure(row: Row, fn, raw=None, *, count_rows=None):
+    def measure(row: Row, fn, raw=None, *, count_rows=None, describe=None):
         row.times, result, row.queries = _timed(fn, runs)
         if count_rows is not None:
             row.rows = count_rows(result)
         if raw is not None:
             row.raw_times, _r, _q = _timed(raw, runs)
+        if describe is not None:
+            describe(row, result)
         rows.append(row)
         out("  " + " | ".join(row.cells()))
         return result
@@ -202,19 +214,43 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
         from .scan import deadline_scan
 
         full = Row("deadline scan, full pass", "≤ 5 s, ≤ 2× raw SQL")
-        result = measure(
+
+        def scan_note(row, result):
+            row.queries = result.queries
+            row.note = f"{result.notifications:,} notifications, {result.urges:,} urge notices"
+
+        def full_note(row, result):
+            scan_note(row, result)
+            row.note += " with events and history (raw SQL: the reminders alone)"
+
+        def quiet_note(row, result):
+            row.queries = result.queries
+            row.note = "incremental: crossed since the last pass (10' overlap)"
+
+        measure(
             full,
-            _in_rollback(deadline_scan),
+            _in_rollback(lambda: deadline_scan(full=True)),
             _in_rollback(_raw_scan),
             count_rows=lambda r: sum(r.reminders.values()),
+            describe=full_note,
         )
-        full.queries = result.queries
-        full.note = f"{result.notifications:,} notifications, {result.urges:,} urge notices"
         with transaction.atomic():
-            deadline_scan()  # the levels are now recorded …
-            again = Row("deadline scan, nothing new", "≤ 0.5 s")
-            result = measure(again, deadline_scan, count_rows=lambda r: sum(r.reminders.values()))
-            again.queries = result.queries
+            now = timezone.now()
+            deadline_scan(now=now, full=True)  # the levels are now recorded …
+            later = iter(now + timedelta(seconds=i + 1) for i in range(runs))
+            measure(
+                Row("deadline scan, nothing new", "≤ 0.5 s, ≤ 2× raw SQL"),
+                lambda: deadline_scan(now=next(later)),
+                _raw_scan_select(now, now - timedelta(minutes=10)),
+                count_rows=lambda r: sum(r.reminders.values()),
+                describe=quiet_note,
+            )
+            measure(
+                Row("  the next beat pass, 5 minutes on", "—"),
+                _in_rollback(lambda: deadline_scan(now=now + timedelta(minutes=5))),
+                count_rows=lambda r: sum(r.reminders.values()),
+                describe=scan_note,
+            )
             transaction.set_rollback(True)
     if want("batch"):
         batch_row = Row("callback batch, 60,000 closed in a day", "≤ 20 s")
@@ -238,6 +274,8 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
             ),
             count_rows=lambda r: len(r["units"]),
         )
+    if want("api"):
+        _api_create(rows, runs, out)
     if want("dashboard"):
         leader = _client("leader")
         measure(
@@ -246,9 +284,254 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
             count_rows=lambda r: len(r.content),
         )
         rows[-1].note = "rows = bytes of JSON"
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out(f"  peak memory of this process (scan, batch, report, dashboard in one worker-like process): {rss:.0f} MB RSS")
+    if want("memory"):
+        row = Row("worker peak memory: full scan + 60,000-ticket batch", "≤ 300 MB RSS")
+        row.note = f"{_worker_peak_mb():.0f} MB RSS, a fresh process like a Celery worker"
+        rows.append(row)
+        out("  " + " | ".join(row.cells()))
     return rows
+
+
+def _worker_peak_mb() -> float:
+    """Peak RSS of a fresh process that loads the project, runs a full deadline scan
+    and the 60,000-ticket callback batch (both rolled back), as a worker would."""
+    code = "from cases.bench import worker_pass; worker_pass()"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(40)},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"worker pass failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
+
+
+def worker_pass():
+    from .scan import deadline_scan
+
+    _in_rollback(lambda: deadline_scan(full=True))()
+    _callback_batch(Row("", ""), Row("", ""), 1, lambda line: None, [], raw=False)
+    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+API_WORKERS = int(os.environ.get("HOTLINE_BENCH_WEB_WORKERS", "3"))  # the best of 2–5 on 2 cores
+API_CONCURRENCY = 16
+API_REQUESTS = int(os.environ.get("HOTLINE_BENCH_API_REQUESTS", "1000"))
+API_RATE, API_RATE_SECONDS = 50, 10
+
+
+def _api_create(rows, runs, out):
+    """Tickets created through ``POST /api/v1/tickets/`` against gunicorn on
+    loopback: the most a few workers take with 16 callers at once, then the
+    latency at a steady 50 requests/s (measured from when each request was due,
+    so a backlog counts). The tickets are deleted afterwards."""
+    from departments.models import Grid
+
+    from . import demo_data
+    from .api_keys import api_key_issue
+    from .models import ApiKey, Category
+
+    categories = list(
+        Category.objects.filter(is_active=True, code__in=demo_data.DEMANDS).values_list("code", flat=True)
+    )
+    grids = list(Grid.objects.filter(is_active=True).values_list("code", flat=True))
+    rng = random.Random(8)
+    key, raw = api_key_issue(name="bench", channel="app", note="manage.py bench; deleted when it ends")
+
+    def body():
+        """A citizen's demand: any category, any grid, any phone."""
+        category = rng.choice(categories)
+        text = rng.choice(demo_data.DEMANDS[category]).replace("{place}", "")
+        return json.dumps(
+            {
+                "category": category,
+                "grid": rng.choice(grids),
+                "content": f"{text}{BENCH_MARK}",
+                "citizen_name": "压测",
+                "citizen_phone": f"139{rng.randrange(10**8):08d}",
+            },
+            ensure_ascii=False,
+        ).encode()
+
+    headers = {"Authorization": f"Api-Key {raw}", "Content-Type": "application/json", "Host": "localhost"}
+    created: list[str] = []
+    lock = threading.Lock()
+
+    def post(port):
+        data = body()
+        conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            head += f"Content-Length: {len(data)}\r\nConnection: close\r\n"
+            conn.sendall(f"POST /api/v1/tickets/ HTTP/1.1\r\n{head}\r\n".encode() + data)
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+        finally:
+            conn.close()
+        status_line, _, rest = data.partition(b"\r\n")
+        if b" 201 " not in status_line:
+            raise RuntimeError(f"API create answered {status_line.decode()}: {rest[-500:].decode(errors='replace')}")
+        number = json.loads(rest.partition(b"\r\n\r\n")[2])["number"]
+        with lock:
+            created.append(number)
+
+    # Queries per request, in this process (rolled back).
+    client = Client(HTTP_HOST="localhost")
+
+    def one():
+        response = client.post(
+            "/api/v1/tickets/", body(), content_type="application/json", HTTP_AUTHORIZATION=headers["Authorization"]
+        )
+        assert response.status_code == 201, response.content[:500]
+
+    with CaptureQueriesContext(connection) as ctx:
+        _in_rollback(one)()
+    per_request = len(ctx.captured_queries)
+
+    server, port = _gunicorn()
+    try:
+        peak = Row(f"API ticket create, gunicorn {API_WORKERS} workers, {API_CONCURRENCY} callers", "≥ 200 requests/s")
+        rates, cpu = [], []
+        workers = _children(server.pid)
+        for _ in range(runs):
+            latencies = []
+            cpu_before = _cpu_seconds(workers)
+            started = time.perf_counter()
+
+            def timed_post(_i, latencies=latencies):
+                t0 = time.perf_counter()
+                post(port)
+                latencies.append(time.perf_counter() - t0)
+
+            with ThreadPoolExecutor(API_CONCURRENCY) as pool:
+                list(pool.map(timed_post, range(API_REQUESTS)))
+            rates.append(API_REQUESTS / (time.perf_counter() - started))
+            cpu.append((_cpu_seconds(workers) - cpu_before) / API_REQUESTS)
+            peak.times += latencies
+        peak.queries, peak.rows = per_request, API_REQUESTS * runs
+        peak.note = (
+            f"{statistics.median(rates):.0f} requests/s (median of {runs}); "
+            f"{statistics.median(cpu) * 1000:.0f} ms of web-worker CPU per request"
+        )
+        rows.append(peak)
+        out("  " + " | ".join(peak.cells()))
+
+        steady = Row(f"  same, at {API_RATE} requests/s for {API_RATE_SECONDS} s", "p99 ≤ 150 ms")
+        latencies, futures = [], []
+        with ThreadPoolExecutor(64) as pool:
+            t0 = time.perf_counter()
+            for i in range(API_RATE * API_RATE_SECONDS):
+                due = t0 + i / API_RATE
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)  # pacing the load, not waiting for a result
+
+                def paced(due=due):
+                    post(port)
+                    latencies.append(time.perf_counter() - due)
+
+                futures.append(pool.submit(paced))
+            for future in futures:
+                future.result()
+        ordered = sorted(latencies)
+        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000
+        steady.times, steady.queries, steady.rows = latencies, per_request, len(latencies)
+        steady.note = f"p99 {p99:.0f} ms"
+        rows.append(steady)
+        out("  " + " | ".join(steady.cells()))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        _delete_bench_tickets(created)
+        user = key.user
+        ApiKey.objects.filter(pk=key.pk).delete()
+        user.delete()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:  # not Linux: no CPU figure
+        return []
+
+
+def _cpu_seconds(pids) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+def _gunicorn():
+    """gunicorn on a free loopback port, production settings, started and ready."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "HOTLINE_API_RATE_KEY": "1000000/min",  # measuring the server, not the throttle
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            f"--workers={API_WORKERS}",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+        ],
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"GET /api/v1/categories/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                if conn.recv(64).startswith(b"HTTP/1.1 "):
+                    return server, port
+        except OSError:
+            time.sleep(0.2)  # still starting
+    server.terminate()
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+#: Ends every ticket the API benchmark writes, so that an interrupted run's leftovers
+#: are found and removed by the next.
+BENCH_MARK = "（压测）"
+
+
+def _delete_bench_tickets(numbers):
+    from .models import Cluster, ClusterMember, Ticket
+
+    tickets = Ticket.objects.filter(number__in=numbers) | Ticket.objects.filter(
+        channel="app", citizen_name="压测", content__endswith=BENCH_MARK
+    )
+    pks = list(tickets.values_list("pk", flat=True))
+    with transaction.atomic():
+        touched = set(ClusterMember.objects.filter(ticket_id__in=pks).values_list("cluster_id", flat=True))
+        Ticket.history.filter(id__in=pks).delete()
+        Ticket.objects.filter(pk__in=pks).delete()
+        for cluster in Cluster.objects.filter(pk__in=touched):
+            cluster.size = cluster.members.count()
+            if cluster.size:
+                cluster.save(update_fields=["size"])
+            else:
+                cluster.delete()
 
 
 def _longest_story():
@@ -262,26 +545,61 @@ def _longest_story():
     )
 
 
+def _raw_crossed(now, since=None):
+    """One SELECT of every (ticket, clock, level, due) crossed and not yet reminded,
+    all clocks and levels: the scan's question in plain SQL."""
+    from .scan import _escalate_before
+
+    running = {
+        "sign": "tk.state = 'dispatched' AND tk.signed_at IS NULL",
+        "contact": "tk.state IN ('dispatched', 'handling') AND tk.signed_at IS NOT NULL "
+        "AND tk.first_contact_at IS NULL",
+        "resolve": "tk.state IN ('dispatched', 'handling', 'reviewing')",
+    }
+    escalate = _escalate_before(now)
+    parts, params = [], []
+    for clock, where in running.items():
+        due, warn = f"tk.{clock}_due_at", f"tk.{clock}_warn_at"
+        levels = {
+            1: (f"{warn} <= %s AND {due} > %s", [now, now], warn),
+            2: (f"{due} <= %s", [now], due),
+            3: (f"{due} <= %s", [escalate], due),
+        }
+        for level, (crossed, values, column) in levels.items():
+            window, extra = "", []
+            if since is not None:
+                window, extra = f" AND {column} > %s", [since if level < 3 else _escalate_before(since)]
+            parts.append(
+                f"SELECT tk.id, '{clock}' AS clock, {level} AS level, {due} AS due_at, "
+                f"COALESCE(tk.assignee_department_id, tk.lead_department_id) AS department_id "
+                f"FROM cases_ticket tk WHERE {where} AND {crossed}{window} AND NOT EXISTS ("
+                f"SELECT 1 FROM cases_reminder r WHERE r.ticket_id = tk.id AND r.clock = '{clock}' "
+                f"AND r.level = {level} AND r.due_at = {due})"
+            )
+            params += values + extra
+    return " UNION ALL ".join(parts), params
+
+
 def _raw_scan():
-    """The scan's work in three statements: insert the reminders every running clock
-    has newly earned (red only, the bulk of it), and count them."""
+    """The full pass's reminders in one INSERT … SELECT."""
     now = timezone.now()
+    select, params = _raw_crossed(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO cases_reminder (ticket_id, clock, level, due_at, department_id, created_at, scan_id)
-            SELECT tk.id, 'resolve', 2, tk.resolve_due_at, COALESCE(tk.assignee_department_id, tk.lead_department_id),
-                   %s, gen_random_uuid()
-            FROM cases_ticket tk
-            WHERE tk.state IN ('dispatched', 'handling', 'reviewing') AND tk.resolve_due_at <= %s
-            ON CONFLICT DO NOTHING
-            """,
-            [now, now],
+            "INSERT INTO cases_reminder (ticket_id, clock, level, due_at, department_id, created_at, scan_id) "
+            f"SELECT c.id, c.clock, c.level, c.due_at, c.department_id, %s, gen_random_uuid() FROM ({select}) c "
+            "ON CONFLICT DO NOTHING",
+            [now, *params],
         )
         return cursor.rowcount
 
 
-def _callback_batch(batch_row, rerun_row, runs, out, rows):
+def _raw_scan_select(now, since):
+    select, params = _raw_crossed(now, since)
+    return _raw(f"SELECT count(*) FROM ({select}) c", params)
+
+
+def _callback_batch(batch_row, rerun_row, runs, out, rows, *, raw=True):
     """Close 60,000 tickets on one past day (inside a rolled-back transaction),
     then time the nightly batch for that day and its rerun."""
     from .callbacks import callback_batch
@@ -320,6 +638,8 @@ def _callback_batch(batch_row, rerun_row, runs, out, rows):
                 raise _Rollback
         except _Rollback:
             pass
+        if not raw:
+            continue
         try:
             with transaction.atomic():
                 prepare()

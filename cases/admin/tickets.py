@@ -461,7 +461,6 @@ class TicketAdmin(SimpleHistoryAdmin):
             "handler",
             "created_by",
             "escalated_to",
-            "merged_into",
         )
         field = Ticket._meta.pk if from_field is None else Ticket._meta.get_field(from_field)
         try:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from cases.bench import HEADER, run
+from cases.bench import HEADER, OPERATIONS, run
 from cases.models import Ticket, TicketState
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only",
             nargs="*",
-            choices=["changelist", "filtered", "street", "change", "scan", "batch", "report", "dashboard"],
+            choices=OPERATIONS,
         )
 
     def handle(self, *args, runs, only, **options):
