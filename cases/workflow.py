@@ -356,6 +356,8 @@ def _check_unit(department: Department) -> None:
 
 
 def _lock(ticket: Ticket) -> Ticket:
+    """The ticket, locked for this transaction. Callers read the clock after it:
+    an action that waited for another must not be stamped before it."""
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
@@ -543,9 +545,9 @@ def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult
     text = _require_text(text, _("答复内容"))
     if result not in (ReplyResult.SOLVED, ReplyResult.EXPLAINED):
         raise WorkflowError(ERR_REPLY_RESULT, code="result")
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.ANSWERED, t, actor)
         from_state = t.state
         t.state = S.CLOSED
@@ -576,9 +578,9 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         _check_unit(unit)
         if unit.pk == department.pk:
             raise WorkflowError(ERR_COHANDLER_IS_LEAD, code="cohandler_is_lead")
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.DISPATCHED, t, actor)
         if t.lead_department_id == department.pk:
             raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
@@ -667,9 +669,9 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
     sign), or takes it back (``department`` = the lead unit itself). The lead unit
     stays accountable: the resolve clock is unchanged."""
     _check_unit(department)
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.SUBDISPATCHED, t, actor)
         lead = t.lead_department
         if t.signed_at is None:
@@ -701,9 +703,9 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
 def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """签收: the assigned unit acknowledges the ticket. The lead unit's first sign
     stops the sign clock and starts the contact clock."""
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.SIGNED, t, actor)
         from_state = t.state
         fields = []
@@ -726,9 +728,9 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
     """响应: record that the handler reached the citizen (how, and what was agreed)."""
     note = _require_text(note, _("联系情况"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.CONTACTED, t, actor)
         fields = []
         data = {"first": t.first_contact_at is None}
@@ -744,9 +746,9 @@ def ticket_progress(*, ticket: Ticket, actor, note: str, attachments=(), kind=At
     """办理进展: a note (and photos) on the way to the reply."""
     note = _require_text(note, _("办理进展"))
     validated = attachments_validate(attachments)
-    now = _now()
     with stored_files_guard() as stored, transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.PROGRESS, t, actor)
         event = _record(t, actor=actor, kind=Kind.PROGRESS, from_state=t.state, now=now, note=note, fields=[])
         attachments_store(ticket=t, event=event, validated=validated, actor=actor, kind=kind, stored=stored)
@@ -763,9 +765,9 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
     if result == ReplyResult.UNSOLVABLE and not reason:
         raise WorkflowError(ERR_REPLY_REASON, code="reason")
     validated = attachments_validate(attachments)
-    now = _now()
     with stored_files_guard() as stored, transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.REPLIED, t, actor)
         reachable = bool(t.citizen_phone) and not t.is_anonymous
         if reachable and t.first_contact_at is None:
@@ -803,9 +805,9 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
 def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """审核通过: the centre accepts the reply and closes the ticket; tickets merged
     into it take its result."""
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.APPROVED, t, actor)
         from_state = t.state
         _cancel_pending_applications(t, actor, now)
@@ -846,9 +848,9 @@ def _close_merged(master: Ticket, actor, now) -> None:
 def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问)."""
     reason = _require_text(reason, _("退回理由"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.REWORK, t, actor)
         from_state = t.state
         t.state = S.HANDLING
@@ -874,9 +876,9 @@ def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplic
     """申请退单: the lead unit says "not ours". The clock keeps running until the
     centre rules."""
     reason = _require_text(reason, _("退单理由"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.RETURN_REQUESTED, t, actor)
         application = _open_application(t, TicketApplication.Kind.RETURN, actor, now, reason=reason)
         _record(
@@ -895,9 +897,9 @@ def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplic
 def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """同意退单: the ticket goes back to the centre for re-dispatch. Counted against
     the dispatch (派单准确率), not the unit."""
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.RETURN_APPROVED, t, actor)
         application = _pending_application(t, TicketApplication.Kind.RETURN)
         from_state = t.state
@@ -933,9 +935,9 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """驳回退单: the ticket stays with the unit."""
     reason = _require_text(reason, _("驳回理由"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.RETURN_REJECTED, t, actor)
         application = _pending_application(t, TicketApplication.Kind.RETURN)
         _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
@@ -973,9 +975,9 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
     cap = settings.EXTENSION_MAX_WORKING_DAYS
     if not isinstance(working_days, int) or not 1 <= working_days <= cap:
         raise WorkflowError(ERR_EXTENSION_DAYS, code="days", params={"max": cap})
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.EXTENSION_REQUESTED, t, actor)
         if t.resolve_due_at is None:
             raise WorkflowError(ERR_EXTENSION_NO_CLOCK, code="no_clock")
@@ -1002,9 +1004,9 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
 def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None = None, note: str = "") -> Ticket:
     """同意延期: moves the resolve deadline by the granted working days (at most
     what was asked)."""
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.EXTENSION_APPROVED, t, actor)
         application = _pending_application(t, TicketApplication.Kind.EXTENSION)
         days = application.working_days if working_days is None else working_days
@@ -1042,9 +1044,9 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
 
 def ticket_extension_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
     reason = _require_text(reason, _("驳回理由"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.EXTENSION_REJECTED, t, actor)
         application = _pending_application(t, TicketApplication.Kind.EXTENSION)
         _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
@@ -1098,9 +1100,9 @@ def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "")
         raise WorkflowError(ERR_REQUIRED_TEXT, code="required", params={"field": _("协办单位")})
     for unit in departments:
         _check_unit(unit)
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.COHANDLERS_ADDED, t, actor)
         existing = set(
             t.cohandlings.exclude(status=CoHandling.Status.CANCELLED).values_list("department_id", flat=True)
@@ -1134,9 +1136,9 @@ def _own_cohandling(t: Ticket, actor, status) -> CoHandling:
 
 
 def ticket_cohandler_sign(*, ticket: Ticket, actor) -> Ticket:
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.COHANDLER_SIGNED, t, actor)
         row = _own_cohandling(t, actor, CoHandling.Status.PENDING)
         row.status, row.signed_at, row.signed_by = CoHandling.Status.SIGNED, now, actor
@@ -1157,9 +1159,9 @@ def ticket_cohandler_reply(*, ticket: Ticket, actor, text: str, attachments=()) 
     """协办反馈: the co-handler reports to the lead unit (not to the centre)."""
     text = _require_text(text, _("协办意见"))
     validated = attachments_validate(attachments)
-    now = _now()
     with stored_files_guard() as stored, transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.COHANDLER_REPLIED, t, actor)
         row = _own_cohandling(t, actor, CoHandling.Status.SIGNED)
         row.status, row.replied_at, row.replied_by, row.reply_text = CoHandling.Status.REPLIED, now, actor, text
@@ -1230,9 +1232,9 @@ def ticket_invalidate(*, ticket: Ticket, actor, kind: str, reason: str) -> Ticke
     if kind not in InvalidKind.values:
         raise WorkflowError(ERR_INVALID_KIND, code="invalid_kind")
     reason = _require_text(reason, _("无效原因"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.INVALIDATED, t, actor)
         from_state = t.state
         _cancel_pending_applications(t, actor, now)
@@ -1256,9 +1258,9 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
     default) after an unsolved or unsatisfied callback; a ticket the centre
     answered itself goes back to the centre for dispatch."""
     reason = _require_text(reason, _("重办原因"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.REOPENED, t, actor)
         from_state = t.state
         fields = _clear_clocks(t)
@@ -1295,9 +1297,9 @@ ERR_URGE_KIND = _("请选择催办方式。")
 
 def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """负责人签批: the unit head approves the drafted reply; it goes to review."""
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.HEAD_SIGNED, t, actor)
         if not t.signoff_pending:
             raise WorkflowError(ERR_NO_SIGNOFF_PENDING, code="no_signoff_pending")
@@ -1321,9 +1323,9 @@ def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 def ticket_head_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """签批退回: the unit head sends the draft back to the handler."""
     reason = _require_text(reason, _("退回理由"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.HEAD_RETURNED, t, actor)
         if not t.signoff_pending:
             raise WorkflowError(ERR_NO_SIGNOFF_PENDING, code="no_signoff_pending")
@@ -1342,9 +1344,9 @@ def ticket_head_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
 
 def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket:
     """一把手签批: from now on the unit's reply needs its head's approval."""
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.SIGNOFF_REQUIRED, t, actor)
         t.head_signoff_required = True
         _record(
@@ -1369,9 +1371,9 @@ def ticket_escalate(
     if profile is None or profile.role != Role.LEADER:
         raise WorkflowError(ERR_NOT_LEADER, code="not_leader", params={"name": str(leader)})
     days = working_days or settings.HOTLINE_ESCALATION_WORKING_DAYS
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.ESCALATED, t, actor)
         cal = get_calendar()
         shortened = cal.add_limit(now, days, TimeUnit.WORKING_DAY)
@@ -1407,9 +1409,9 @@ def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=No
     if kind not in Urge.Kind.values:
         raise WorkflowError(ERR_URGE_KIND, code="urge_kind")
     content = _require_text(content, _("催办内容"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.URGED, t, actor)
         department = t.lead_department or t.assignee_department
         urge = Urge.objects.create(
@@ -1524,9 +1526,9 @@ def _history_copy(pks: list[int], *, reason: str, now) -> None:
 def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticket:
     """催办签收: the urged unit acknowledges and says what it is doing."""
     reply = _require_text(reply, _("催办回复"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.URGE_ACKNOWLEDGED, t, actor)
         urge = t.urges.select_for_update().filter(pk=urge.pk, acknowledged_at__isnull=True).first()
         if urge is None:
@@ -1550,9 +1552,9 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """复核不予重办: the supervisor finds the callback complaint unfounded (e.g. an
     unreasonable demand); the reopened ticket closes again without another callback."""
     reason = _require_text(reason, _("复核意见"))
-    now = _now()
     with transaction.atomic():
         t = _lock(ticket)
+        now = _now()
         _authorize(Kind.REOPEN_OVERRULED, t, actor)
         if not t.reopen_count:
             raise WorkflowError(ERR_NOT_REOPENED, code="not_reopened")
