@@ -501,7 +501,7 @@ def _gunicorn():
             raise RuntimeError(f"gunicorn exited with {server.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"GET /api/v1/categories/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                conn.sendall(b"GET /admin/login/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 if conn.recv(64).startswith(b"HTTP/1.1 "):
                     return server, port
         except OSError:
