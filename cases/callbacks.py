@@ -8,6 +8,7 @@ fault, reopens the ticket (重办) and puts it on the supervision list; a superv
 may overrule it with a reason."""
 
 import heapq
+import logging
 import time as monotonic
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -43,12 +44,16 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class BatchResult:
     day: date
     created: int = 0
     impossible: int = 0
     existing: int = 0
+    failed: list = field(default_factory=list)  # tickets skipped after an error (logged)
     per_agent: dict = field(default_factory=dict)
     seconds: float = 0.0
     queries: int = 0
@@ -59,6 +64,7 @@ class BatchResult:
             "created": self.created,
             "impossible": self.impossible,
             "already_there": self.existing,
+            "failed": self.failed,
             "per_agent": self.per_agent,
             "seconds": round(self.seconds, 3),
             "queries": self.queries,
@@ -127,11 +133,17 @@ def _batch(day, now, chunk_size, result):
         rows = []
         for pk, closed_at, phone, anonymous in todo[i : i + chunk_size]:
             reachable = bool((phone or "").strip()) and not anonymous
+            try:
+                due_at = cal.add_limit(closed_at, 1, TimeUnit.WORKING_DAY)
+            except Exception:  # one bad row is logged and skipped; tomorrow's rerun retries it
+                logger.exception("callback batch %s: ticket %s skipped", day, pk)
+                result.failed.append(pk)
+                continue
             callback = Callback(
                 ticket_id=pk,
                 closed_at=closed_at,
                 batch_date=day,
-                due_at=cal.add_limit(closed_at, 1, TimeUnit.WORKING_DAY),
+                due_at=due_at,
                 created_at=now,
                 next_attempt_on=call_day,
             )
@@ -145,9 +157,21 @@ def _batch(day, now, chunk_size, result):
                 heapq.heappush(heap, (n + 1, agent_id))
                 result.per_agent[agent_id] = result.per_agent.get(agent_id, 0) + 1
             rows.append(callback)
+        result.created += _insert(rows, day, result)
+
+
+def _insert(rows, day, result) -> int:
+    """The chunk in one statement; if the database refuses it, row by row, so that
+    one bad row is logged and skipped and the rest still get their callback."""
+    try:
         with transaction.atomic():
-            created = Callback.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        result.created += len(created)
+            return len(Callback.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000))
+    except Exception:
+        if len(rows) == 1:
+            logger.exception("callback batch %s: ticket %s skipped", day, rows[0].ticket_id)
+            result.failed.append(rows[0].ticket_id)
+            return 0
+    return sum(_insert([row], day, result) for row in rows)
 
 
 def _authorize_agent(callback, actor):

@@ -23,6 +23,7 @@ The ladder: yellow → the handler; red → handler and unit heads; still red af
 written urge notice (催办通知书) to the unit."""
 
 import functools
+import logging
 import time as monotonic
 import uuid
 from collections import Counter, defaultdict
@@ -44,6 +45,7 @@ from .notify import is_urgent, notifications_create, staff_by_unit, staff_with_r
 
 S = TicketState
 L = Reminder.Level
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class ScanResult:
     queries: int = 0
     full: bool = True
     since: datetime | None = None
+    failed: list = field(default_factory=list)  # tickets skipped after an error
 
     @property
     def total(self) -> int:
@@ -103,6 +106,7 @@ class ScanResult:
             "notifications": self.notifications,
             "urges": self.urges,
             "full": self.full,
+            "failed": self.failed,
             "since": self.since.isoformat() if self.since else None,
             "seconds": round(self.seconds, 3),
             "queries": self.queries,
@@ -210,9 +214,26 @@ def _scan_levels(now, escalate_before, since, scan_id, chunk_size, result) -> No
         for level in L.values:
             candidates = sorted(found.get((spec.name, level), []))
             for start in range(0, len(candidates), chunk_size):
-                chunk = candidates[start : start + chunk_size]
-                with transaction.atomic():
-                    _remind(chunk, spec, level, scan_id, now, result)
+                _remind_isolated(candidates[start : start + chunk_size], spec, level, scan_id, now, result)
+
+
+def _remind_isolated(chunk, spec, level, scan_id, now, result) -> None:
+    """A chunk in one transaction; if it fails, ticket by ticket, so that one bad
+    ticket is logged and skipped while the others are reminded. The skipped one
+    comes back at the next full pass."""
+    counted = (result.reminders.copy(), result.notifications, result.urges)
+    try:
+        with transaction.atomic():
+            _remind(chunk, spec, level, scan_id, now, result)
+        return
+    except Exception:
+        result.reminders, result.notifications, result.urges = counted  # rolled back: not done
+        if len(chunk) == 1:
+            logger.exception("deadline scan: ticket %s (%s, level %s) skipped", chunk[0][0], spec.name, level)
+            result.failed.append(chunk[0][0])
+            return
+    for item in chunk:
+        _remind_isolated([item], spec, level, scan_id, now, result)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import DataError
 from django.urls import reverse
 
 from cases import workflow
@@ -327,3 +328,23 @@ def test_callback_list_query_count(client, city, agents, django_assert_max_num_q
     client.get(url)
     with django_assert_max_num_queries(12):
         client.get(url)
+
+
+def test_one_bad_ticket_is_logged_and_skipped_the_batch_completes(city, agents, monkeypatch, caplog):
+    tickets = [closed_at(city, local(2026, 11, 23, h, 0)) for h in (10, 12, 14, 16)]
+    bad = tickets[1]
+    real = Callback.objects.bulk_create
+
+    def refuses_the_bad_row(rows, **kwargs):  # the database refusing one row of the chunk
+        if any(row.ticket_id == bad.pk for row in rows):
+            raise DataError("value out of range")
+        return real(rows, **kwargs)
+
+    monkeypatch.setattr(Callback.objects, "bulk_create", refuses_the_bad_row)
+    result = callback_batch(day=MONDAY)
+    assert (result.created, result.failed) == (3, [bad.pk])
+    assert set(Callback.objects.values_list("ticket_id", flat=True)) == {t.pk for t in tickets} - {bad.pk}
+    assert f"ticket {bad.pk} skipped" in caplog.text
+    monkeypatch.undo()
+    again = callback_batch(day=MONDAY)  # the nightly rerun picks it up once it is fixed
+    assert (again.created, again.failed) == (1, [])

@@ -219,3 +219,25 @@ def test_a_clock_turned_back_gets_a_full_pass(city, clock):
     assert deadline_scan(now=local(2026, 12, 1, 10, 0)).total == 1
     assert deadline_scan(now=local(2026, 11, 30, 10, 0)).full
     assert ScanMark.objects.get().scanned_until == local(2026, 12, 1, 10, 0)  # never moved back
+
+
+def test_one_bad_ticket_is_logged_and_skipped_the_others_are_reminded(city, clock, monkeypatch, caplog):
+    tickets = [drive(city, new_ticket(city), S.HANDLING) for _ in range(4)]
+    bad = tickets[2]
+    real = scan_module._texts
+
+    def breaks_on_the_bad_one(ticket, *args):
+        if ticket.pk == bad.pk:
+            raise ValueError("a category without a name")
+        return real(ticket, *args)
+
+    monkeypatch.setattr(scan_module, "_texts", breaks_on_the_bad_one)
+    later = local(2026, 12, 1, 10, 0)
+    result = deadline_scan(now=later)
+    assert (result.total, result.failed) == (3, [bad.pk])
+    assert set(Reminder.objects.values_list("ticket_id", flat=True)) == {t.pk for t in tickets} - {bad.pk}
+    assert f"ticket {bad.pk} (resolve, level 2) skipped" in caplog.text
+    monkeypatch.undo()
+    assert deadline_scan(now=later + timedelta(minutes=5)).total == 0  # outside the incremental window …
+    retry = deadline_scan(now=later + timedelta(minutes=5), full=True)  # … the full pass reminds it
+    assert (retry.total, retry.failed) == (1, [])
