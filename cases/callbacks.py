@@ -174,6 +174,12 @@ def _insert(rows, day, result) -> int:
     return sum(_insert([row], day, result) for row in rows)
 
 
+def callback_authorize(callback, actor) -> None:
+    """May ``actor`` record this callback's outcome? Raises WorkflowPermissionError.
+    (The API asks before it reads the request body.)"""
+    _authorize_agent(callback, actor)
+
+
 def _authorize_agent(callback, actor):
     if actor.is_superuser:
         return

@@ -294,6 +294,7 @@ class CallbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def result(self, request, pk=None):
         callback = self.get_object()
+        callback_services.callback_authorize(callback, request.user)  # who may, before what was sent
         serializer = s.CallbackResultSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         d = serializer.validated_data
@@ -316,6 +317,7 @@ class CallbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def unreachable(self, request, pk=None):
         callback = self.get_object()
+        callback_services.callback_authorize(callback, request.user)
         serializer = s.NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         callback = callback_services.callback_unreachable(
