@@ -30,3 +30,22 @@ def inbox(request):
     from .notify import unread_count
 
     return {"inbox_unread": unread_count(user)}
+
+
+def service_warnings(request):
+    """Shared services this process found down in the last minutes: a banner for
+    administrators (the others keep working and need not worry)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_superuser:
+        return {}
+    from config.health import down_components
+
+    down = down_components()
+    if not down:
+        return {}
+    return {
+        "service_warning": _(
+            "%(services)s 暂时无法连接：网页照常可用，限流计数暂停；排队的任务会在恢复后继续处理。请检查该服务。"
+        )
+        % {"services": "、".join(down)}
+    }

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config import health
 from departments.models import StaffProfile
 
 from . import clock
@@ -213,6 +214,7 @@ def notifications_create(items, *, now=None) -> list[Notification]:
 
 
 ENQUEUE_BATCH = 100
+BROKER = "Celery broker"
 
 
 def deliveries_enqueue(ids) -> None:
@@ -224,8 +226,9 @@ def deliveries_enqueue(ids) -> None:
     for start in range(0, len(ids), ENQUEUE_BATCH):
         try:
             deliver_many.delay(ids[start : start + ENQUEUE_BATCH])
-        except Exception:
+        except Exception as error:
             logger.warning("could not queue %s deliveries; deliver_due will pick them up", len(ids), exc_info=True)
+            health.mark_down(BROKER, error)
             return
 
 

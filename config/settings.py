@@ -113,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cases.context_processors.calendar_warnings",
+                "cases.context_processors.service_warnings",
                 "cases.context_processors.inbox",
             ],
         },
@@ -422,7 +423,8 @@ HOTLINE_SPIKE_TRAILING_DAYS = env_int("HOTLINE_SPIKE_TRAILING_DAYS", 28)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache that treats "Redis down" as a miss (config/cache.py).
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": os.environ.get("CACHE_REDIS_URL", REDIS_URL),
             "KEY_PREFIX": "hotline",
         }

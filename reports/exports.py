@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from cases import clock
 from cases.models import Ticket
 from cases.privacy import citizen_hidden_from, mask_name, mask_phone
+from config import health
 
 from .models import ExportJob
 
@@ -74,8 +75,9 @@ def export_create(*, user, query: str) -> ExportJob:
 def _enqueue(task, pk):
     try:
         task.delay(pk)
-    except Exception:  # the broker is down: the job stays queued; retry_queued_exports picks it up
+    except Exception as error:  # the broker is down: the job stays queued; retry_queued_exports picks it up
         logger.warning("could not queue export %s", pk, exc_info=True)
+        health.mark_down("Celery broker", error)
 
 
 def export_run(job_id: int) -> ExportJob:

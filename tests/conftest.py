@@ -13,6 +13,7 @@ from django.db import connection
 from cases import workflow
 from cases.deadlines import calendar_invalidate
 from cases.models import Channel, Nature, TicketState
+from config import health
 from departments.models import Department
 from departments.roles import Role
 from departments.selectors import territory_index_invalidate
@@ -39,6 +40,7 @@ def _database_is_the_one_ci_asked_for(django_db_setup, django_db_blocker):
 def _fresh_caches(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()  # throttles and lookup counters start from zero
+    health.forget()
     calendar_invalidate()
     territory_index_invalidate()
     yield
