@@ -10,6 +10,7 @@ from departments.roles import Role
 
 from .models import Notification, TicketEvent
 from .notify import is_urgent, notifications_create, staff_by_unit
+from .privacy import mask_phones_in_text
 
 Kind = TicketEvent.Kind
 
@@ -57,7 +58,10 @@ def event_notify(event_id: int) -> int:
     # Stored messages are written in the site's language, not the actor's.
     with translation.override(settings.LANGUAGE_CODE):
         title = str(TEMPLATES[event.kind] % {"number": ticket.number})
-    body = f"{ticket.category.name}\n{ticket.content[:120]}" + (f"\n{event.note}" if event.note else "")
+    # Texts leave the system (SMS, e-mail, chat robots): phone numbers in them masked.
+    body = mask_phones_in_text(
+        f"{ticket.category.name}\n{ticket.content[:120]}" + (f"\n{event.note}" if event.note else "")
+    )
     items = []
     for unit in units:
         if event.kind in HEADS_ONLY:

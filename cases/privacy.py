@@ -1,4 +1,14 @@
-"""Personal data of citizens (DESIGN §8): who may see it, and its masked forms."""
+"""Personal data of citizens (DESIGN §8): who may see it, its masked forms, and
+revealing it on demand with an audit record."""
+
+import re
+from contextvars import ContextVar
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from departments.roles import UNIT_ROLES
 from departments.selectors import staff_profile
@@ -26,3 +36,87 @@ def citizen_hidden_from(user, ticket) -> bool:
         return False
     profile = staff_profile(user)
     return profile is None or profile.role in UNIT_ROLES
+
+
+# -- revealing, with an audit record ----------------------------------------------------
+
+#: How the page being rendered shows the citizen: "masked" (the default), "full"
+#: (revealed with a reason) or "hidden" (a confidential report, for the handling
+#: unit). Set per request by the admin views; read by the display methods and the
+#: history pages.
+CITIZEN_VIEW: ContextVar[str] = ContextVar("citizen_view", default="masked")
+HIDDEN_TEXT = _("（保密）")
+
+ERR_REASON = _("请填写查看事由（如：回电核实诉求、上门处置需联系）。")
+ERR_CONFIDENTIAL = _("这是保密举报件，诉求人信息对承办单位不予显示。")
+
+
+def is_revealed(user, ticket) -> bool:
+    """Did ``user`` reveal this ticket's citizen in the last ``HOTLINE_REVEAL_MINUTES``?"""
+    from .models import PersonalDataAccess
+
+    if citizen_hidden_from(user, ticket):
+        return False
+    since = timezone.now() - timedelta(minutes=settings.HOTLINE_REVEAL_MINUTES)
+    return PersonalDataAccess.objects.filter(ticket=ticket, user=user, created_at__gte=since).exists()
+
+
+def citizen_reveal(*, user, ticket, reason: str):
+    """Record that ``user`` looks at the citizen's name and phone on ``ticket``,
+    and why. The caller has checked that the ticket is in the user's scope."""
+    from .models import PersonalDataAccess
+
+    reason = (reason or "").strip()
+    if citizen_hidden_from(user, ticket):
+        raise PermissionDenied(ERR_CONFIDENTIAL)
+    if len(reason) < 2:
+        raise ValidationError(ERR_REASON, code="reason")
+    profile = staff_profile(user)
+    return PersonalDataAccess.objects.create(
+        ticket=ticket, user=user, department=profile.department if profile else None, reason=reason[:200]
+    )
+
+
+def citizen_view(user, ticket) -> str:
+    if citizen_hidden_from(user, ticket):
+        return "hidden"
+    return "full" if is_revealed(user, ticket) else "masked"
+
+
+def shown(value: str, masker) -> str:
+    view = CITIZEN_VIEW.get()
+    if view == "hidden":
+        return str(HIDDEN_TEXT)
+    return value if view == "full" else masker(value)
+
+
+def shown_name(ticket) -> str:
+    return shown(ticket.citizen_name, mask_name)
+
+
+def shown_phone(ticket) -> str:
+    return shown(ticket.citizen_phone, mask_phone)
+
+
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+
+
+def mask_phones_in_text(text: str) -> str:
+    """Phone numbers a citizen typed into their demand, masked (for texts that
+    leave the system: SMS, e-mail, chat robots)."""
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group().replace("-", "")), text or "")
+
+
+def shown_text(text: str, ticket) -> str:
+    """Free text staff wrote about a ticket (timeline notes), with the citizen's
+    name and any phone number as the page may show them."""
+    view = CITIZEN_VIEW.get()
+    if view == "full" or not text:
+        return text
+    text = _PHONE_IN_TEXT.sub(
+        lambda m: str(HIDDEN_TEXT) if view == "hidden" else mask_phone(m.group().replace("-", "")), text
+    )
+    name = (ticket.citizen_name or "").strip()
+    if len(name) >= 2:
+        text = text.replace(name, str(HIDDEN_TEXT) if view == "hidden" else mask_name(name))
+    return text

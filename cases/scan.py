@@ -42,6 +42,7 @@ from . import clock
 from .deadlines import get_calendar
 from .models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
 from .notify import is_urgent, notifications_create, staff_by_unit, staff_with_role
+from .privacy import mask_phones_in_text
 
 S = TicketState
 L = Reminder.Level
@@ -391,7 +392,7 @@ def _texts(ticket, spec, level, reminder) -> tuple[str, str]:
         "days": settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS,
     }
     unit = ticket.assignee_department.name if ticket.assignee_department_id else ""
-    body = f"{ticket.category.name} · {unit}\n{ticket.content[:120]}"
+    body = mask_phones_in_text(f"{ticket.category.name} · {unit}\n{ticket.content[:120]}")  # texts leave the system
     return title, body
 
 

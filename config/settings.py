@@ -507,6 +507,9 @@ HOTLINE_SCAN_CHUNK_SIZE = env_int("HOTLINE_SCAN_CHUNK_SIZE", 500)
 # A scan pass looks at the thresholds crossed since the last pass, reaching back
 # this much further (a ticket whose transaction committed after the last pass read);
 # every so often it checks every running clock instead (cases/scan.py).
+# A citizen's name and phone, once revealed with a reason, stay visible to that
+# person on that ticket for this long (cases/privacy.py).
+HOTLINE_REVEAL_MINUTES = env_int("HOTLINE_REVEAL_MINUTES", 30)
 HOTLINE_SCAN_OVERLAP_MINUTES = env_int("HOTLINE_SCAN_OVERLAP_MINUTES", 10)
 HOTLINE_SCAN_FULL_EVERY_MINUTES = env_int("HOTLINE_SCAN_FULL_EVERY_MINUTES", 60)
 # A ticket still red this many working days after its deadline goes to the

@@ -35,6 +35,7 @@ from cases.models import (
     TicketState,
     Urge,
 )
+from cases.privacy import citizen_reveal
 from departments.models import DutyAssignment
 from reports.exports import export_create, export_run
 from reports.models import ReportSubscription, Spike
@@ -101,6 +102,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:*_process_import", NOBODY),  # POST only (the import form's second step)
     ("admin:cases_ticket_export_ledger", NOBODY),  # POST only: queues an export job
     ("admin:cases_ticket_delete", NOBODY),  # nothing is deleted (DESIGN §8)
+    ("admin:cases_ticket_reveal", NOBODY),  # POST only (tests/cases/test_privacy.py)
     ("admin:cases_ticket_action", {"superuser", *UNIT}),  # an action's form opens for who may take it
     ("admin:cases_ticket_*", SCOPE),  # change, history, versions, attachment, action
     # --- supervision, callbacks, notifications ---
@@ -124,6 +126,10 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_notification_add", NOBODY),
     ("admin:cases_notification_delete", NOBODY),
     ("admin:cases_notification_*", {"handler"}),  # one's own messages only
+    # --- who looked at citizens' contact details: the supervisors' review ---
+    ("admin:cases_personaldataaccess_add", NOBODY),
+    ("admin:cases_personaldataaccess_delete", NOBODY),
+    ("admin:cases_personaldataaccess_*", {"superuser", "supervisor"}),
     # --- reference data ---
     ("admin:cases_holiday_add", {"superuser", "dispatcher"}),
     ("admin:cases_holiday_import", {"superuser", "dispatcher"}),
@@ -223,6 +229,7 @@ def world(city, settings, tmp_path):
     )
     Holiday.objects.get_or_create(date=closed.received_at.date(), defaults={"name": "测试假日"})
     DutyAssignment.objects.get_or_create(category=city.heating, department=city.utility)
+    citizen_reveal(user=city.handler, ticket=handling, reason="上门处置前电话确认地址")
     KnowledgeArticle.objects.create(question="暖气不热怎么办？", answer="先报供热公司。", category=city.heating)
     objects = {
         "ticket": handling,

@@ -18,7 +18,7 @@ from departments.selectors import staff_profile
 from ..callbacks import callback_overrule, callback_record, callback_unreachable
 from ..clusters import cluster_escalate, cluster_merge
 from ..models import Callback, Cluster, Ticket
-from ..privacy import mask_phone
+from ..privacy import is_revealed, mask_name, mask_phone
 from ..selectors import ticket_scope
 from .forms import LeaderChoiceField, _leaders
 
@@ -238,7 +238,9 @@ class CallbackAdmin(admin.ModelAdmin):
             except (ValidationError, PermissionDenied) as error:
                 (form or overrule).add_error(None, _error_text(error))
         ticket = callback.ticket
-        show_phone = request.user.is_superuser or role in CITYWIDE_ROLES
+        # The agent making the call needs the number; anyone else sees it masked
+        # unless they revealed it on the ticket, with a reason (cases/privacy.py).
+        show_phone = can_record or is_revealed(request.user, ticket)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -246,6 +248,7 @@ class CallbackAdmin(admin.ModelAdmin):
             "callback": callback,
             "ticket": ticket,
             "phone": ticket.citizen_phone if show_phone else mask_phone(ticket.citizen_phone),
+            "citizen_name": ticket.citizen_name if show_phone else mask_name(ticket.citizen_name),
             "form": form,
             "overrule_form": overrule,
             "attempts": callback.attempt_log.select_related("agent"),

@@ -2,14 +2,23 @@
 action buttons, the action forms, and the live-call intake form."""
 
 import csv
+import dataclasses
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,6 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from departments.selectors import Territory, territory_resolve
 
@@ -32,7 +42,18 @@ from ..models import (
     TicketEvent,
     Urgency,
 )
-from ..privacy import citizen_hidden_from, mask_name, mask_phone
+from ..privacy import (
+    CITIZEN_VIEW,
+    citizen_hidden_from,
+    citizen_reveal,
+    citizen_view,
+    mask_name,
+    mask_phone,
+    shown,
+    shown_name,
+    shown_phone,
+    shown_text,
+)
 from ..selectors import ticket_scope
 from . import filters
 from .forms import ACTION_FORMS, IntakeForm
@@ -201,7 +222,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     object_history_template = "simple_history/object_history.html"
     fieldsets = [
         (_("诉求"), {"fields": ["number", "channel", "nature", "urgency", "category", "content", "is_proactive"]}),
-        (_("诉求人"), {"fields": ["citizen_name", "citizen_phone", "is_anonymous", "is_confidential"]}),
+        (_("诉求人"), {"fields": ["citizen_name_shown", "citizen_phone_shown", "is_anonymous", "is_confidential"]}),
         (_("属地"), {"fields": ["address", "grid", "community", "street", "district", "latitude", "longitude"]}),
         (
             _("办理"),
@@ -427,6 +448,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             path("intake/lookup/", wrap(self.intake_lookup_view), name=f"{prefix}_intake_lookup"),
             path("export-ledger/", wrap(self.export_ledger_view), name=f"{prefix}_export_ledger"),
             path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
+            path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
             path(
                 "<path:object_id>/attachment/<int:attachment_id>/",
                 wrap(self.attachment_view),
@@ -437,16 +459,72 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ticket = self._scoped_or_404(request, object_id)
-        context = {**self._workbench_context(request, ticket), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context=context)
+        view = citizen_view(request.user, ticket)
+        token = CITIZEN_VIEW.set(view)
+        try:
+            context = {
+                **self._workbench_context(request, ticket),
+                "citizen_view": view,
+                "citizen_name": shown_name(ticket),
+                "citizen_phone": shown_phone(ticket),
+                **(extra_context or {}),
+            }
+            response = super().change_view(request, object_id, form_url, extra_context=context)
+            if hasattr(response, "render"):
+                response.render()  # inside the view state: the display methods read it
+            return response
+        finally:
+            CITIZEN_VIEW.reset(token)
 
     def history_view(self, request, object_id, extra_context=None):
-        self._scoped_or_404(request, object_id)
-        return super().history_view(request, object_id, extra_context)
+        ticket = self._scoped_or_404(request, object_id)
+        return self._as_citizen_view(request, ticket, super().history_view, request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self._scoped_or_404(request, object_id)
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        ticket = self._scoped_or_404(request, object_id)
+        return self._as_citizen_view(
+            request, ticket, super().history_form_view, request, object_id, version_id, extra_context
+        )
+
+    def _as_citizen_view(self, request, ticket, view, *args):
+        token = CITIZEN_VIEW.set(citizen_view(request.user, ticket))
+        try:
+            response = view(*args)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            CITIZEN_VIEW.reset(token)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _MaskedHistory(self.model, historical_record)
+
+    def reveal_view(self, request, object_id):
+        """显示联系方式: the citizen's name and phone in full, with a reason, recorded."""
+        ticket = self._scoped_or_404(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            citizen_reveal(user=request.user, ticket=ticket, reason=request.POST.get("reason", ""))
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.info(
+                request,
+                gettext("已显示诉求人联系方式（%(minutes)s 分钟内有效），本次查看已记录。")
+                % {"minutes": settings.HOTLINE_REVEAL_MINUTES},
+            )
+        return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
+
+    @admin.display(description=_("诉求人姓名"))
+    def citizen_name_shown(self, obj):
+        return shown_name(obj) or "—"
+
+    @admin.display(description=_("联系电话"))
+    def citizen_phone_shown(self, obj):
+        return shown_phone(obj) or "—"
 
     def get_object(self, request, object_id, from_field=None):
         # The page shows every unit and person the ticket points to: one query.
@@ -467,8 +545,6 @@ class TicketAdmin(SimpleHistoryAdmin):
             obj = queryset.get(**{field.name: field.to_python(object_id)})
         except (Ticket.DoesNotExist, ValidationError, ValueError):
             obj = None
-        if obj is not None and citizen_hidden_from(request.user, obj):
-            obj.citizen_name = obj.citizen_phone = gettext("（保密）")
         return obj
 
     def _workbench_context(self, request, ticket):
@@ -489,6 +565,8 @@ class TicketAdmin(SimpleHistoryAdmin):
             .prefetch_related("attachments")
             .order_by("-created_at", "-id")
         )
+        for event in events:
+            event.note_shown = shown_text(event.note, ticket)
         clocks = []
         for name, label in (("sign", _("签收")), ("contact", _("响应")), ("resolve", _("办结"))):
             due = getattr(ticket, f"{name}_due_at")
@@ -704,3 +782,16 @@ def _quote(name):
     from urllib.parse import quote
 
     return quote(name)
+
+
+class _MaskedHistory(HistoricalRecordContextHelper):
+    """The history list's "changes" column, with the citizen's name and phone as
+    the page may show them."""
+
+    def format_delta_change(self, change):
+        masker = {"citizen_name": mask_name, "citizen_phone": mask_phone}.get(change.field)
+        if masker is not None:
+            change = dataclasses.replace(
+                change, old=shown(str(change.old or ""), masker), new=shown(str(change.new or ""), masker)
+            )
+        return super().format_delta_change(change)

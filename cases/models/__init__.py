@@ -21,6 +21,7 @@ from .clusters import Cluster, ClusterMember
 from .events import TicketEvent
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
+from .privacy import PersonalDataAccess
 from .supervision import Urge, UrgeNumberSequence
 from .tickets import (
     Attachment,
@@ -57,6 +58,7 @@ __all__ = [
     "Nature",
     "Notification",
     "NotificationPreference",
+    "PersonalDataAccess",
     "Reminder",
     "ReplyResult",
     "ScanMark",

@@ -1,0 +1,37 @@
+"""个人信息查看记录: who revealed a citizen's contact details, when, where and why.
+Read-only; supervisors (and administrators) review it."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from ..models import PersonalDataAccess
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "department", "ticket_link", "reason"]
+    list_filter = ["created_at", "department"]
+    date_hierarchy = "created_at"
+    search_fields = ["ticket__number", "user__username", "user__first_name", "reason"]
+    search_help_text = _("可按工单编号、查看人、事由查询。")
+    list_select_related = ["user", "department", "ticket"]
+    list_per_page = 100
+    fields = ["created_at", "user", "department", "ticket", "reason"]
+    readonly_fields = fields
+
+    @admin.display(description=_("工单"), ordering="ticket__number")
+    def ticket_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:cases_ticket_change", args=[obj.ticket_id]), obj.ticket.number
+        )
+
+    def has_add_permission(self, request):
+        return False  # written by revealing, never by hand
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an audit trail is kept
