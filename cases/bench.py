@@ -53,7 +53,7 @@ class Row:
         ordered = sorted(values)
         if q == 50:
             return statistics.median(ordered) * 1000
-        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
 
     def cells(self):
         med, p95, raw = self._ms(self.times, 50), self._ms(self.times, 95), self._ms(self.raw_times, 50)
@@ -436,8 +436,7 @@ def _api_create(rows, runs, out):
                 futures.append(pool.submit(paced))
             for future in futures:
                 future.result()
-        ordered = sorted(latencies)
-        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000
+        p99 = Row._ms(latencies, 99)
         steady.times, steady.queries, steady.rows = latencies, per_request, len(latencies)
         steady.note = f"p99 {p99:.0f} ms"
         rows.append(steady)
@@ -548,7 +547,7 @@ def _longest_story():
 def _raw_crossed(now, since=None):
     """One SELECT of every (ticket, clock, level, due) crossed and not yet reminded,
     all clocks and levels: the scan's question in plain SQL."""
-    from .scan import _escalate_before
+    from .scan import escalation_cutoff
 
     running = {
         "sign": "tk.state = 'dispatched' AND tk.signed_at IS NULL",
@@ -556,7 +555,7 @@ def _raw_crossed(now, since=None):
         "AND tk.first_contact_at IS NULL",
         "resolve": "tk.state IN ('dispatched', 'handling', 'reviewing')",
     }
-    escalate = _escalate_before(now)
+    escalate = escalation_cutoff(now)
     parts, params = [], []
     for clock, where in running.items():
         due, warn = f"tk.{clock}_due_at", f"tk.{clock}_warn_at"
@@ -568,7 +567,7 @@ def _raw_crossed(now, since=None):
         for level, (crossed, values, column) in levels.items():
             window, extra = "", []
             if since is not None:
-                window, extra = f" AND {column} > %s", [since if level < 3 else _escalate_before(since)]
+                window, extra = f" AND {column} > %s", [since if level < 3 else escalation_cutoff(since)]
             parts.append(
                 f"SELECT tk.id, '{clock}' AS clock, {level} AS level, {due} AS due_at, "
                 f"COALESCE(tk.assignee_department_id, tk.lead_department_id) AS department_id "

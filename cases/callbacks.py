@@ -25,6 +25,7 @@ from departments.selectors import staff_profile
 
 from . import clock, workflow
 from .api_keys import service_account_key
+from .batching import atomic_or_one_by_one
 from .deadlines import get_calendar
 from .models import Callback, CallbackAttempt, CallbackDuty, Ticket, TicketState, TimeUnit
 from .workflow import WorkflowError, WorkflowPermissionError
@@ -161,17 +162,17 @@ def _batch(day, now, chunk_size, result):
 
 
 def _insert(rows, day, result) -> int:
-    """The chunk in one statement; if the database refuses it, row by row, so that
-    one bad row is logged and skipped and the rest still get their callback."""
-    try:
-        with transaction.atomic():
-            return len(Callback.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000))
-    except Exception:
-        if len(rows) == 1:
-            logger.exception("callback batch %s: ticket %s skipped", day, rows[0].ticket_id)
-            result.failed.append(rows[0].ticket_id)
-            return 0
-    return sum(_insert([row], day, result) for row in rows)
+    """The chunk in one statement, or row by row if the database refuses it: one
+    bad row is logged and skipped, the rest still get their callback."""
+
+    def skip(row):
+        logger.exception("callback batch %s: ticket %s skipped", day, row.ticket_id)
+        result.failed.append(row.ticket_id)
+
+    def insert(items):
+        return len(Callback.objects.bulk_create(items, ignore_conflicts=True, batch_size=1000))
+
+    return sum(atomic_or_one_by_one(rows, insert, on_failure=skip))
 
 
 def callback_authorize(callback, actor) -> None:

@@ -435,17 +435,11 @@ def reminders_so_far(*, hours: int = 24) -> int:
     scan now meets one day's worth of new crossings, not two years'."""
     import uuid
 
-    from django.conf import settings
-
-    from .deadlines import get_calendar
     from .models import Reminder
-    from .scan import CLOCKS, level_conditions
+    from .scan import CLOCKS, escalation_cutoff, level_conditions
 
     cutoff = timezone.now() - timedelta(hours=hours)
-    cal = get_calendar()
-    escalate_before = cal.subtract_working_minutes(
-        cutoff, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes
-    )
+    escalate_before = escalation_cutoff(cutoff)
     scan_id, made = uuid.uuid4(), 0
     for spec in CLOCKS:
         for level, crossed in level_conditions(spec, cutoff, escalate_before).items():

@@ -2,6 +2,7 @@
 revealing it on demand with an audit record."""
 
 import re
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 
@@ -98,13 +99,34 @@ def shown_phone(ticket) -> str:
     return shown(ticket.citizen_phone, mask_phone)
 
 
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+#: A mobile number as people write it (+86, spaces or dashes), and a landline with
+#: its area code.
+MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+_AREA_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)")
 
 
-def mask_phones_in_text(text: str) -> str:
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def mask_mobiles(text: str, replacement: str | None = None) -> str:
+    """Mobile numbers in free text as 138****1234 (or ``replacement``)."""
+    return MOBILE.sub(lambda m: replacement or mask_phone(_digits(m.group())[-11:]), text)
+
+
+def mask_name_in_text(text: str, name: str, replacement: str | None = None) -> str:
+    """The citizen's name in free text as 王** (or ``replacement``)."""
+    name = (name or "").strip()
+    if len(name) < 2:  # a one-character name would mask every such character
+        return text
+    return text.replace(name, replacement or mask_name(name))
+
+
+def mask_phones_in_text(text: str, replacement: str | None = None) -> str:
     """Phone numbers a citizen typed into their demand, masked (for texts that
-    leave the system: SMS, e-mail, chat robots)."""
-    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group().replace("-", "")), text or "")
+    leave the system: SMS, e-mail, chat robots; and for timeline notes)."""
+    text = mask_mobiles(text or "", replacement)
+    return _AREA_LANDLINE.sub(lambda m: replacement or mask_phone(_digits(m.group())), text)
 
 
 def shown_text(text: str, ticket) -> str:
@@ -113,10 +135,15 @@ def shown_text(text: str, ticket) -> str:
     view = CITIZEN_VIEW.get()
     if view == "full" or not text:
         return text
-    text = _PHONE_IN_TEXT.sub(
-        lambda m: str(HIDDEN_TEXT) if view == "hidden" else mask_phone(m.group().replace("-", "")), text
-    )
-    name = (ticket.citizen_name or "").strip()
-    if len(name) >= 2:
-        text = text.replace(name, str(HIDDEN_TEXT) if view == "hidden" else mask_name(name))
-    return text
+    replacement = str(HIDDEN_TEXT) if view == "hidden" else None
+    return mask_name_in_text(mask_phones_in_text(text, replacement), ticket.citizen_name, replacement)
+
+
+@contextmanager
+def showing_citizen(view: str):
+    """Render with the citizen shown as ``view`` (see ``CITIZEN_VIEW``)."""
+    token = CITIZEN_VIEW.set(view)
+    try:
+        yield
+    finally:
+        CITIZEN_VIEW.reset(token)

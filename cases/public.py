@@ -9,13 +9,12 @@ import re
 from django.utils.translation import gettext as _
 
 from .models import Ticket, TicketEvent, TicketState
-from .privacy import mask_name, mask_phone
+from .privacy import mask_mobiles, mask_name_in_text
 
 S = TicketState
 K = TicketEvent.Kind
 
 _ID_NUMBER = re.compile(r"(?<!\d)\d{6}(?:19|20)\d{2}\d{7}[\dXx](?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 # With an area code, or a bare 7–8 digit number that is not a date such as 20261123.
 _LANDLINE = re.compile(r"(?<!\d)(?:0\d{2,3}[- ]?\d{7,8}|(?!19|20)\d{7,8})(?!\d)")
 _HOUSE = re.compile(r"\d+(?:号楼|栋|幢|单元|号院|室|号)")
@@ -43,13 +42,11 @@ def anonymise(text: str, ticket: Ticket | None = None) -> str:
     """Mask ID numbers, phone numbers, house numbers and the citizen's name."""
     text = text or ""
     text = _ID_NUMBER.sub(lambda m: m.group()[:4] + "*" * (len(m.group()) - 4), text)
-    text = _MOBILE.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group())[-11:]), text)
+    text = mask_mobiles(text)
     text = _LANDLINE.sub(lambda m: re.sub(r"\d(?=(?:\D*\d){2})", "*", m.group()), text)
     text = _HOUSE.sub(lambda m: "*" + m.group().lstrip("0123456789"), text)
     if ticket is not None:
-        name = (ticket.citizen_name or "").strip()
-        if len(name) >= 2:
-            text = text.replace(name, mask_name(name))
+        text = mask_name_in_text(text, ticket.citizen_name)
     return text
 
 

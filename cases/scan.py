@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Value
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from departments.roles import Role
 
 from . import clock
+from .batching import atomic_or_one_by_one
 from .deadlines import get_calendar
 from .models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
 from .notify import is_urgent, notifications_create, staff_by_unit, staff_with_role
@@ -124,7 +125,8 @@ def level_conditions(
     since: datetime | None = None,
     escalate_since: datetime | None = None,
 ) -> dict[int, Q]:
-    """Each level's "crossed by ``now``"; with ``since``, only crossed after it."""
+    """Each level's "crossed by ``now``"; with ``since`` (and its escalation
+    cutoff ``escalate_since``), only crossed after it."""
     crossed = {
         L.YELLOW: Q(**{f"{spec.warn}__lte": now, f"{spec.due}__gt": now}),
         L.RED: Q(**{f"{spec.due}__lte": now}),
@@ -133,12 +135,13 @@ def level_conditions(
     if since is not None:
         crossed[L.YELLOW] &= Q(**{f"{spec.warn}__gt": since})
         crossed[L.RED] &= Q(**{f"{spec.due}__gt": since})
-        escalate_since = escalate_since or _escalate_before(since)
         crossed[L.ESCALATED] &= Q(**{f"{spec.due}__gt": escalate_since})
     return crossed
 
 
-def _escalate_before(moment: datetime) -> datetime:
+def escalation_cutoff(moment: datetime) -> datetime:
+    """A deadline at or before this is still red ``HOTLINE_ESCALATE_AFTER_WORKING_DAYS``
+    working days later at ``moment``: time to escalate."""
     cal = get_calendar()
     return cal.subtract_working_minutes(moment, settings.HOTLINE_ESCALATE_AFTER_WORKING_DAYS * cal.day_minutes)
 
@@ -190,7 +193,7 @@ def deadline_scan(
         # (stored texts are written in the site's language)
         result.since = _window_start(now, full)
         result.full = result.since is None
-        _scan_levels(now, _escalate_before(now), result.since, scan_id, chunk_size, result)
+        _scan_levels(now, escalation_cutoff(now), result.since, scan_id, chunk_size, result)
         # Only a pass that finished moves the mark: a killed one is redone.
         _advance_mark(now, result.full)
     result.seconds = monotonic.perf_counter() - started
@@ -200,8 +203,8 @@ def deadline_scan(
 def _scan_levels(now, escalate_before, since, scan_id, chunk_size, result) -> None:
     moments = {"now": now, "escalate_before": escalate_before}
     if since is not None:
-        moments |= {"since": since, "escalate_since": _escalate_before(since)}
-    sql, slots = _candidates_sql(incremental=since is not None)
+        moments |= {"since": since, "escalate_since": escalation_cutoff(since)}
+    sql, slots = _candidates_sql(connection.vendor, since is not None)
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(moments[slot.name]) if isinstance(slot, _Moment) else slot for slot in slots]
     to_datetime = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite hands back text
@@ -219,22 +222,23 @@ def _scan_levels(now, escalate_before, since, scan_id, chunk_size, result) -> No
 
 
 def _remind_isolated(chunk, spec, level, scan_id, now, result) -> None:
-    """A chunk in one transaction; if it fails, ticket by ticket, so that one bad
-    ticket is logged and skipped while the others are reminded. The skipped one
-    comes back at the next full pass."""
-    counted = (result.reminders.copy(), result.notifications, result.urges)
-    try:
-        with transaction.atomic():
-            _remind(chunk, spec, level, scan_id, now, result)
-        return
-    except Exception:
-        result.reminders, result.notifications, result.urges = counted  # rolled back: not done
-        if len(chunk) == 1:
-            logger.exception("deadline scan: ticket %s (%s, level %s) skipped", chunk[0][0], spec.name, level)
-            result.failed.append(chunk[0][0])
-            return
-    for item in chunk:
-        _remind_isolated([item], spec, level, scan_id, now, result)
+    """A chunk in one transaction, or ticket by ticket if that fails: one bad
+    ticket is logged and skipped, the others are reminded. The skipped one comes
+    back at the next full pass."""
+
+    def remind(items):
+        done = ScanResult(scanned_at=now)  # counted only once committed
+        _remind(items, spec, level, scan_id, now, done)
+        return done
+
+    def skip(item):
+        logger.exception("deadline scan: ticket %s (%s, level %s) skipped", item[0], spec.name, level)
+        result.failed.append(item[0])
+
+    for done in atomic_or_one_by_one(chunk, remind, on_failure=skip):
+        result.reminders.update(done.reminders)
+        result.notifications += done.notifications
+        result.urges += done.urges
 
 
 @dataclass(frozen=True)
@@ -250,7 +254,12 @@ _STAND_INS = {
 
 
 @functools.cache
-def _candidates_sql_for(vendor: str, incremental: bool) -> tuple[str, list]:
+def _candidates_sql(vendor: str, incremental: bool) -> tuple[str, list]:
+    """Every clock and level in one statement (a UNION ALL of nine anti-joins), so
+    a pass with nothing new is one round trip. The ORM builds it once per process
+    (and database vendor) with stand-in moments; each pass binds its own (a
+    prepared statement, in effect: building the nine querysets costs more than
+    running them)."""
     m = _STAND_INS
     parts = []
     for spec in CLOCKS:
@@ -271,14 +280,6 @@ def _candidates_sql_for(vendor: str, incremental: bool) -> tuple[str, list]:
     sql, params = parts[0].union(*parts[1:], all=True).query.sql_with_params()
     stand_ins = {connection.ops.adapt_datetimefield_value(value): _Moment(name) for name, value in m.items()}
     return sql, [stand_ins.get(p, p) if isinstance(p, datetime | str) else p for p in params]
-
-
-def _candidates_sql(*, incremental: bool) -> tuple[str, list]:
-    """Every clock and level in one statement (a UNION ALL of nine anti-joins), so
-    a pass with nothing new is one round trip. The ORM builds it once per process
-    with stand-in moments; each pass binds its own (a prepared statement, in effect:
-    building the nine querysets costs more than running them)."""
-    return _candidates_sql_for(connection.vendor, incremental)
 
 
 #: What a reminder's texts and recipients read of a ticket (a row is ~60 columns).

@@ -43,12 +43,12 @@ from ..models import (
     Urgency,
 )
 from ..privacy import (
-    CITIZEN_VIEW,
     citizen_hidden_from,
     citizen_reveal,
     citizen_view,
     mask_name,
     mask_phone,
+    showing_citizen,
     shown,
     shown_name,
     shown_phone,
@@ -460,8 +460,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ticket = self._scoped_or_404(request, object_id)
         view = citizen_view(request.user, ticket)
-        token = CITIZEN_VIEW.set(view)
-        try:
+        with showing_citizen(view):
             context = {
                 **self._workbench_context(request, ticket),
                 "citizen_view": view,
@@ -469,32 +468,17 @@ class TicketAdmin(SimpleHistoryAdmin):
                 "citizen_phone": shown_phone(ticket),
                 **(extra_context or {}),
             }
-            response = super().change_view(request, object_id, form_url, extra_context=context)
-            if hasattr(response, "render"):
-                response.render()  # inside the view state: the display methods read it
-            return response
-        finally:
-            CITIZEN_VIEW.reset(token)
+            return _rendered(super().change_view(request, object_id, form_url, extra_context=context))
 
     def history_view(self, request, object_id, extra_context=None):
         ticket = self._scoped_or_404(request, object_id)
-        return self._as_citizen_view(request, ticket, super().history_view, request, object_id, extra_context)
+        with showing_citizen(citizen_view(request.user, ticket)):
+            return _rendered(super().history_view(request, object_id, extra_context))
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         ticket = self._scoped_or_404(request, object_id)
-        return self._as_citizen_view(
-            request, ticket, super().history_form_view, request, object_id, version_id, extra_context
-        )
-
-    def _as_citizen_view(self, request, ticket, view, *args):
-        token = CITIZEN_VIEW.set(citizen_view(request.user, ticket))
-        try:
-            response = view(*args)
-            if hasattr(response, "render"):
-                response.render()
-            return response
-        finally:
-            CITIZEN_VIEW.reset(token)
+        with showing_citizen(citizen_view(request.user, ticket)):
+            return _rendered(super().history_form_view(request, object_id, version_id, extra_context))
 
     def get_historical_record_context_helper(self, request, historical_record):
         return _MaskedHistory(self.model, historical_record)
@@ -782,6 +766,13 @@ def _quote(name):
     from urllib.parse import quote
 
     return quote(name)
+
+
+def _rendered(response):
+    """Render a template response now, while the citizen view it was built under holds."""
+    if hasattr(response, "render"):
+        response.render()
+    return response
 
 
 class _MaskedHistory(HistoricalRecordContextHelper):

@@ -5,34 +5,10 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-
-from django.contrib.auth.management import create_permissions
+from departments.grants import role_grants
 
 # Supervisors review who looked at citizens' contact details.
 GRANTS = {"supervisor": ["view_personaldataaccess"]}
-
-
-def grant(apps, schema_editor):
-    app_config = apps.get_app_config("cases")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, codenames in GRANTS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="cases", codename__in=codenames))
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, codenames in GRANTS.items():
-        group = Group.objects.filter(name=role).first()
-        if group:
-            group.permissions.remove(
-                *Permission.objects.filter(content_type__app_label="cases", codename__in=codenames)
-            )
 
 
 class Migration(migrations.Migration):
@@ -61,5 +37,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['ticket', 'user', 'created_at'], name='pda_ticket_user_time')],
             },
         ),
-        migrations.RunPython(grant, revoke),
+        migrations.RunPython(*role_grants("cases", GRANTS)),
     ]
