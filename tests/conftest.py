@@ -19,6 +19,7 @@ from departments.roles import Role
 from departments.selectors import territory_index_invalidate
 from tests.cases.factories import CategoryFactory
 from tests.departments.factories import DepartmentFactory, GridFactory, staff
+from tests.processes import Processes, process_env
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -46,6 +47,30 @@ def _fresh_caches(settings, tmp_path):
     yield
     calendar_invalidate()
     territory_index_invalidate()
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Real child processes (Celery, gunicorn) against the test database."""
+    procs = Processes(process_env(tmp_path), tmp_path)
+    yield procs
+    procs.stop_all()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need a PostgreSQL server (row locks, restarts):
+    deselected when DATABASE_URL names none; CI stage 2 runs them."""
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        return
+    needs_server = [item for item in items if item.get_closest_marker("postgres")]
+    if needs_server:
+        config.hook.pytest_deselected(items=needs_server)
+        items[:] = [item for item in items if item not in needs_server]
+
+
+def pytest_report_header(config):
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        return "tests marked 'postgres' are deselected: DATABASE_URL names no PostgreSQL (CI stage 2 runs them)"
 
 
 @pytest.fixture
