@@ -1,6 +1,12 @@
-from django.contrib import admin
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from . import two_factor
 
 
 class HotlineAdminSite(admin.AdminSite):
@@ -11,6 +17,29 @@ class HotlineAdminSite(admin.AdminSite):
     index_title = _("工作台")
     index_template = "admin/hotline_index.html"
     site_url = None  # no public site behind the "view site" link
+    login_form = two_factor.LoginForm
+    login_template = "admin/hotline_login.html"
+
+    def has_permission(self, request):
+        return super().has_permission(request) and two_factor.session_passes(request)
+
+    def admin_view(self, view, cacheable=False):
+        """Where two-factor login is required, staff without it are sent to turn
+        it on before anything else."""
+        protected = super().admin_view(view, cacheable)
+        if getattr(view, "two_factor_enrolment", False):
+            return protected
+
+        @wraps(view)
+        def inner(request, *args, **kwargs):
+            user = request.user
+            enrolled = not (user.is_active and user.is_staff) or two_factor.has_second_factor(user)
+            if settings.HOTLINE_2FA_REQUIRED and not enrolled:
+                messages.warning(request, _("本系统要求启用两步验证：请先用手机验证器完成绑定。"))
+                return redirect(reverse("admin:two_factor", current_app=self.name))
+            return protected(request, *args, **kwargs)
+
+        return inner
 
     def get_urls(self):
         from django.urls import path
@@ -18,7 +47,13 @@ class HotlineAdminSite(admin.AdminSite):
         from reports import views
 
         wrap = self.admin_view
+
+        def enrol(request):
+            return two_factor.two_factor_view(request, self)
+
+        enrol.two_factor_enrolment = True
         return [
+            path("two-factor/", wrap(enrol), name="two_factor"),
             path("dashboard/", wrap(lambda r: views.dashboard_view(r, self)), name="dashboard"),
             path("dashboard/data/", wrap(views.dashboard_data_view), name="dashboard_data"),
             path(

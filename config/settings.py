@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "departments",
     "cases",
     "reports",
@@ -90,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -171,6 +175,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # lockouts are logged as warnings; no banner at every start
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env_int("HOTLINE_PROXY_COUNT", 0)  # trusted reverse proxies in front of the web
+# Two-factor login (django-otp, TOTP apps such as FreeOTP or Microsoft Authenticator):
+# each person may turn it on under 两步验证; HOTLINE_2FA_REQUIRED=1 makes it compulsory.
+HOTLINE_2FA_REQUIRED = env_bool("HOTLINE_2FA_REQUIRED", False)
+OTP_TOTP_ISSUER = "12345接诉即办"
+
 if TESTING:
     # Hashing a dozen fixture passwords with PBKDF2 would dominate the test run.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -435,7 +444,7 @@ if REDIS_URL:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "cases.api.auth.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "cases.api.auth.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cases.api.auth.IsStaffOrKey", "cases.api.auth.KeyPurpose"],
     "DEFAULT_THROTTLE_CLASSES": ["cases.api.auth.KeyRateThrottle", "cases.api.auth.StaffRateThrottle"],

@@ -2,9 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
+
+from config import two_factor
 
 from .models import Department, DutyAssignment, Grid, StaffProfile
 from .resources import DepartmentResource, DutyAssignmentResource, GridResource
@@ -54,13 +59,32 @@ class StaffProfileInline(admin.StackedInline):
 
 User = get_user_model()
 admin.site.unregister(User)
+# django-otp's device pages would show another person's secret key: devices are
+# managed by their owner (两步验证) and reset from the user list instead.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
     inlines = [StaffProfileInline]
-    list_display = ["username", "first_name", "last_name", "staff_department", "staff_role", "is_active"]
+    list_display = ["username", "first_name", "last_name", "staff_department", "staff_role", "two_factor", "is_active"]
     list_select_related = ["staff__department"]
+    actions = ["reset_two_factor"]
+
+    def get_queryset(self, request):
+        on = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(two_factor_on=Exists(on))
+
+    @admin.display(description=_("两步验证"), boolean=True, ordering="two_factor_on")
+    def two_factor(self, obj):
+        return obj.two_factor_on
+
+    @admin.action(description=_("重置两步验证（手机丢失时）"), permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        reset = two_factor.reset_for(queryset)
+        message = _("已为 %(n)d 个账号关闭两步验证；他们可用密码登录后重新绑定。") % {"n": reset}
+        self.message_user(request, message)
 
     @admin.display(description=_("所在单位"))
     def staff_department(self, obj):

@@ -90,6 +90,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:jsi18n", STAFF),
     ("admin:logout", NOBODY),  # POST only
     ("admin:password_change*", STAFF),
+    ("admin:two_factor", STAFF),  # each person turns their own on or off
     ("admin:autocomplete", STAFF),
     ("admin:view_on_site", NOBODY),  # tickets have no public URL of their own
     ("admin:dashboard*", {"superuser", *CENTRE}),

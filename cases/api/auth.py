@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
+
+from config import two_factor
 
 from ..api_keys import api_key_check
 from ..models import ApiKey
@@ -30,6 +33,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """The admin's session, on the admin's terms: someone who turned two-factor
+    login on needs a session that passed it."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and not two_factor.session_passes(request._request):
+            return None
+        return result
+
+
+class StaffSessionScheme(SessionScheme):
+    target_class = "cases.api.auth.StaffSessionAuthentication"
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -163,3 +163,36 @@ def test_a_citizen_tracks_a_ticket_on_a_phone(browser, live_server, city, shoot)
     shoot(phone, "13-public-lookup-phone")
     assert outside == []  # nothing fetched from outside the server
     context.close()
+
+
+def test_a_dispatcher_turns_on_two_factor_login(page, live_server, city, shoot):
+    """两步验证 from the top bar: the QR code is drawn on the page, a code from the
+    app confirms it, the recovery codes are shown once; the next login asks."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    base = live_server.url
+    login(page, base, "dispatcher")
+    page.click("#two-factor-link")
+    qr = page.locator("#two-factor-qr svg")
+    expect(qr).to_be_visible()
+    box = qr.bounding_box()
+    assert box["width"] > 150 and box["height"] > 150
+    device = TOTPDevice.objects.get(user=city.dispatcher, confirmed=False)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    page.fill("#id_token", f"{totp.token():06d}")
+    page.get_by_role("button", name="确认启用").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    shoot(page, "14-two-factor-on")
+    code = page.locator("#recovery-codes li code").first.inner_text()
+
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "dispatcher")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator(".errornote")).to_contain_text("已启用两步验证")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", code)
+    page.click("input[type=submit]")
+    expect(page.locator("#work-queues")).to_be_visible()
