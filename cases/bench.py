@@ -473,28 +473,44 @@ def _cpu_seconds(pids) -> float:
 
 def _gunicorn():
     """gunicorn on a free loopback port, production settings, started and ready."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
         "HOTLINE_API_RATE_KEY": "1000000/min",  # measuring the server, not the throttle
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            f"--workers={API_WORKERS}",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-        ],
-        env=env,
-    )
-    deadline = time.monotonic() + 60
+    server = subprocess.Popen(gunicorn_command(port, API_WORKERS), env=env)
+    try:
+        wait_until_serving(server, port)
+    except RuntimeError:
+        server.terminate()
+        raise
+    return server, port
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gunicorn_command(port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        f"--workers={workers}",
+        f"--bind=127.0.0.1:{port}",
+        "--log-level=warning",
+    ]
+
+
+def wait_until_serving(server, port, timeout=60):
+    """Until the server on ``port`` answers HTTP; RuntimeError if it exits first
+    or does not answer within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {server.returncode}")
@@ -502,11 +518,10 @@ def _gunicorn():
             with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
                 conn.sendall(b"GET /admin/login/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 if conn.recv(64).startswith(b"HTTP/1.1 "):
-                    return server, port
+                    return
         except OSError:
             time.sleep(0.2)  # still starting
-    server.terminate()
-    raise RuntimeError("gunicorn did not answer within 60 s")
+    raise RuntimeError(f"gunicorn did not answer within {timeout} s")
 
 
 #: Ends every ticket the API benchmark writes, so that an interrupted run's leftovers

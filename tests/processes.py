@@ -4,7 +4,6 @@ each with its own log, started against the test database and the test broker
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from cases.bench import free_port, gunicorn_command, wait_until_serving
 from cases.models import Ticket, TicketState
 
 
@@ -66,9 +66,13 @@ class Processes:
         self.env, self.tmp_path, self.running = env, tmp_path, []
 
     def start(self, name, *argv):
+        """``argv`` run as ``python -m …``."""
+        return self.spawn(name, [sys.executable, "-m", *argv])
+
+    def spawn(self, name, command):
         log = open(self.tmp_path / f"{name}.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", *argv],
+            command,
             cwd=settings.BASE_DIR,
             env=self.env,
             stdout=log,
@@ -92,29 +96,13 @@ class Processes:
     def gunicorn(self, name, workers=2) -> int:
         """gunicorn on a free loopback port with ``workers`` processes; returns the
         port once it answers."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        process = self.start(
-            name,
-            "gunicorn",
-            "config.wsgi:application",
-            f"--workers={workers}",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited with {process.returncode}\n{self.logs()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                    conn.sendall(b"GET /admin/login/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                    if conn.recv(64).startswith(b"HTTP/1.1 "):
-                        return port
-            except OSError:
-                time.sleep(0.1)  # polling for the port to open
-        pytest.fail(f"gunicorn did not answer within 60 s\n{self.logs()}")
+        port = free_port()
+        process = self.spawn(name, gunicorn_command(port, workers))
+        try:
+            wait_until_serving(process, port)
+        except RuntimeError as error:
+            pytest.fail(f"{error}\n{self.logs()}")
+        return port
 
     def children(self, name) -> list[int]:
         """Process ids of the children of ``name`` (gunicorn's web workers)."""
