@@ -39,17 +39,20 @@ ERR_TOKEN_WRONG = _("动态验证码不正确或已使用过。请核对手机�
 def has_second_factor(user) -> bool:
     """Has ``user`` turned two-factor login on? One query, then cached until a
     device changes (asked on every admin request of an unverified session)."""
-    key = f"otp:on:{user.pk}"
-    on = cache.get(key)
+    on = cache.get(_cache_key(user.pk))
     if on is None:
         on = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-        cache.set(key, on, 600)
+        cache.set(_cache_key(user.pk), on, 600)
     return on
+
+
+def _cache_key(user_id) -> str:
+    return f"otp:on:{user_id}"
 
 
 @receiver([post_save, post_delete], sender=TOTPDevice)
 def _forget(sender, instance, **kwargs):
-    cache.delete(f"otp:on:{instance.user_id}")
+    cache.delete(_cache_key(instance.user_id))
 
 
 def session_passes(request) -> bool:

@@ -148,10 +148,10 @@ def wait_for(condition, timeout, processes, what):
     pytest.fail(f"timed out waiting for {what}\n{processes.logs()}")
 
 
-def overdue_tickets(city, n, *, prefix="9", ago=timedelta(hours=1)):
-    """Tickets in hand whose resolve deadline passed ``ago`` (a state the workflow
-    reaches; written in bulk because there are thousands)."""
-    due = timezone.now() - ago
+def bulk_tickets(city, n, *, prefix, content, handled_from, **fields):
+    """``n`` tickets of the street office, received, dispatched, signed and
+    contacted at ``handled_from``, with ``fields`` on top (written in bulk: states
+    the workflow reaches, in the thousands)."""
     day = timezone.localdate().strftime("%Y%m%d")
     return Ticket.objects.bulk_create(
         [
@@ -161,23 +161,36 @@ def overdue_tickets(city, n, *, prefix="9", ago=timedelta(hours=1)):
                 nature="complaint",
                 urgency="normal",
                 category=city.cold_room,
-                content=f"第{i}号超期诉求",
-                citizen_phone="13800001234",
-                state=TicketState.HANDLING,
+                content=content.format(i=i),
+                citizen_phone=f"138{i:08d}",
                 lead_department=city.street,
                 assignee_department=city.street,
-                handler=city.handler,
-                received_at=due - timedelta(days=6),
-                dispatched_at=due - timedelta(days=6),
-                signed_at=due - timedelta(days=6),
-                first_contact_at=due - timedelta(days=6),
-                resolve_due_at=due,
-                resolve_warn_at=due - timedelta(days=1),
-                next_due_at=due,
-                next_warn_at=due - timedelta(days=1),
+                received_at=handled_from,
+                dispatched_at=handled_from,
+                signed_at=handled_from,
+                first_contact_at=handled_from,
                 units_passed=1,
+                **fields,
             )
             for i in range(n)
         ],
         batch_size=500,
+    )
+
+
+def overdue_tickets(city, n, *, prefix="9", ago=timedelta(hours=1)):
+    """Tickets in hand whose resolve deadline passed ``ago``."""
+    due = timezone.now() - ago
+    return bulk_tickets(
+        city,
+        n,
+        prefix=prefix,
+        content="第{i}号超期诉求",
+        handled_from=due - timedelta(days=6),
+        state=TicketState.HANDLING,
+        handler=city.handler,
+        resolve_due_at=due,
+        resolve_warn_at=due - timedelta(days=1),
+        next_due_at=due,
+        next_warn_at=due - timedelta(days=1),
     )

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from cases.api_keys import api_key_issue
 from cases.models import ApiKey, Callback, Channel, Delivery, Notification, Reminder, Ticket, TicketState
-from tests.processes import overdue_tickets, wait_for
+from tests.processes import bulk_tickets, overdue_tickets, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -102,30 +102,15 @@ def sent_messages(tmp_path) -> int:
 
 def closed_yesterday(city, n):
     closed_at = timezone.now() - timedelta(days=1)
-    day = timezone.localdate().strftime("%Y%m%d")
-    return Ticket.objects.bulk_create(
-        [
-            Ticket(
-                number=f"{day}-8{i:04d}",
-                channel="hotline",
-                nature="complaint",
-                urgency="normal",
-                category=city.cold_room,
-                content=f"第{i}号已办结诉求",
-                citizen_phone=f"138{i:08d}",
-                state=TicketState.CLOSED,
-                lead_department=city.street,
-                assignee_department=city.street,
-                received_at=closed_at - timedelta(days=3),
-                dispatched_at=closed_at - timedelta(days=3),
-                signed_at=closed_at - timedelta(days=3),
-                first_contact_at=closed_at - timedelta(days=3),
-                replied_at=closed_at - timedelta(hours=2),
-                closed_at=closed_at,
-                units_passed=1,
-            )
-            for i in range(n)
-        ]
+    return bulk_tickets(
+        city,
+        n,
+        prefix="8",
+        content="第{i}号已办结诉求",
+        handled_from=closed_at - timedelta(days=3),
+        state=TicketState.CLOSED,
+        replied_at=closed_at - timedelta(hours=2),
+        closed_at=closed_at,
     )
 
 
