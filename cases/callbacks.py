@@ -26,7 +26,7 @@ from departments.selectors import staff_profile
 from . import clock, workflow
 from .api_keys import service_account_key
 from .batching import atomic_or_one_by_one
-from .deadlines import get_calendar
+from .deadlines.calendar import get_calendar
 from .models import Callback, CallbackAttempt, CallbackDuty, Ticket, TicketState, TimeUnit
 from .workflow import WorkflowError, WorkflowPermissionError
 

@@ -7,7 +7,7 @@ def calendar_warnings(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.has_perm("cases.change_holiday"):
         return {}
-    from .deadlines import calendar_gaps
+    from .deadlines.calendar import calendar_gaps
 
     gaps = calendar_gaps()
     if not gaps:
@@ -27,7 +27,7 @@ def inbox(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
         return {}
-    from .notify import unread_count
+    from .notifications.inbox import unread_count
 
     return {"inbox_unread": unread_count(user)}
 

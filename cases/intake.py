@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from . import clock
 from .models import OPEN_STATES, KnowledgeArticle, Ticket, TicketState
-from .selectors import ticket_list
+from .selectors.scope import ticket_list
 from .text import containment, similarity
 
 DUPLICATE_WINDOW_DAYS = 7

@@ -3,7 +3,7 @@ import logging
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .deadlines import calendar_invalidate
+from .deadlines.calendar import calendar_invalidate
 from .models import Holiday
 from .workflow import ticket_transitioned
 
@@ -18,7 +18,7 @@ def refresh_calendar(sender, **kwargs):
 
 @receiver(ticket_transitioned)
 def notify_units(sender, event_id, kind, **kwargs):
-    from .events_notify import TEMPLATES, event_notify
+    from .notifications.on_transition import TEMPLATES, event_notify
 
     if kind in TEMPLATES:
         try:

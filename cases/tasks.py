@@ -8,15 +8,15 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from . import notify
-from .scan import deadline_scan
+from .deadlines.scan import deadline_scan
+from .notifications import delivery as notify
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def scan_deadlines():
-    """Remind about every newly crossed deadline level (see cases.scan)."""
+    """Remind about every newly crossed deadline level (see cases.deadlines.scan)."""
     result = deadline_scan()
     logger.info("deadline scan: %s", result.summary())
     return result.summary()

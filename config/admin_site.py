@@ -67,7 +67,7 @@ class HotlineAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
-        from cases.queues import queue_counts
+        from cases.selectors.queues import queue_counts
 
         changelist = reverse("admin:cases_ticket_changelist", current_app=self.name)
         queues = [

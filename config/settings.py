@@ -499,11 +499,11 @@ HOTLINE_OPEN311_MAX_PAGE_SIZE = env_int("HOTLINE_OPEN311_MAX_PAGE_SIZE", 1000)
 
 HOTLINE_SITE_URL = os.environ.get("HOTLINE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Outside channels, each a class with send(delivery). SMS logs by default; chat
-# robots: cases.notify.WeComRobotBackend (企业微信) or DingTalkRobotBackend (钉钉).
+# robots: cases.notifications.backends.WeComRobotBackend (企业微信) or DingTalkRobotBackend (钉钉).
 HOTLINE_NOTIFY_BACKENDS = {
-    "email": os.environ.get("HOTLINE_EMAIL_BACKEND", "cases.notify.EmailBackend"),
-    "sms": os.environ.get("HOTLINE_SMS_BACKEND", "cases.notify.LogSMSBackend"),
-    "chat": os.environ.get("HOTLINE_CHAT_BACKEND", "cases.notify.WeComRobotBackend"),
+    "email": os.environ.get("HOTLINE_EMAIL_BACKEND", "cases.notifications.backends.EmailBackend"),
+    "sms": os.environ.get("HOTLINE_SMS_BACKEND", "cases.notifications.backends.LogSMSBackend"),
+    "chat": os.environ.get("HOTLINE_CHAT_BACKEND", "cases.notifications.backends.WeComRobotBackend"),
 }
 HOTLINE_DINGTALK_SECRET = os.environ.get("HOTLINE_DINGTALK_SECRET", "")
 # No SMS in these local hours unless the matter is urgent (they wait until the end).
@@ -515,7 +515,7 @@ HOTLINE_DELIVERY_CLAIM_TIMEOUT_SECONDS = env_int("HOTLINE_DELIVERY_CLAIM_TIMEOUT
 HOTLINE_SCAN_CHUNK_SIZE = env_int("HOTLINE_SCAN_CHUNK_SIZE", 500)
 # A scan pass looks at the thresholds crossed since the last pass, reaching back
 # this much further (a ticket whose transaction committed after the last pass read);
-# every so often it checks every running clock instead (cases/scan.py).
+# every so often it checks every running clock instead (cases/deadlines/scan.py).
 # A citizen's name and phone, once revealed with a reason, stay visible to that
 # person on that ticket for this long (cases/privacy.py).
 HOTLINE_REVEAL_MINUTES = env_int("HOTLINE_REVEAL_MINUTES", 30)

@@ -84,7 +84,7 @@ def spikes_detect(day: date) -> list[Spike]:
 
 def _notify(spike: Spike) -> None:
     from cases.models import Notification
-    from cases.notify import notifications_create, staff_by_unit
+    from cases.notifications.inbox import notifications_create, staff_by_unit
 
     community = Department.objects.select_related("parent").get(pk=spike.community_id)
     street = community.parent

@@ -173,7 +173,7 @@ def report_send(report_id: int) -> int:
     from django.core.mail import EmailMessage
 
     from cases.models import Notification
-    from cases.notify import notifications_create
+    from cases.notifications.inbox import notifications_create
 
     from .excel import report_workbook
 

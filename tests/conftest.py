@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from cases import workflow
-from cases.deadlines import calendar_invalidate
+from cases.deadlines.calendar import calendar_invalidate
 from cases.models import Channel, Nature, TicketState
 from config import health
 from departments.models import Department

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cases.bench import free_port, gunicorn_command, wait_until_serving
 from cases.models import Ticket, TicketState
+from tests.servers import free_port, gunicorn_command, wait_until_serving
 
 
 def database_env() -> dict:

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from cases.models import Delivery
-from cases.notify import notifications_create
+from cases.notifications.inbox import notifications_create
 from config import health
 from tests.conftest import new_ticket
 

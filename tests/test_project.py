@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.conf import settings
 
-from cases import deadlines
+from cases.deadlines import calendar as deadlines
 
 
 def _settings_in_subprocess(env_overrides):

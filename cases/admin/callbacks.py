@@ -19,7 +19,7 @@ from ..callbacks import callback_overrule, callback_record, callback_unreachable
 from ..clusters import cluster_escalate, cluster_merge
 from ..models import Callback, Cluster, Ticket
 from ..privacy import is_revealed, mask_name, mask_phone
-from ..selectors import ticket_scope
+from ..selectors.scope import ticket_scope
 from .forms import LeaderChoiceField, _leaders
 
 

@@ -14,8 +14,8 @@ from departments.models import Department
 from departments.selectors import staff_profile
 
 from ..models import OPEN_STATES, Category, Colour, TicketState
-from ..queues import queue_context, queue_filter, queues_for
-from ..selectors import user_unit_ids
+from ..selectors.queues import queue_context, queue_filter, queues_for
+from ..selectors.scope import user_unit_ids
 
 
 class DropdownFilter(admin.SimpleListFilter):

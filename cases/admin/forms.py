@@ -13,17 +13,7 @@ from departments.models import Department, Grid
 from departments.selectors import Territory, duty_suggest
 
 from .. import workflow
-from ..models import (
-    Attachment,
-    Category,
-    Channel,
-    InvalidKind,
-    Nature,
-    ReplyResult,
-    Ticket,
-    TicketEvent,
-    Urgency,
-)
+from ..models import Attachment, Category, Channel, InvalidKind, Nature, ReplyResult, Ticket, TicketEvent, Urgency
 
 Kind = TicketEvent.Kind
 ERR_MASTER_NOT_FOUND = _("找不到编号为“%(number)s”的工单，或您无权查看。")
@@ -367,7 +357,7 @@ class MergeForm(ActionForm):
     note = _note()
 
     def clean_master(self):
-        from ..selectors import ticket_list
+        from ..selectors.scope import ticket_list
 
         number = self.cleaned_data["master"].strip()
         master = ticket_list(user=self.user).filter(number=number).first()

@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from departments.models import Department
 
 from ..models import Notification, NotificationPreference, Ticket, Urge
-from ..notify import notifications_mark_read
-from ..selectors import ticket_scope
+from ..notifications.inbox import notifications_mark_read
+from ..selectors.scope import ticket_scope
 
 
 class ReadFilter(admin.SimpleListFilter):

@@ -34,14 +34,7 @@ from departments.selectors import Territory, territory_resolve
 
 from .. import workflow
 from ..intake import intake_duplicates, knowledge_search
-from ..models import (
-    Attachment,
-    Category,
-    Colour,
-    Ticket,
-    TicketEvent,
-    Urgency,
-)
+from ..models import Attachment, Category, Colour, Ticket, TicketEvent, Urgency
 from ..privacy import (
     citizen_hidden_from,
     citizen_reveal,
@@ -54,7 +47,7 @@ from ..privacy import (
     shown_phone,
     shown_text,
 )
-from ..selectors import ticket_scope
+from ..selectors.scope import ticket_scope
 from . import filters
 from .forms import ACTION_FORMS, IntakeForm
 

@@ -23,7 +23,7 @@ from .. import callbacks as callback_services
 from .. import workflow
 from ..alerts import alert_ingest
 from ..models import ApiKey, Callback, Category, Channel, Ticket
-from ..selectors import ticket_scope, user_unit_ids
+from ..selectors.scope import ticket_scope, user_unit_ids
 from ..workflow import WorkflowPermissionError
 from . import serializers as s
 from .auth import request_key

@@ -23,13 +23,7 @@ from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .privacy import PersonalDataAccess
 from .supervision import Urge, UrgeNumberSequence
-from .tickets import (
-    Attachment,
-    CoHandling,
-    Ticket,
-    TicketApplication,
-    TicketNumberSequence,
-)
+from .tickets import Attachment, CoHandling, Ticket, TicketApplication, TicketNumberSequence
 
 __all__ = [
     "CATEGORY_MAX_DEPTH",

@@ -10,15 +10,9 @@ from django.db import DataError
 from django.urls import reverse
 
 from cases import workflow
-from cases.callbacks import (
-    callback_batch,
-    callback_overrule,
-    callback_record,
-    callback_unreachable,
-    callbacks_due,
-)
+from cases.callbacks import callback_batch, callback_overrule, callback_record, callback_unreachable, callbacks_due
 from cases.models import Callback, CallbackDuty, Ticket, TicketEvent, TicketState
-from cases.selectors import ticket_list
+from cases.selectors.scope import ticket_list
 from cases.workflow import WorkflowError, WorkflowPermissionError
 from departments.roles import Role
 from tests.cases.invariants import assert_consistent

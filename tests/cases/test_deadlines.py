@@ -5,15 +5,10 @@ from datetime import date, timedelta
 import chinese_calendar
 import pytest
 
-from cases import deadlines
-from cases.deadlines import (
-    DaySource,
-    WorkCalendar,
-    calendar_gaps,
-    deadline_limits,
-    get_calendar,
-    parse_segments,
-)
+from cases.deadlines import calendar as deadlines
+from cases.deadlines import policy
+from cases.deadlines.calendar import DaySource, WorkCalendar, calendar_gaps, get_calendar, parse_segments
+from cases.deadlines.policy import deadline_limits
 from cases.models import DeadlinePolicy, Holiday, Nature, TimeUnit, Urgency
 from tests.conftest import local
 
@@ -210,7 +205,7 @@ def test_category_override_applies_to_its_subtree_but_urgency_comes_first(city):
 def test_inactive_policies_are_ignored_and_built_in_defaults_remain(city):
     DeadlinePolicy.objects.update(is_active=False)
     limits = deadline_limits(category=city.noise, urgency=Urgency.URGENT, nature=Nature.HELP)
-    assert limits == deadlines.Limits(**deadlines.DEFAULT_LIMITS)
+    assert limits == policy.Limits(**policy.DEFAULT_LIMITS)
 
 
 @pytest.mark.parametrize("minutes", [1, 30, 210, 450, 451, 900, 2250, 4500])

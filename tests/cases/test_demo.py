@@ -7,8 +7,8 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from cases.demo import DEMO_PASSWORD
 from cases.models import Callback, Cluster, Ticket, TicketEvent, Urge
+from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
 from tests.cases.invariants import assert_consistent
 

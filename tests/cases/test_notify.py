@@ -11,9 +11,10 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from cases import notify
+from cases.deadlines.scan import deadline_scan
 from cases.models import Delivery, Notification, NotificationPreference, TicketState, Urgency
-from cases.scan import deadline_scan
+from cases.notifications import delivery as notify
+from cases.notifications.inbox import notifications_create
 from departments.models import StaffProfile
 from tests.conftest import drive, local, new_ticket
 
@@ -27,7 +28,7 @@ def clock():
 
 
 def note(user, title="测试消息", **extra):
-    return notify.notifications_create([{"recipient": user, "title": title, **extra}])[0]
+    return notifications_create([{"recipient": user, "title": title, **extra}])[0]
 
 
 # -- the inbox -------------------------------------------------------------------------------
@@ -100,7 +101,10 @@ def reachable(city):
 def test_email_and_sms_are_delivered_in_chinese(city, clock, reachable, caplog, django_capture_on_commit_callbacks):
     ticket = drive(city, new_ticket(city), S.HANDLING)
     clock.move_to(ticket.resolve_due_at + timedelta(minutes=1))
-    with caplog.at_level(logging.INFO, logger="cases.notify"), django_capture_on_commit_callbacks(execute=True):
+    with (
+        caplog.at_level(logging.INFO, logger="cases.notifications.delivery"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         deadline_scan()
     deliveries = {d.channel: d for d in Delivery.objects.filter(notification__recipient=reachable)}
     assert deliveries["email"].status == Delivery.Status.SENT
@@ -261,7 +265,10 @@ def test_a_robot_error_code_is_a_failure(city, reachable, robot, clock):
 
 
 def test_dingtalk_robot_signs_its_requests(city, reachable, robot, settings, clock):
-    settings.HOTLINE_NOTIFY_BACKENDS = {**settings.HOTLINE_NOTIFY_BACKENDS, "chat": "cases.notify.DingTalkRobotBackend"}
+    settings.HOTLINE_NOTIFY_BACKENDS = {
+        **settings.HOTLINE_NOTIFY_BACKENDS,
+        "chat": "cases.notifications.backends.DingTalkRobotBackend",
+    }
     settings.HOTLINE_DINGTALK_SECRET = "SECxyz"
     NotificationPreference.objects.create(user=reachable, email=False, sms=False, chat=True, chat_webhook=robot.url)
     delivery = note(reachable, "钉钉消息").deliveries.get()

@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from cases.deadlines.scan import deadline_scan
 from cases.models import Notification, PersonalDataAccess, TicketState
 from cases.privacy import mask_phones_in_text
-from cases.scan import deadline_scan
 from tests.conftest import drive, local, new_ticket
 
 from .test_admin import login

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from cases import scan as scan_module
 from cases import workflow
+from cases.deadlines import scan as scan_module
+from cases.deadlines.scan import deadline_scan
 from cases.models import Notification, Reminder, ScanMark, Ticket, TicketState, Urge
-from cases.scan import deadline_scan
 from departments.roles import Role
 from tests.conftest import drive, local, new_ticket
 from tests.departments.factories import staff

@@ -4,7 +4,7 @@ import pytest
 
 from cases import workflow
 from cases.models import Channel, TicketState
-from cases.selectors import ticket_get, ticket_list
+from cases.selectors.scope import ticket_get, ticket_list
 from tests.conftest import drive, new_ticket
 
 S = TicketState

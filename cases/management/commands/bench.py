@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from cases.bench import HEADER, OPERATIONS, run
 from cases.models import Ticket, TicketState
+from cases.tooling.bench import HEADER, OPERATIONS, run
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from cases.load import generate, long_story, reminders_so_far
+from cases.tooling.load import generate, long_story, reminders_so_far
 from reports.rollups import rollups_rebuild
 
 

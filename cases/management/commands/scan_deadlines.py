@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cases.clock import clock_at
-from cases.scan import deadline_scan
+from cases.deadlines.scan import deadline_scan
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand
 from django.db.models import Count
 from tqdm import tqdm
 
-from cases import demo
 from cases.models import Ticket
+from cases.tooling import demo
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from cases import demo
+from cases.tooling import demo
 
 
 class Command(BaseCommand):

@@ -26,7 +26,7 @@ import chinese_calendar
 from django.conf import settings
 from django.utils import timezone
 
-from .models import DeadlinePolicy, Holiday, TimeUnit
+from ..models import Holiday, TimeUnit
 
 logger = logging.getLogger(__name__)
 
@@ -251,60 +251,3 @@ def calendar_gaps(today: date | None = None) -> list[int]:
     horizon = today + timedelta(days=settings.CALENDAR_LOOKAHEAD_DAYS)
     cal = get_calendar()
     return [year for year in range(today.year, horizon.year + 1) if not cal.year_is_covered(year)]
-
-
-# -- policy ------------------------------------------------------------------------
-
-#: Used for a clock no active policy row sets.
-DEFAULT_LIMITS = {
-    "sign": (2, TimeUnit.WORKING_HOUR),
-    "contact": (1, TimeUnit.WORKING_DAY),
-    "resolve": (5, TimeUnit.WORKING_DAY),
-}
-
-
-@dataclass(frozen=True)
-class Limits:
-    sign: tuple[int, str]
-    contact: tuple[int, str]
-    resolve: tuple[int, str]
-
-
-def deadline_limits(*, category, urgency: str, nature: str) -> Limits:
-    """The limits of the three clocks for a ticket (see ``DeadlinePolicy``)."""
-    lineage = category.lineage_ids if category is not None else []
-    depth_of = {pk: depth for depth, pk in enumerate(lineage, start=1)}
-    rows = [
-        row
-        for row in DeadlinePolicy.objects.filter(is_active=True)
-        if (row.category_id is None or row.category_id in depth_of)
-        and row.urgency in ("", urgency)
-        and row.nature in ("", nature)
-    ]
-    rows.sort(
-        key=lambda r: (bool(r.urgency), depth_of.get(r.category_id, 0), bool(r.nature)),
-        reverse=True,
-    )
-    chosen = {}
-    for clock in ("sign", "contact", "resolve"):
-        for row in rows:
-            amount, unit = getattr(row, f"{clock}_limit"), getattr(row, f"{clock}_unit")
-            if amount is not None and unit:
-                chosen[clock] = (amount, unit)
-                break
-        else:
-            chosen[clock] = DEFAULT_LIMITS[clock]
-    return Limits(**chosen)
-
-
-@dataclass(frozen=True)
-class ClockTimes:
-    due_at: datetime
-    warn_at: datetime
-
-
-def clock_times(start: datetime, limit: tuple[int, str], calendar: WorkCalendar | None = None) -> ClockTimes:
-    cal = calendar or get_calendar()
-    amount, unit = limit
-    due = cal.add_limit(start, amount, unit)
-    return ClockTimes(due, cal.warn_time(start, due, unit))

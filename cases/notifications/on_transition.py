@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.roles import Role
 
-from .models import Notification, TicketEvent
-from .notify import is_urgent, notifications_create, staff_by_unit
-from .privacy import mask_phones_in_text
+from ..models import Notification, TicketEvent
+from ..privacy import mask_phones_in_text
+from .inbox import is_urgent, notifications_create, staff_by_unit
 
 Kind = TicketEvent.Kind
 

@@ -9,7 +9,7 @@ from departments.models import Department, Grid
 from departments.roles import CITYWIDE_ROLES, UNIT_ROLES, Role
 from departments.selectors import department_subtree_ids, staff_profile
 
-from .models import CoHandling, Ticket
+from ..models import CoHandling, Ticket
 
 
 def user_unit_ids(user) -> list[int] | None:

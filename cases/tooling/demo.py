@@ -16,11 +16,11 @@ from departments.models import Department, DutyAssignment, Grid, StaffProfile, T
 from departments.roles import Role
 from departments.selectors import Territory, duty_suggest
 
+from .. import workflow
+from ..clock import clock_at
+from ..models import Category, Channel, KnowledgeArticle, ReplyResult, Ticket, TicketState, Urgency
+from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
-from . import workflow
-from .clock import clock_at
-from .models import Category, Channel, KnowledgeArticle, ReplyResult, Ticket, TicketState, Urgency
-from .workflow import WorkflowError, WorkflowPermissionError
 
 DEMO_PASSWORD = "demo12345"
 DEMO_PREFIX = "demo-"
@@ -519,7 +519,7 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     summary["stats"] = replay.stats
     summary["followups"] = followups(replay, days=days)
     # What beat would have done meanwhile: remind about everything overdue.
-    from .scan import deadline_scan
+    from ..deadlines.scan import deadline_scan
 
     summary["scan"] = deadline_scan().summary()
     summary["reports"] = reports_for_demo(users, days=days)
@@ -536,8 +536,8 @@ DEMO_API_KEYS = [
 
 def build_open311(categories: dict) -> None:
     """Service-definition attributes for a few services, and the demo API keys."""
-    from .api_keys import api_key_issue
-    from .models import ApiKey, ServiceAttribute
+    from ..api_keys import api_key_issue
+    from ..models import ApiKey, ServiceAttribute
 
     attributes = [
         ("0101", "temperature", "室内温度（℃）", "number", False, [], 1),
@@ -603,9 +603,9 @@ def reports_for_demo(users, *, days: int) -> list[str]:
 def followups(replay: Replay, *, days: int) -> dict:
     """What the centre did besides: the daily callbacks and what they set off, a
     mass complaint and a repeat caller (clusters), supervisors' urges."""
-    from .callbacks import callback_batch, callback_record, callback_unreachable
-    from .clusters import cluster_escalate, clusters_sweep
-    from .models import Callback, Cluster, Urge
+    from ..callbacks import callback_batch, callback_record, callback_unreachable
+    from ..clusters import cluster_escalate, clusters_sweep
+    from ..models import Callback, Cluster, Urge
 
     rng, users, now = replay.rng, replay.users, replay.now
     stats = {"callbacks": 0, "unsatisfied": 0, "reopened": 0, "urges": 0, "clusters": 0}

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from departments.roles import Role
 from departments.selectors import staff_profile
 
-from .models import (
+from ..models import (
     OPEN_STATES,
     Callback,
     Cluster,
@@ -25,7 +25,7 @@ from .models import (
     TicketState,
     Urge,
 )
-from .selectors import ticket_list
+from .scope import ticket_list
 
 S = TicketState
 

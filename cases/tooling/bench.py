@@ -27,7 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from .models import Ticket, TicketEvent, TicketState
+from ..models import Ticket, TicketEvent, TicketState
 
 S = TicketState
 
@@ -211,7 +211,7 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
             count_rows=lambda r: TicketEvent.objects.filter(ticket=ticket).count(),
         )
     if want("scan"):
-        from .scan import deadline_scan
+        from ..deadlines.scan import deadline_scan
 
         full = Row("deadline scan, full pass", "≤ 5 s, ≤ 2× raw SQL")
 
@@ -295,7 +295,7 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
 def _worker_peak_mb() -> float:
     """Peak RSS of a fresh process that loads the project, runs a full deadline scan
     and the 60,000-ticket callback batch (both rolled back), as a worker would."""
-    code = "from cases.bench import worker_pass; worker_pass()"
+    code = "from cases.tooling.bench import worker_pass; worker_pass()"
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
         capture_output=True,
@@ -309,7 +309,7 @@ def _worker_peak_mb() -> float:
 
 
 def worker_pass():
-    from .scan import deadline_scan
+    from ..deadlines.scan import deadline_scan
 
     _in_rollback(lambda: deadline_scan(full=True))()
     _callback_batch(Row("", ""), Row("", ""), 1, lambda line: None, [], raw=False)
@@ -329,9 +329,9 @@ def _api_create(rows, runs, out):
     so a backlog counts). The tickets are deleted afterwards."""
     from departments.models import Grid
 
+    from ..api_keys import api_key_issue
+    from ..models import ApiKey, Category
     from . import demo_data
-    from .api_keys import api_key_issue
-    from .models import ApiKey, Category
 
     categories = list(
         Category.objects.filter(is_active=True, code__in=demo_data.DEMANDS).values_list("code", flat=True)
@@ -391,7 +391,10 @@ def _api_create(rows, runs, out):
         _in_rollback(one)()
     per_request = len(ctx.captured_queries)
 
-    server, port = _gunicorn()
+    # The same gunicorn starter as the multi-process tests (tests/servers.py has no test imports).
+    from tests.servers import gunicorn_start
+
+    server, port = gunicorn_start(API_WORKERS, {"HOTLINE_API_RATE_KEY": "1000000/min"})  # the server, not the throttle
     try:
         peak = Row(f"API ticket create, gunicorn {API_WORKERS} workers, {API_CONCURRENCY} callers", "≥ 200 requests/s")
         rates, cpu = [], []
@@ -471,66 +474,13 @@ def _cpu_seconds(pids) -> float:
     return total
 
 
-def _gunicorn():
-    """gunicorn on a free loopback port, production settings, started and ready."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
-        "HOTLINE_API_RATE_KEY": "1000000/min",  # measuring the server, not the throttle
-    }
-    server = subprocess.Popen(gunicorn_command(port, API_WORKERS), env=env)
-    try:
-        wait_until_serving(server, port)
-    except RuntimeError:
-        server.terminate()
-        raise
-    return server, port
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def gunicorn_command(port: int, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",
-        f"--workers={workers}",
-        f"--bind=127.0.0.1:{port}",
-        "--log-level=warning",
-    ]
-
-
-def wait_until_serving(server, port, timeout=60):
-    """Until the server on ``port`` answers HTTP; RuntimeError if it exits first
-    or does not answer within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"GET /admin/login/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                if conn.recv(64).startswith(b"HTTP/1.1 "):
-                    return
-        except OSError:
-            time.sleep(0.2)  # still starting
-    raise RuntimeError(f"gunicorn did not answer within {timeout} s")
-
-
 #: Ends every ticket the API benchmark writes, so that an interrupted run's leftovers
 #: are found and removed by the next.
 BENCH_MARK = "（压测）"
 
 
 def _delete_bench_tickets(numbers):
-    from .models import Cluster, ClusterMember, Ticket
+    from ..models import Cluster, ClusterMember, Ticket
 
     tickets = Ticket.objects.filter(number__in=numbers) | Ticket.objects.filter(
         channel="app", citizen_name="压测", content__endswith=BENCH_MARK
@@ -562,7 +512,7 @@ def _longest_story():
 def _raw_crossed(now, since=None):
     """One SELECT of every (ticket, clock, level, due) crossed and not yet reminded,
     all clocks and levels: the scan's question in plain SQL."""
-    from .scan import escalation_cutoff
+    from ..deadlines.scan import escalation_cutoff
 
     running = {
         "sign": "tk.state = 'dispatched' AND tk.signed_at IS NULL",
@@ -616,8 +566,8 @@ def _raw_scan_select(now, since):
 def _callback_batch(batch_row, rerun_row, runs, out, rows, *, raw=True):
     """Close 60,000 tickets on one past day (inside a rolled-back transaction),
     then time the nightly batch for that day and its rerun."""
-    from .callbacks import callback_batch
-    from .models import Callback
+    from ..callbacks import callback_batch
+    from ..models import Callback
 
     day = timezone.localdate() - timedelta(days=400)
     start = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time()))

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from departments.models import Department, Grid
 
+from ..models import Callback, Channel, Ticket, TicketEvent, TicketNumberSequence, TicketState
 from . import demo
 from . import demo_data as D
-from .models import Callback, Channel, Ticket, TicketEvent, TicketNumberSequence, TicketState
 
 S = TicketState
 K = TicketEvent.Kind
@@ -435,8 +435,8 @@ def reminders_so_far(*, hours: int = 24) -> int:
     scan now meets one day's worth of new crossings, not two years'."""
     import uuid
 
-    from .models import Reminder
-    from .scan import CLOCKS, escalation_cutoff, level_conditions
+    from ..deadlines.scan import CLOCKS, escalation_cutoff, level_conditions
+    from ..models import Reminder
 
     cutoff = timezone.now() - timedelta(hours=hours)
     escalate_before = escalation_cutoff(cutoff)
