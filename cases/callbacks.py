@@ -11,7 +11,7 @@ import heapq
 import logging
 import time as monotonic
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -37,12 +37,6 @@ ERR_CALLBACK_FIELDS = _("接通后请填写“是否解决”和“满意度”�
 ERR_SCORE = _("评分须为 1 至 5 分。")
 ERR_OVERRULE = _("只有“未解决”或“不满意”的回访可以复核。")
 ERR_ALREADY_OVERRULED = _("该回访已复核认定。")
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    return start, start + timedelta(days=1)
 
 
 logger = logging.getLogger(__name__)
@@ -106,7 +100,7 @@ def callback_batch(*, day: date, now: datetime | None = None, chunk_size: int = 
 
 
 def _batch(day, now, chunk_size, result):
-    start, end = day_bounds(day)
+    start, end = clock.day_bounds(day)
     closed = Ticket.objects.filter(
         state__in=[S.CLOSED, S.MERGED], closed_at__gte=start, closed_at__lt=end, callback_exempt=False
     )

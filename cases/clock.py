@@ -1,13 +1,18 @@
-"""The workflow's notion of "now".
+"""The workflow's notion of "now", and the one home of "the local day".
 
 Normally the wall clock. ``clock_at(moment)`` pins it for a block of code so that
 the demo data and the load generator can replay weeks of work through the real
 workflow functions, with every timestamp, deadline and timeline entry where it
-would have been."""
+would have been.
+
+Days are the hotline's local days (``settings.TIME_ZONE``, Asia/Shanghai), never
+the timezone a request happened to activate: "today" on the workbench, a date
+filter, a callback batch and a report period all cut the day at the same
+midnight."""
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -26,3 +31,23 @@ def clock_at(moment: datetime):
         yield
     finally:
         _pinned.reset(token)
+
+
+def local_day(moment: datetime | None = None) -> date:
+    """The local calendar day of ``moment`` (default: now)."""
+    return timezone.localtime(moment or now(), timezone.get_default_timezone()).date()
+
+
+def day_start(day: date) -> datetime:
+    """Local midnight at the start of ``day``, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the local ``day``."""
+    return period_bounds(day, day)
+
+
+def period_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the whole local days ``first`` to ``last`` inclusive."""
+    return day_start(first), day_start(last + timedelta(days=1))

@@ -66,7 +66,7 @@ def public_place(ticket: Ticket) -> str:
 
 def public_status(ticket: Ticket) -> str:
     """open / closed, in the Open311 sense."""
-    return "closed" if ticket.state in (S.CLOSED, S.MERGED, S.INVALID) else "open"
+    return "open" if ticket.is_open else "closed"
 
 
 def public_unit(ticket: Ticket) -> str:

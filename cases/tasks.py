@@ -8,6 +8,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
+from . import clock
 from .deadlines.scan import deadline_scan
 from .notifications import delivery as notify
 
@@ -50,11 +51,9 @@ def run_callback_batch(day: str | None = None):
     """回访 batch for one day's closures (yesterday by default)."""
     from datetime import date, timedelta
 
-    from django.utils import timezone
-
     from .callbacks import callback_batch
 
-    target = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
+    target = date.fromisoformat(day) if day else clock.local_day() - timedelta(days=1)
     result = callback_batch(day=target)
     logger.info("callback batch: %s", result.summary())
     return result.summary()

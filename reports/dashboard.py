@@ -5,8 +5,8 @@ indexed aggregates over the period's tickets — never a scan per chart."""
 from datetime import date, timedelta
 
 from django.db.models import Count
-from django.utils import timezone
 
+from cases import clock
 from cases.models import Category, Channel, Ticket, TicketState
 from departments.models import Department
 
@@ -15,11 +15,10 @@ from .metrics import Counters, Period, counters_from_rollups, rates
 from .models import Spike
 
 S = TicketState
-OPEN = [S.DISPATCHED, S.HANDLING, S.REVIEWING]
 
 
 def period_from(params, today: date | None = None) -> Period:
-    today = today or timezone.localdate()
+    today = today or clock.local_day()
     choice = params.get("period", "30")
     if choice == "month":
         return Period(today.replace(day=1), today)
@@ -99,9 +98,9 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
     streets = (
         received.filter(street__isnull=False).values_list("street__name").annotate(n=Count("pk")).order_by("-n")[:15]
     )
-    now = timezone.now()
     overdue = (
-        tickets.filter(state__in=OPEN, next_due_at__lte=now, lead_department__isnull=False)
+        tickets.overdue_any_clock()
+        .filter(lead_department__isnull=False)
         .values_list("lead_department__name")
         .annotate(n=Count("pk"))
         .order_by("-n")[:10]

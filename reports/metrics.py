@@ -18,13 +18,14 @@ Counters can be read live (indexed aggregates over tickets and callbacks) or fro
 the daily rollups (``DailyUnitStat``); both give the same numbers."""
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from cases import clock
 from cases.models import Callback, Ticket, TicketState
 
 S = TicketState
@@ -132,11 +133,7 @@ class Period:
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
-        tz = timezone.get_default_timezone()
-        return (
-            datetime.combine(self.start, time.min, tzinfo=tz),
-            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz),
-        )
+        return clock.period_bounds(self.start, self.end)
 
     @property
     def days(self) -> int:

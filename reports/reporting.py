@@ -99,7 +99,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     black = list(reversed(ranked[-size:])) if len(ranked) > size else []
     start, end = period.bounds
     overdue = (
-        Ticket.objects.filter(state__in=[S.DISPATCHED, S.HANDLING, S.REVIEWING], resolve_due_at__lt=min(end, now))
+        Ticket.objects.overdue_resolve(min(end, now))
         .select_related("category", "lead_department")
         .order_by("resolve_due_at")[:50]
     )
@@ -145,7 +145,7 @@ def report_build(kind: str, *, day: date | None = None, now=None) -> tuple[Repor
     """Issue the report for the period containing ``day`` (default: the last
     complete period). An issued report is returned as it is, never rebuilt."""
     now = now or clock.now()
-    period = PERIODS[kind](day) if day else last_complete_period(kind, timezone.localdate(now))
+    period = PERIODS[kind](day) if day else last_complete_period(kind, clock.local_day(now))
     existing = Report.objects.filter(kind=kind, period_start=period.start).first()
     if existing is not None:
         return existing, False

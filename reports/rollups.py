@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cases import clock
+
 from .metrics import COUNTER_NAMES, Period, counters_live
 from .models import DailyUnitStat
 
@@ -29,5 +31,5 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
     """Rebuild the recent days, whose counters can still move (a ticket due last
     week closes today, a callback completes); older days are final."""
     days = days or settings.HOTLINE_ROLLUP_REBUILD_DAYS
-    today = today or timezone.localdate()
+    today = today or clock.local_day()
     return sum(rollup_build(today - timedelta(days=offset)) for offset in range(days, -1, -1))

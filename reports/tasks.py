@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from cases import clock
+
 logger = logging.getLogger(__name__)
 
 
@@ -54,6 +56,6 @@ def export_ledger(job_id: int):
 def detect_spikes():
     from .hotspots import spikes_detect
 
-    today = timezone.localdate()
+    today = clock.local_day()
     found = spikes_detect(today) + spikes_detect(today - timedelta(days=1))
     return len(found)

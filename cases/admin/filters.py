@@ -1,21 +1,19 @@
 """List filters of the ticket changelist. Every option is an indexed condition;
-long lists (categories, units) render as drop-downs."""
-
-from datetime import datetime, time, timedelta
+long lists (categories, units) render as drop-downs. What each option selects is
+defined once, in ``cases.selectors.tickets`` (the exports rebuild the list there);
+these classes are the sidebar that offers them."""
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import F, Q
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department
 from departments.selectors import staff_profile
 
-from ..models import OPEN_STATES, Category, Colour, TicketState
-from ..selectors.queues import queue_context, queue_filter, queues_for
-from ..selectors.scope import user_unit_ids
+from ..models import Category, Colour, TicketState
+from ..selectors import tickets as lists
+from ..selectors.queues import queues_for
 
 
 class DropdownFilter(admin.SimpleListFilter):
@@ -23,18 +21,24 @@ class DropdownFilter(admin.SimpleListFilter):
 
 
 class StateFilter(admin.SimpleListFilter):
-    """State, open tickets by default: the list answers "what is still to do"."""
+    """State, open tickets by default: the list answers "what is still to do" —
+    unless a work queue or a search for a number or phone says which tickets
+    (``cases.selectors.tickets.state_default``)."""
 
     title = _("状态")
     parameter_name = "state"
-    OPEN = "open"
-    ALL = "all"
+    OPEN = lists.STATE_OPEN
+    ALL = lists.STATE_ALL
+
+    def __init__(self, request, params, model, model_admin):
+        self.default = lists.state_default(request.GET)
+        super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
         return [(self.OPEN, _("未办结")), *TicketState.choices, (self.ALL, _("全部"))]
 
     def value(self):
-        return super().value() or self.OPEN
+        return super().value() or self.default
 
     def choices(self, changelist):
         for lookup, title in self.lookup_choices:
@@ -45,12 +49,7 @@ class StateFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value == self.OPEN:
-            return queryset.filter(state__in=OPEN_STATES)
-        if value in TicketState.values:
-            return queryset.filter(state=value)
-        return queryset
+        return lists.filter_state(queryset, self.value())
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -61,11 +60,7 @@ class QueueFilter(admin.SimpleListFilter):
         return [(q.key, q.label) for q in queues_for(request.user)]
 
     def queryset(self, request, queryset):
-        queues = {q.key: q for q in queues_for(request.user)}
-        queue = queues.get(self.value())
-        if queue is None:
-            return queryset
-        return queue_filter(queryset, queue, queue_context(request.user))
+        return lists.filter_queue(queryset, self.value(), request.user)
 
 
 class ColourFilter(admin.SimpleListFilter):
@@ -86,21 +81,14 @@ class OverdueFilter(admin.SimpleListFilter):
     parameter_name = "overdue"
 
     def lookups(self, request, model_admin):
-        return [("open", _("超期未办结")), ("closed", _("超期办结")), ("due_today", _("今日到期"))]
+        return [
+            (lists.OVERDUE_OPEN, _("超期未办结")),
+            (lists.OVERDUE_CLOSED, _("超期办结")),
+            (lists.OVERDUE_DUE_TODAY, _("今日到期")),
+        ]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "open":
-            return queryset.filter(state__in=OPEN_STATES, resolve_due_at__lte=now)
-        if self.value() == "closed":
-            return queryset.filter(state="closed", resolve_due_at__isnull=False, closed_at__gt=F("resolve_due_at"))
-        if self.value() == "due_today":
-            local = timezone.localtime(now)
-            start = datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
-            return queryset.filter(
-                state__in=OPEN_STATES, resolve_due_at__gte=start, resolve_due_at__lt=start + timedelta(days=1)
-            )
-        return queryset
+        return lists.filter_overdue(queryset, self.value())
 
 
 class ReworkFilter(admin.SimpleListFilter):
@@ -117,14 +105,7 @@ class ReworkFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        conditions = {
-            "reworked": Q(rework_count__gt=0),
-            "reopened": Q(reopen_count__gt=0),
-            "returned": Q(return_count__gt=0),
-            "extended": Q(extension_count__gt=0),
-            "problem": Q(is_problem=True),
-        }
-        condition = conditions.get(self.value())
+        condition = lists.TROUBLE.get(self.value())
         return queryset.filter(condition) if condition is not None else queryset
 
 
@@ -139,21 +120,7 @@ class MineFilter(admin.SimpleListFilter):
         return options
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value == "registered":
-            return queryset.filter(created_by=request.user)
-        if value == "signed":
-            return queryset.filter(handler=request.user)
-        profile = staff_profile(request.user)
-        if profile is None:
-            return queryset
-        if value == "lead":
-            return queryset.filter(lead_department_id=profile.department_id)
-        if value == "assigned":
-            return queryset.filter(assignee_department_id=profile.department_id)
-        if value == "cohandled":
-            return queryset.filter(cohandlings__department_id=profile.department_id)
-        return queryset
+        return lists.filter_mine(queryset, self.value(), request.user)
 
 
 def _indented(nodes):
@@ -168,11 +135,7 @@ class CategoryTreeFilter(DropdownFilter):
         return _indented(Category.objects.filter(is_active=True).only("pk", "name", "depth", "path"))
 
     def queryset(self, request, queryset):
-        node = Category.objects.filter(pk=_as_int(self.value())).first()
-        if node is None:
-            return queryset
-        ids = list(node.descendants().values_list("pk", flat=True))
-        return queryset.filter(category_id__in=ids)
+        return lists.filter_category(queryset, self.value())
 
 
 class DepartmentTreeFilter(DropdownFilter):
@@ -181,22 +144,11 @@ class DepartmentTreeFilter(DropdownFilter):
     title = _("主办单位")
     parameter_name = "unit"
 
-    def _units(self, request):
-        units = Department.objects.filter(is_active=True).exclude(kind=Department.Kind.CENTRE)
-        unit_ids = user_unit_ids(request.user)
-        if unit_ids is not None:
-            units = units.filter(pk__in=unit_ids)
-        return units.only("pk", "name", "depth", "path")
-
     def lookups(self, request, model_admin):
-        return _indented(self._units(request))
+        return _indented(lists.units_for(request.user))
 
     def queryset(self, request, queryset):
-        node = self._units(request).filter(pk=_as_int(self.value())).first()
-        if node is None:
-            return queryset
-        ids = list(node.descendants().values_list("pk", flat=True))
-        return queryset.filter(Q(lead_department_id__in=ids) | Q(assignee_department_id__in=ids))
+        return lists.filter_unit(queryset, self.value(), request.user)
 
 
 class TerritoryFilter(DropdownFilter):
@@ -204,17 +156,12 @@ class TerritoryFilter(DropdownFilter):
 
     title = _("属地")
     parameter_name = "territory"
-    KINDS = [Department.Kind.DISTRICT, Department.Kind.STREET, Department.Kind.COMMUNITY]
 
     def lookups(self, request, model_admin):
-        return _indented(Department.objects.filter(kind__in=self.KINDS).only("pk", "name", "depth", "path"))
+        return _indented(Department.objects.filter(kind__in=lists.TERRITORY_KINDS).only("pk", "name", "depth", "path"))
 
     def queryset(self, request, queryset):
-        node = Department.objects.filter(pk=_as_int(self.value()), kind__in=self.KINDS).first()
-        if node is None:
-            return queryset
-        field = {"district": "district_id", "street": "street_id", "community": "community_id"}[node.kind]
-        return queryset.filter(**{field: node.pk})
+        return lists.filter_territory(queryset, self.value())
 
 
 class ReceivedRangeFilter(admin.ListFilter):
@@ -250,14 +197,7 @@ class ReceivedRangeFilter(admin.ListFilter):
         ]
 
     def queryset(self, request, queryset):
-        tz = timezone.get_current_timezone()
-        start = self._date("received_from")
-        end = self._date("received_to")
-        if start:
-            queryset = queryset.filter(received_at__gte=datetime.combine(start, time.min, tzinfo=tz))
-        if end:
-            queryset = queryset.filter(received_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
-        return queryset
+        return lists.filter_received(queryset, self._date("received_from"), self._date("received_to"))
 
     def _date(self, name):
         raw = self.values.get(name)
@@ -270,10 +210,3 @@ class ReceivedRangeFilter(admin.ListFilter):
         if value is None:
             raise IncorrectLookupParameters(_("日期格式应为 YYYY-MM-DD。"))
         return value
-
-
-def _as_int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

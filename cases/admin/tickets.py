@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
 from django.http import (
     FileResponse,
     Http404,
@@ -34,9 +33,9 @@ from departments.selectors import Territory, territory_resolve
 
 from .. import workflow
 from ..intake import intake_duplicates, knowledge_search
-from ..models import Attachment, Category, Colour, Ticket, TicketEvent, Urgency
+from ..ledger import ledger_header, ledger_rows
+from ..models import Attachment, Category, Colour, Ticket, TicketEvent, Urgency, deadline_colour
 from ..privacy import (
-    citizen_hidden_from,
     citizen_reveal,
     citizen_view,
     mask_name,
@@ -48,6 +47,7 @@ from ..privacy import (
     shown_text,
 )
 from ..selectors.scope import ticket_scope
+from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
 from . import filters
 from .forms import ACTION_FORMS, IntakeForm
 
@@ -276,7 +276,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         return qs.with_colour(timezone.now())
 
     def get_ordering(self, request):
-        return ["priority", F("next_due_at").asc(nulls_last=True), "-received_at"]
+        return list(WORKLIST_ORDERING)
 
     def get_readonly_fields(self, request, obj=None):
         return [name for _title, options in self.fieldsets for name in options["fields"]]
@@ -309,21 +309,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     # -- the list ------------------------------------------------------------------
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        digits = term.replace("-", "")
-        if len(term) == 14 and term[8] == "-" and digits.isdigit():
-            return queryset.filter(number=term), False
-        if digits.isdigit() and len(digits) == 4:
-            return queryset.filter(citizen_phone_last4=digits), False
-        if digits.isdigit() and len(digits) >= 7:
-            return queryset.filter(citizen_phone=term), False
-        if digits.isdigit() and len(digits) == 8:
-            return queryset.filter(number__startswith=term), False
-        from django.db.models import Q
-
-        return queryset.filter(Q(address__icontains=term) | Q(content__icontains=term)), False
+        return ticket_search(queryset, search_term), False
 
     @admin.display(description=_("工单编号"), ordering="number")
     def number_link(self, obj):
@@ -359,63 +345,20 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     @admin.action(description=_("导出所选工单（CSV）"), permissions=["view"])
     def export_csv(self, request, queryset):
-        """The ledger of the selected tickets, in the user's scope (masked phones
-        for unit roles, nothing about confidential complainants)."""
-        queryset = ticket_scope(queryset, request.user).select_related(
-            "category", "lead_department", "community", "street"
-        )
+        """The ledger of the selected tickets, in the user's scope (``cases.ledger``:
+        the same columns and masking as the Excel ledger)."""
+        queryset = ticket_scope(queryset, request.user).order_by(*WORKLIST_ORDERING)
 
         class Echo:
             def write(self, value):
                 return value
 
         writer = csv.writer(Echo())
-        header = [
-            gettext("工单编号"),
-            gettext("受理时间"),
-            gettext("渠道"),
-            gettext("诉求性质"),
-            gettext("紧急程度"),
-            gettext("诉求分类"),
-            gettext("诉求内容"),
-            gettext("诉求人姓名"),
-            gettext("联系电话"),
-            gettext("诉求地址"),
-            gettext("街道乡镇"),
-            gettext("社区村"),
-            gettext("主办单位"),
-            gettext("状态"),
-            gettext("办结时限"),
-            gettext("办结时间"),
-        ]
-
-        def fmt(value):
-            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
         def rows():
-            yield "\ufeff" + writer.writerow(header)
-            for t in queryset.iterator(chunk_size=2000):
-                hidden = citizen_hidden_from(request.user, t)
-                yield writer.writerow(
-                    [
-                        t.number,
-                        fmt(t.received_at),
-                        t.get_channel_display(),
-                        t.get_nature_display(),
-                        t.get_urgency_display(),
-                        t.category.full_name,
-                        t.content,
-                        "" if hidden else mask_name(t.citizen_name),
-                        "" if hidden else mask_phone(t.citizen_phone),
-                        t.address,
-                        t.street.name if t.street else "",
-                        t.community.name if t.community else "",
-                        t.lead_department.name if t.lead_department else "",
-                        t.get_state_display(),
-                        fmt(t.resolve_due_at),
-                        fmt(t.closed_at),
-                    ]
-                )
+            yield "\ufeff" + writer.writerow(ledger_header())
+            for row in ledger_rows(queryset, request.user):
+                yield writer.writerow(row)
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -551,9 +494,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                 continue
             running = name in ticket.running_clocks()
             warn = getattr(ticket, f"{name}_warn_at")
-            colour = ""
-            if running:
-                colour = Colour.RED if due <= now else Colour.YELLOW if warn and warn <= now else Colour.GREEN
+            colour = deadline_colour(due, warn, now) if running else ""
             clocks.append({"label": label, "due": due, "running": running, "badge": deadline_badge(colour, due, now)})
         return {
             "ticket": ticket,

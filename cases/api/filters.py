@@ -1,10 +1,10 @@
 import django_filters
 from django import forms
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..models import OPEN_STATES, Callback, Channel, Nature, Ticket, TicketState, Urgency
+from .. import clock
+from ..models import Callback, Channel, Nature, Ticket, TicketState, Urgency, overdue_any_clock_q
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -61,7 +61,7 @@ class TicketFilter(StrictFilterSet):
         return queryset.filter(lead_department__path__startswith=unit.path)
 
     def filter_overdue(self, queryset, name, value):
-        late = Q(state__in=OPEN_STATES, next_due_at__lt=timezone.now())
+        late = overdue_any_clock_q(clock.now())
         return queryset.filter(late) if value else queryset.exclude(late)
 
 

@@ -20,7 +20,7 @@ from departments.roles import CITYWIDE_ROLES
 from departments.selectors import staff_profile
 
 from .. import callbacks as callback_services
-from .. import workflow
+from .. import clock, workflow
 from ..alerts import alert_ingest
 from ..models import ApiKey, Callback, Category, Channel, Ticket
 from ..selectors.scope import ticket_scope, user_unit_ids
@@ -382,7 +382,7 @@ class StatsView(APIView):
     def get(self, request):
         from reports.metrics import Period, counters_live
 
-        today = timezone.localdate()
+        today = clock.local_day()
         for name in ("start", "end", "department"):
             if name in request.query_params and not request.query_params[name]:
                 raise exceptions.ValidationError({name: [_("参数不能为空。")]})

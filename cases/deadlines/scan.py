@@ -40,7 +40,7 @@ from departments.roles import Role
 
 from .. import clock
 from ..batching import atomic_or_one_by_one
-from ..models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
+from ..models import CLOCK_RULES, Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
 from ..notifications.inbox import is_urgent, notifications_create, staff_by_unit, staff_with_role
 from ..privacy import mask_phones_in_text
 from .calendar import get_calendar
@@ -58,31 +58,9 @@ class ClockSpec:
     warn: str
 
 
-CLOCKS = [
-    ClockSpec(
-        Clock.SIGN,
-        Q(state=S.DISPATCHED, signed_at__isnull=True, sign_due_at__isnull=False),
-        "sign_due_at",
-        "sign_warn_at",
-    ),
-    ClockSpec(
-        Clock.CONTACT,
-        Q(
-            state__in=[S.DISPATCHED, S.HANDLING],
-            signed_at__isnull=False,
-            first_contact_at__isnull=True,
-            contact_due_at__isnull=False,
-        ),
-        "contact_due_at",
-        "contact_warn_at",
-    ),
-    ClockSpec(
-        Clock.RESOLVE,
-        Q(state__in=[S.DISPATCHED, S.HANDLING, S.REVIEWING], resolve_due_at__isnull=False),
-        "resolve_due_at",
-        "resolve_warn_at",
-    ),
-]
+#: The ticket's own clock rules (``cases.models.CLOCK_RULES``): the scan, the ticket
+#: page and the lists agree on when a clock runs.
+CLOCKS = [ClockSpec(rule.name, rule.running_q(), rule.due_field, rule.warn_field) for rule in CLOCK_RULES]
 
 
 @dataclass

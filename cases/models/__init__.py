@@ -23,12 +23,29 @@ from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .privacy import PersonalDataAccess
 from .supervision import Urge, UrgeNumberSequence
-from .tickets import Attachment, CoHandling, Ticket, TicketApplication, TicketNumberSequence
+from .tickets import (
+    CLOCK_RULES,
+    CLOCKED_STATES,
+    RESOLVE_CLOCK,
+    Attachment,
+    ClockRule,
+    CoHandling,
+    Ticket,
+    TicketApplication,
+    TicketNumberSequence,
+    deadline_colour,
+    due_soon_q,
+    overdue_any_clock_q,
+    overdue_resolve_q,
+)
 
 __all__ = [
     "CATEGORY_MAX_DEPTH",
+    "CLOCKED_STATES",
+    "CLOCK_RULES",
     "OPEN_STATES",
     "PROACTIVE_CHANNELS",
+    "RESOLVE_CLOCK",
     "UNIT_STATES",
     "URGENCY_RANK",
     "ApiKey",
@@ -39,6 +56,7 @@ __all__ = [
     "Category",
     "Channel",
     "Clock",
+    "ClockRule",
     "Cluster",
     "ClusterMember",
     "CoHandling",
@@ -67,4 +85,8 @@ __all__ = [
     "Urge",
     "UrgeNumberSequence",
     "Urgency",
+    "deadline_colour",
+    "due_soon_q",
+    "overdue_any_clock_q",
+    "overdue_resolve_q",
 ]

@@ -1,5 +1,6 @@
 import os
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
@@ -8,11 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .. import clock
 from .choices import (
     OPEN_STATES,
-    UNIT_STATES,
     URGENCY_RANK,
     Channel,
+    Clock,
     Colour,
     InvalidKind,
     Nature,
@@ -21,34 +23,142 @@ from .choices import (
     Urgency,
 )
 
+#: States in which a ticket is on the clock: from dispatch until the centre accepts
+#: the reply (DESIGN §5). A ticket in review is still on its resolve clock: the
+#: deadline scan reminds about it, and a late approval closes it late.
+CLOCKED_STATES = (TicketState.DISPATCHED, TicketState.HANDLING, TicketState.REVIEWING)
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """When one of the three clocks runs (DESIGN §5). The rule is data, so that the
+    query (lists, the deadline scan) and the object (the ticket page, the
+    denormalised next warn/due times) read the same one."""
+
+    name: str
+    states: tuple
+    signed: bool | None = None  # None: either way
+    contacted: bool | None = None
+
+    @property
+    def due_field(self) -> str:
+        return f"{self.name}_due_at"
+
+    @property
+    def warn_field(self) -> str:
+        return f"{self.name}_warn_at"
+
+    def running_q(self) -> Q:
+        """The tickets whose clock runs and has a due time."""
+        states = Q(state=self.states[0]) if len(self.states) == 1 else Q(state__in=list(self.states))
+        q = states & Q(**{f"{self.due_field}__isnull": False})
+        if self.signed is not None:
+            q &= Q(signed_at__isnull=not self.signed)
+        if self.contacted is not None:
+            q &= Q(first_contact_at__isnull=not self.contacted)
+        return q
+
+    def runs(self, ticket) -> bool:
+        return (
+            ticket.state in self.states
+            and getattr(ticket, self.due_field) is not None
+            and (self.signed is None or (ticket.signed_at is not None) == self.signed)
+            and (self.contacted is None or (ticket.first_contact_at is not None) == self.contacted)
+        )
+
+
+CLOCK_RULES = (
+    ClockRule(Clock.SIGN, (TicketState.DISPATCHED,), signed=False),
+    ClockRule(Clock.CONTACT, (TicketState.DISPATCHED, TicketState.HANDLING), signed=True, contacted=False),
+    ClockRule(Clock.RESOLVE, CLOCKED_STATES),
+)
+RESOLVE_CLOCK = CLOCK_RULES[2]
+
+
+def deadline_colour(due, warn, now) -> str:
+    """The warning colour of one running clock (DESIGN §5): red from the due
+    instant on (the scan's red level is ``due <= now``), yellow from the warn
+    instant, else green; "" without a due time."""
+    if due is None:
+        return ""
+    if due <= now:
+        return Colour.RED
+    if warn is not None and warn <= now:
+        return Colour.YELLOW
+    return Colour.GREEN
+
+
+def colour_conditions(now) -> dict[str, Q]:
+    """``deadline_colour`` over the denormalised next warn/due times, as queries:
+    two indexed timestamp comparisons each."""
+    clocked = Q(state__in=list(CLOCKED_STATES), next_due_at__isnull=False)
+    return {
+        Colour.RED: clocked & Q(next_due_at__lte=now),
+        Colour.YELLOW: clocked & Q(next_warn_at__lte=now, next_due_at__gt=now),
+        Colour.GREEN: clocked & Q(next_due_at__gt=now) & (Q(next_warn_at__gt=now) | Q(next_warn_at__isnull=True)),
+    }
+
+
+def overdue_any_clock_q(now) -> Q:
+    """Red: some running clock (sign, contact or resolve) is past its due time."""
+    return colour_conditions(now)[Colour.RED]
+
+
+def overdue_resolve_q(now) -> Q:
+    """超期未办结: the resolve clock runs and is past its due time."""
+    return RESOLVE_CLOCK.running_q() & Q(resolve_due_at__lte=now)
+
+
+def due_soon_q(now) -> Q:
+    """Yellow: the earliest running clock has passed its warn time, not its due time."""
+    return colour_conditions(now)[Colour.YELLOW]
+
 
 class TicketQuerySet(models.QuerySet):
+    """The derived facts about tickets, each defined once (issue 15): lists, queues,
+    filters, the API, reports and the scan call these."""
+
     def open(self):
+        """Not finished: received, dispatched, handling or reviewing."""
         return self.filter(state__in=OPEN_STATES)
 
+    def running(self, rule: ClockRule):
+        """The tickets on which ``rule``'s clock runs."""
+        return self.filter(rule.running_q())
+
+    def overdue_any_clock(self, now=None):
+        return self.filter(overdue_any_clock_q(now or clock.now()))
+
+    def overdue_resolve(self, now=None):
+        return self.filter(overdue_resolve_q(now or clock.now()))
+
+    def due_soon(self, now=None):
+        return self.filter(due_soon_q(now or clock.now()))
+
+    def resolve_due_on(self, day):
+        """Open, with the resolve deadline on the local ``day``."""
+        start, end = clock.day_bounds(day)
+        return self.open().filter(resolve_due_at__gte=start, resolve_due_at__lt=end)
+
+    def received_on(self, day):
+        """Received on the local ``day``."""
+        start, end = clock.day_bounds(day)
+        return self.filter(received_at__gte=start, received_at__lt=end)
+
     def with_colour(self, now=None):
-        """Annotate ``deadline_colour`` from the denormalised next warn/due times: two
-        indexed timestamp comparisons, cheap for any number of rows."""
-        now = now or timezone.now()
+        """Annotate ``deadline_colour`` (the rule of ``Ticket.colour``)."""
+        conditions = colour_conditions(now or clock.now())
         return self.annotate(
             deadline_colour=Case(
-                When(next_due_at__lte=now, then=Value(Colour.RED)),
-                When(next_warn_at__lte=now, then=Value(Colour.YELLOW)),
-                When(next_due_at__isnull=False, then=Value(Colour.GREEN)),
+                *[When(condition, then=Value(colour)) for colour, condition in conditions.items()],
                 default=Value(""),
                 output_field=models.CharField(),
             )
         )
 
     def coloured(self, colour: str, now=None):
-        now = now or timezone.now()
-        if colour == Colour.RED:
-            return self.filter(next_due_at__lte=now)
-        if colour == Colour.YELLOW:
-            return self.filter(next_warn_at__lte=now, next_due_at__gt=now)
-        if colour == Colour.GREEN:
-            return self.filter(next_warn_at__gt=now)
-        return self.none()
+        condition = colour_conditions(now or clock.now()).get(colour)
+        return self.none() if condition is None else self.filter(condition)
 
 
 class Ticket(models.Model):
@@ -297,19 +407,11 @@ class Ticket(models.Model):
 
     def running_clocks(self) -> dict[str, tuple]:
         """The clocks that are running in the current state: name → (due, warn)."""
-        clocks = {}
-        if self.state == TicketState.DISPATCHED and self.signed_at is None and self.sign_due_at:
-            clocks["sign"] = (self.sign_due_at, self.sign_warn_at)
-        if (
-            self.state in UNIT_STATES
-            and self.signed_at is not None
-            and self.first_contact_at is None
-            and self.contact_due_at
-        ):
-            clocks["contact"] = (self.contact_due_at, self.contact_warn_at)
-        if self.state in OPEN_STATES and self.state != TicketState.RECEIVED and self.resolve_due_at:
-            clocks["resolve"] = (self.resolve_due_at, self.resolve_warn_at)
-        return clocks
+        return {
+            rule.name: (getattr(self, rule.due_field), getattr(self, rule.warn_field))
+            for rule in CLOCK_RULES
+            if rule.runs(self)
+        }
 
     def refresh_deadline_summary(self) -> None:
         clocks = self.running_clocks().values()
@@ -317,14 +419,14 @@ class Ticket(models.Model):
         self.next_warn_at = min((warn or due for due, warn in clocks), default=None)
 
     def colour(self, now=None) -> str:
-        now = now or timezone.now()
-        if self.next_due_at is None:
+        """The list's warning colour (``TicketQuerySet.with_colour`` is the same rule)."""
+        if self.state not in CLOCKED_STATES:
             return ""
-        if self.next_due_at <= now:
-            return Colour.RED
-        if self.next_warn_at is not None and self.next_warn_at <= now:
-            return Colour.YELLOW
-        return Colour.GREEN
+        return deadline_colour(self.next_due_at, self.next_warn_at, now or clock.now())
+
+    def is_overdue(self, now=None) -> bool:
+        """Some running clock is past due (``TicketQuerySet.overdue_any_clock``)."""
+        return self.colour(now) == Colour.RED
 
     @property
     def is_open(self) -> bool:

@@ -5,15 +5,15 @@ the counts of the user's queues (one aggregate query), and each count links to
 the ticket list filtered by that queue."""
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from departments.roles import Role
 from departments.selectors import staff_profile
 
+from .. import clock
 from ..models import (
     OPEN_STATES,
     Callback,
@@ -24,6 +24,8 @@ from ..models import (
     TicketApplication,
     TicketState,
     Urge,
+    due_soon_q,
+    overdue_any_clock_q,
 )
 from .scope import ticket_list
 
@@ -37,9 +39,13 @@ class Context:
     now: datetime
 
     @property
-    def today_start(self) -> datetime:
-        local = timezone.localtime(self.now)
-        return datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
+    def today(self) -> tuple[datetime, datetime]:
+        return clock.day_bounds(clock.local_day(self.now))
+
+
+def _received_today(ctx) -> Q:
+    start, end = ctx.today
+    return Q(received_at__gte=start, received_at__lt=end)
 
 
 def _pending(kind):
@@ -66,8 +72,8 @@ class Queue:
 QUEUES = {
     q.key: q
     for q in [
-        Queue("my_intake_today", _("我今日受理"), lambda c: Q(created_by=c.user, received_at__gte=c.today_start)),
-        Queue("intake_today", _("今日受理"), lambda c: Q(received_at__gte=c.today_start)),
+        Queue("my_intake_today", _("我今日受理"), lambda c: Q(created_by=c.user) & _received_today(c)),
+        Queue("intake_today", _("今日受理"), lambda c: _received_today(c)),
         Queue("to_dispatch", _("待派单"), lambda c: Q(state=S.RECEIVED), "warning"),
         Queue("to_review", _("待审核"), lambda c: Q(state=S.REVIEWING), "warning"),
         Queue("return_requests", _("退单申请"), lambda c: _pending(TicketApplication.Kind.RETURN), "warning"),
@@ -89,23 +95,23 @@ QUEUES = {
         Queue(
             "due_soon",
             _("即将到期"),
-            lambda c: Q(state__in=[S.DISPATCHED, S.HANDLING], next_warn_at__lte=c.now, next_due_at__gt=c.now) & _own(c),
+            lambda c: due_soon_q(c.now) & _own(c),
             "warning",
         ),
         Queue(
             "overdue",
             _("已超期"),
-            lambda c: Q(state__in=[S.DISPATCHED, S.HANDLING], next_due_at__lte=c.now) & _own(c),
+            lambda c: overdue_any_clock_q(c.now) & _own(c),
             "danger",
         ),
         Queue("rework", _("退回重办"), lambda c: Q(state=S.HANDLING, rework_count__gt=0) & _own(c), "danger"),
         Queue(
             "all_due_soon",
             _("全市即将到期"),
-            lambda c: Q(next_warn_at__lte=c.now, next_due_at__gt=c.now),
+            lambda c: due_soon_q(c.now),
             "warning",
         ),
-        Queue("all_overdue", _("全市超期"), lambda c: Q(next_due_at__lte=c.now), "danger"),
+        Queue("all_overdue", _("全市超期"), lambda c: overdue_any_clock_q(c.now), "danger"),
         Queue(
             "escalated",
             _("升级督办"),
@@ -193,7 +199,7 @@ SUPERUSER_QUEUES = ["to_dispatch", "to_review", "return_requests", "extension_re
 
 def queue_context(user, now=None) -> Context:
     profile = staff_profile(user)
-    return Context(user=user, department_id=profile.department_id if profile else None, now=now or timezone.now())
+    return Context(user=user, department_id=profile.department_id if profile else None, now=now or clock.now())
 
 
 def queues_for(user) -> list[Queue]:
@@ -224,9 +230,3 @@ def queue_counts(user, now=None) -> list[tuple[Queue, int]]:
 
 def _as_q(condition):
     return condition if isinstance(condition, Q) else Q(condition)
-
-
-def today_range(now=None) -> tuple[datetime, datetime]:
-    local = timezone.localtime(now or timezone.now())
-    start = datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
-    return start, start + timedelta(days=1)
