@@ -51,7 +51,7 @@ from ..models import (
     TimeUnit,
     Urgency,
 )
-from ..notifications import on_transition
+from ..notifications import on_transition  # the module: it reads the registry, so may still be loading
 from ..numbering import ticket_number_next
 from ..selectors.scope import user_unit_ids
 from .events import (
@@ -472,7 +472,7 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         _authorize(Kind.SIGNED, t, actor)
         from_state = t.state
         fields = []
-        data = signed_data(department=t.assignee_department)
+        on_time = contact_due_at = None
         t.handler = actor
         fields.append("handler")
         if t.signed_at is None:
@@ -481,9 +481,9 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             t.signed_at = now
             t.contact_due_at, t.contact_warn_at = contact.due_at, contact.warn_at
             fields += ["signed_at", "contact_due_at", "contact_warn_at"]
-            on_time = t.sign_due_at is None or now <= t.sign_due_at
-            data = signed_data(department=t.assignee_department, on_time=on_time, contact_due_at=contact.due_at)
+            on_time, contact_due_at = t.sign_due_at is None or now <= t.sign_due_at, contact.due_at
         t.state = S.HANDLING
+        data = signed_data(department=t.assignee_department, on_time=on_time, contact_due_at=contact_due_at)
         _record(t, actor=actor, kind=Kind.SIGNED, from_state=from_state, now=now, note=note, fields=fields, data=data)
     return t
 
@@ -497,11 +497,12 @@ def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
         now = _now()
         _authorize(Kind.CONTACTED, t, actor)
         fields = []
-        data = contacted_data(first=False)
+        data = contacted_data(
+            first=t.first_contact_at is None, on_time=t.contact_due_at is None or now <= t.contact_due_at
+        )
         if t.first_contact_at is None:
             t.first_contact_at = now
             fields.append("first_contact_at")
-            data = contacted_data(first=True, on_time=t.contact_due_at is None or now <= t.contact_due_at)
         _record(t, actor=actor, kind=Kind.CONTACTED, from_state=t.state, now=now, note=note, fields=fields, data=data)
     return t
 
