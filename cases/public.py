@@ -19,24 +19,6 @@ _ID_NUMBER = re.compile(r"(?<!\d)\d{6}(?:19|20)\d{2}\d{7}[\dXx](?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(?:0\d{2,3}[- ]?\d{7,8}|(?!19|20)\d{7,8})(?!\d)")
 _HOUSE = re.compile(r"\d+(?:号楼|栋|幢|单元|号院|室|号)")
 
-#: Events that change what a citizen would see (Open311 service request updates).
-PUBLIC_KINDS = (
-    K.CREATED,
-    K.ANSWERED,
-    K.DISPATCHED,
-    K.SIGNED,
-    K.REPLIED,
-    K.APPROVED,
-    K.REWORK,
-    K.RETURN_APPROVED,
-    K.EXTENSION_APPROVED,
-    K.MERGED,
-    K.MASTER_CLOSED,
-    K.INVALIDATED,
-    K.REOPENED,
-    K.REOPEN_OVERRULED,
-)
-
 
 def anonymise(text: str, ticket: Ticket | None = None) -> str:
     """Mask ID numbers, phone numbers, house numbers and the citizen's name."""

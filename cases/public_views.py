@@ -10,8 +10,9 @@ from django.views.decorators.http import require_http_methods
 from departments.models import Department
 
 from .models import Category, TicketState
-from .public import PUBLIC_KINDS, public_event_text, public_notes, public_tickets, public_unit, ticket_lookup
+from .public import public_event_text, public_notes, public_tickets, public_unit, ticket_lookup
 from .ratelimit import over_limit
+from .workflow.registry import PUBLIC_KINDS
 
 BOARD_PAGE_SIZE = 20
 NOT_FOUND = _("没有找到与工单编号和手机号后四位都相符的工单，请核对后再试。")

@@ -537,6 +537,8 @@ class OverruleForm(ActionForm):
         return workflow.ticket_overrule_reopen(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
 
 
+#: The admin's one mapping from a verb to its form (the label, order and colour
+#: of its button are the registry's: ``cases.workflow.registry.VERBS``).
 ACTION_FORMS = {
     form.kind: form
     for form in [

@@ -48,6 +48,7 @@ from ..privacy import (
 )
 from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
+from ..workflow.registry import VERBS
 from . import filters
 from .forms import ACTION_FORMS, IntakeForm
 
@@ -55,78 +56,6 @@ Kind = TicketEvent.Kind
 
 COLOUR_STYLE = {Colour.GREEN: "#2e7d32", Colour.YELLOW: "#e0a000", Colour.RED: "#c62828"}
 URGENCY_STYLE = {Urgency.CRITICAL: "#c62828", Urgency.URGENT: "#e65100", Urgency.NORMAL: "#607d8b"}
-#: Buttons in this order on the ticket page; the main path first.
-ACTION_ORDER = [
-    Kind.DISPATCHED,
-    Kind.ANSWERED,
-    Kind.SIGNED,
-    Kind.CONTACTED,
-    Kind.PROGRESS,
-    Kind.REPLIED,
-    Kind.APPROVED,
-    Kind.REWORK,
-    Kind.SUBDISPATCHED,
-    Kind.COHANDLERS_ADDED,
-    Kind.COHANDLER_SIGNED,
-    Kind.COHANDLER_REPLIED,
-    Kind.RETURN_REQUESTED,
-    Kind.RETURN_APPROVED,
-    Kind.RETURN_REJECTED,
-    Kind.EXTENSION_REQUESTED,
-    Kind.EXTENSION_APPROVED,
-    Kind.EXTENSION_REJECTED,
-    Kind.HEAD_SIGNED,
-    Kind.HEAD_RETURNED,
-    Kind.URGE_ACKNOWLEDGED,
-    Kind.URGED,
-    Kind.ESCALATED,
-    Kind.SIGNOFF_REQUIRED,
-    Kind.MERGED,
-    Kind.INVALIDATED,
-    Kind.REOPENED,
-    Kind.REOPEN_OVERRULED,
-]
-DANGER_ACTIONS = {
-    Kind.REWORK,
-    Kind.RETURN_REJECTED,
-    Kind.EXTENSION_REJECTED,
-    Kind.INVALIDATED,
-    Kind.REOPENED,
-    Kind.HEAD_RETURNED,
-    Kind.URGED,
-    Kind.ESCALATED,
-}
-#: Action labels as buttons (verbs), where the timeline name is a past event.
-ACTION_LABELS = {
-    Kind.DISPATCHED: _("派单"),
-    Kind.ANSWERED: _("直接答复办结"),
-    Kind.SIGNED: _("签收"),
-    Kind.CONTACTED: _("记录联系"),
-    Kind.PROGRESS: _("记录进展"),
-    Kind.REPLIED: _("办理反馈"),
-    Kind.APPROVED: _("审核通过"),
-    Kind.REWORK: _("退回重办"),
-    Kind.SUBDISPATCHED: _("下派"),
-    Kind.COHANDLERS_ADDED: _("增加协办"),
-    Kind.COHANDLER_SIGNED: _("协办签收"),
-    Kind.COHANDLER_REPLIED: _("协办反馈"),
-    Kind.RETURN_REQUESTED: _("申请退单"),
-    Kind.RETURN_APPROVED: _("同意退单"),
-    Kind.RETURN_REJECTED: _("驳回退单"),
-    Kind.EXTENSION_REQUESTED: _("申请延期"),
-    Kind.EXTENSION_APPROVED: _("同意延期"),
-    Kind.EXTENSION_REJECTED: _("驳回延期"),
-    Kind.MERGED: _("并单"),
-    Kind.INVALIDATED: _("标记无效"),
-    Kind.REOPENED: _("重办"),
-    Kind.HEAD_SIGNED: _("负责人签批"),
-    Kind.HEAD_RETURNED: _("签批退回"),
-    Kind.SIGNOFF_REQUIRED: _("要求一把手签批"),
-    Kind.ESCALATED: _("提级督办"),
-    Kind.URGED: _("催办"),
-    Kind.URGE_ACKNOWLEDGED: _("签收催办"),
-    Kind.REOPEN_OVERRULED: _("复核不予重办"),
-}
 
 
 class CappedCountPaginator(Paginator):
@@ -472,13 +401,13 @@ class TicketAdmin(SimpleHistoryAdmin):
         allowed = set(workflow.allowed_actions(ticket, request.user))
         buttons = [
             {
-                "kind": kind,
-                "label": ACTION_LABELS[kind],
-                "url": reverse("admin:cases_ticket_action", args=[ticket.pk, kind]),
-                "danger": kind in DANGER_ACTIONS,
+                "kind": verb.kind,
+                "label": verb.label,
+                "url": reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]),
+                "danger": verb.danger,
             }
-            for kind in ACTION_ORDER
-            if kind in allowed
+            for verb in VERBS.values()  # the registry's order is the buttons' order
+            if verb.kind in allowed
         ]
         events = list(
             ticket.events.select_related("actor", "actor_department")
@@ -515,11 +444,12 @@ class TicketAdmin(SimpleHistoryAdmin):
         form_class = ACTION_FORMS.get(kind)
         if form_class is None:
             raise Http404
+        label = VERBS[kind].label
         change_url = reverse("admin:cases_ticket_change", args=[ticket.pk])
         if kind not in workflow.allowed_actions(ticket, request.user):
             messages.error(
                 request,
-                gettext("“%(action)s”现在不可用：工单状态已变化，或您没有权限。") % {"action": ACTION_LABELS[kind]},
+                gettext("“%(action)s”现在不可用：工单状态已变化，或您没有权限。") % {"action": label},
             )
             return HttpResponseRedirect(change_url)
         if request.method == "POST":
@@ -530,7 +460,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                 except (ValidationError, PermissionDenied) as error:
                     form.add_error(None, _error_text(error))
                 else:
-                    messages.success(request, gettext("已完成：%(action)s。") % {"action": ACTION_LABELS[kind]})
+                    messages.success(request, gettext("已完成：%(action)s。") % {"action": label})
                     if (
                         isinstance(result, Ticket)
                         and not ticket_scope(Ticket.objects.filter(pk=result.pk), request.user).exists()
@@ -543,10 +473,10 @@ class TicketAdmin(SimpleHistoryAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"{ACTION_LABELS[kind]} · {ticket.number}",
+            "title": f"{label} · {ticket.number}",
             "ticket": ticket,
             "form": form,
-            "action_label": ACTION_LABELS[kind],
+            "action_label": label,
             "change_url": change_url,
             "media": self.media + form.media,
             "suggestions": getattr(form, "suggestions", None),

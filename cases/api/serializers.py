@@ -10,31 +10,10 @@ from departments.models import Department, Grid
 from ..attachments import MAX_FILES_PER_ACTION
 from ..models import Callback, Category, Channel, InvalidKind, Nature, ReplyResult, Ticket, TicketEvent, Urgency
 from ..privacy import citizen_hidden_from, mask_name, mask_phone
-from ..workflow import allowed_actions
+from ..selectors.scope import ticket_scope
+from ..workflow import VERBS, allowed_actions
 from .auth import request_key
 
-#: Timeline kinds → the action endpoints that make them (POST tickets/{number}/<action>/).
-KIND_ACTIONS = {
-    "answered": "answer",
-    "dispatched": "dispatch",
-    "subdispatched": "subdispatch",
-    "signed": "sign",
-    "contacted": "contact",
-    "progress": "progress",
-    "replied": "reply",
-    "approved": "approve",
-    "rework": "rework",
-    "return_requested": "return-request",
-    "return_approved": "return-approve",
-    "return_rejected": "return-reject",
-    "extension_requested": "extension-request",
-    "extension_approved": "extension-approve",
-    "extension_rejected": "extension-reject",
-    "cohandler_signed": "cohandler-sign",
-    "cohandler_replied": "cohandler-reply",
-    "merged": "merge",
-    "invalidated": "invalidate",
-}
 PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
 
 
@@ -162,7 +141,7 @@ class TicketDetailSerializer(TicketSerializer):
         request = self.context.get("request")
         if request is None or request_key(request) is not None:
             return []
-        return [KIND_ACTIONS[k] for k in allowed_actions(obj, request.user) if k in KIND_ACTIONS]
+        return [VERBS[k].slug for k in allowed_actions(obj, request.user) if VERBS[k].slug]
 
 
 class TicketCreateSerializer(serializers.Serializer):
@@ -202,6 +181,9 @@ class TicketCreateSerializer(serializers.Serializer):
 
 
 # -- workflow actions -------------------------------------------------------------------
+#
+# An action endpoint passes its serializer's validated data to the verb's function
+# as keyword arguments (``cases.api.views``): the field names are the verb's.
 
 
 class NoteSerializer(serializers.Serializer):
@@ -249,6 +231,12 @@ class ExtensionApproveSerializer(NoteSerializer):
 class MergeSerializer(NoteSerializer):
     master = serializers.SlugRelatedField(slug_field="number", queryset=Ticket.objects.all())
 
+    def validate_master(self, master):
+        # A ticket outside the caller's scope answers like one that does not exist.
+        if not ticket_scope(Ticket.objects.filter(pk=master.pk), _user(self.context)).exists():
+            raise serializers.ValidationError(_("主工单不存在。"))
+        return master
+
 
 class InvalidateSerializer(ReasonSerializer):
     kind = serializers.ChoiceField(choices=InvalidKind.choices)
@@ -256,6 +244,31 @@ class InvalidateSerializer(ReasonSerializer):
 
 class TextSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=5000)
+
+
+#: The API's one mapping from a verb to its input; the endpoint's path is the
+#: verb's ``slug`` and its summary the verb's label (``cases.workflow.registry``).
+ACTION_SERIALIZERS = {
+    TicketEvent.Kind.DISPATCHED: DispatchSerializer,
+    TicketEvent.Kind.SUBDISPATCHED: SubdispatchSerializer,
+    TicketEvent.Kind.SIGNED: NoteSerializer,
+    TicketEvent.Kind.CONTACTED: RequiredNoteSerializer,
+    TicketEvent.Kind.PROGRESS: RequiredNoteSerializer,
+    TicketEvent.Kind.REPLIED: ReplySerializer,
+    TicketEvent.Kind.APPROVED: NoteSerializer,
+    TicketEvent.Kind.REWORK: ReasonSerializer,
+    TicketEvent.Kind.ANSWERED: AnswerSerializer,
+    TicketEvent.Kind.RETURN_REQUESTED: ReasonSerializer,
+    TicketEvent.Kind.RETURN_APPROVED: NoteSerializer,
+    TicketEvent.Kind.RETURN_REJECTED: ReasonSerializer,
+    TicketEvent.Kind.EXTENSION_REQUESTED: ExtensionRequestSerializer,
+    TicketEvent.Kind.EXTENSION_APPROVED: ExtensionApproveSerializer,
+    TicketEvent.Kind.EXTENSION_REJECTED: ReasonSerializer,
+    TicketEvent.Kind.COHANDLER_SIGNED: NoteSerializer,
+    TicketEvent.Kind.COHANDLER_REPLIED: TextSerializer,
+    TicketEvent.Kind.MERGED: MergeSerializer,
+    TicketEvent.Kind.INVALIDATED: InvalidateSerializer,
+}
 
 
 # -- reference data ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .. import clock, workflow
 from ..alerts import alert_ingest
 from ..models import ApiKey, Callback, Category, Channel, Ticket
 from ..selectors.scope import ticket_scope, user_unit_ids
-from ..workflow import WorkflowPermissionError
+from ..workflow import VERBS, WorkflowPermissionError
 from . import serializers as s
 from .auth import request_key
 from .filters import CallbackFilter, TicketFilter
@@ -122,9 +122,9 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         )
 
 
-def _action(name, serializer_class, perform, summary):
-    """A workflow action endpoint: validate, call the workflow function, return
-    the ticket as it now stands."""
+def _action(verb, serializer_class):
+    """The action endpoint of a verb: validate, call the verb's function with the
+    validated data as keyword arguments, return the ticket as it now stands."""
 
     def endpoint(self, request, number=None):
         if request_key(request) is not None:
@@ -132,114 +132,21 @@ def _action(name, serializer_class, perform, summary):
         ticket = self.get_object()
         serializer = serializer_class(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        perform(ticket, request.user, serializer.validated_data)
+        verb.function(ticket=ticket, actor=request.user, **serializer.validated_data)
         ticket = self.get_queryset().get(pk=ticket.pk)
         return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data)
 
     # (prefixed: an action named "dispatch" must not replace APIView.dispatch)
-    endpoint.__name__ = "act_" + name.replace("-", "_")
-    endpoint = action(detail=True, methods=["post"], url_path=name, url_name=name)(endpoint)
-    return extend_schema(request=serializer_class, responses={200: s.TicketDetailSerializer}, summary=summary)(endpoint)
+    endpoint.__name__ = "act_" + verb.slug.replace("-", "_")
+    endpoint = action(detail=True, methods=["post"], url_path=verb.slug, url_name=verb.slug)(endpoint)
+    return extend_schema(request=serializer_class, responses={200: s.TicketDetailSerializer}, summary=verb.label)(
+        endpoint
+    )
 
 
-W = workflow
-ACTIONS = {
-    "dispatch": (
-        s.DispatchSerializer,
-        lambda t, a, d: W.ticket_dispatch(
-            ticket=t, actor=a, department=d["department"], cohandlers=d.get("cohandlers", []), note=d["note"]
-        ),
-        "派单",
-    ),
-    "subdispatch": (
-        s.SubdispatchSerializer,
-        lambda t, a, d: W.ticket_subdispatch(ticket=t, actor=a, department=d["department"], note=d["note"]),
-        "下派",
-    ),
-    "sign": (s.NoteSerializer, lambda t, a, d: W.ticket_sign(ticket=t, actor=a, note=d["note"]), "签收"),
-    "contact": (
-        s.RequiredNoteSerializer,
-        lambda t, a, d: W.ticket_contact(ticket=t, actor=a, note=d["note"]),
-        "联系诉求人",
-    ),
-    "progress": (
-        s.RequiredNoteSerializer,
-        lambda t, a, d: W.ticket_progress(ticket=t, actor=a, note=d["note"]),
-        "办理进展",
-    ),
-    "reply": (
-        s.ReplySerializer,
-        lambda t, a, d: W.ticket_reply(ticket=t, actor=a, result=d["result"], text=d["text"], reason=d["reason"]),
-        "办理反馈",
-    ),
-    "approve": (s.NoteSerializer, lambda t, a, d: W.ticket_approve(ticket=t, actor=a, note=d["note"]), "审核通过"),
-    "rework": (s.ReasonSerializer, lambda t, a, d: W.ticket_rework(ticket=t, actor=a, reason=d["reason"]), "退回重办"),
-    "answer": (
-        s.AnswerSerializer,
-        lambda t, a, d: W.ticket_answer(ticket=t, actor=a, text=d["text"], result=d["result"]),
-        "直接办结",
-    ),
-    "return-request": (
-        s.ReasonSerializer,
-        lambda t, a, d: W.ticket_return_request(ticket=t, actor=a, reason=d["reason"]),
-        "申请退单",
-    ),
-    "return-approve": (
-        s.NoteSerializer,
-        lambda t, a, d: W.ticket_return_approve(ticket=t, actor=a, note=d["note"]),
-        "同意退单",
-    ),
-    "return-reject": (
-        s.ReasonSerializer,
-        lambda t, a, d: W.ticket_return_reject(ticket=t, actor=a, reason=d["reason"]),
-        "驳回退单",
-    ),
-    "extension-request": (
-        s.ExtensionRequestSerializer,
-        lambda t, a, d: W.ticket_extension_request(
-            ticket=t, actor=a, working_days=d["working_days"], reason=d["reason"]
-        ),
-        "申请延期",
-    ),
-    "extension-approve": (
-        s.ExtensionApproveSerializer,
-        lambda t, a, d: W.ticket_extension_approve(
-            ticket=t, actor=a, working_days=d.get("working_days"), note=d["note"]
-        ),
-        "同意延期",
-    ),
-    "extension-reject": (
-        s.ReasonSerializer,
-        lambda t, a, d: W.ticket_extension_reject(ticket=t, actor=a, reason=d["reason"]),
-        "驳回延期",
-    ),
-    "cohandler-sign": (s.NoteSerializer, lambda t, a, d: W.ticket_cohandler_sign(ticket=t, actor=a), "协办签收"),
-    "cohandler-reply": (
-        s.TextSerializer,
-        lambda t, a, d: W.ticket_cohandler_reply(ticket=t, actor=a, text=d["text"]),
-        "协办反馈",
-    ),
-    "merge": (
-        s.MergeSerializer,
-        lambda t, a, d: W.ticket_merge(ticket=t, actor=a, master=_visible_master(t, a, d["master"]), note=d["note"]),
-        "并单",
-    ),
-    "invalidate": (
-        s.InvalidateSerializer,
-        lambda t, a, d: W.ticket_invalidate(ticket=t, actor=a, kind=d["kind"], reason=d["reason"]),
-        "无效工单",
-    ),
-}
-
-
-def _visible_master(ticket, actor, master):
-    if not ticket_scope(Ticket.objects.filter(pk=master.pk), actor).exists():
-        raise exceptions.ValidationError({"master": [_("主工单不存在。")]})
-    return master
-
-
-for _name, (_serializer, _perform, _summary) in ACTIONS.items():
-    setattr(TicketViewSet, "act_" + _name.replace("-", "_"), _action(_name, _serializer, _perform, _summary))
+for _verb in VERBS.values():
+    if _verb.slug:
+        setattr(TicketViewSet, "act_" + _verb.slug.replace("-", "_"), _action(_verb, s.ACTION_SERIALIZERS[_verb.kind]))
 
 
 class CategoryViewSet(viewsets.ReadOnlyModelViewSet):

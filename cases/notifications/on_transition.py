@@ -1,75 +1,87 @@
-"""Notifications for workflow events a unit must act on: a new ticket to sign, a
-reply sent back for rework, a request to co-handle, a reopened ticket."""
+"""What follows a transition once it has committed (``event_announce``, called by
+the workflow): notifications for the events a unit must act on — a new ticket to
+sign, a reply sent back for rework, a request to co-handle, a reopened ticket —
+and, for a new ticket, the search for clusters. Which events notify whom is the
+verb registry's (``Verb.template``, ``Verb.audience``)."""
+
+import logging
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
-from django.utils.translation import gettext_lazy as _
 
 from departments.roles import Role
 
 from ..models import Notification, TicketEvent
 from ..privacy import mask_phones_in_text
+from ..tasks import detect_clusters_for
+from ..workflow.registry import VERBS, Audience
 from .inbox import is_urgent, notifications_create, staff_by_unit
 
 Kind = TicketEvent.Kind
-
-TEMPLATES = {
-    Kind.DISPATCHED: _("【新工单】%(number)s 已派至本单位，请及时签收"),
-    Kind.SUBDISPATCHED: _("【新工单】%(number)s 已下派至本单位，请及时签收"),
-    Kind.REWORK: _("【退回重办】工单 %(number)s 的反馈被退回"),
-    Kind.COHANDLERS_ADDED: _("【协办】请协助办理工单 %(number)s"),
-    Kind.REOPENED: _("【重办】工单 %(number)s 回访不满意，需重新办理"),
-    Kind.URGED: _("【催办】工单 %(number)s 收到催办，请签收并反馈"),
-    Kind.ESCALATED: _("【提级督办】工单 %(number)s 已提级督办，办结时限缩短"),
-    Kind.REPLY_DRAFTED: _("【待签批】工单 %(number)s 的办理反馈待负责人签批"),
-    Kind.SIGNOFF_REQUIRED: _("【一把手签批】工单 %(number)s 的反馈须经负责人签批"),
-}
+logger = logging.getLogger(__name__)
 
 
-#: Who hears of an event: the unit's handlers (else its heads), or only its heads.
-HEADS_ONLY = frozenset({Kind.REPLY_DRAFTED, Kind.SIGNOFF_REQUIRED})
+def event_announce(*, ticket_id: int, event_id: int, kind: str) -> None:
+    """Called by the workflow once a transition has committed. Never raises: a
+    notification problem must never undo or block the work itself."""
+    if VERBS[kind].template is not None:
+        try:
+            event_notify(event_id)
+        except Exception:
+            logger.exception("could not notify about event %s", event_id)
+    if kind == Kind.CREATED:
+        # Pattern detection is a worker's job, not the intake request's: the caller
+        # gets their ticket number without waiting for it.
+        try:
+            detect_clusters_for.delay(ticket_id)
+        except Exception:  # advisory; if the broker is down the periodic sweep finds the pattern
+            logger.warning("could not queue cluster detection for ticket %s", ticket_id, exc_info=True)
 
 
-def _units(event):
+def _units(event, audience: Audience) -> list:
     t = event.ticket
-    if event.kind in (Kind.DISPATCHED, Kind.SUBDISPATCHED, Kind.REWORK, Kind.REOPENED):
+    if audience == Audience.ASSIGNEE:
         return [t.assignee_department_id]
-    if event.kind == Kind.COHANDLERS_ADDED:
+    if audience == Audience.COHANDLERS:
         return [d["id"] for d in event.data.get("cohandlers", [])]
-    if event.kind in (Kind.URGED, Kind.ESCALATED, *HEADS_ONLY):
-        return [t.lead_department_id]
-    return []
+    return [t.lead_department_id]
+
+
+def _people(staff, unit, audience: Audience) -> list:
+    handlers, heads = staff.get((unit, Role.HANDLER), []), staff.get((unit, Role.UNIT_HEAD), [])
+    if audience == Audience.LEAD_HEADS:
+        return heads
+    if audience == Audience.LEAD:
+        return handlers + heads
+    return handlers or heads
 
 
 def event_notify(event_id: int) -> int:
-    """Called right after the transition commits (not through the queue, so a
-    broker outage loses nothing; the outside deliveries are queued)."""
+    """Notify the units the event's verb names (called by :func:`event_announce`
+    right after the transition commits, not through the queue, so a broker
+    outage loses nothing; the outside deliveries are queued)."""
     event = TicketEvent.objects.select_related("ticket__category", "ticket__escalated_to").filter(pk=event_id).first()
-    if event is None or event.kind not in TEMPLATES:
+    verb = VERBS[event.kind] if event is not None else None
+    if verb is None or verb.template is None:
         return 0
     if event.kind == Kind.URGED and event.actor_id is None:
         return 0  # the deadline scan's own urge: its reminder already told everyone
-    units = [u for u in _units(event) if u]
+    units = [u for u in _units(event, verb.audience) if u]
     if not units:
         return 0
     staff = staff_by_unit(units, [Role.HANDLER, Role.UNIT_HEAD])
     ticket = event.ticket
     # Stored messages are written in the site's language, not the actor's.
     with translation.override(settings.LANGUAGE_CODE):
-        title = str(TEMPLATES[event.kind] % {"number": ticket.number})
+        title = str(verb.template % {"number": ticket.number})
     # Texts leave the system (SMS, e-mail, chat robots): phone numbers in them masked.
     body = mask_phones_in_text(
         f"{ticket.category.name}\n{ticket.content[:120]}" + (f"\n{event.note}" if event.note else "")
     )
     items = []
     for unit in units:
-        if event.kind in HEADS_ONLY:
-            people = staff.get((unit, Role.UNIT_HEAD), [])
-        elif event.kind in (Kind.URGED, Kind.ESCALATED):
-            people = staff.get((unit, Role.HANDLER), []) + staff.get((unit, Role.UNIT_HEAD), [])
-        else:
-            people = staff.get((unit, Role.HANDLER), []) or staff.get((unit, Role.UNIT_HEAD), [])
+        people = _people(staff, unit, verb.audience)
         if event.kind == Kind.ESCALATED and ticket.escalated_to:
             people = [*people, ticket.escalated_to]
         if event.kind == Kind.REWORK and ticket.handler_id:

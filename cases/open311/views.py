@@ -20,7 +20,6 @@ from .. import workflow
 from ..api_keys import api_key_check
 from ..models import ApiKey, Category, ServiceAttribute, ServiceRequestToken, Ticket, TicketEvent
 from ..public import (
-    PUBLIC_KINDS,
     anonymise,
     public_event_text,
     public_notes,
@@ -30,7 +29,7 @@ from ..public import (
     public_unit,
 )
 from ..ratelimit import over_limit
-from ..workflow import WorkflowError, WorkflowPermissionError
+from ..workflow import PUBLIC_KINDS, WorkflowError, WorkflowPermissionError
 from .render import error, respond
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"

@@ -1,9 +1,13 @@
 """The workflow: every change of a ticket's state (DESIGN §4).
 
 - ``rules``: who may start which transition from which state (``TRANSITIONS``), and the refusals;
-- ``verbs``: one function per transition.
+- ``registry``: one row per event kind (``VERBS``): label, button order, API slug,
+  public or not, notification — what the doors read;
+- ``verbs``: one function per transition;
+- ``events``: the builders of each kind's ``TicketEvent.data``.
 """
 
+from .registry import PUBLIC_KINDS, VERBS, Audience, Verb
 from .rules import (
     COHANDLER_ACTORS,
     DISPATCHER,
@@ -47,10 +51,8 @@ from .rules import (
     WorkflowError,
     WorkflowPermissionError,
     allowed_actions,
-    ticket_transitioned,
 )
 from .verbs import (
-    ACTIONS,
     ERR_NO_SIGNOFF_PENDING,
     ERR_NOT_LEADER,
     ERR_NOT_REOPENED,
@@ -90,7 +92,6 @@ from .verbs import (
 )
 
 __all__ = [
-    "ACTIONS",
     "COHANDLER_ACTORS",
     "DISPATCHER",
     "ERR_CATEGORY_INACTIVE",
@@ -128,13 +129,17 @@ __all__ = [
     "ERR_URGE_NOT_OPEN",
     "LEAD_ACTORS",
     "PRECONDITIONS",
+    "PUBLIC_KINDS",
     "SYSTEM_KINDS",
     "TRANSITIONS",
     "UNIT_ACTORS",
+    "VERBS",
+    "Audience",
     "Kind",
     "Rule",
     "S",
     "Scope",
+    "Verb",
     "WorkflowError",
     "WorkflowPermissionError",
     "allowed_actions",
@@ -167,7 +172,6 @@ __all__ = [
     "ticket_rework",
     "ticket_sign",
     "ticket_subdispatch",
-    "ticket_transitioned",
     "ticket_urge",
     "ticket_urge_acknowledge",
 ]

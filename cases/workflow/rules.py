@@ -10,7 +10,6 @@ state or bad input). The admin shows both in the form; the API answers 403 / 400
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department
@@ -25,12 +24,10 @@ from ..models import (
     TicketState,
 )
 from ..selectors.scope import user_unit_ids
+from .registry import VERBS
 
 Kind = TicketEvent.Kind
 S = TicketState
-
-#: Sent after commit: ``ticket_transitioned.send(sender=Ticket, ticket_id=…, event_id=…, kind=…)``.
-ticket_transitioned = Signal()
 
 # -- messages (tests import these) -------------------------------------------------
 
@@ -298,7 +295,7 @@ def allowed_actions(ticket: Ticket, actor) -> list[str]:
     ticket._cohandling_rows = list(ticket.cohandlings.values_list("department_id", "status"))
     try:
         for kind in TRANSITIONS:
-            if kind in (Kind.CREATED, Kind.MASTER_CLOSED, Kind.REPLY_DRAFTED):
+            if not VERBS[kind].actionable:
                 continue
             try:
                 _authorize(kind, ticket, actor)

@@ -8,8 +8,13 @@ One function per verb. Each one:
    about a ticket's state;
 3. validates its input;
 4. changes the ticket with ``update_fields`` (simple-history records a version);
-5. writes exactly one ``TicketEvent`` on the ticket;
-6. announces the change with ``ticket_transitioned`` once the transaction commits.
+5. writes exactly one ``TicketEvent`` on the ticket, its ``data`` built by the
+   kind's builder in ``events``;
+6. announces the change once the transaction commits, by calling
+   ``cases.notifications.on_transition.event_announce`` (the one door from the
+   workflow to messages and follow-up work).
+
+Each is marked with the kind it writes (``@performs``): ``registry.VERBS[kind].function``.
 
 Refusals raise ``WorkflowPermissionError`` (a ``PermissionDenied``: the actor may
 not do this to this ticket) or ``WorkflowError`` (a ``ValidationError``: wrong
@@ -46,8 +51,34 @@ from ..models import (
     TimeUnit,
     Urgency,
 )
+from ..notifications import on_transition  # the module: it reads the registry, so may still be loading
 from ..numbering import ticket_number_next
 from ..selectors.scope import user_unit_ids
+from .events import (
+    application_data,
+    approved_data,
+    cohandler_data,
+    cohandlers_added_data,
+    contacted_data,
+    created_data,
+    dispatched_data,
+    escalated_data,
+    extension_approved_data,
+    extension_requested_data,
+    head_signed_data,
+    invalidated_data,
+    master_closed_data,
+    merged_data,
+    reopened_data,
+    replied_data,
+    return_approved_data,
+    rework_data,
+    signed_data,
+    subdispatched_data,
+    urge_acknowledged_data,
+    urged_data,
+)
+from .registry import performs
 from .rules import (
     ERR_CATEGORY_INACTIVE,
     ERR_COHANDLER_EXISTS,
@@ -79,7 +110,6 @@ from .rules import (
     _authorize,
     _check_unit,
     _require_text,
-    ticket_transitioned,
 )
 
 # -- plumbing ----------------------------------------------------------------------
@@ -125,11 +155,16 @@ def _record(
         note=note,
         data=data or {},
     )
-    ticket_id, event_id = ticket.pk, event.pk
-    transaction.on_commit(
-        lambda: ticket_transitioned.send(sender=Ticket, ticket_id=ticket_id, event_id=event_id, kind=kind)
-    )
+    _announce(ticket, event)
     return event
+
+
+def _announce(ticket: Ticket, event: TicketEvent) -> None:
+    """Once the transaction commits (never for work that is rolled back), tell
+    ``on_transition`` what happened: it notifies the units and queues follow-up
+    work, and never raises."""
+    ticket_id, event_id, kind = ticket.pk, event.pk, event.kind
+    transaction.on_commit(lambda: on_transition.event_announce(ticket_id=ticket_id, event_id=event_id, kind=kind))
 
 
 def _cancel_pending_applications(ticket: Ticket, actor, now) -> None:
@@ -167,13 +202,10 @@ def _now():
     return clock.now()
 
 
-def _dept_ref(department: Department | None) -> dict | None:
-    return {"id": department.pk, "name": department.name} if department else None
-
-
 # -- intake ------------------------------------------------------------------------
 
 
+@performs(Kind.CREATED)
 def ticket_create(
     *,
     actor,
@@ -253,7 +285,7 @@ def ticket_create(
             from_state="",
             to_state=S.RECEIVED,
             note=note,
-            data={"channel": channel},
+            data=created_data(channel=channel),
         )
         attachments_store(
             ticket=ticket,
@@ -263,13 +295,11 @@ def ticket_create(
             kind=Attachment.Kind.EVIDENCE,
             stored=stored,
         )
-        ticket_id, event_id = ticket.pk, event.pk
-        transaction.on_commit(
-            lambda: ticket_transitioned.send(sender=Ticket, ticket_id=ticket_id, event_id=event_id, kind=Kind.CREATED)
-        )
+        _announce(ticket, event)
     return ticket
 
 
+@performs(Kind.ANSWERED)
 def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult.EXPLAINED) -> Ticket:
     """直接办结: the operator answers on the call (knowledge base) and closes."""
     text = _require_text(text, _("答复内容"))
@@ -299,6 +329,7 @@ def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult
 # -- dispatch ----------------------------------------------------------------------
 
 
+@performs(Kind.DISPATCHED)
 def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers=(), note: str = "") -> Ticket:
     """派单: the centre sends the ticket to a lead unit (and co-handlers). Starts the
     sign and resolve clocks. From ``dispatched`` (not yet signed) it re-dispatches."""
@@ -351,14 +382,14 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
                 "units_passed",
                 "is_problem",
             ],
-            data={
-                "department": _dept_ref(department),
-                "previous": _dept_ref(previous),
-                "cohandlers": [_dept_ref(d) for d in added],
-                "sign_due_at": sign.due_at.isoformat(),
-                "resolve_due_at": resolve.due_at.isoformat(),
-                "became_problem": newly_problem,
-            },
+            data=dispatched_data(
+                department=department,
+                previous=previous,
+                cohandlers=added,
+                sign_due_at=sign.due_at,
+                resolve_due_at=resolve.due_at,
+                became_problem=newly_problem,
+            ),
         )
     return t
 
@@ -394,6 +425,7 @@ def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
     active.filter(department_id=t.lead_department_id).update(status=CoHandling.Status.CANCELLED)
 
 
+@performs(Kind.SUBDISPATCHED)
 def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: str = "") -> Ticket:
     """下派: the lead unit passes the work to one of its child units (which must
     sign), or takes it back (``department`` = the lead unit itself). The lead unit
@@ -422,7 +454,7 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
             now=now,
             note=note,
             fields=["assignee_department"],
-            data={"department": _dept_ref(department), "previous": _dept_ref(previous)},
+            data=subdispatched_data(department=department, previous=previous),
         )
     return t
 
@@ -430,6 +462,7 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
 # -- handling ----------------------------------------------------------------------
 
 
+@performs(Kind.SIGNED)
 def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """签收: the assigned unit acknowledges the ticket. The lead unit's first sign
     stops the sign clock and starts the contact clock."""
@@ -439,7 +472,7 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         _authorize(Kind.SIGNED, t, actor)
         from_state = t.state
         fields = []
-        data = {"department": _dept_ref(t.assignee_department)}
+        on_time = contact_due_at = None
         t.handler = actor
         fields.append("handler")
         if t.signed_at is None:
@@ -448,13 +481,14 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             t.signed_at = now
             t.contact_due_at, t.contact_warn_at = contact.due_at, contact.warn_at
             fields += ["signed_at", "contact_due_at", "contact_warn_at"]
-            data["on_time"] = t.sign_due_at is None or now <= t.sign_due_at
-            data["contact_due_at"] = contact.due_at.isoformat()
+            on_time, contact_due_at = t.sign_due_at is None or now <= t.sign_due_at, contact.due_at
         t.state = S.HANDLING
+        data = signed_data(department=t.assignee_department, on_time=on_time, contact_due_at=contact_due_at)
         _record(t, actor=actor, kind=Kind.SIGNED, from_state=from_state, now=now, note=note, fields=fields, data=data)
     return t
 
 
+@performs(Kind.CONTACTED)
 def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
     """响应: record that the handler reached the citizen (how, and what was agreed)."""
     note = _require_text(note, _("联系情况"))
@@ -463,15 +497,17 @@ def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
         now = _now()
         _authorize(Kind.CONTACTED, t, actor)
         fields = []
-        data = {"first": t.first_contact_at is None}
+        data = contacted_data(
+            first=t.first_contact_at is None, on_time=t.contact_due_at is None or now <= t.contact_due_at
+        )
         if t.first_contact_at is None:
             t.first_contact_at = now
             fields.append("first_contact_at")
-            data["on_time"] = t.contact_due_at is None or now <= t.contact_due_at
         _record(t, actor=actor, kind=Kind.CONTACTED, from_state=t.state, now=now, note=note, fields=fields, data=data)
     return t
 
 
+@performs(Kind.PROGRESS)
 def ticket_progress(*, ticket: Ticket, actor, note: str, attachments=(), kind=Attachment.Kind.BEFORE) -> Ticket:
     """办理进展: a note (and photos) on the way to the reply."""
     note = _require_text(note, _("办理进展"))
@@ -485,6 +521,7 @@ def ticket_progress(*, ticket: Ticket, actor, note: str, attachments=(), kind=At
     return t
 
 
+@performs(Kind.REPLIED)
 def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str = "", attachments=()) -> Ticket:
     """办理反馈: the unit reports what was done; the centre reviews it next. The
     citizen must have been contacted first, unless they left no way to reach them."""
@@ -521,7 +558,7 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
             now=now,
             note=text,
             fields=["reply_result", "reply_text", "reply_reason", "replied_at", "signoff_pending"],
-            data={"result": result, "reason": reason, "department": _dept_ref(t.assignee_department)},
+            data=replied_data(result=result, reason=reason, department=t.assignee_department),
         )
         attachments_store(
             ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
@@ -532,6 +569,7 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
 # -- review ------------------------------------------------------------------------
 
 
+@performs(Kind.APPROVED)
 def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """审核通过: the centre accepts the reply and closes the ticket; tickets merged
     into it take its result."""
@@ -553,7 +591,7 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             now=now,
             note=note,
             fields=["closed_at", "callback_exempt"],
-            data={"on_time": on_time},
+            data=approved_data(on_time=on_time),
         )
         _close_merged(t, actor, now)
     return t
@@ -571,10 +609,11 @@ def _close_merged(master: Ticket, actor, now) -> None:
             now=now,
             note=master.reply_text,
             fields=["reply_result", "reply_text", "replied_at", "closed_at"],
-            data={"master": master.number},
+            data=master_closed_data(master=master),
         )
 
 
+@performs(Kind.REWORK)
 def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问)."""
     reason = _require_text(reason, _("退回理由"))
@@ -594,7 +633,7 @@ def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=["rework_count", "is_problem"],
-            data={"rework_count": t.rework_count, "became_problem": newly_problem},
+            data=rework_data(rework_count=t.rework_count, became_problem=newly_problem),
         )
     return t
 
@@ -602,6 +641,7 @@ def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
 # -- return (退单) ------------------------------------------------------------------
 
 
+@performs(Kind.RETURN_REQUESTED)
 def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplication:
     """申请退单: the lead unit says "not ours". The clock keeps running until the
     centre rules."""
@@ -619,11 +659,12 @@ def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplic
             now=now,
             note=reason,
             fields=[],
-            data={"application": application.pk},
+            data=application_data(application=application),
         )
     return application
 
 
+@performs(Kind.RETURN_APPROVED)
 def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """同意退单: the ticket goes back to the centre for re-dispatch. Counted against
     the dispatch (派单准确率), not the unit."""
@@ -657,11 +698,12 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
                 "handler",
                 "return_count",
             ],
-            data={"application": application.pk, "department": _dept_ref(returned_by)},
+            data=return_approved_data(application=application, department=returned_by),
         )
     return t
 
 
+@performs(Kind.RETURN_REJECTED)
 def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """驳回退单: the ticket stays with the unit."""
     reason = _require_text(reason, _("驳回理由"))
@@ -679,7 +721,7 @@ def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=[],
-            data={"application": application.pk},
+            data=application_data(application=application),
         )
     return t
 
@@ -699,6 +741,7 @@ def extension_is_late(ticket: Ticket, now) -> bool:
     return now >= cutoff
 
 
+@performs(Kind.EXTENSION_REQUESTED)
 def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason: str) -> TicketApplication:
     """申请延期: must come before the deadline; the total is capped."""
     reason = _require_text(reason, _("延期理由"))
@@ -726,11 +769,12 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
             now=now,
             note=reason,
             fields=[],
-            data={"application": application.pk, "working_days": working_days},
+            data=extension_requested_data(application=application, working_days=working_days),
         )
     return application
 
 
+@performs(Kind.EXTENSION_APPROVED)
 def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None = None, note: str = "") -> Ticket:
     """同意延期: moves the resolve deadline by the granted working days (at most
     what was asked)."""
@@ -762,16 +806,17 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
             now=now,
             note=note,
             fields=["resolve_due_at", "resolve_warn_at", "extension_count", "extension_days"],
-            data={
-                "application": application.pk,
-                "working_days": days,
-                "previous_due_at": previous_due.isoformat(),
-                "resolve_due_at": t.resolve_due_at.isoformat(),
-            },
+            data=extension_approved_data(
+                application=application,
+                working_days=days,
+                previous_due_at=previous_due,
+                resolve_due_at=t.resolve_due_at,
+            ),
         )
     return t
 
 
+@performs(Kind.EXTENSION_REJECTED)
 def ticket_extension_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
     reason = _require_text(reason, _("驳回理由"))
     with transaction.atomic():
@@ -788,7 +833,7 @@ def ticket_extension_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=[],
-            data={"application": application.pk},
+            data=application_data(application=application),
         )
     return t
 
@@ -823,6 +868,7 @@ def _decide(application: TicketApplication, status, actor, now, note) -> None:
 # -- co-handling (吹哨报到) ----------------------------------------------------------
 
 
+@performs(Kind.COHANDLERS_ADDED)
 def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "") -> Ticket:
     """Bring co-handling units in: the centre, or the lead unit "blowing the whistle"."""
     departments = list(dict.fromkeys(departments))
@@ -849,7 +895,7 @@ def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "")
             now=now,
             note=note,
             fields=[],
-            data={"cohandlers": [_dept_ref(d) for d in added]},
+            data=cohandlers_added_data(cohandlers=added),
         )
     return t
 
@@ -865,7 +911,9 @@ def _own_cohandling(t: Ticket, actor, status) -> CoHandling:
     return own
 
 
-def ticket_cohandler_sign(*, ticket: Ticket, actor) -> Ticket:
+@performs(Kind.COHANDLER_SIGNED)
+def ticket_cohandler_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """协办签收: the co-handling unit takes up its part."""
     with transaction.atomic():
         t = _lock(ticket)
         now = _now()
@@ -879,12 +927,14 @@ def ticket_cohandler_sign(*, ticket: Ticket, actor) -> Ticket:
             kind=Kind.COHANDLER_SIGNED,
             from_state=t.state,
             now=now,
+            note=note,
             fields=[],
-            data={"department": _dept_ref(row.department)},
+            data=cohandler_data(department=row.department),
         )
     return t
 
 
+@performs(Kind.COHANDLER_REPLIED)
 def ticket_cohandler_reply(*, ticket: Ticket, actor, text: str, attachments=()) -> Ticket:
     """协办反馈: the co-handler reports to the lead unit (not to the centre)."""
     text = _require_text(text, _("协办意见"))
@@ -904,7 +954,7 @@ def ticket_cohandler_reply(*, ticket: Ticket, actor, text: str, attachments=()) 
             now=now,
             note=text,
             fields=[],
-            data={"department": _dept_ref(row.department)},
+            data=cohandler_data(department=row.department),
         )
         attachments_store(
             ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
@@ -915,6 +965,7 @@ def ticket_cohandler_reply(*, ticket: Ticket, actor, text: str, attachments=()) 
 # -- merge, invalid, reopen --------------------------------------------------------
 
 
+@performs(Kind.MERGED)
 def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ticket:
     """并单: a duplicate joins a master ticket; it will take the master's result and
     its citizen still gets a callback."""
@@ -952,11 +1003,12 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
             now=now,
             note=note,
             fields=[*fields, "merged_into"],
-            data={"master": m.number, "master_id": m.pk},
+            data=merged_data(master=m),
         )
     return t
 
 
+@performs(Kind.INVALIDATED)
 def ticket_invalidate(*, ticket: Ticket, actor, kind: str, reason: str) -> Ticket:
     """无效工单 (骚扰、空号、重复恶意): kept and audited, excluded from the rates."""
     if kind not in InvalidKind.values:
@@ -978,11 +1030,12 @@ def ticket_invalidate(*, ticket: Ticket, actor, kind: str, reason: str) -> Ticke
             now=now,
             note=reason,
             fields=["invalid_kind", "invalid_reason"],
-            data={"invalid_kind": kind},
+            data=invalidated_data(invalid_kind=kind),
         )
     return t
 
 
+@performs(Kind.REOPENED)
 def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """重办: back to the lead unit with a fresh short deadline (3 working days by
     default) after an unsolved or unsatisfied callback; a ticket the centre
@@ -1011,7 +1064,7 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=[*fields, "reopen_count", "reopened_at", "assignee_department"],
-            data={"reopen_count": t.reopen_count},
+            data=reopened_data(reopen_count=t.reopen_count),
         )
     return t
 
@@ -1025,6 +1078,7 @@ ERR_NOT_REOPENED = _("该工单不是回访后重办的工单。")
 ERR_URGE_KIND = _("请选择催办方式。")
 
 
+@performs(Kind.HEAD_SIGNED)
 def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """负责人签批: the unit head approves the drafted reply; it goes to review."""
     with transaction.atomic():
@@ -1045,11 +1099,12 @@ def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             now=now,
             note=note,
             fields=["signoff_pending", "replied_at"],
-            data={"result": t.reply_result},
+            data=head_signed_data(result=t.reply_result),
         )
     return t
 
 
+@performs(Kind.HEAD_RETURNED)
 def ticket_head_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """签批退回: the unit head sends the draft back to the handler."""
     reason = _require_text(reason, _("退回理由"))
@@ -1072,6 +1127,7 @@ def ticket_head_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
     return t
 
 
+@performs(Kind.SIGNOFF_REQUIRED)
 def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket:
     """一把手签批: from now on the unit's reply needs its head's approval."""
     with transaction.atomic():
@@ -1091,6 +1147,7 @@ def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket
     return t
 
 
+@performs(Kind.ESCALATED)
 def ticket_escalate(
     *, ticket: Ticket, actor, leader, reason: str, working_days: int | None = None, require_signoff: bool = True
 ) -> Ticket:
@@ -1121,15 +1178,12 @@ def ticket_escalate(
             now=now,
             note=reason,
             fields=["resolve_due_at", "resolve_warn_at", "escalated_to", "escalated_at", "head_signoff_required"],
-            data={
-                "leader": {"id": leader.pk, "name": leader.get_full_name() or leader.get_username()},
-                "resolve_due_at": t.resolve_due_at.isoformat() if t.resolve_due_at else None,
-                "previous_due_at": previous_due.isoformat() if previous_due else None,
-            },
+            data=escalated_data(leader=leader, resolve_due_at=t.resolve_due_at, previous_due_at=previous_due),
         )
     return t
 
 
+@performs(Kind.URGED)
 def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=None, reminder=None):
     """催办: phone, written notice (numbered), on-site or interview; the lead unit
     must acknowledge. ``actor=None`` is the deadline scan."""
@@ -1163,7 +1217,7 @@ def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=No
             now=now,
             note=content,
             fields=[],
-            data={"urge": urge.pk, "urge_kind": kind, "number": urge.number, "department": _dept_ref(department)},
+            data=urged_data(urge=urge, department=department),
         )
     return urge
 
@@ -1219,12 +1273,7 @@ def system_urges_issue(*, items, now) -> list:
                     from_state=t.state,
                     to_state=t.state,
                     note=content,
-                    data={
-                        "urge": urge.pk,
-                        "urge_kind": Urge.Kind.WRITTEN,
-                        "number": urge.number,
-                        "department": _dept_ref(units.get(urge.department_id)),
-                    },
+                    data=urged_data(urge=urge, department=units.get(urge.department_id)),
                 )
                 for (t, _reminder, content), urge in zip(todo, urges, strict=True)
             ]
@@ -1253,6 +1302,7 @@ def _history_copy(pks: list[int], *, reason: str, now) -> None:
         )
 
 
+@performs(Kind.URGE_ACKNOWLEDGED)
 def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticket:
     """催办签收: the urged unit acknowledges and says what it is doing."""
     reply = _require_text(reply, _("催办回复"))
@@ -1273,11 +1323,12 @@ def ticket_urge_acknowledge(*, ticket: Ticket, actor, urge, reply: str) -> Ticke
             now=now,
             note=reply,
             fields=[],
-            data={"urge": urge.pk, "number": urge.number},
+            data=urge_acknowledged_data(urge=urge),
         )
     return t
 
 
+@performs(Kind.REOPEN_OVERRULED)
 def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """复核不予重办: the supervisor finds the callback complaint unfounded (e.g. an
     unreasonable demand); the reopened ticket closes again without another callback."""
@@ -1304,36 +1355,3 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             fields=["closed_at", "callback_exempt", "signoff_pending"],
         )
     return t
-
-
-#: Every transition function, by the event it writes (for the admin and the API).
-ACTIONS = {
-    Kind.ANSWERED: ticket_answer,
-    Kind.DISPATCHED: ticket_dispatch,
-    Kind.SUBDISPATCHED: ticket_subdispatch,
-    Kind.SIGNED: ticket_sign,
-    Kind.CONTACTED: ticket_contact,
-    Kind.PROGRESS: ticket_progress,
-    Kind.REPLIED: ticket_reply,
-    Kind.APPROVED: ticket_approve,
-    Kind.REWORK: ticket_rework,
-    Kind.RETURN_REQUESTED: ticket_return_request,
-    Kind.RETURN_APPROVED: ticket_return_approve,
-    Kind.RETURN_REJECTED: ticket_return_reject,
-    Kind.EXTENSION_REQUESTED: ticket_extension_request,
-    Kind.EXTENSION_APPROVED: ticket_extension_approve,
-    Kind.EXTENSION_REJECTED: ticket_extension_reject,
-    Kind.COHANDLERS_ADDED: ticket_cohandlers_add,
-    Kind.COHANDLER_SIGNED: ticket_cohandler_sign,
-    Kind.COHANDLER_REPLIED: ticket_cohandler_reply,
-    Kind.MERGED: ticket_merge,
-    Kind.INVALIDATED: ticket_invalidate,
-    Kind.REOPENED: ticket_reopen,
-    Kind.HEAD_SIGNED: ticket_head_sign,
-    Kind.HEAD_RETURNED: ticket_head_return,
-    Kind.SIGNOFF_REQUIRED: ticket_require_signoff,
-    Kind.ESCALATED: ticket_escalate,
-    Kind.URGED: ticket_urge,
-    Kind.URGE_ACKNOWLEDGED: ticket_urge_acknowledge,
-    Kind.REOPEN_OVERRULED: ticket_overrule_reopen,
-}

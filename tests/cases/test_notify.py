@@ -303,3 +303,35 @@ def test_a_dispatched_ticket_lands_in_the_units_inbox(city, clock, django_captur
     [n] = Notification.objects.filter(recipient=city.handler)
     assert n.kind == Notification.Kind.EVENT and ticket.number in n.title and n.urgent
     assert not Notification.objects.filter(recipient=city.handler2).exists()
+
+
+def test_a_failing_notice_neither_undoes_nor_blocks_the_work(
+    city, clock, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from cases.notifications import on_transition
+
+    def inbox_down(event_id):
+        raise RuntimeError("inbox down")
+
+    monkeypatch.setattr(on_transition, "event_notify", inbox_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = drive(city, new_ticket(city), S.DISPATCHED)
+    ticket.refresh_from_db()
+    assert ticket.state == S.DISPATCHED
+    assert "could not notify about event" in caplog.text
+    assert not Notification.objects.exists()
+
+
+def test_a_new_ticket_is_taken_even_when_cluster_detection_cannot_be_queued(
+    city, clock, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from cases import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis: connection refused")
+
+    monkeypatch.setattr(tasks.detect_clusters_for, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = new_ticket(city)
+    assert ticket.pk and ticket.state == S.RECEIVED
+    assert f"could not queue cluster detection for ticket {ticket.pk}" in caplog.text

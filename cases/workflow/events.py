@@ -1,0 +1,179 @@
+"""The payloads of ``TicketEvent.data``: one builder per event kind that carries
+data (kinds without one store ``{}``). The verbs call these instead of writing
+dicts inline, so the shape of each kind is written down once.
+
+Readers: the ticket page's timeline (``data.department.name`` of any event),
+``cases.public.public_event_text`` (``department`` of ``dispatched`` and
+``return_approved``), ``cases.notifications.on_transition`` (``cohandlers`` of
+``cohandlers_added``). Old rows keep their keys: add keys, never rename them.
+
+A unit is stored as ``{"id": …, "name": …}`` (the name as it was then), a time
+as an ISO 8601 string.
+"""
+
+from datetime import datetime
+
+from departments.models import Department
+
+
+def unit_ref(department: Department | None) -> dict | None:
+    """``{"id", "name"}`` of a unit, or ``None``."""
+    return {"id": department.pk, "name": department.name} if department else None
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def created_data(*, channel: str) -> dict:
+    """``created``: ``{"channel"}`` — the channel it came in by."""
+    return {"channel": channel}
+
+
+def dispatched_data(
+    *, department, previous, cohandlers, sign_due_at: datetime, resolve_due_at: datetime, became_problem: bool
+) -> dict:
+    """``dispatched``: ``{"department", "previous", "cohandlers", "sign_due_at",
+    "resolve_due_at", "became_problem"}`` — the lead unit, the lead unit before
+    (or ``None``), the co-handlers brought in by this dispatch (a list of units),
+    the new deadlines, and whether this dispatch made it a 问题工单."""
+    return {
+        "department": unit_ref(department),
+        "previous": unit_ref(previous),
+        "cohandlers": [unit_ref(d) for d in cohandlers],
+        "sign_due_at": _when(sign_due_at),
+        "resolve_due_at": _when(resolve_due_at),
+        "became_problem": became_problem,
+    }
+
+
+def subdispatched_data(*, department, previous) -> dict:
+    """``subdispatched``: ``{"department", "previous"}`` — the unit it now lies
+    with, and the one it came from."""
+    return {"department": unit_ref(department), "previous": unit_ref(previous)}
+
+
+def signed_data(*, department, on_time: bool | None = None, contact_due_at: datetime | None = None) -> dict:
+    """``signed``: ``{"department"}``, and on the lead unit's first sign also
+    ``{"on_time", "contact_due_at"}`` (signed within the sign deadline; the
+    contact deadline it started)."""
+    data = {"department": unit_ref(department)}
+    if contact_due_at is not None:
+        data["on_time"] = on_time
+        data["contact_due_at"] = _when(contact_due_at)
+    return data
+
+
+def contacted_data(*, first: bool, on_time: bool | None = None) -> dict:
+    """``contacted``: ``{"first"}``, and on the first contact also ``{"on_time"}``
+    (within the contact deadline)."""
+    data = {"first": first}
+    if first:
+        data["on_time"] = on_time
+    return data
+
+
+def replied_data(*, result: str, reason: str, department) -> dict:
+    """``replied`` and ``reply_drafted``: ``{"result", "reason", "department"}`` —
+    the ``ReplyResult``, why it could not be solved (or ``""``), the replying unit."""
+    return {"result": result, "reason": reason, "department": unit_ref(department)}
+
+
+def approved_data(*, on_time: bool) -> dict:
+    """``approved``: ``{"on_time"}`` — closed within the resolve deadline."""
+    return {"on_time": on_time}
+
+
+def master_closed_data(*, master) -> dict:
+    """``master_closed``: ``{"master"}`` — the number of the master ticket."""
+    return {"master": master.number}
+
+
+def rework_data(*, rework_count: int, became_problem: bool) -> dict:
+    """``rework``: ``{"rework_count", "became_problem"}`` — reworks so far, and
+    whether this one made it a 问题工单."""
+    return {"rework_count": rework_count, "became_problem": became_problem}
+
+
+def application_data(*, application) -> dict:
+    """``return_requested``, ``return_rejected``, ``extension_rejected``:
+    ``{"application"}`` — the id of the ``TicketApplication``."""
+    return {"application": application.pk}
+
+
+def return_approved_data(*, application, department) -> dict:
+    """``return_approved``: ``{"application", "department"}`` — the application,
+    and the unit that returned the ticket."""
+    return {"application": application.pk, "department": unit_ref(department)}
+
+
+def extension_requested_data(*, application, working_days: int) -> dict:
+    """``extension_requested``: ``{"application", "working_days"}`` (asked for)."""
+    return {"application": application.pk, "working_days": working_days}
+
+
+def extension_approved_data(
+    *, application, working_days: int, previous_due_at: datetime, resolve_due_at: datetime
+) -> dict:
+    """``extension_approved``: ``{"application", "working_days", "previous_due_at",
+    "resolve_due_at"}`` — the days granted, the resolve deadline before and after."""
+    return {
+        "application": application.pk,
+        "working_days": working_days,
+        "previous_due_at": _when(previous_due_at),
+        "resolve_due_at": _when(resolve_due_at),
+    }
+
+
+def cohandlers_added_data(*, cohandlers) -> dict:
+    """``cohandlers_added``: ``{"cohandlers"}`` — the units brought in (a list of
+    units; the notification goes to them)."""
+    return {"cohandlers": [unit_ref(d) for d in cohandlers]}
+
+
+def cohandler_data(*, department) -> dict:
+    """``cohandler_signed`` and ``cohandler_replied``: ``{"department"}`` — the
+    co-handling unit."""
+    return {"department": unit_ref(department)}
+
+
+def merged_data(*, master) -> dict:
+    """``merged``: ``{"master", "master_id"}`` — the master's number and id."""
+    return {"master": master.number, "master_id": master.pk}
+
+
+def invalidated_data(*, invalid_kind: str) -> dict:
+    """``invalidated``: ``{"invalid_kind"}`` — the ``InvalidKind``."""
+    return {"invalid_kind": invalid_kind}
+
+
+def reopened_data(*, reopen_count: int) -> dict:
+    """``reopened``: ``{"reopen_count"}`` — reopens so far, this one included."""
+    return {"reopen_count": reopen_count}
+
+
+def head_signed_data(*, result: str) -> dict:
+    """``head_signed``: ``{"result"}`` — the ``ReplyResult`` of the signed reply."""
+    return {"result": result}
+
+
+def escalated_data(*, leader, resolve_due_at: datetime | None, previous_due_at: datetime | None) -> dict:
+    """``escalated``: ``{"leader", "resolve_due_at", "previous_due_at"}`` — the
+    leader (``{"id", "name"}``), the resolve deadline after and before (either
+    may be ``None``)."""
+    return {
+        "leader": {"id": leader.pk, "name": leader.get_full_name() or leader.get_username()},
+        "resolve_due_at": _when(resolve_due_at),
+        "previous_due_at": _when(previous_due_at),
+    }
+
+
+def urged_data(*, urge, department) -> dict:
+    """``urged``: ``{"urge", "urge_kind", "number", "department"}`` — the ``Urge``
+    id, its kind, its notice number (``""`` unless written) and the urged unit."""
+    return {"urge": urge.pk, "urge_kind": urge.kind, "number": urge.number, "department": unit_ref(department)}
+
+
+def urge_acknowledged_data(*, urge) -> dict:
+    """``urge_acknowledged``: ``{"urge", "number"}`` — the ``Urge`` id and number."""
+    return {"urge": urge.pk, "number": urge.number}
