@@ -105,9 +105,7 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
         return self.has_module_permission(request)
 
     def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request) and (
-            obj is None or request.user.is_superuser or obj.user_id == request.user.pk
-        )
+        return self.has_module_permission(request)  # the rows themselves come from subscription_scope
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)

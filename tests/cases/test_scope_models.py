@@ -25,6 +25,7 @@ from cases.selectors.scope import (
 )
 from departments.roles import Role
 from reports.models import ExportJob, Report, ReportSubscription, Spike
+from tests.api.conftest import staff_client
 from tests.conftest import drive, new_ticket
 from tests.departments.factories import staff
 
@@ -301,3 +302,32 @@ def test_an_inactive_centre_user_sees_nothing(people, callbacks, clusters):
     assert not callback_scope(Callback.objects.all(), user).exists()
     assert not cluster_scope(Cluster.objects.all(), user).exists()
     assert stats_unit_ids(user) == []
+
+
+# -- the doors ask the same selectors ------------------------------------------------------
+
+
+def test_the_stats_api_gives_a_grid_worker_their_community_whether_named_or_not(city):
+    client = staff_client(city.gridworker)
+    community = {"id": city.community.pk, "name": city.community.name}
+    assert client.get("/api/v1/stats/").json()["department"] == community
+    named = client.get("/api/v1/stats/", {"department": city.community.pk})
+    assert named.status_code == 200 and named.json()["department"] == community
+    assert client.get("/api/v1/stats/", {"department": city.street.pk}).status_code == 404
+
+
+def test_the_callbacks_api_serves_the_dial_scope(people, callbacks):
+    def listed(role):
+        rows = staff_client(people[role]).get("/api/v1/callbacks/").json()["results"]
+        return {label for label, cb in callbacks.items() if cb.pk in {row["id"] for row in rows}}
+
+    assert listed("supervisor") == {"street", "street2", "bureau"}
+    assert listed("callback") == {"street", "street2"}
+    assert listed("handler") == set()  # units read their results masked, in the admin
+    done = callbacks["street2"]
+    Callback.objects.filter(pk=done.pk).update(status=Callback.Status.DONE)
+    assert listed("callback") == {"street"}  # an agent's list: what is left to dial
+    # … but a result posted twice is "already done", not "not found"
+    again = {"solved": "solved", "satisfaction": "satisfied", "contacted": True}
+    response = staff_client(people["callback"]).post(f"/api/v1/callbacks/{done.pk}/result/", again, format="json")
+    assert response.status_code == 400
