@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +28,7 @@ from .api_keys import service_account_key
 from .batching import atomic_or_one_by_one
 from .deadlines.calendar import get_calendar
 from .models import Callback, CallbackAttempt, CallbackDuty, Ticket, TicketState, TimeUnit
+from .selectors.scope import callback_scope, has_callback_queue
 from .workflow import WorkflowError, WorkflowPermissionError
 
 S = TicketState
@@ -169,6 +170,24 @@ def _insert(rows, day, result) -> int:
     return sum(atomic_or_one_by_one(rows, insert, on_failure=skip))
 
 
+def callback_may_record(actor) -> bool:
+    """Whether ``actor``'s role records callback outcomes at all: the agents, and
+    the centre's dispatchers and supervisors (``callback_authorize`` also checks
+    whose callback it is)."""
+    if actor.is_superuser:
+        return True
+    profile = staff_profile(actor)
+    return profile is not None and profile.role in (Role.CALLBACK, Role.SUPERVISOR, Role.DISPATCHER)
+
+
+def callback_may_overrule(actor) -> bool:
+    """复核 is the supervisors' ruling."""
+    if actor.is_superuser:
+        return True
+    profile = staff_profile(actor)
+    return profile is not None and profile.role == Role.SUPERVISOR
+
+
 def callback_authorize(callback, actor) -> None:
     """May ``actor`` record this callback's outcome? Raises WorkflowPermissionError.
     (The API asks before it reads the request body.)"""
@@ -176,14 +195,10 @@ def callback_authorize(callback, actor) -> None:
 
 
 def _authorize_agent(callback, actor):
-    if actor.is_superuser:
-        return
-    profile = staff_profile(actor)
-    role = profile.role if profile else None
-    if role in (Role.SUPERVISOR, Role.DISPATCHER):
-        return
-    if role != Role.CALLBACK:
+    if not callback_may_record(actor):
         raise WorkflowPermissionError(workflow.ERR_ROLE % {"action": _("回访")}, code="role")
+    if not has_callback_queue(actor):
+        return  # dispatchers and supervisors record any callback
     if service_account_key(actor) is not None:
         return  # an IVR/SMS system works the whole day's list, whoever it was dealt to
     if callback.agent_id not in (None, actor.pk):
@@ -288,8 +303,7 @@ def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:
     reason = (reason or "").strip()
     if not reason:
         raise WorkflowError(workflow.ERR_REQUIRED_TEXT, code="required", params={"field": _("复核意见")})
-    profile = staff_profile(actor)
-    if not actor.is_superuser and (profile is None or profile.role != Role.SUPERVISOR):
+    if not callback_may_overrule(actor):
         raise PermissionDenied(str(workflow.ERR_ROLE % {"action": _("复核")}))
     now = clock.now()
     with transaction.atomic():
@@ -309,8 +323,6 @@ def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:
 def callbacks_due(user, today: date | None = None):
     """The agent's queue for today: pending callbacks assigned to them (or to nobody)."""
     today = today or timezone.localdate()
-    return Callback.objects.filter(
-        Q(agent=user) | Q(agent__isnull=True),
-        status=Callback.Status.PENDING,
-        next_attempt_on__lte=today,
+    return callback_scope(Callback.objects.all(), user).filter(
+        status=Callback.Status.PENDING, next_attempt_on__lte=today
     )

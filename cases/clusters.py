@@ -11,6 +11,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
+from departments.roles import Role
+from departments.selectors import staff_profile
+
 from . import clock, workflow
 from .models import OPEN_STATES, Cluster, ClusterMember, Ticket, TicketState
 from .text import bigram_similarity, bigrams
@@ -197,6 +200,15 @@ def clusters_sweep(*, now=None) -> int:
         )
         touched += 1
     return touched
+
+
+def cluster_may_act(actor) -> bool:
+    """Escalating and merging a cluster from its page: dispatchers and supervisors
+    (each ticket's transition still checks its own rule)."""
+    if actor.is_superuser:
+        return True
+    profile = staff_profile(actor)
+    return profile is not None and profile.role in (Role.SUPERVISOR, Role.DISPATCHER)
 
 
 def cluster_escalate(*, cluster: Cluster, actor, leader, reason: str) -> list[Ticket]:

@@ -6,6 +6,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from cases.selectors.scope import has_callback_queue, reports_visible
+
 from . import two_factor
 
 
@@ -84,20 +86,15 @@ class HotlineAdminSite(admin.AdminSite):
         context = {"work_queues": queues, **(extra_context or {})}
         if request.user.has_perm("cases.add_ticket"):
             context["intake_url"] = reverse("admin:cases_ticket_add", current_app=self.name)
-        from reports.views import citywide
-
-        if citywide(request.user):
+        if reports_visible(request.user):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
         return super().index(request, context)
 
     def _callback_queue(self, request, changelist):
         """Callback agents' day: the callbacks due today (own and unassigned)."""
         from cases.callbacks import callbacks_due
-        from departments.roles import Role
-        from departments.selectors import staff_profile
 
-        profile = staff_profile(request.user)
-        if profile is None or profile.role != Role.CALLBACK:
+        if not has_callback_queue(request.user):
             return []
         count = callbacks_due(request.user)[:10001].count()
         return [
@@ -109,3 +106,18 @@ class HotlineAdminSite(admin.AdminSite):
                 "url": reverse("admin:cases_callback_changelist", current_app=self.name) + "?queue=today",
             }
         ]
+
+
+class ReadOnlyAdminMixin:
+    """For rows written elsewhere — by the workflow, a nightly batch, a scan, an
+    export or an audit record: the admin shows them and never adds, edits or
+    deletes them (DESIGN §8: nothing is deleted)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

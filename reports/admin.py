@@ -6,29 +6,26 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cases.selectors.scope import export_job_scope, report_scope, reports_visible, subscription_scope
+from config.admin_site import ReadOnlyAdminMixin
+
 from .excel import report_workbook
 from .metrics import RATE_LABELS
 from .models import ExportJob, Report, ReportSubscription, Spike
-from .views import citywide
 
 
-class CitywideOnly:
-    """Rankings and reports span every unit: the centre's roles and leaders."""
+class CitywideOnly(ReadOnlyAdminMixin):
+    """Rankings and reports span every unit: the centre's roles and leaders
+    (``report_scope``)."""
+
+    def get_queryset(self, request):
+        return report_scope(super().get_queryset(request), request.user)
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff and citywide(request.user)
+        return request.user.is_staff and reports_visible(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Report)
@@ -60,7 +57,7 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
     def _report(self, request, pk):
         if not self.has_view_permission(request):
             raise Http404
-        report = Report.objects.filter(pk=pk).first()
+        report = self.get_queryset(request).filter(pk=pk).first()
         if report is None:
             raise Http404
         return report
@@ -96,11 +93,10 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff and citywide(request.user)
+        return request.user.is_staff and reports_visible(request.user)
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("user")
-        return qs if request.user.is_superuser else qs.filter(user=request.user)
+        return subscription_scope(super().get_queryset(request), request.user).select_related("user")
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
@@ -109,9 +105,7 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
         return self.has_module_permission(request)
 
     def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request) and (
-            obj is None or request.user.is_superuser or obj.user_id == request.user.pk
-        )
+        return self.has_module_permission(request)  # the rows themselves come from subscription_scope
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
@@ -125,30 +119,21 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
-    """Everyone's own exports, with progress and the file when done."""
+class ExportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Everyone's own exports (``export_job_scope``), with progress and the file when done."""
 
     list_display = ["created_at", "status", "progress", "total", "download"]
     list_display_links = None
     change_list_template = "reports/exportjob_change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(user=request.user)
+        return export_job_scope(super().get_queryset(request), request.user)
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
 
     def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request) and (obj is None or obj.user_id == request.user.pk)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+        return self.has_module_permission(request)  # the rows themselves come from get_queryset
 
     @admin.display(description=_("进度"))
     def progress(self, obj):

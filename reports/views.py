@@ -7,24 +7,16 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from cases.models import Category, Ticket
+from cases.selectors.scope import export_job_scope, reports_visible
 from departments.models import Department
-from departments.roles import CITYWIDE_ROLES
-from departments.selectors import staff_profile
 
 from .dashboard import dashboard_data, period_from, territory_from
 from .hotspots import clusters_behind
 
 
-def citywide(user) -> bool:
-    """Dashboards, rankings and hotspots span every unit: centre roles and leaders."""
-    if user.is_superuser:
-        return True
-    profile = staff_profile(user)
-    return profile is not None and profile.role in CITYWIDE_ROLES
-
-
 def _require_citywide(request):
-    if not (request.user.is_active and request.user.is_staff and citywide(request.user)):
+    """Dashboards, rankings and hotspots span every unit (``reports_visible``)."""
+    if not (request.user.is_staff and reports_visible(request.user)):
         raise PermissionDenied
 
 
@@ -76,7 +68,7 @@ def hotspot_view(request, admin_site, community_id, category_id):
 def export_download_view(request, pk):
     from .models import ExportJob
 
-    job = ExportJob.objects.filter(pk=pk, user=request.user).first()
+    job = export_job_scope(ExportJob.objects.all(), request.user).filter(pk=pk).first()
     if job is None or not job.file:
         raise Http404
     return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1])
@@ -85,7 +77,7 @@ def export_download_view(request, pk):
 def export_status_view(request, pk):
     from .models import ExportJob
 
-    job = ExportJob.objects.filter(pk=pk, user=request.user).first()
+    job = export_job_scope(ExportJob.objects.all(), request.user).filter(pk=pk).first()
     if job is None:
         raise Http404
     return JsonResponse(

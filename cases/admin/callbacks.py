@@ -12,20 +12,20 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from departments.roles import CITYWIDE_ROLES, Role
-from departments.selectors import staff_profile
+from config.admin_site import ReadOnlyAdminMixin
 
-from ..callbacks import callback_overrule, callback_record, callback_unreachable
-from ..clusters import cluster_escalate, cluster_merge
+from ..callbacks import (
+    callback_may_overrule,
+    callback_may_record,
+    callback_overrule,
+    callback_record,
+    callback_unreachable,
+)
+from ..clusters import cluster_escalate, cluster_may_act, cluster_merge
 from ..models import Callback, Cluster, Ticket
 from ..privacy import is_revealed, mask_name, mask_phone
-from ..selectors.scope import ticket_scope
+from ..selectors.scope import callback_scope, callbacks_visible, cluster_scope, clusters_visible, ticket_scope
 from .forms import LeaderChoiceField, _leaders
-
-
-def _role(user):
-    profile = staff_profile(user)
-    return profile.role if profile else None
 
 
 def _error_text(error) -> str:
@@ -113,9 +113,10 @@ class CallbackQueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Callback)
-class CallbackAdmin(admin.ModelAdmin):
-    """Callback agents see their own queue (and unassigned callbacks); the centre
-    sees all; units see the callbacks of their own tickets, read-only."""
+class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Scoped by ``callback_scope``: callback agents see their own queue (and
+    unassigned callbacks); the centre sees all; units see the callbacks of their
+    own tickets, read-only."""
 
     list_display = ["ticket_link", "closed_at", "category", "unit", "status", "attempts", "agent", "result"]
     list_display_links = None
@@ -126,32 +127,13 @@ class CallbackAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        role = _role(request.user)
-        if request.user.is_superuser or role in (Role.SUPERVISOR, Role.DISPATCHER, Role.LEADER):
-            return qs
-        if role == Role.CALLBACK:
-            return qs.filter(Q(agent=request.user) | Q(agent__isnull=True))
-        return qs.filter(ticket__in=ticket_scope(Ticket.objects.all(), request.user))
+        return callback_scope(super().get_queryset(request), request.user)
 
     def has_module_permission(self, request):
-        return (
-            request.user.is_active
-            and request.user.is_staff
-            and (request.user.is_superuser or staff_profile(request.user) is not None)
-        )
+        return request.user.is_staff and callbacks_visible(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("工单"), ordering="ticket__number")
     def ticket_link(self, obj):
@@ -196,11 +178,10 @@ class CallbackAdmin(admin.ModelAdmin):
         )
         if callback is None:
             raise Http404(gettext("回访不存在或不在您的查看范围内。"))
-        role = _role(request.user)
-        can_record = (request.user.is_superuser or role in (Role.CALLBACK, Role.SUPERVISOR, Role.DISPATCHER)) and (
+        can_record = callback_may_record(request.user) and (
             callback.status in (Callback.Status.PENDING, Callback.Status.UNREACHABLE)
         )
-        can_overrule = (request.user.is_superuser or role == Role.SUPERVISOR) and (
+        can_overrule = callback_may_overrule(request.user) and (
             callback.status == Callback.Status.DONE and callback.unsatisfactory and not callback.overruled_at
         )
         form = CallbackResultForm(request.POST or None, prefix="r") if can_record else None
@@ -269,8 +250,9 @@ class ClusterEscalateForm(forms.Form):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
-    """Clusters span units, so only the centre's roles and leaders see them."""
+class ClusterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Clusters span units, so only the centre's roles and leaders see them
+    (``cluster_scope``)."""
 
     list_display = ["summary_link", "kind", "community", "category", "size", "first_at", "last_at", "status"]
     list_display_links = None
@@ -279,27 +261,14 @@ class ClusterAdmin(admin.ModelAdmin):
     list_select_related = ["community", "category__parent__parent"]
     show_full_result_count = False
 
-    def _allowed(self, request):
-        return request.user.is_superuser or _role(request.user) in CITYWIDE_ROLES
-
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if self._allowed(request) else qs.none()
+        return cluster_scope(super().get_queryset(request), request.user)
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff and self._allowed(request)
+        return request.user.is_staff and clusters_visible(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("概要"), ordering="last_at")
     def summary_link(self, obj):
@@ -319,7 +288,7 @@ class ClusterAdmin(admin.ModelAdmin):
         cluster = self.get_queryset(request).select_related("community", "category").filter(pk=pk).first()
         if cluster is None:
             raise Http404
-        may_act = request.user.is_superuser or _role(request.user) in (Role.SUPERVISOR, Role.DISPATCHER)
+        may_act = cluster_may_act(request.user)
         escalate = ClusterEscalateForm(request.POST or None) if may_act else None
         if request.method == "POST" and may_act:
             try:

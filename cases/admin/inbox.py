@@ -12,11 +12,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_site import ReadOnlyAdminMixin
 from departments.models import Department
 
 from ..models import Notification, NotificationPreference, Ticket, Urge
 from ..notifications.inbox import notifications_mark_read
-from ..selectors.scope import ticket_scope
+from ..selectors.scope import notification_scope, ticket_scope, urge_scope
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -45,8 +46,8 @@ class PreferenceForm(forms.ModelForm):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    """Only ever the user's own messages."""
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Only ever the user's own messages (``notification_scope``)."""
 
     list_display = ["unread_mark", "title_link", "kind", "created_at"]
     list_display_links = None
@@ -58,22 +59,13 @@ class NotificationAdmin(admin.ModelAdmin):
     change_list_template = "admin/cases/notification/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(recipient=request.user).select_related("ticket")
+        return notification_scope(super().get_queryset(request), request.user).select_related("ticket")
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
 
     def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request) and (obj is None or obj.recipient_id == request.user.pk)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+        return self.has_module_permission(request)  # the rows themselves come from get_queryset
 
     @admin.display(description="")
     def unread_mark(self, obj):
@@ -103,7 +95,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def open_view(self, request, pk):
         """Mark read and go to the ticket (if the user may still see it)."""
-        notification = get_object_or_404(Notification, pk=pk, recipient=request.user)
+        notification = get_object_or_404(notification_scope(Notification.objects.all(), request.user), pk=pk)
         if notification.read_at is None:
             notification.read_at = timezone.now()
             notification.save(update_fields=["read_at"])
@@ -135,8 +127,8 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Urge)
-class UrgeAdmin(admin.ModelAdmin):
-    """Urges, scoped like their tickets."""
+class UrgeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Urges, scoped like their tickets (``urge_scope``)."""
 
     list_display = [
         "number_or_kind",
@@ -154,17 +146,7 @@ class UrgeAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        tickets = ticket_scope(Ticket.objects.all(), request.user)
-        return super().get_queryset(request).filter(ticket__in=tickets)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+        return urge_scope(super().get_queryset(request), request.user)
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff

@@ -6,11 +6,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_site import ReadOnlyAdminMixin
+
 from ..models import PersonalDataAccess
 
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(admin.ModelAdmin):
+class PersonalDataAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Written by revealing, never by hand; an audit trail is kept."""
+
     list_display = ["created_at", "user", "department", "ticket_link", "reason"]
     list_filter = ["created_at", "department"]
     date_hierarchy = "created_at"
@@ -26,12 +30,3 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:cases_ticket_change", args=[obj.ticket_id]), obj.ticket.number
         )
-
-    def has_add_permission(self, request):
-        return False  # written by revealing, never by hand
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # an audit trail is kept

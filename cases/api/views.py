@@ -2,9 +2,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -16,14 +14,18 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from departments.models import Department
-from departments.roles import CITYWIDE_ROLES
-from departments.selectors import staff_profile
 
 from .. import callbacks as callback_services
 from .. import clock, workflow
 from ..alerts import alert_ingest
 from ..models import ApiKey, Callback, Category, Channel, Ticket
-from ..selectors.scope import ticket_scope, user_unit_ids
+from ..selectors.scope import (
+    callback_dial_scope,
+    has_callback_queue,
+    stats_home_unit,
+    stats_unit_ids,
+    ticket_scope,
+)
 from ..workflow import VERBS, WorkflowPermissionError
 from . import serializers as s
 from .auth import request_key
@@ -190,12 +192,10 @@ class CallbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             if self.action != "list":
                 return queryset  # a result posted twice gets "already done", not "not found"
             return queryset.filter(status=Callback.Status.PENDING, next_attempt_on__lte=today)
-        profile = staff_profile(request.user)
-        if request.user.is_superuser or (profile is not None and profile.role in CITYWIDE_ROLES):
-            if profile is not None and profile.role == "callback":
-                return queryset.filter(Q(agent=request.user) | Q(agent__isnull=True), status=Callback.Status.PENDING)
-            return queryset
-        return queryset.none()
+        queryset = callback_dial_scope(queryset, request.user)
+        if self.action == "list" and has_callback_queue(request.user):
+            return queryset.filter(status=Callback.Status.PENDING)  # an agent's list: what is left to dial
+        return queryset
 
     @extend_schema(request=s.CallbackResultSerializer, responses={200: s.CallbackSerializer})
     @action(detail=True, methods=["post"])
@@ -309,11 +309,10 @@ class StatsView(APIView):
             if department is None:
                 raise Http404
         if request_key(request) is None:
-            unit_ids = user_unit_ids(request.user)
+            unit_ids = stats_unit_ids(request.user)
             if unit_ids is not None:
-                if department is None:
-                    department = get_object_or_404(Department, pk=staff_profile(request.user).department_id)
-                elif department.pk not in unit_ids:
+                department = department or stats_home_unit(request.user)
+                if department is None or department.pk not in unit_ids:
                     raise Http404
         tickets, callbacks = Ticket.objects.all(), Callback.objects.all()
         if department is not None:

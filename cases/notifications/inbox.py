@@ -10,6 +10,7 @@ from departments.models import StaffProfile
 
 from .. import clock
 from ..models import Delivery, Notification, NotificationPreference, Ticket, Urgency
+from ..selectors.scope import notification_scope
 from .delivery import deliveries_enqueue, quiet_until
 
 logger = logging.getLogger(__name__)
@@ -98,11 +99,12 @@ UNREAD_CAP = 99
 
 def unread_count(user) -> int:
     """Unread messages, counted up to ``UNREAD_CAP`` + 1 (the badge says 99+)."""
-    return Notification.objects.filter(recipient=user, read_at__isnull=True)[: UNREAD_CAP + 1].count()
+    unread = notification_scope(Notification.objects.all(), user).filter(read_at__isnull=True)
+    return unread[: UNREAD_CAP + 1].count()
 
 
 def notifications_mark_read(user, ids=None, *, now=None) -> int:
-    qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    qs = notification_scope(Notification.objects.all(), user).filter(read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(Q(pk__in=ids))
     return qs.update(read_at=now or clock.now())
