@@ -347,10 +347,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # Run exactly one beat process.
 HOTLINE_SCAN_INTERVAL_SECONDS = env_int("HOTLINE_SCAN_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
-    "scan-deadlines": {"task": "cases.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
+    "scan-deadlines": {"task": "cases.deadlines.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
     # 回访: yesterday's closures, at 00:30 Asia/Shanghai (HOTLINE_CALLBACK_BATCH_AT="HH:MM").
     "callback-batch": {
-        "task": "cases.tasks.run_callback_batch",
+        "task": "cases.callback_tasks.run_callback_batch",
         "schedule": crontab(
             hour=int(os.environ.get("HOTLINE_CALLBACK_BATCH_AT", "00:30").split(":")[0]),
             minute=int(os.environ.get("HOTLINE_CALLBACK_BATCH_AT", "00:30").split(":")[1]),
@@ -378,7 +378,10 @@ CELERY_BEAT_SCHEDULE = {
     "rebuild-rollups-today": {"task": "reports.tasks.rebuild_rollups", "schedule": 30 * 60, "args": [1]},
     "resume-exports": {"task": "reports.tasks.resume_exports", "schedule": 5 * 60},
     "detect-spikes": {"task": "reports.tasks.detect_spikes", "schedule": 60 * 60},
-    "deliver-due": {"task": "cases.tasks.deliver_due", "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60)},
+    "deliver-due": {
+        "task": "cases.notifications.tasks.deliver_due",
+        "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60),
+    },
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
 }
 

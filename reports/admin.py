@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .excel import report_workbook
+from .export_jobs import export_create
 from .metrics import RATE_LABELS
 from .models import ExportJob, Report, ReportSubscription, Spike
 from .views import citywide
@@ -177,8 +178,6 @@ class SpikeAdmin(CitywideOnly, admin.ModelAdmin):
 
 
 def start_ledger_export(request, query: str):
-    from .exports import export_create
-
     job = export_create(user=request.user, query=query)
     messages.success(
         request,

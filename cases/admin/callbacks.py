@@ -16,7 +16,7 @@ from departments.roles import CITYWIDE_ROLES, Role
 from departments.selectors import staff_profile
 
 from ..callbacks import callback_overrule, callback_record, callback_unreachable
-from ..clusters import cluster_escalate, cluster_merge
+from ..cluster_actions import cluster_escalate, cluster_merge
 from ..models import Callback, Cluster, Ticket
 from ..privacy import is_revealed, mask_name, mask_phone
 from ..selectors.scope import ticket_scope

@@ -40,7 +40,7 @@ from departments.roles import Role
 
 from .. import clock
 from ..batching import atomic_or_one_by_one
-from ..models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
+from ..models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState
 from ..notifications.inbox import is_urgent, notifications_create, staff_by_unit, staff_with_role
 from ..privacy import mask_phones_in_text
 from .calendar import get_calendar
@@ -395,24 +395,6 @@ def _texts(ticket, spec, level, reminder) -> tuple[str, str]:
     unit = ticket.assignee_department.name if ticket.assignee_department_id else ""
     body = mask_phones_in_text(f"{ticket.category.name} · {unit}\n{ticket.content[:120]}")  # texts leave the system
     return title, body
-
-
-def urge_number_next(year: int) -> str:
-    return urge_numbers_next(year, 1)[0]
-
-
-def urge_numbers_next(year: int, count: int) -> list[str]:
-    """``count`` consecutive notice numbers of ``year`` in one statement."""
-    table = connection.ops.quote_name(UrgeNumberSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (year, last_value) VALUES (%s, %s) "
-            f"ON CONFLICT (year) DO UPDATE SET last_value = {table}.last_value + %s RETURNING last_value",
-            [year, count, count],
-        )
-        (last,) = cursor.fetchone()
-    # A document number, the same whatever language anyone reads it in.
-    return [f"催办〔{year}〕{value:04d}号" for value in range(last - count + 1, last + 1)]
 
 
 def _urge_content(ticket, reminder) -> str:

@@ -604,7 +604,8 @@ def followups(replay: Replay, *, days: int) -> dict:
     """What the centre did besides: the daily callbacks and what they set off, a
     mass complaint and a repeat caller (clusters), supervisors' urges."""
     from ..callbacks import callback_batch, callback_record, callback_unreachable
-    from ..clusters import cluster_escalate, clusters_sweep
+    from ..cluster_actions import cluster_escalate
+    from ..clusters import clusters_sweep
     from ..models import Callback, Cluster, Urge
 
     rng, users, now = replay.rng, replay.users, replay.now

@@ -44,9 +44,10 @@ from ..models import (
     TicketApplication,
     TicketEvent,
     TimeUnit,
+    Urge,
     Urgency,
 )
-from ..numbering import ticket_number_next
+from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
 from ..selectors.scope import user_unit_ids
 from .rules import (
     ERR_CATEGORY_INACTIVE,
@@ -1133,9 +1134,6 @@ def ticket_escalate(
 def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=None, reminder=None):
     """催办: phone, written notice (numbered), on-site or interview; the lead unit
     must acknowledge. ``actor=None`` is the deadline scan."""
-    from ..deadlines.scan import urge_number_next
-    from ..models import Urge
-
     if kind not in Urge.Kind.values:
         raise WorkflowError(ERR_URGE_KIND, code="urge_kind")
     content = _require_text(content, _("催办内容"))
@@ -1174,9 +1172,6 @@ def system_urges_issue(*, items, now) -> list:
     timeline event, a history version — but a few statements for the whole chunk.
     ``items`` are ``(ticket, reminder, content)``. No unit notification here: the
     scan's reminder already carries the notice."""
-    from ..deadlines.scan import urge_numbers_next
-    from ..models import Urge
-
     if not items:
         return []
     rule = TRANSITIONS[Kind.URGED]
