@@ -20,6 +20,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from departments.models import StaffProfile
 from departments.roles import Role
 from departments.selectors import staff_profile
 
@@ -79,7 +80,6 @@ def agents_on_duty(day: date) -> list:
     )
     if rostered:
         return [d.agent for d in rostered]
-    from departments.models import StaffProfile
 
     return [
         p.user

@@ -5,6 +5,8 @@ from django.dispatch import receiver
 
 from .deadlines.calendar import calendar_invalidate
 from .models import Holiday
+from .notifications.on_transition import TEMPLATES, event_notify
+from .tasks import detect_clusters_for
 from .workflow import ticket_transitioned
 
 logger = logging.getLogger(__name__)
@@ -18,8 +20,6 @@ def refresh_calendar(sender, **kwargs):
 
 @receiver(ticket_transitioned)
 def notify_units(sender, event_id, kind, **kwargs):
-    from .notifications.on_transition import TEMPLATES, event_notify
-
     if kind in TEMPLATES:
         try:
             event_notify(event_id)
@@ -34,7 +34,6 @@ def detect_clusters_on_intake(sender, ticket_id, kind, **kwargs):
     periodic sweep finds the pattern instead."""
     if kind != "created":
         return
-    from .tasks import detect_clusters_for
 
     try:
         detect_clusters_for.delay(ticket_id)

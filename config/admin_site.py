@@ -3,8 +3,15 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+
+from cases.callbacks import callbacks_due
+from cases.selectors.queues import queue_counts
+from departments.roles import Role
+from departments.selectors import staff_profile
+from reports import views
+from reports.views import citywide
 
 from . import two_factor
 
@@ -42,10 +49,6 @@ class HotlineAdminSite(admin.AdminSite):
         return inner
 
     def get_urls(self):
-        from django.urls import path
-
-        from reports import views
-
         wrap = self.admin_view
 
         def enrol(request):
@@ -67,8 +70,6 @@ class HotlineAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
-        from cases.selectors.queues import queue_counts
-
         changelist = reverse("admin:cases_ticket_changelist", current_app=self.name)
         queues = [
             {
@@ -84,7 +85,6 @@ class HotlineAdminSite(admin.AdminSite):
         context = {"work_queues": queues, **(extra_context or {})}
         if request.user.has_perm("cases.add_ticket"):
             context["intake_url"] = reverse("admin:cases_ticket_add", current_app=self.name)
-        from reports.views import citywide
 
         if citywide(request.user):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
@@ -92,10 +92,6 @@ class HotlineAdminSite(admin.AdminSite):
 
     def _callback_queue(self, request, changelist):
         """Callback agents' day: the callbacks due today (own and unassigned)."""
-        from cases.callbacks import callbacks_due
-        from departments.roles import Role
-        from departments.selectors import staff_profile
-
         profile = staff_profile(request.user)
         if profile is None or profile.role != Role.CALLBACK:
             return []

@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -84,7 +86,6 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
         response = HttpResponse(
             report_workbook(report), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         )
-        from urllib.parse import quote
 
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(report.title)}.xlsx"
         return response

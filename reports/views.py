@@ -13,6 +13,7 @@ from departments.selectors import staff_profile
 
 from .dashboard import dashboard_data, period_from, territory_from
 from .hotspots import clusters_behind
+from .models import ExportJob
 
 
 def citywide(user) -> bool:
@@ -74,8 +75,6 @@ def hotspot_view(request, admin_site, community_id, category_id):
 
 
 def export_download_view(request, pk):
-    from .models import ExportJob
-
     job = ExportJob.objects.filter(pk=pk, user=request.user).first()
     if job is None or not job.file:
         raise Http404
@@ -83,8 +82,6 @@ def export_download_view(request, pk):
 
 
 def export_status_view(request, pk):
-    from .models import ExportJob
-
     job = ExportJob.objects.filter(pk=pk, user=request.user).first()
     if job is None:
         raise Http404

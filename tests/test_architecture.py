@@ -8,8 +8,6 @@ which it does not report as such.
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("cases", "departments", "reports", "config")
 

@@ -4,13 +4,15 @@ action buttons, the action forms, and the live-call intake form."""
 import csv
 import dataclasses
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Q
 from django.http import (
     FileResponse,
     Http404,
@@ -30,7 +32,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from departments.selectors import Territory, territory_resolve
+from departments.selectors import Territory, staff_profile, territory_resolve
+from reports.admin import start_ledger_export
 
 from .. import workflow
 from ..intake import intake_duplicates, knowledge_search
@@ -285,7 +288,6 @@ class TicketAdmin(SimpleHistoryAdmin):
         rule = workflow.TRANSITIONS[Kind.CREATED]
         if request.user.is_superuser:
             return True
-        from departments.selectors import staff_profile
 
         profile = staff_profile(request.user)
         return profile is not None and profile.role in rule.roles and super().has_add_permission(request)
@@ -321,7 +323,6 @@ class TicketAdmin(SimpleHistoryAdmin):
             return queryset.filter(citizen_phone=term), False
         if digits.isdigit() and len(digits) == 8:
             return queryset.filter(number__startswith=term), False
-        from django.db.models import Q
 
         return queryset.filter(Q(address__icontains=term) | Q(content__icontains=term)), False
 
@@ -424,8 +425,6 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def export_ledger_view(self, request):
         """台账: the list as filtered now, to Excel, in the background."""
-        from reports.admin import start_ledger_export
-
         if request.method != "POST":
             raise Http404
         query = request.POST.get("query", "")[:2000]
@@ -669,8 +668,6 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def _intake(self, request, form, action, merge_pk=None):
         """Create the ticket and, in the same transaction, merge or answer it."""
-        from django.db import transaction
-
         data = form.cleaned_data
         with transaction.atomic():
             ticket = workflow.ticket_create(
@@ -756,8 +753,6 @@ def _int(value):
 
 
 def _quote(name):
-    from urllib.parse import quote
-
     return quote(name)
 
 

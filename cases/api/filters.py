@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from departments.models import Department
+
 from ..models import OPEN_STATES, Callback, Channel, Nature, Ticket, TicketState, Urgency
 
 
@@ -53,8 +55,6 @@ class TicketFilter(StrictFilterSet):
         )
 
     def filter_department(self, queryset, name, value):
-        from departments.models import Department
-
         unit = Department.objects.filter(pk=value).first()
         if unit is None:
             return queryset.none()

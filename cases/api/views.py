@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from departments.models import Department
 from departments.roles import CITYWIDE_ROLES
 from departments.selectors import staff_profile
+from reports.metrics import Period, counters_live
 
 from .. import callbacks as callback_services
 from .. import workflow
@@ -380,8 +381,6 @@ class StatsView(APIView):
         responses={200: s.StatsSerializer},
     )
     def get(self, request):
-        from reports.metrics import Period, counters_live
-
         today = timezone.localdate()
         for name in ("start", "end", "department"):
             if name in request.query_params and not request.query_params[name]:
@@ -426,6 +425,4 @@ class StatsView(APIView):
 
 def not_found(request, *args, **kwargs):
     """Anything else under /api/v1/: a JSON 404, like every other API answer."""
-    from django.http import JsonResponse
-
     return JsonResponse({"detail": _("未找到。")}, status=404)

@@ -43,6 +43,7 @@ from ..batching import atomic_or_one_by_one
 from ..models import Clock, Notification, Reminder, ScanMark, Ticket, TicketState
 from ..notifications.inbox import is_urgent, notifications_create, staff_by_unit, staff_with_role
 from ..privacy import mask_phones_in_text
+from ..workflow import system_urges_issue
 from .calendar import get_calendar
 
 S = TicketState
@@ -330,7 +331,6 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     urges = {}
     if level == L.ESCALATED:
         # The written urge notices (催办通知书) of the whole chunk, through the workflow, in bulk.
-        from ..workflow import system_urges_issue
 
         issued = system_urges_issue(
             items=[(tickets[r.ticket_id], r, _urge_content(tickets[r.ticket_id], r)) for r in mine], now=now
