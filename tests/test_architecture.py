@@ -159,3 +159,93 @@ def test_the_cycle_finder_sees_a_cycle_through_a_function_level_import():
     assert graph["pkg.b"] == {"pkg.c"}
     assert graph["pkg.c"] == {"pkg.a"}  # the TYPE_CHECKING import is not an edge
     assert strongly_connected_components(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+# --- only the workflow writes ticket state and clocks ------------------------------------------
+
+#: Where a write of a state or clock field is allowed outside the workflow: (file, function).
+ALLOWED_WRITES = {
+    # The model derives its summary of the running clocks from the clocks the workflow set.
+    ("cases/models/tickets.py", "refresh_deadline_summary"),
+}
+
+
+def _guarded_field(name: str) -> bool:
+    return name == "state" or name.endswith(("_due_at", "_warn_at"))
+
+
+def state_writes(source: str) -> list[tuple[int, str, str]]:
+    """``(line, function, field)`` for every assignment of ``x.state``/``x.*_due_at``/``x.*_warn_at``
+    and every ``.update(state=…)``/``.update(…_due_at=…)`` call in ``source``."""
+    hits = []
+
+    def visit(node, function):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        flat = []
+        while targets:
+            target = targets.pop()
+            if isinstance(target, ast.Tuple | ast.List):
+                targets.extend(target.elts)
+            elif isinstance(target, ast.Starred):
+                targets.append(target.value)
+            else:
+                flat.append(target)
+        hits.extend(
+            (node.lineno, function, t.attr) for t in flat if isinstance(t, ast.Attribute) and _guarded_field(t.attr)
+        )
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "update":
+                hits.extend((node.lineno, function, k.arg) for k in node.keywords if k.arg and _guarded_field(k.arg))
+            if isinstance(func, ast.Name) and func.id == "setattr" and len(node.args) >= 2:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str) and _guarded_field(name.value):
+                    hits.append((node.lineno, function, name.value))
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(ast.parse(source), "")
+    return sorted(hits)
+
+
+def test_nothing_but_the_workflow_assigns_ticket_state_or_clocks():
+    """cases/tooling/ is scanned too: the load generator writes its synthetic history with
+    COPY (raw rows, not attribute writes), and nothing else there may set a state."""
+    offenders, allowed_seen = [], set()
+    for path in _product_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("cases/workflow/"):
+            continue
+        for line, function, field in state_writes(path.read_text()):
+            if (rel, function) in ALLOWED_WRITES:
+                allowed_seen.add((rel, function))
+            else:
+                offenders.append(f"{rel}:{line} {function}() writes {field}")
+    assert offenders == []
+    assert allowed_seen == ALLOWED_WRITES  # no stale exception
+
+
+def test_the_state_write_scanner_finds_every_form_of_write():
+    snippet = (
+        "def f(ticket, qs, a):\n"
+        "    ticket.state = 'closed'\n"
+        "    a.resolve_due_at, a.other = None, 1\n"
+        "    qs.update(next_due_at=None, note='x')\n"
+        "    Ticket.objects.filter(pk=1).update(state='closed')\n"
+        "    setattr(ticket, 'sign_warn_at', None)\n"
+        "    state = 'closed'  # a local name is no write\n"
+        "    ticket.state == 'closed'\n"
+    )
+    assert state_writes(snippet) == [
+        (2, "f", "state"),
+        (3, "f", "resolve_due_at"),
+        (4, "f", "next_due_at"),
+        (5, "f", "state"),
+        (6, "f", "sign_warn_at"),
+    ]
