@@ -24,7 +24,7 @@ written urge notice (催办通知书) to the unit."""
 
 import functools
 import logging
-import time as monotonic
+import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -180,7 +180,7 @@ def deadline_scan(
     """Find newly crossed warning levels and remind; safe to run any number of
     times, concurrently, and after a crash. ``full``: True checks every running
     clock, False only the window since the last pass, None (beat) decides."""
-    started = monotonic.perf_counter()
+    started = time.perf_counter()
     chunk_size = chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE
     now = now or clock.now()
     result = ScanResult(scanned_at=now)
@@ -197,7 +197,7 @@ def deadline_scan(
         _scan_levels(now, escalation_cutoff(now), result.since, scan_id, chunk_size, result)
         # Only a pass that finished moves the mark: a killed one is redone.
         _advance_mark(now, result.full)
-    result.seconds = monotonic.perf_counter() - started
+    result.seconds = time.perf_counter() - started
     return result
 
 

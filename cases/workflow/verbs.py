@@ -921,7 +921,6 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
     its citizen still gets a callback."""
     if ticket.pk == master.pk:
         raise WorkflowError(ERR_MERGE_SELF, code="self")
-    now = _now()
     with transaction.atomic():
         # Lock both rows in primary-key order so two opposite merges cannot deadlock.
         locked = {
@@ -929,6 +928,7 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
             for row in Ticket.objects.select_for_update().filter(pk__in=[ticket.pk, master.pk]).order_by("pk")
         }
         t, m = locked[ticket.pk], locked[master.pk]
+        now = _now()  # after the locks: a merge that waited is stamped when it happened
         _authorize(Kind.MERGED, t, actor)
         if m.merged_into_id is not None:
             raise WorkflowError(ERR_MERGE_MASTER_MERGED, code="master_merged", params={"number": m.number})
