@@ -66,12 +66,14 @@ from .rules import (
     ERR_NO_PENDING_APPLICATION,
     ERR_NOT_COHANDLER,
     ERR_PENDING_APPLICATION,
+    ERR_PHONE,
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
     ERR_SAME_DEPARTMENT,
     ERR_SUBDISPATCH_TARGET,
     ERR_SUBDISPATCH_UNSIGNED,
+    PHONE,
     TRANSITIONS,
     Kind,
     S,
@@ -208,6 +210,10 @@ def ticket_create(
     urgency = urgency or default_urgency
     if nature not in Nature.values or urgency not in Urgency.values:
         raise WorkflowError(_("诉求性质或紧急程度无效。"), code="invalid_choice")
+    citizen_phone = citizen_phone.strip()
+    if citizen_phone and not PHONE.fullmatch(citizen_phone):
+        # Keyed by the field, so a form or the API shows it next to the number.
+        raise WorkflowError({"citizen_phone": WorkflowError(ERR_PHONE, code="phone")})
     if is_anonymous:
         citizen_name = ""
     validated = attachments_validate(attachments)
