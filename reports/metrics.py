@@ -296,10 +296,6 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
     return result
 
 
-def totals_live(period: Period, **kwargs) -> Counters:
-    return counters_live(period, **kwargs)[None]
-
-
 # -- rollups --------------------------------------------------------------------------------
 
 
