@@ -175,7 +175,7 @@ class ExportJobAdmin(admin.ModelAdmin):
 class SpikeAdmin(CitywideOnly, admin.ModelAdmin):
     list_display = ["day", "community", "category", "count", "baseline"]
     list_filter = ["day"]
-    list_select_related = ["community", "category"]
+    list_select_related = ["community", "category__parent__parent"]  # the category shows its full path
 
 
 def start_ledger_export(request, query: str):
