@@ -9,9 +9,9 @@ may overrule it with a reason."""
 
 import heapq
 import logging
-import time as monotonic
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from time import perf_counter
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -20,6 +20,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from departments.models import StaffProfile
 from departments.roles import Role
 from departments.selectors import staff_profile
 
@@ -74,7 +75,6 @@ def agents_on_duty(day: date) -> list:
     )
     if rostered:
         return [d.agent for d in rostered]
-    from departments.models import StaffProfile
 
     return [
         p.user
@@ -86,7 +86,7 @@ def agents_on_duty(day: date) -> list:
 
 def callback_batch(*, day: date, now: datetime | None = None, chunk_size: int = 2000) -> BatchResult:
     """Create the callbacks for the tickets closed on ``day`` (local time)."""
-    started = monotonic.perf_counter()
+    started = perf_counter()
     now = now or clock.now()
     result = BatchResult(day=day)
 
@@ -96,7 +96,7 @@ def callback_batch(*, day: date, now: datetime | None = None, chunk_size: int = 
 
     with connection.execute_wrapper(count_queries):
         _batch(day, now, chunk_size, result)
-    result.seconds = monotonic.perf_counter() - started
+    result.seconds = perf_counter() - started
     return result
 
 
@@ -208,9 +208,9 @@ def _authorize_agent(callback, actor):
 def callback_unreachable(*, callback: Callback, actor, note: str = "") -> Callback:
     """A call that did not get through: retried on the next working day, and
     "unreachable" after ``HOTLINE_CALLBACK_MAX_ATTEMPTS`` attempts."""
-    now = clock.now()
     with transaction.atomic():
         cb = Callback.objects.select_for_update().get(pk=callback.pk)
+        now = clock.now()  # after the lock, as the verbs do
         _authorize_agent(cb, actor)
         if cb.status != Callback.Status.PENDING:
             raise WorkflowError(ERR_CALLBACK_DONE, code="done")
@@ -257,9 +257,9 @@ def callback_record(
             raise WorkflowError(ERR_SCORE, code="score")
         if not isinstance(value, int) or not 1 <= value <= 5:
             raise WorkflowError(ERR_SCORE, code="score")
-    now = clock.now()
     with transaction.atomic():
         cb = Callback.objects.select_for_update().select_related("ticket").get(pk=callback.pk)
+        now = clock.now()  # after the lock, as the verbs do
         _authorize_agent(cb, actor)
         if cb.status not in (Callback.Status.PENDING, Callback.Status.UNREACHABLE):
             raise WorkflowError(ERR_CALLBACK_DONE, code="done")
@@ -285,16 +285,10 @@ def callback_record(
                     "answer": f"{cb.get_solved_display()}、{cb.get_satisfaction_display()}",
                     "comment": cb.comment or _("诉求人反映问题仍未解决"),
                 }
-                workflow.ticket_reopen(ticket=target, actor=_reopen_actor(actor), reason=str(reason))
+                workflow.ticket_reopen(ticket=target, actor=actor, reason=str(reason))
                 cb.reopened = True
                 cb.save(update_fields=["reopened"])
     return cb
-
-
-def _reopen_actor(actor):
-    # An IVR/SMS system posting results acts through a callback account; the
-    # workflow checks that account's role like anyone else's.
-    return actor
 
 
 def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:
@@ -305,9 +299,9 @@ def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:
         raise WorkflowError(workflow.ERR_REQUIRED_TEXT, code="required", params={"field": _("复核意见")})
     if not callback_may_overrule(actor):
         raise PermissionDenied(str(workflow.ERR_ROLE % {"action": _("复核")}))
-    now = clock.now()
     with transaction.atomic():
         cb = Callback.objects.select_for_update().select_related("ticket").get(pk=callback.pk)
+        now = clock.now()  # after the lock, as the verbs do
         if not (cb.status == Callback.Status.DONE and cb.unsatisfactory):
             raise WorkflowError(ERR_OVERRULE, code="not_unsatisfactory")
         if cb.overruled_at:

@@ -3,7 +3,11 @@ many tickets of one category in one community (多人集中), or similar texts t
 
 Detected when a ticket is created and again by a periodic task (which catches
 anything the first pass missed); thresholds are settings. An open cluster is
-unique per (kind, key), so detection can run any number of times."""
+unique per (kind, key), so detection can run any number of times.
+
+Detection only: it never calls the workflow, so the task that runs it (queued by the
+workflow's announce) does not import back into the workflow. What staff do with a
+cluster (escalate, merge) is in ``cases.cluster_actions``."""
 
 from datetime import timedelta
 
@@ -11,11 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
-from departments.roles import Role
-from departments.selectors import staff_profile
-
-from . import clock, workflow
-from .models import OPEN_STATES, Cluster, ClusterMember, Ticket, TicketState
+from . import clock
+from .models import Cluster, ClusterMember, Ticket, TicketState
 from .text import bigram_similarity, bigrams
 
 S = TicketState
@@ -200,35 +201,3 @@ def clusters_sweep(*, now=None) -> int:
         )
         touched += 1
     return touched
-
-
-def cluster_may_act(actor) -> bool:
-    """Escalating and merging a cluster from its page: dispatchers and supervisors
-    (each ticket's transition still checks its own rule)."""
-    if actor.is_superuser:
-        return True
-    profile = staff_profile(actor)
-    return profile is not None and profile.role in (Role.SUPERVISOR, Role.DISPATCHER)
-
-
-def cluster_escalate(*, cluster: Cluster, actor, leader, reason: str) -> list[Ticket]:
-    """双交办: every open ticket of the cluster goes to a leader, deadlines shortened."""
-    escalated = []
-    for ticket in cluster.tickets.filter(state__in=[S.DISPATCHED, S.HANDLING, S.REVIEWING]).order_by("pk"):
-        escalated.append(workflow.ticket_escalate(ticket=ticket, actor=actor, leader=leader, reason=reason))
-    cluster.status = Cluster.Status.ESCALATED
-    cluster.escalated_to = leader
-    cluster.save(update_fields=["status", "escalated_to"])
-    return escalated
-
-
-def cluster_merge(*, cluster: Cluster, actor, note: str = "") -> tuple[Ticket | None, list[Ticket]]:
-    """Merge the cluster's not-yet-handled tickets into its earliest open one."""
-    members = list(cluster.tickets.filter(state__in=OPEN_STATES).order_by("received_at", "pk"))
-    if len(members) < 2:
-        return (members[0] if members else None), []
-    master, merged = members[0], []
-    for ticket in members[1:]:
-        if ticket.state in (S.RECEIVED, S.DISPATCHED) and not ticket.merged_tickets.exists():
-            merged.append(workflow.ticket_merge(ticket=ticket, actor=actor, master=master, note=note))
-    return master, merged

@@ -1,5 +1,10 @@
 from django.utils.translation import gettext as _
 
+from config.health import down_components
+
+from .deadlines.calendar import calendar_gaps
+from .notifications.inbox import unread_count
+
 
 def calendar_warnings(request):
     """Years the working-day calendar has no schedule for, shown to the staff who
@@ -7,7 +12,6 @@ def calendar_warnings(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.has_perm("cases.change_holiday"):
         return {}
-    from .deadlines.calendar import calendar_gaps
 
     gaps = calendar_gaps()
     if not gaps:
@@ -27,7 +31,6 @@ def inbox(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
         return {}
-    from .notifications.inbox import unread_count
 
     return {"inbox_unread": unread_count(user)}
 
@@ -38,7 +41,6 @@ def service_warnings(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_superuser:
         return {}
-    from config.health import down_components
 
     down = down_components()
     if not down:

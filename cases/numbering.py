@@ -1,6 +1,7 @@
-"""Ticket numbers: ``YYYYMMDD-NNNNN``, a per-day counter in local time.
+"""Ticket numbers (``YYYYMMDD-NNNNN``, a per-day counter in local time) and urge-notice
+numbers (``催办〔YYYY〕NNNN号``, a per-year counter).
 
-The counter is advanced by one atomic upsert (``INSERT … ON CONFLICT DO UPDATE …
+Each counter is advanced by one atomic upsert (``INSERT … ON CONFLICT DO UPDATE …
 RETURNING``, on PostgreSQL and SQLite alike), so parallel intake never hands out a
 number twice. It is advanced in its own short statement, outside the ticket's
 transaction: a ticket that fails to save leaves a gap rather than holding a lock
@@ -11,7 +12,7 @@ from datetime import date
 from django.db import connection
 from django.utils import timezone
 
-from .models import TicketNumberSequence
+from .models import TicketNumberSequence, UrgeNumberSequence
 
 
 def ticket_number_next(day: date | None = None) -> str:
@@ -26,3 +27,21 @@ def ticket_number_next(day: date | None = None) -> str:
         cursor.execute(sql, [day])
         (value,) = cursor.fetchone()
     return f"{day:%Y%m%d}-{value:05d}"
+
+
+def urge_number_next(year: int) -> str:
+    return urge_numbers_next(year, 1)[0]
+
+
+def urge_numbers_next(year: int, count: int) -> list[str]:
+    """``count`` consecutive notice numbers of ``year`` in one statement."""
+    table = connection.ops.quote_name(UrgeNumberSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_value) VALUES (%s, %s) "
+            f"ON CONFLICT (year) DO UPDATE SET last_value = {table}.last_value + %s RETURNING last_value",
+            [year, count, count],
+        )
+        (last,) = cursor.fetchone()
+    # A document number, the same whatever language anyone reads it in.
+    return [f"催办〔{year}〕{value:04d}号" for value in range(last - count + 1, last + 1)]

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from departments.roles import UNIT_ROLES
 from departments.selectors import staff_profile
 
+from .models import PersonalDataAccess
+
 
 def mask_phone(phone: str) -> str:
     """138****1234; short numbers keep only their last two digits."""
@@ -54,8 +56,6 @@ ERR_CONFIDENTIAL = _("这是保密举报件，诉求人信息对承办单位不�
 
 def is_revealed(user, ticket) -> bool:
     """Did ``user`` reveal this ticket's citizen in the last ``HOTLINE_REVEAL_MINUTES``?"""
-    from .models import PersonalDataAccess
-
     if citizen_hidden_from(user, ticket):
         return False
     since = timezone.now() - timedelta(minutes=settings.HOTLINE_REVEAL_MINUTES)
@@ -65,8 +65,6 @@ def is_revealed(user, ticket) -> bool:
 def citizen_reveal(*, user, ticket, reason: str):
     """Record that ``user`` looks at the citizen's name and phone on ``ticket``,
     and why. The caller has checked that the ticket is in the user's scope."""
-    from .models import PersonalDataAccess
-
     reason = (reason or "").strip()
     if citizen_hidden_from(user, ticket):
         raise PermissionDenied(ERR_CONFIDENTIAL)

@@ -3,10 +3,13 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from cases.callbacks import callbacks_due
+from cases.selectors.queues import queue_counts
 from cases.selectors.scope import has_callback_queue, reports_visible
+from reports import views
 
 from . import two_factor
 
@@ -44,10 +47,6 @@ class HotlineAdminSite(admin.AdminSite):
         return inner
 
     def get_urls(self):
-        from django.urls import path
-
-        from reports import views
-
         wrap = self.admin_view
 
         def enrol(request):
@@ -69,8 +68,6 @@ class HotlineAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
-        from cases.selectors.queues import queue_counts
-
         changelist = reverse("admin:cases_ticket_changelist", current_app=self.name)
         queues = [
             {
@@ -92,8 +89,6 @@ class HotlineAdminSite(admin.AdminSite):
 
     def _callback_queue(self, request, changelist):
         """Callback agents' day: the callbacks due today (own and unassigned)."""
-        from cases.callbacks import callbacks_due
-
         if not has_callback_queue(request.user):
             return []
         count = callbacks_due(request.user)[:10001].count()

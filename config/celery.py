@@ -8,4 +8,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("hotline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+app.autodiscover_tasks()  # each app's tasks.py
+# Task modules kept apart from cases.tasks so that no task body imports back into the
+# service that queues it (see cases/tasks.py).
+app.autodiscover_tasks(["cases.deadlines", "cases.notifications"])
+app.autodiscover_tasks(["cases"], related_name="callback_tasks")

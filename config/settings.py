@@ -7,7 +7,6 @@ machine with nothing to install: SQLite and an embedded task broker under ``var/
 
 import os
 import secrets
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,7 +42,6 @@ def env_int(name: str, default: int) -> int:
 # --- Core -------------------------------------------------------------------------
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-TESTING = "pytest" in sys.modules
 
 # Management commands that serve requests or keep signed state need the real key;
 # the others (check, makemigrations, migrate, …) sign nothing that outlives them.
@@ -52,7 +50,7 @@ MANAGE_COMMAND = os.environ.get("HOTLINE_MANAGE_COMMAND", "")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
-    if DEBUG or TESTING:
+    if DEBUG:
         SECRET_KEY = "insecure-development-key-never-use-in-production"
     elif MANAGE_COMMAND and MANAGE_COMMAND not in SERVING_COMMANDS:
         SECRET_KEY = secrets.token_urlsafe(50)  # this process only
@@ -167,7 +165,7 @@ LOGIN_URL = "admin:login"
 # django-axes first: it refuses a locked-out username/address before any password
 # is checked, and records every attempt (AccessAttempt / AccessLog in the admin).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_ENABLED = env_bool("HOTLINE_LOGIN_LOCKOUT", not TESTING)
+AXES_ENABLED = env_bool("HOTLINE_LOGIN_LOCKOUT", True)
 AXES_FAILURE_LIMIT = env_int("HOTLINE_LOGIN_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("HOTLINE_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one guesser cannot lock a colleague out everywhere
@@ -179,10 +177,6 @@ AXES_IPWARE_PROXY_COUNT = env_int("HOTLINE_PROXY_COUNT", 0)  # trusted reverse p
 # each person may turn it on under 两步验证; HOTLINE_2FA_REQUIRED=1 makes it compulsory.
 HOTLINE_2FA_REQUIRED = env_bool("HOTLINE_2FA_REQUIRED", False)
 OTP_TOTP_ISSUER = "12345接诉即办"
-
-if TESTING:
-    # Hashing a dozen fixture passwords with PBKDF2 would dominate the test run.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # --- Transport, cookies, sessions, CSP ---------------------------------------------
 # Production values live in .env.production.example (check --deploy is clean with
@@ -339,18 +333,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Unit tests run tasks inline; the real-worker tests start real processes.
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
+# Unit tests run tasks inline (config/settings_test.py); the real-worker tests start real processes.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # The beat schedule lives here, in one place, versioned and reviewed with the code
 # (rather than django-celery-beat's database rows, which drift per installation).
 # Run exactly one beat process.
 HOTLINE_SCAN_INTERVAL_SECONDS = env_int("HOTLINE_SCAN_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
-    "scan-deadlines": {"task": "cases.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
+    "scan-deadlines": {"task": "cases.deadlines.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
     # 回访: yesterday's closures, at 00:30 Asia/Shanghai (HOTLINE_CALLBACK_BATCH_AT="HH:MM").
     "callback-batch": {
-        "task": "cases.tasks.run_callback_batch",
+        "task": "cases.callback_tasks.run_callback_batch",
         "schedule": crontab(
             hour=int(os.environ.get("HOTLINE_CALLBACK_BATCH_AT", "00:30").split(":")[0]),
             minute=int(os.environ.get("HOTLINE_CALLBACK_BATCH_AT", "00:30").split(":")[1]),
@@ -378,7 +372,10 @@ CELERY_BEAT_SCHEDULE = {
     "rebuild-rollups-today": {"task": "reports.tasks.rebuild_rollups", "schedule": 30 * 60, "args": [1]},
     "resume-exports": {"task": "reports.tasks.resume_exports", "schedule": 5 * 60},
     "detect-spikes": {"task": "reports.tasks.detect_spikes", "schedule": 60 * 60},
-    "deliver-due": {"task": "cases.tasks.deliver_due", "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60)},
+    "deliver-due": {
+        "task": "cases.notifications.tasks.deliver_due",
+        "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60),
+    },
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
 }
 

@@ -7,4 +7,4 @@ class DepartmentsConfig(AppConfig):
     verbose_name = _("承办单位与网格")
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from . import signals  # noqa: F401, PLC0415 - receivers connect once the app registry is ready

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.widgets import BooleanWidget, CharWidget, DateWidget, DecimalWidget, ForeignKeyWidget, Widget
 
+from cases.models import Category
+
 from .models import Department, DutyAssignment, Grid, TerritorialLevel
 
 
@@ -149,6 +151,5 @@ class DutyAssignmentResource(AllOrNothingResource):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        from cases.models import Category
 
         self.fields["category"].widget = CodeForeignKeyWidget(Category, "code")

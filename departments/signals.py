@@ -4,6 +4,7 @@ from django.dispatch import receiver
 
 from .models import StaffProfile
 from .roles import Role
+from .selectors import territory_index_invalidate
 
 
 @receiver(post_save, sender=StaffProfile)
@@ -20,6 +21,4 @@ def sync_role_group(sender, instance: StaffProfile, **kwargs):
 @receiver(post_save, sender="departments.Department")
 @receiver(post_save, sender="departments.Grid")
 def refresh_territory_index(sender, **kwargs):
-    from .selectors import territory_index_invalidate
-
     territory_index_invalidate()

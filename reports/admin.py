@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -10,6 +12,7 @@ from cases.selectors.scope import export_job_scope, report_scope, reports_visibl
 from config.admin_site import ReadOnlyAdminMixin
 
 from .excel import report_workbook
+from .export_jobs import export_create
 from .metrics import RATE_LABELS
 from .models import ExportJob, Report, ReportSubscription, Spike
 
@@ -80,7 +83,6 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
         response = HttpResponse(
             report_workbook(report), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         )
-        from urllib.parse import quote
 
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(report.title)}.xlsx"
         return response
@@ -158,12 +160,10 @@ class ExportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SpikeAdmin(CitywideOnly, admin.ModelAdmin):
     list_display = ["day", "community", "category", "count", "baseline"]
     list_filter = ["day"]
-    list_select_related = ["community", "category"]
+    list_select_related = ["community", "category__parent__parent"]  # the category shows its full path
 
 
 def start_ledger_export(request, query: str):
-    from .exports import export_create
-
     job = export_create(user=request.user, query=query)
     messages.success(
         request,

@@ -7,4 +7,4 @@ class ReportsConfig(AppConfig):
     verbose_name = _("统计与报表")
 
     def ready(self):
-        from . import checks  # noqa: F401
+        from . import checks  # noqa: F401, PLC0415 - system checks register once the app registry is ready

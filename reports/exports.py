@@ -5,6 +5,7 @@ the job's owner through the list's own selector (``cases.selectors.tickets``) �
 same filters, same search, same scope — and writes ``cases.ledger``'s rows."""
 
 import logging
+from io import BytesIO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -14,7 +15,6 @@ from openpyxl import Workbook
 from cases import clock
 from cases.ledger import ledger_header, ledger_rows
 from cases.selectors.tickets import ticket_list_filtered
-from config import health
 
 from .models import ExportJob
 
@@ -27,33 +27,23 @@ def ledger_queryset(user, query: str):
     return ticket_list_filtered(user=user, params=query)
 
 
-def export_create(*, user, query: str) -> ExportJob:
-    from django.db import transaction
-
-    from .tasks import export_ledger
-
-    job = ExportJob.objects.create(user=user, query=query, created_at=clock.now())
-    transaction.on_commit(lambda: _enqueue(export_ledger, job.pk))
-    return job
-
-
-def _enqueue(task, pk):
-    try:
-        task.delay(pk)
-    except Exception as error:  # the broker is down: the job stays queued; retry_queued_exports picks it up
-        logger.warning("could not queue export %s", pk, exc_info=True)
-        health.mark_down("Celery broker", error)
+def export_claim(job_id: int) -> bool:
+    """Take a queued job for this worker: one conditional UPDATE, so of two deliveries of
+    the same job (the queue message and ``resume_exports``, or a re-delivery) exactly one
+    runs it."""
+    Status = ExportJob.Status
+    return bool(ExportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(status=Status.RUNNING))
 
 
 def export_run(job_id: int) -> ExportJob:
+    """Write the job's workbook, unless another worker has claimed it or it is finished."""
+    if not export_claim(job_id):
+        return ExportJob.objects.get(pk=job_id)
     job = ExportJob.objects.select_related("user").get(pk=job_id)
-    if job.status == ExportJob.Status.DONE:
-        return job
-    job.status, job.done_rows, job.error = ExportJob.Status.RUNNING, 0, ""
     try:
         queryset = ledger_queryset(job.user, job.query)
         job.total = queryset.count()
-        job.save(update_fields=["status", "done_rows", "error", "total"])
+        job.save(update_fields=["total"])
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("工单台账")
         with translation.override(settings.LANGUAGE_CODE):  # a stored file, in the site's language
@@ -62,8 +52,6 @@ def export_run(job_id: int) -> ExportJob:
                 ws.append(row)
                 if n % PROGRESS_EVERY == 0:
                     ExportJob.objects.filter(pk=job.pk).update(done_rows=n)
-        from io import BytesIO
-
         out = BytesIO()
         wb.save(out)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

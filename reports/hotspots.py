@@ -9,7 +9,8 @@ from django.db.models import Count
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases.models import Category, Cluster, Ticket, TicketState
+from cases.models import Category, Cluster, Notification, Ticket, TicketState
+from cases.notifications.inbox import notifications_create, staff_by_unit
 from departments.models import Department
 from departments.roles import Role
 
@@ -83,9 +84,6 @@ def spikes_detect(day: date) -> list[Spike]:
 
 
 def _notify(spike: Spike) -> None:
-    from cases.models import Notification
-    from cases.notifications.inbox import notifications_create, staff_by_unit
-
     community = Department.objects.select_related("parent").get(pk=spike.community_id)
     street = community.parent
     category = Category.objects.get(pk=spike.category_id)

@@ -27,6 +27,9 @@ from django.utils import timezone
 
 from cases import clock
 from cases.models import Callback, Ticket, TicketState
+from departments.models import Department
+
+from .models import DailyUnitStat
 
 S = TicketState
 
@@ -290,18 +293,12 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
     return result
 
 
-def totals_live(period: Period, **kwargs) -> Counters:
-    return counters_live(period, **kwargs)[None]
-
-
 # -- rollups --------------------------------------------------------------------------------
 
 
 def counters_from_rollups(period: Period, *, group_by: str | None = "department", departments=None) -> dict:
     """The same counters summed from ``DailyUnitStat`` (group by department, day or
     nothing)."""
-    from .models import DailyUnitStat
-
     rows = DailyUnitStat.objects.filter(day__gte=period.start, day__lte=period.end)
     if departments is not None:
         rows = rows.filter(department_id__in=departments)
@@ -320,8 +317,6 @@ def counters_from_rollups(period: Period, *, group_by: str | None = "department"
 def subtree_totals(per_department: dict, departments) -> dict:
     """Counters of each unit including every unit below it (a street with its
     communities, a district with everything in it)."""
-    from departments.models import Department
-
     paths = dict(Department.objects.values_list("pk", "path"))
     totals = {}
     for dept in departments:

@@ -8,14 +8,18 @@ import logging
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases import clock
-from cases.models import Category, Channel, Ticket, TicketState
+from cases.models import Category, Channel, Notification, Ticket, TicketState
+from cases.notifications.inbox import notifications_create
 from departments.models import Department
 
+from .excel import report_workbook
 from .hotspots import hotspots
 from .metrics import Counters, Period, counters_live, rates
 from .models import Report, ReportSubscription
@@ -104,7 +108,6 @@ def report_data(kind: str, period: Period, now=None) -> dict:
         .order_by("resolve_due_at")[:50]
     )
     received = Ticket.objects.exclude(state=S.INVALID).filter(received_at__gte=start, received_at__lt=end)
-    from django.db.models import Count
 
     by_category = dict(received.values_list("category_id").annotate(n=Count("pk")).values_list("category_id", "n"))
     categories = Category.objects.select_related("parent__parent").in_bulk(list(by_category))
@@ -170,13 +173,6 @@ def report_build(kind: str, *, day: date | None = None, now=None) -> tuple[Repor
 
 def report_send(report_id: int) -> int:
     """Inbox message, and e-mail with the Excel file, to each subscriber."""
-    from django.core.mail import EmailMessage
-
-    from cases.models import Notification
-    from cases.notifications.inbox import notifications_create
-
-    from .excel import report_workbook
-
     report = Report.objects.get(pk=report_id)
     subscribers = [s.user for s in ReportSubscription.objects.filter(kind=report.kind).select_related("user")]
     if not subscribers:

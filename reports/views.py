@@ -12,6 +12,7 @@ from departments.models import Department
 
 from .dashboard import dashboard_data, period_from, territory_from
 from .hotspots import clusters_behind
+from .models import ExportJob
 
 
 def _require_citywide(request):
@@ -66,8 +67,6 @@ def hotspot_view(request, admin_site, community_id, category_id):
 
 
 def export_download_view(request, pk):
-    from .models import ExportJob
-
     job = export_job_scope(ExportJob.objects.all(), request.user).filter(pk=pk).first()
     if job is None or not job.file:
         raise Http404
@@ -75,8 +74,6 @@ def export_download_view(request, pk):
 
 
 def export_status_view(request, pk):
-    from .models import ExportJob
-
     job = export_job_scope(ExportJob.objects.all(), request.user).filter(pk=pk).first()
     if job is None:
         raise Http404

@@ -13,7 +13,13 @@ def gunicorn_start(workers: int, extra_env: dict | None = None):
     """gunicorn on a free loopback port, production settings, started and ready:
     ``(process, port)``."""
     port = free_port()
-    env = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(40), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # not the test run's settings_test
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        **(extra_env or {}),
+    }
     server = subprocess.Popen(gunicorn_command(port, workers), env=env)
     try:
         wait_until_serving(server, port)

@@ -19,7 +19,11 @@ def test_json_only_and_time_limits():
     assert app.conf.task_serializer == "json"
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_time_limit and app.conf.task_soft_time_limit < app.conf.task_time_limit
-    for name in ["cases.tasks.scan_deadlines", "cases.tasks.deliver_many", "cases.tasks.deliver_due"]:
+    for name in [
+        "cases.deadlines.tasks.scan_deadlines",
+        "cases.notifications.tasks.deliver_many",
+        "cases.notifications.tasks.deliver_due",
+    ]:
         assert app.tasks[name].acks_late, name
 
 

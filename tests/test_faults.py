@@ -54,7 +54,7 @@ def test_pages_and_api_keep_working_and_administrators_are_told(client, city, re
 
 
 def test_notifications_queued_while_the_broker_is_down_go_out_when_it_is_back(city, settings, monkeypatch):
-    from cases import tasks
+    from cases.notifications import tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")

@@ -130,7 +130,7 @@ def test_two_web_processes_two_workers_and_beat_do_nothing_twice(city, processes
     # Deadlines: beat's scan every second, two workers, and four more scans sent on top.
     overdue_tickets(city, OVERDUE)
     for _ in range(4):
-        current_app.send_task("cases.tasks.scan_deadlines")
+        current_app.send_task("cases.deadlines.tasks.scan_deadlines")
     wait_for(lambda: Reminder.objects.count() == OVERDUE, 180, processes, "a reminder for every overdue ticket")
     wait_for(
         lambda: Delivery.objects.count() == OVERDUE and not Delivery.objects.exclude(status=Delivery.Status.SENT),
@@ -147,7 +147,7 @@ def test_two_web_processes_two_workers_and_beat_do_nothing_twice(city, processes
     closed_yesterday(city, CLOSED)
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     for _ in range(4):
-        current_app.send_task("cases.tasks.run_callback_batch", args=[yesterday])
+        current_app.send_task("cases.callback_tasks.run_callback_batch", args=[yesterday])
     wait_for(
         lambda: sum(len(BATCH_DONE.findall(processes.log(w))) for w in ("w1", "w2")) == 4,
         120,

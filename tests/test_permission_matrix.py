@@ -37,7 +37,8 @@ from cases.models import (
 )
 from cases.privacy import citizen_reveal
 from departments.models import DutyAssignment
-from reports.exports import export_create, export_run
+from reports.export_jobs import export_create
+from reports.exports import export_run
 from reports.models import ReportSubscription, Spike
 from reports.reporting import report_build
 from tests.conftest import drive, new_ticket

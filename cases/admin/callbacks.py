@@ -21,7 +21,7 @@ from ..callbacks import (
     callback_record,
     callback_unreachable,
 )
-from ..clusters import cluster_escalate, cluster_may_act, cluster_merge
+from ..cluster_actions import cluster_escalate, cluster_may_act, cluster_merge
 from ..models import Callback, Cluster, Ticket
 from ..privacy import is_revealed, mask_name, mask_phone
 from ..selectors.scope import callback_scope, callbacks_visible, cluster_scope, clusters_visible, ticket_scope

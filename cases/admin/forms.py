@@ -6,14 +6,30 @@ function in ``perform``; refusals from the workflow come back as form errors."""
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect, FilteredSelectMultiple
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from departments.models import Department, Grid
+from departments.models import Department, Grid, StaffProfile
+from departments.roles import Role
 from departments.selectors import Territory, duty_suggest
 
 from .. import workflow
-from ..models import Attachment, Category, Channel, InvalidKind, Nature, ReplyResult, Ticket, TicketEvent, Urgency
+from ..callbacks import callback_overrule
+from ..models import (
+    Attachment,
+    Callback,
+    Category,
+    Channel,
+    InvalidKind,
+    Nature,
+    ReplyResult,
+    Ticket,
+    TicketEvent,
+    Urge,
+    Urgency,
+)
+from ..selectors.scope import ticket_list
 
 Kind = TicketEvent.Kind
 ERR_MASTER_NOT_FOUND = _("找不到编号为“%(number)s”的工单，或您无权查看。")
@@ -357,8 +373,6 @@ class MergeForm(ActionForm):
     note = _note()
 
     def clean_master(self):
-        from ..selectors.scope import ticket_list
-
         number = self.cleaned_data["master"].strip()
         master = ticket_list(user=self.user).filter(number=number).first()
         if master is None:
@@ -419,9 +433,6 @@ class RequireSignoffForm(ActionForm):
 
 
 def _leaders():
-    from departments.models import StaffProfile
-    from departments.roles import Role
-
     return [
         (p.user_id, f"{p.user.get_full_name() or p.user.username}（{p.department.name}）")
         for p in StaffProfile.objects.filter(role=Role.LEADER, user__is_active=True).select_related(
@@ -436,8 +447,6 @@ class LeaderChoiceField(forms.TypedChoiceField):
         super().__init__(*args, **kwargs)
 
     def clean(self, value):
-        from django.contrib.auth import get_user_model
-
         pk = super().clean(value)
         return get_user_model().objects.get(pk=pk)
 
@@ -483,8 +492,6 @@ class UrgeForm(ActionForm):
     )
 
     def __init__(self, *args, **kwargs):
-        from ..models import Urge
-
         super().__init__(*args, **kwargs)
         self.fields["urge_kind"].choices = Urge.Kind.choices
 
@@ -522,9 +529,6 @@ class OverruleForm(ActionForm):
     reason = _note(_("复核意见"), required=True, rows=4)
 
     def perform(self):
-        from ..callbacks import callback_overrule
-        from ..models import Callback
-
         callback = (
             Callback.objects.filter(reopened=True, overruled_at__isnull=True)
             .filter(models.Q(ticket=self.ticket) | models.Q(ticket__merged_into=self.ticket))

@@ -4,12 +4,14 @@ action buttons, the action forms, and the live-call intake form."""
 import csv
 import dataclasses
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -29,7 +31,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from departments.selectors import Territory, territory_resolve
+from departments.selectors import Territory, staff_profile, territory_resolve
+from reports.admin import start_ledger_export
 
 from .. import workflow
 from ..intake import intake_duplicates, knowledge_search
@@ -214,7 +217,6 @@ class TicketAdmin(SimpleHistoryAdmin):
         rule = workflow.TRANSITIONS[Kind.CREATED]
         if request.user.is_superuser:
             return True
-        from departments.selectors import staff_profile
 
         profile = staff_profile(request.user)
         return profile is not None and profile.role in rule.roles and super().has_add_permission(request)
@@ -296,8 +298,6 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def export_ledger_view(self, request):
         """台账: the list as filtered now, to Excel, in the background."""
-        from reports.admin import start_ledger_export
-
         if request.method != "POST":
             raise Http404
         query = request.POST.get("query", "")[:2000]
@@ -540,8 +540,6 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def _intake(self, request, form, action, merge_pk=None):
         """Create the ticket and, in the same transaction, merge or answer it."""
-        from django.db import transaction
-
         data = form.cleaned_data
         with transaction.atomic():
             ticket = workflow.ticket_create(
@@ -627,8 +625,6 @@ def _int(value):
 
 
 def _quote(name):
-    from urllib.parse import quote
-
     return quote(name)
 
 

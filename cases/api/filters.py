@@ -3,6 +3,8 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from departments.models import Department
+
 from .. import clock
 from ..models import Callback, Channel, Nature, Ticket, TicketState, Urgency, overdue_any_clock_q
 
@@ -53,8 +55,6 @@ class TicketFilter(StrictFilterSet):
         )
 
     def filter_department(self, queryset, name, value):
-        from departments.models import Department
-
         unit = Department.objects.filter(pk=value).first()
         if unit is None:
             return queryset.none()

@@ -1,5 +1,3 @@
-import re
-
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -13,8 +11,6 @@ from ..privacy import citizen_hidden_from, mask_name, mask_phone
 from ..selectors.scope import ticket_scope
 from ..workflow import VERBS, allowed_actions
 from .auth import request_key
-
-PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
 
 
 def _user(context):
@@ -168,11 +164,6 @@ class TicketCreateSerializer(serializers.Serializer):
     attachments = serializers.ListField(
         child=serializers.FileField(), required=False, max_length=MAX_FILES_PER_ACTION, write_only=True
     )
-
-    def validate_citizen_phone(self, value):
-        if value and not PHONE.match(value):
-            raise serializers.ValidationError(_("电话号码格式不正确。"))
-        return value
 
     def validate(self, attrs):
         if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from departments.models import Department
+from reports.metrics import Period, counters_live
 
 from .. import callbacks as callback_services
 from .. import clock, workflow
@@ -287,8 +288,6 @@ class StatsView(APIView):
         responses={200: s.StatsSerializer},
     )
     def get(self, request):
-        from reports.metrics import Period, counters_live
-
         today = clock.local_day()
         for name in ("start", "end", "department"):
             if name in request.query_params and not request.query_params[name]:
@@ -332,6 +331,4 @@ class StatsView(APIView):
 
 def not_found(request, *args, **kwargs):
     """Anything else under /api/v1/: a JSON 404, like every other API answer."""
-    from django.http import JsonResponse
-
     return JsonResponse({"detail": _("未找到。")}, status=404)

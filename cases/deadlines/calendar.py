@@ -17,9 +17,9 @@ do not wait for Monday).
 import itertools
 import logging
 import threading
-import time as monotonic_time
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -231,11 +231,11 @@ def get_calendar() -> WorkCalendar:
     """The calendar with the holiday table as of at most HOLIDAY_CACHE_SECONDS ago."""
     with _lock:
         cal = _current["calendar"]
-        age = monotonic_time.monotonic() - _current["loaded_at"]
+        age = monotonic() - _current["loaded_at"]
         if cal is None or age > settings.HOLIDAY_CACHE_SECONDS:
             overrides = dict(Holiday.objects.values_list("date", "is_working_day"))
             cal = WorkCalendar(parse_segments(settings.WORKING_HOURS), overrides)
-            _current.update(calendar=cal, loaded_at=monotonic_time.monotonic())
+            _current.update(calendar=cal, loaded_at=monotonic())
         return cal
 
 

@@ -24,7 +24,7 @@ written urge notice (催办通知书) to the unit."""
 
 import functools
 import logging
-import time as monotonic
+import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -40,9 +40,10 @@ from departments.roles import Role
 
 from .. import clock
 from ..batching import atomic_or_one_by_one
-from ..models import CLOCK_RULES, Clock, Notification, Reminder, ScanMark, Ticket, TicketState, UrgeNumberSequence
+from ..models import CLOCK_RULES, Clock, Notification, Reminder, ScanMark, Ticket, TicketState
 from ..notifications.inbox import is_urgent, notifications_create, staff_by_unit, staff_with_role
 from ..privacy import mask_phones_in_text
+from ..workflow import system_urges_issue
 from .calendar import get_calendar
 
 S = TicketState
@@ -157,7 +158,7 @@ def deadline_scan(
     """Find newly crossed warning levels and remind; safe to run any number of
     times, concurrently, and after a crash. ``full``: True checks every running
     clock, False only the window since the last pass, None (beat) decides."""
-    started = monotonic.perf_counter()
+    started = time.perf_counter()
     chunk_size = chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE
     now = now or clock.now()
     result = ScanResult(scanned_at=now)
@@ -174,7 +175,7 @@ def deadline_scan(
         _scan_levels(now, escalation_cutoff(now), result.since, scan_id, chunk_size, result)
         # Only a pass that finished moves the mark: a killed one is redone.
         _advance_mark(now, result.full)
-    result.seconds = monotonic.perf_counter() - started
+    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -308,7 +309,6 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     urges = {}
     if level == L.ESCALATED:
         # The written urge notices (催办通知书) of the whole chunk, through the workflow, in bulk.
-        from ..workflow import system_urges_issue
 
         issued = system_urges_issue(
             items=[(tickets[r.ticket_id], r, _urge_content(tickets[r.ticket_id], r)) for r in mine], now=now
@@ -373,24 +373,6 @@ def _texts(ticket, spec, level, reminder) -> tuple[str, str]:
     unit = ticket.assignee_department.name if ticket.assignee_department_id else ""
     body = mask_phones_in_text(f"{ticket.category.name} · {unit}\n{ticket.content[:120]}")  # texts leave the system
     return title, body
-
-
-def urge_number_next(year: int) -> str:
-    return urge_numbers_next(year, 1)[0]
-
-
-def urge_numbers_next(year: int, count: int) -> list[str]:
-    """``count`` consecutive notice numbers of ``year`` in one statement."""
-    table = connection.ops.quote_name(UrgeNumberSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (year, last_value) VALUES (%s, %s) "
-            f"ON CONFLICT (year) DO UPDATE SET last_value = {table}.last_value + %s RETURNING last_value",
-            [year, count, count],
-        )
-        (last,) = cursor.fetchone()
-    # A document number, the same whatever language anyone reads it in.
-    return [f"催办〔{year}〕{value:04d}号" for value in range(last - count + 1, last + 1)]
 
 
 def _urge_content(ticket, reminder) -> str:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
-import time as monotonic
+import time
 import urllib.parse
 import urllib.request
 
@@ -97,7 +97,7 @@ class DingTalkRobotBackend(HTTPJSONBackend):
         secret = settings.HOTLINE_DINGTALK_SECRET
         if not secret:
             return delivery.address
-        timestamp = str(round(monotonic.time() * 1000))
+        timestamp = str(round(time.time() * 1000))
         digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
         sign = urllib.parse.quote_plus(base64.b64encode(digest))
         joiner = "&" if "?" in delivery.address else "?"

@@ -10,7 +10,6 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from config import health
 from departments.models import StaffProfile
 
 from .. import clock
@@ -45,25 +44,6 @@ def quiet_until(now: datetime) -> datetime | None:
         return None
     day = local.date() if t < end else local.date() + timedelta(days=1)
     return datetime.combine(day, end, tzinfo=local.tzinfo)
-
-
-ENQUEUE_BATCH = 100
-BROKER = "Celery broker"
-
-
-def deliveries_enqueue(ids) -> None:
-    """Hand deliveries to the workers, a hundred per task message. If the broker is
-    down nothing is lost: the periodic ``deliver_due`` task finds the pending rows."""
-    from ..tasks import deliver_many
-
-    ids = list(ids)
-    for start in range(0, len(ids), ENQUEUE_BATCH):
-        try:
-            deliver_many.delay(ids[start : start + ENQUEUE_BATCH])
-        except Exception as error:
-            logger.warning("could not queue %s deliveries; deliver_due will pick them up", len(ids), exc_info=True)
-            health.mark_down(BROKER, error)
-            return
 
 
 # -- sending -------------------------------------------------------------------------

@@ -6,12 +6,14 @@ import logging
 from django.db import transaction
 from django.db.models import Q
 
+from config import health
 from departments.models import StaffProfile
 
 from .. import clock
 from ..models import Delivery, Notification, NotificationPreference, Ticket, Urgency
 from ..selectors.scope import notification_scope
-from .delivery import deliveries_enqueue, quiet_until
+from .delivery import quiet_until
+from .tasks import deliver_many
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,23 @@ def notifications_create(items, *, now=None) -> list[Notification]:
     if due_now:
         transaction.on_commit(lambda: deliveries_enqueue(due_now))
     return notifications
+
+
+ENQUEUE_BATCH = 100
+BROKER = "Celery broker"
+
+
+def deliveries_enqueue(ids) -> None:
+    """Hand deliveries to the workers, a hundred per task message. If the broker is
+    down nothing is lost: the periodic ``deliver_due`` task finds the pending rows."""
+    ids = list(ids)
+    for start in range(0, len(ids), ENQUEUE_BATCH):
+        try:
+            deliver_many.delay(ids[start : start + ENQUEUE_BATCH])
+        except Exception as error:
+            logger.warning("could not queue %s deliveries; deliver_due will pick them up", len(ids), exc_info=True)
+            health.mark_down(BROKER, error)
+            return
 
 
 # -- recipients ----------------------------------------------------------------------

@@ -23,11 +23,21 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ..models import Ticket, TicketEvent, TicketState
+from departments.models import Grid
+from departments.selectors import department_subtree_ids, staff_profile
+from reports.metrics import Period
+from reports.reporting import report_data
+
+from ..api_keys import api_key_issue
+from ..callbacks import callback_batch
+from ..deadlines.scan import deadline_scan, escalation_cutoff
+from ..models import ApiKey, Callback, Category, Cluster, ClusterMember, Ticket, TicketEvent, TicketState
+from . import demo_data
 
 S = TicketState
 
@@ -180,8 +190,6 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
             count_rows=_listed,
         )
     if want("street"):
-        from departments.selectors import department_subtree_ids, staff_profile
-
         user = get_user_model().objects.get(username="handler_street")
         ids = department_subtree_ids(staff_profile(user).department)
         marks = ",".join(str(i) for i in ids)
@@ -211,8 +219,6 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
             count_rows=lambda r: TicketEvent.objects.filter(ticket=ticket).count(),
         )
     if want("scan"):
-        from ..deadlines.scan import deadline_scan
-
         full = Row("deadline scan, full pass", "≤ 5 s, ≤ 2× raw SQL")
 
         def scan_note(row, result):
@@ -257,9 +263,6 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
         rerun_row = Row("  rerun, nothing new", "≤ 2 s, 0 new rows")
         _callback_batch(batch_row, rerun_row, runs, out, rows)
     if want("report"):
-        from reports.metrics import Period
-        from reports.reporting import report_data
-
         today = timezone.localdate()
         month = Period.month(today.replace(day=1) - timedelta(days=1))
         start, end = month.bounds
@@ -309,8 +312,6 @@ def _worker_peak_mb() -> float:
 
 
 def worker_pass():
-    from ..deadlines.scan import deadline_scan
-
     _in_rollback(lambda: deadline_scan(full=True))()
     _callback_batch(Row("", ""), Row("", ""), 1, lambda line: None, [], raw=False)
     print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -327,12 +328,6 @@ def _api_create(rows, runs, out):
     loopback: the most a few workers take with 16 callers at once, then the
     latency at a steady 50 requests/s (measured from when each request was due,
     so a backlog counts). The tickets are deleted afterwards."""
-    from departments.models import Grid
-
-    from ..api_keys import api_key_issue
-    from ..models import ApiKey, Category
-    from . import demo_data
-
     categories = list(
         Category.objects.filter(is_active=True, code__in=demo_data.DEMANDS).values_list("code", flat=True)
     )
@@ -392,7 +387,7 @@ def _api_create(rows, runs, out):
     per_request = len(ctx.captured_queries)
 
     # The same gunicorn starter as the multi-process tests (tests/servers.py has no test imports).
-    from tests.servers import gunicorn_start
+    from tests.servers import gunicorn_start  # noqa: PLC0415 - tests/ is in a checkout only; needed for this row alone
 
     server, port = gunicorn_start(API_WORKERS, {"HOTLINE_API_RATE_KEY": "1000000/min"})  # the server, not the throttle
     try:
@@ -480,8 +475,6 @@ BENCH_MARK = "（压测）"
 
 
 def _delete_bench_tickets(numbers):
-    from ..models import Cluster, ClusterMember, Ticket
-
     tickets = Ticket.objects.filter(number__in=numbers) | Ticket.objects.filter(
         channel="app", citizen_name="压测", content__endswith=BENCH_MARK
     )
@@ -499,8 +492,6 @@ def _delete_bench_tickets(numbers):
 
 
 def _longest_story():
-    from django.db.models import Count
-
     return (
         Ticket.objects.filter(state=S.HANDLING, events__kind=TicketEvent.Kind.PROGRESS)
         .annotate(n=Count("events"))
@@ -512,8 +503,6 @@ def _longest_story():
 def _raw_crossed(now, since=None):
     """One SELECT of every (ticket, clock, level, due) crossed and not yet reminded,
     all clocks and levels: the scan's question in plain SQL."""
-    from ..deadlines.scan import escalation_cutoff
-
     running = {
         "sign": "tk.state = 'dispatched' AND tk.signed_at IS NULL",
         "contact": "tk.state IN ('dispatched', 'handling') AND tk.signed_at IS NOT NULL "
@@ -566,9 +555,6 @@ def _raw_scan_select(now, since):
 def _callback_batch(batch_row, rerun_row, runs, out, rows, *, raw=True):
     """Close 60,000 tickets on one past day (inside a rolled-back transaction),
     then time the nightly batch for that day and its rerun."""
-    from ..callbacks import callback_batch
-    from ..models import Callback
-
     day = timezone.localdate() - timedelta(days=400)
     start = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time()))
 

@@ -15,10 +15,32 @@ from django.utils import timezone
 from departments.models import Department, DutyAssignment, Grid, StaffProfile, TerritorialLevel
 from departments.roles import Role
 from departments.selectors import Territory, duty_suggest
+from reports.hotspots import spikes_detect
+from reports.models import Report, ReportSubscription
+from reports.reporting import report_build
+from reports.rollups import rollups_rebuild
 
 from .. import workflow
+from ..api_keys import api_key_issue
+from ..callbacks import callback_batch, callback_record, callback_unreachable
 from ..clock import clock_at
-from ..models import Category, Channel, KnowledgeArticle, ReplyResult, Ticket, TicketState, Urgency
+from ..cluster_actions import cluster_escalate
+from ..clusters import clusters_sweep
+from ..deadlines.scan import deadline_scan
+from ..models import (
+    ApiKey,
+    Callback,
+    Category,
+    Channel,
+    Cluster,
+    KnowledgeArticle,
+    ReplyResult,
+    ServiceAttribute,
+    Ticket,
+    TicketState,
+    Urge,
+    Urgency,
+)
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
 
@@ -519,7 +541,6 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     summary["stats"] = replay.stats
     summary["followups"] = followups(replay, days=days)
     # What beat would have done meanwhile: remind about everything overdue.
-    from ..deadlines.scan import deadline_scan
 
     summary["scan"] = deadline_scan().summary()
     summary["reports"] = reports_for_demo(users, days=days)
@@ -536,9 +557,6 @@ DEMO_API_KEYS = [
 
 def build_open311(categories: dict) -> None:
     """Service-definition attributes for a few services, and the demo API keys."""
-    from ..api_keys import api_key_issue
-    from ..models import ApiKey, ServiceAttribute
-
     attributes = [
         ("0101", "temperature", "室内温度（℃）", "number", False, [], 1),
         (
@@ -581,11 +599,6 @@ def build_open311(categories: dict) -> None:
 def reports_for_demo(users, *, days: int) -> list[str]:
     """Rollups for the whole period, the last reports issued, spikes flagged, and
     the leader and the supervisor subscribed."""
-    from reports.hotspots import spikes_detect
-    from reports.models import Report, ReportSubscription
-    from reports.reporting import report_build
-    from reports.rollups import rollups_rebuild
-
     rollups_rebuild(days=days + 1)
     today = timezone.localdate()
     for offset in range(3, -1, -1):
@@ -603,10 +616,6 @@ def reports_for_demo(users, *, days: int) -> list[str]:
 def followups(replay: Replay, *, days: int) -> dict:
     """What the centre did besides: the daily callbacks and what they set off, a
     mass complaint and a repeat caller (clusters), supervisors' urges."""
-    from ..callbacks import callback_batch, callback_record, callback_unreachable
-    from ..clusters import cluster_escalate, clusters_sweep
-    from ..models import Callback, Cluster, Urge
-
     rng, users, now = replay.rng, replay.users, replay.now
     stats = {"callbacks": 0, "unsatisfied": 0, "reopened": 0, "urges": 0, "clusters": 0}
     today = timezone.localdate(now)

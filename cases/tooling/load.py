@@ -11,6 +11,7 @@ applications are left out."""
 
 import random
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,8 @@ from django.utils import timezone
 
 from departments.models import Department, Grid
 
-from ..models import Callback, Channel, Ticket, TicketEvent, TicketNumberSequence, TicketState
+from ..deadlines.scan import CLOCKS, escalation_cutoff, level_conditions
+from ..models import Callback, Channel, Reminder, Ticket, TicketEvent, TicketNumberSequence, TicketState
 from . import demo
 from . import demo_data as D
 
@@ -433,11 +435,6 @@ def reminders_so_far(*, hours: int = 24) -> int:
     """The reminders the deadline scan would already have sent for levels crossed
     more than ``hours`` ago (as if beat had been running all along), so that a
     scan now meets one day's worth of new crossings, not two years'."""
-    import uuid
-
-    from ..deadlines.scan import CLOCKS, escalation_cutoff, level_conditions
-    from ..models import Reminder
-
     cutoff = timezone.now() - timedelta(hours=hours)
     escalate_before = escalation_cutoff(cutoff)
     scan_id, made = uuid.uuid4(), 0

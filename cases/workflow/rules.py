@@ -7,6 +7,7 @@ not do this to this ticket) or ``WorkflowError`` (a ``ValidationError``: wrong
 state or bad input). The admin shows both in the form; the API answers 403 / 400.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -59,6 +60,10 @@ ERR_NOT_COHANDLER = _("您的单位不是该工单的协办单位，或已签收
 ERR_CATEGORY_INACTIVE = _("诉求分类“%(name)s”已停用。")
 ERR_INVALID_KIND = _("请选择无效类型。")
 ERR_REPLY_RESULT = _("请选择办理结果。")
+ERR_PHONE = _("电话号码格式不正确。")
+
+#: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
+PHONE = re.compile(r"\+?[\d\- ]{5,20}")
 
 # -- the transition table ----------------------------------------------------------
 

@@ -49,10 +49,11 @@ from ..models import (
     TicketApplication,
     TicketEvent,
     TimeUnit,
+    Urge,
     Urgency,
 )
 from ..notifications import on_transition  # the module: it reads the registry, so may still be loading
-from ..numbering import ticket_number_next
+from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
 from ..selectors.scope import user_unit_ids
 from .events import (
     application_data,
@@ -96,12 +97,14 @@ from .rules import (
     ERR_NO_PENDING_APPLICATION,
     ERR_NOT_COHANDLER,
     ERR_PENDING_APPLICATION,
+    ERR_PHONE,
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
     ERR_SAME_DEPARTMENT,
     ERR_SUBDISPATCH_TARGET,
     ERR_SUBDISPATCH_UNSIGNED,
+    PHONE,
     TRANSITIONS,
     Kind,
     S,
@@ -239,6 +242,10 @@ def ticket_create(
     urgency = urgency or default_urgency
     if nature not in Nature.values or urgency not in Urgency.values:
         raise WorkflowError(_("诉求性质或紧急程度无效。"), code="invalid_choice")
+    citizen_phone = citizen_phone.strip()
+    if citizen_phone and not PHONE.fullmatch(citizen_phone):
+        # Keyed by the field, so a form or the API shows it next to the number.
+        raise WorkflowError({"citizen_phone": WorkflowError(ERR_PHONE, code="phone")})
     if is_anonymous:
         citizen_name = ""
     validated = attachments_validate(attachments)
@@ -971,7 +978,6 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
     its citizen still gets a callback."""
     if ticket.pk == master.pk:
         raise WorkflowError(ERR_MERGE_SELF, code="self")
-    now = _now()
     with transaction.atomic():
         # Lock both rows in primary-key order so two opposite merges cannot deadlock.
         locked = {
@@ -979,6 +985,7 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
             for row in Ticket.objects.select_for_update().filter(pk__in=[ticket.pk, master.pk]).order_by("pk")
         }
         t, m = locked[ticket.pk], locked[master.pk]
+        now = _now()  # after the locks: a merge that waited is stamped when it happened
         _authorize(Kind.MERGED, t, actor)
         if m.merged_into_id is not None:
             raise WorkflowError(ERR_MERGE_MASTER_MERGED, code="master_merged", params={"number": m.number})
@@ -1187,9 +1194,6 @@ def ticket_escalate(
 def ticket_urge(*, ticket: Ticket, actor, kind: str, content: str, respond_by=None, reminder=None):
     """催办: phone, written notice (numbered), on-site or interview; the lead unit
     must acknowledge. ``actor=None`` is the deadline scan."""
-    from ..deadlines.scan import urge_number_next
-    from ..models import Urge
-
     if kind not in Urge.Kind.values:
         raise WorkflowError(ERR_URGE_KIND, code="urge_kind")
     content = _require_text(content, _("催办内容"))
@@ -1228,9 +1232,6 @@ def system_urges_issue(*, items, now) -> list:
     timeline event, a history version — but a few statements for the whole chunk.
     ``items`` are ``(ticket, reminder, content)``. No unit notification here: the
     scan's reminder already carries the notice."""
-    from ..deadlines.scan import urge_numbers_next
-    from ..models import Urge
-
     if not items:
         return []
     rule = TRANSITIONS[Kind.URGED]

@@ -66,6 +66,13 @@ def test_bad_input_says_what_is_wrong_and_writes_nothing(city, keys, change, fie
     assert not Ticket.objects.exists()
 
 
+def test_the_phone_rule_is_the_workflows_and_answers_as_a_field_error(city, keys):
+    response = _new(key_client(keys["app"][1]), citizen_phone="call me")
+    assert response.status_code == 400
+    assert response.json() == {"citizen_phone": ["电话号码格式不正确。"]}  # ticket_create's ERR_PHONE
+    assert _new(key_client(keys["app"][1]), citizen_phone="+86 139-1234-5678").status_code == 201
+
+
 def test_an_oversized_or_fake_attachment_is_refused(city, keys, settings):
     settings.HOTLINE_ATTACHMENT_MAX_BYTES = 1000
     client = key_client(keys["app"][1])

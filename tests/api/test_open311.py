@@ -121,7 +121,7 @@ def test_post_creates_a_request_and_keeps_personal_data_in(client, city, keys, h
         ({"attribute[since]": "forever"}, 400, "forever is not one of"),
         ({"attribute[colour]": "red"}, 400, "attribute[colour] is not defined"),
         ({"description": "长" * 4001}, 400, "longer than 4000"),
-        ({"phone": "call me"}, 400, "phone"),
+        ({"phone": "call me"}, 400, "phone is not a telephone number"),  # the workflow's phone rule
         ({"jurisdiction_id": "elsewhere.example"}, 404, "jurisdiction_id"),
     ],
 )

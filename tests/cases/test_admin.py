@@ -420,6 +420,13 @@ def test_operator_registers_a_call_through_the_intake_form(client, city, clock):
     assert ticket.grid == city.grid and ticket.created_by == city.operator
 
 
+def test_intake_refuses_a_malformed_phone_like_the_api_does(client, city, clock):
+    login(client, city.operator)
+    response = client.post(INTAKE, intake_data(city, citizen_phone="call me"))
+    assert response.status_code == 200 and "电话号码格式不正确。" in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
 def test_intake_requires_a_phone_for_hotline_calls_unless_anonymous(client, city, clock):
     login(client, city.operator)
     response = client.post(INTAKE, intake_data(city, citizen_phone=""))

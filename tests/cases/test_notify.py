@@ -192,7 +192,7 @@ def test_a_claim_abandoned_by_a_dead_worker_is_handed_back(city, reachable, cloc
 
 
 def test_the_broker_being_down_loses_nothing(city, reachable, monkeypatch, clock, django_capture_on_commit_callbacks):
-    from cases import tasks
+    from cases.notifications import tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis: connection refused")

@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import workflow
-from cases.clusters import cluster_escalate, cluster_merge, clusters_detect_for, clusters_sweep
+from cases.cluster_actions import cluster_escalate, cluster_merge
+from cases.clusters import clusters_detect_for, clusters_sweep
 from cases.models import Cluster, Notification, ReplyResult, TicketEvent, TicketState, Urge
 from cases.workflow import WorkflowError, WorkflowPermissionError
 from departments.roles import Role

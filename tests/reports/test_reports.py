@@ -162,6 +162,29 @@ def test_a_filtered_ledger(client, october, django_capture_on_commit_callbacks):
     assert ExportJob.objects.get().total == 7
 
 
+def test_an_export_job_runs_once_however_often_it_is_delivered(october, monkeypatch):
+    """The queue message, ``resume_exports`` and a re-delivery may all hand over the same
+    job; the conditional claim lets exactly one of them write it."""
+    from reports import exports, tasks
+    from reports.export_jobs import export_create
+
+    job = export_create(user=october.dispatcher, query="")  # not committed: still queued
+    runs, rebuild = [], exports.ledger_queryset
+
+    def ledger_queryset(user, query):
+        runs.append(query)
+        # A second worker gets the same job while the first is writing it.
+        assert exports.export_run(job.pk).status == ExportJob.Status.RUNNING
+        return rebuild(user, query)
+
+    monkeypatch.setattr(exports, "ledger_queryset", ledger_queryset)
+    assert tasks.export_ledger(job.pk) == ExportJob.Status.DONE
+    assert tasks.export_ledger(job.pk) == ExportJob.Status.DONE  # a late re-delivery
+    ExportJob.objects.filter(pk=job.pk).update(created_at=job.created_at.replace(year=2000))
+    assert tasks.resume_exports() == 0
+    assert runs == [""]
+
+
 # -- dashboard ---------------------------------------------------------------------------
 
 

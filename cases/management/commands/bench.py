@@ -1,3 +1,4 @@
+import os
 import platform
 
 from django.conf import settings
@@ -43,6 +44,4 @@ class Command(BaseCommand):
 
 
 def _cpus():
-    import os
-
     return len(os.sched_getaffinity(0))
