@@ -17,7 +17,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from departments.models import StaffProfile
@@ -221,7 +220,7 @@ def callback_unreachable(*, callback: Callback, actor, note: str = "") -> Callba
             cb.status = Callback.Status.UNREACHABLE
             cb.completed_at, cb.completed_by = now, actor
         else:
-            cb.next_attempt_on = _next_working_day(timezone.localdate(now))
+            cb.next_attempt_on = _next_working_day(clock.local_day(now))
         cb.agent = cb.agent or actor
         cb.save()
     return cb
@@ -316,7 +315,7 @@ def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:
 
 def callbacks_due(user, today: date | None = None):
     """The agent's queue for today: pending callbacks assigned to them (or to nobody)."""
-    today = today or timezone.localdate()
+    today = today or clock.local_day()
     return callback_scope(Callback.objects.all(), user).filter(
         status=Callback.Status.PENDING, next_attempt_on__lte=today
     )

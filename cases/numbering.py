@@ -10,13 +10,13 @@ on the day's counter for the whole intake."""
 from datetime import date
 
 from django.db import connection
-from django.utils import timezone
 
+from . import clock
 from .models import TicketNumberSequence, UrgeNumberSequence
 
 
 def ticket_number_next(day: date | None = None) -> str:
-    day = day or timezone.localdate()
+    day = day or clock.local_day()
     table = connection.ops.quote_name(TicketNumberSequence._meta.db_table)
     sql = (
         f"INSERT INTO {table} (day, last_value) VALUES (%s, 1) "

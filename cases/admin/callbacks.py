@@ -7,13 +7,13 @@ from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_site import ReadOnlyAdminMixin
 
+from .. import clock
 from ..callbacks import (
     callback_may_overrule,
     callback_may_record,
@@ -96,7 +96,7 @@ class CallbackQueueFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset):
-        today = timezone.localdate()
+        today = clock.local_day()
         value = self.value()
         if value == "today":
             return queryset.filter(status=Callback.Status.PENDING, next_attempt_on__lte=today)

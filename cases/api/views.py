@@ -3,7 +3,6 @@ from datetime import date, timedelta
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -188,7 +187,7 @@ class CallbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         request = self.request
         queryset = Callback.objects.select_related("ticket", "ticket__category")
-        today = timezone.localdate()
+        today = clock.local_day()
         if request_key(request) is not None:
             if self.action != "list":
                 return queryset  # a result posted twice gets "already done", not "not found"

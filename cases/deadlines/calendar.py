@@ -26,6 +26,7 @@ import chinese_calendar
 from django.conf import settings
 from django.utils import timezone
 
+from .. import clock
 from ..models import Holiday, TimeUnit
 
 logger = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def calendar_invalidate() -> None:
 def calendar_gaps(today: date | None = None) -> list[int]:
     """Years needed soon (this year and, within the look-ahead, the next) for which
     neither the library nor the holiday table has a schedule."""
-    today = today or timezone.localdate()
+    today = today or clock.local_day()
     horizon = today + timedelta(days=settings.CALENDAR_LOOKAHEAD_DAYS)
     cal = get_calendar()
     return [year for year in range(today.year, horizon.year + 1) if not cal.year_is_covered(year)]

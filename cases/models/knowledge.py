@@ -1,13 +1,14 @@
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from .. import clock
 
 
 class KnowledgeQuerySet(models.QuerySet):
     def current(self, today=None):
-        today = today or timezone.localdate()
+        today = today or clock.local_day()
         return self.filter(is_active=True).filter(
             Q(valid_from__isnull=True) | Q(valid_from__lte=today),
             Q(valid_to__isnull=True) | Q(valid_to__gte=today),

@@ -16,9 +16,7 @@ One function per verb. Each one:
 
 Each is marked with the kind it writes (``@performs``): ``registry.VERBS[kind].function``.
 
-Refusals raise ``WorkflowPermissionError`` (a ``PermissionDenied``: the actor may
-not do this to this ticket) or ``WorkflowError`` (a ``ValidationError``: wrong
-state or bad input). The admin shows both in the form; the API answers 403 / 400.
+Refusals are the exceptions of ``rules``.
 """
 
 from datetime import time
@@ -253,7 +251,7 @@ def ticket_create(
         grid=grid, community=community, address=address, latitude=latitude, longitude=longitude
     )
     now = _now()
-    number = ticket_number_next(timezone.localdate(now))
+    number = ticket_number_next(clock.local_day(now))
     with stored_files_guard() as stored, transaction.atomic():
         ticket = Ticket(
             number=number,

@@ -11,7 +11,8 @@ from openpyxl import load_workbook
 from cases.ledger import ledger_header
 from cases.models import TicketState
 from cases.selectors.tickets import search_term, ticket_list_filtered
-from reports.exports import export_create, export_run
+from reports.export_jobs import export_create
+from reports.exports import export_run
 from tests.conftest import drive, local, new_ticket
 
 S = TicketState

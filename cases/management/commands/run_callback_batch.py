@@ -1,8 +1,8 @@
 from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from cases import clock
 from cases.callbacks import callback_batch
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError(f"--date: {options['date']!r} is not a date like 2026-11-22") from None
         else:
-            day = timezone.localdate() - timedelta(days=1)
+            day = clock.local_day() - timedelta(days=1)
         result = callback_batch(day=day)
         self.stdout.write(f"Callback batch for tickets closed on {day}:")
         self.stdout.write(f"  new callbacks: {result.created} (no callback possible: {result.impossible})")
