@@ -416,6 +416,8 @@ HOTLINE_METRICS = {
 }
 # Rollups older than this many days are final; newer ones are rebuilt nightly.
 HOTLINE_ROLLUP_REBUILD_DAYS = env_int("HOTLINE_ROLLUP_REBUILD_DAYS", 40)
+# A running ledger export with no progress for this long lost its worker; resume_exports restarts it.
+HOTLINE_EXPORT_STALE_MINUTES = env_int("HOTLINE_EXPORT_STALE_MINUTES", 10)
 # 突增: a day's count at least this many times the trailing daily mean, and at least
 # SPIKE_MIN tickets, over SPIKE_TRAILING_DAYS.
 HOTLINE_SPIKE_FACTOR = float(os.environ.get("HOTLINE_SPIKE_FACTOR", "3"))

@@ -5,10 +5,12 @@ the job's owner through the list's own selector (``cases.selectors.tickets``) �
 same filters, same search, same scope — and writes ``cases.ledger``'s rows."""
 
 import logging
+from datetime import timedelta
 from io import BytesIO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db.models import Q
 from django.utils import timezone, translation
 from openpyxl import Workbook
 
@@ -27,12 +29,21 @@ def ledger_queryset(user, query: str):
     return ticket_list_filtered(user=user, params=query)
 
 
+def export_stale_q(now) -> Q:
+    """A running job whose worker stopped beating (it died or was killed mid-export)."""
+    stale = now - timedelta(minutes=settings.HOTLINE_EXPORT_STALE_MINUTES)
+    return Q(status=ExportJob.Status.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
+
+
 def export_claim(job_id: int) -> bool:
-    """Take a queued job for this worker: one conditional UPDATE, so of two deliveries of
-    the same job (the queue message and ``resume_exports``, or a re-delivery) exactly one
-    runs it."""
-    Status = ExportJob.Status
-    return bool(ExportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(status=Status.RUNNING))
+    """Take a queued job — or a running one whose worker died — for this worker: one
+    conditional UPDATE, so of two deliveries of the same job (the queue message and
+    ``resume_exports``, or a re-delivery) exactly one runs it."""
+    now = clock.now()
+    claimable = Q(status=ExportJob.Status.QUEUED) | export_stale_q(now)
+    return bool(
+        ExportJob.objects.filter(claimable, pk=job_id).update(status=ExportJob.Status.RUNNING, heartbeat_at=now)
+    )
 
 
 def export_run(job_id: int) -> ExportJob:
@@ -51,7 +62,7 @@ def export_run(job_id: int) -> ExportJob:
             for n, row in enumerate(ledger_rows(queryset, job.user), start=1):
                 ws.append(row)
                 if n % PROGRESS_EVERY == 0:
-                    ExportJob.objects.filter(pk=job.pk).update(done_rows=n)
+                    ExportJob.objects.filter(pk=job.pk).update(done_rows=n, heartbeat_at=clock.now())
         out = BytesIO()
         wb.save(out)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

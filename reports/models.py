@@ -144,6 +144,9 @@ class ExportJob(models.Model):
     error = models.TextField(_("错误"), blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    #: Set when a worker claims the job and at every progress step: a running job whose
+    #: heartbeat is older than ``HOTLINE_EXPORT_STALE_MINUTES`` lost its worker.
+    heartbeat_at = models.DateTimeField(_("最近进度"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("导出任务")

@@ -8,7 +8,7 @@ import logging
 from datetime import date, timedelta
 
 from celery import shared_task
-from django.utils import timezone
+from django.db.models import Q
 
 from cases import clock
 
@@ -36,13 +36,13 @@ def rebuild_rollups(days: int | None = None):
 
 @shared_task(acks_late=True, ignore_result=True)
 def resume_exports():
-    """Exports whose queue message never arrived (the broker was down) run now."""
-    from .exports import export_run  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+    """Exports whose queue message never arrived (the broker was down), and exports
+    whose worker died mid-way (no progress for ``HOTLINE_EXPORT_STALE_MINUTES``), run now."""
+    from .exports import export_run, export_stale_q  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
 
-    stale = timezone.now() - timedelta(minutes=2)
-    ids = list(
-        ExportJob.objects.filter(status=ExportJob.Status.QUEUED, created_at__lt=stale).values_list("pk", flat=True)
-    )
+    now = clock.now()
+    lost = Q(status=ExportJob.Status.QUEUED, created_at__lt=now - timedelta(minutes=2))
+    ids = list(ExportJob.objects.filter(lost | export_stale_q(now)).values_list("pk", flat=True))
     for pk in ids:
         export_run(pk)
     return len(ids)

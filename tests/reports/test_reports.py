@@ -324,3 +324,25 @@ def test_report_views_render_every_rate_label(client, october):
     ]:
         assert label in page
     assert re.search(r"id=\"report-totals\"", page)
+
+
+def test_an_export_whose_worker_died_is_resumed(october, settings):
+    """A worker killed mid-export leaves the job running; once its heartbeat is older than
+    ``HOTLINE_EXPORT_STALE_MINUTES`` the periodic ``resume_exports`` finishes it, while a job
+    still beating is left to its worker."""
+    from datetime import timedelta
+
+    from reports import exports, tasks
+    from reports.export_jobs import export_create
+
+    job = export_create(user=october.dispatcher, query="")
+    assert exports.export_claim(job.pk)  # a worker took it, then died
+    assert tasks.resume_exports() == 0  # still beating: not taken from its worker
+    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.RUNNING
+    beat = ExportJob.objects.get(pk=job.pk).heartbeat_at
+    ExportJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=beat - timedelta(minutes=settings.HOTLINE_EXPORT_STALE_MINUTES + 1)
+    )
+    assert tasks.resume_exports() == 1
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE and job.done_rows == job.total > 0
