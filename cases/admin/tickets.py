@@ -34,7 +34,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from departments.selectors import Territory, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
-from .. import workflow
+from .. import clock, workflow
 from ..intake import intake_duplicates, knowledge_search
 from ..ledger import ledger_header, ledger_rows
 from ..models import Attachment, Category, Colour, Ticket, TicketEvent, Urgency, deadline_colour
@@ -93,7 +93,7 @@ def humanize_delta(delta: timedelta) -> str:
 def deadline_badge(colour: str, due, now=None) -> str:
     if not colour or due is None:
         return "—"
-    now = now or timezone.now()
+    now = now or clock.now()
     return format_html(
         '<span class="deadline deadline-{}" style="color:{};font-weight:600" title="{}">● {}</span>',
         colour,
@@ -205,7 +205,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         qs = ticket_scope(super().get_queryset(request), request.user)
-        return qs.with_colour(timezone.now())
+        return qs.with_colour(clock.now())
 
     def get_ordering(self, request):
         return list(WORKLIST_ORDERING)
@@ -397,7 +397,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         return obj
 
     def _workbench_context(self, request, ticket):
-        now = timezone.now()
+        now = clock.now()
         allowed = set(workflow.allowed_actions(ticket, request.user))
         buttons = [
             {
