@@ -1,12 +1,12 @@
 import django_filters
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department
 
 from .. import clock
-from ..models import Callback, Channel, Nature, Ticket, TicketState, Urgency, overdue_any_clock_q
+from ..models import Callback, Category, Channel, Nature, Ticket, TicketState, Urgency, overdue_any_clock_q
+from ..selectors.tickets import in_category, led_within
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -49,16 +49,15 @@ class TicketFilter(StrictFilterSet):
         model = Ticket
         fields = []
 
+    # The subtree rules are the work list's (cases.selectors.tickets); an unknown code or
+    # unit here finds nothing, where the admin's sidebar ignores a stale choice.
     def filter_category(self, queryset, name, value):
-        return queryset.filter(
-            Q(category__code=value) | Q(category__parent__code=value) | Q(category__parent__parent__code=value)
-        )
+        node = Category.objects.filter(code=value).first()
+        return queryset.none() if node is None else in_category(queryset, node)
 
     def filter_department(self, queryset, name, value):
         unit = Department.objects.filter(pk=value).first()
-        if unit is None:
-            return queryset.none()
-        return queryset.filter(lead_department__path__startswith=unit.path)
+        return queryset.none() if unit is None else led_within(queryset, unit)
 
     def filter_overdue(self, queryset, name, value):
         late = overdue_any_clock_q(clock.now())

@@ -186,12 +186,19 @@ def filter_unit(queryset, pk, user):
     return queryset.filter(Q(lead_department_id__in=ids) | Q(assignee_department_id__in=ids))
 
 
+def in_category(queryset, node: Category):
+    """Tickets of a category and every category below it (the admin list by id, the API by code)."""
+    return queryset.filter(category_id__in=list(node.descendants().values_list("pk", flat=True)))
+
+
+def led_within(queryset, node: Department):
+    """Tickets led by a unit or any unit below it."""
+    return queryset.filter(lead_department__path__startswith=node.path)
+
+
 def filter_category(queryset, pk):
     node = Category.objects.filter(pk=_as_int(pk)).first()
-    if node is None:
-        return queryset
-    ids = list(node.descendants().values_list("pk", flat=True))
-    return queryset.filter(category_id__in=ids)
+    return queryset if node is None else in_category(queryset, node)
 
 
 TERRITORY_KINDS = [Department.Kind.DISTRICT, Department.Kind.STREET, Department.Kind.COMMUNITY]
