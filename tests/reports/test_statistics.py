@@ -333,3 +333,11 @@ def test_the_report_has_category_rates_and_supervision(month, city):
     assert sheet.cell(row=1, column=2).value == "催办合计"
     assert [c.value for c in sheet[sheet.max_row]][:2] == ["合计", 4]
     assert wb["分类统计"].cell(row=2, column=1).value.strip() == "城乡建设"
+
+
+def test_the_page_is_complete_in_english(client, month, city):
+    client.force_login(city.supervisor)
+    client.cookies["django_language"] = "en"
+    response = client.get(reverse(URL), {**QUERY, "axis": "department"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert [str(h["label"]) for h in response.context["headers"]][:3] == ["Units", "Received", "Dispatched"]
+    assert "Statistics" in str(response.context["title"]) and "Response rate" in response.content.decode()
