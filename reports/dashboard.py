@@ -86,7 +86,9 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         "resolution": [_pct(rates(c)["resolution"]) for c in buckets.values()],
         "satisfaction": [_pct(rates(c)["satisfaction"]) for c in buckets.values()],
     }
-    names = dict(Department.objects.filter(pk__in=[pk for pk in by_unit if pk]).values_list("pk", "name"))
+    watched = supervision_counts(period, group_by="department", tickets=located)
+    named = {pk for pk in (*by_unit, *watched) if pk}
+    names = dict(Department.objects.filter(pk__in=named).values_list("pk", "name"))  # ranking and supervision
     threshold = settings.HOTLINE_METRICS["ranking_min_tickets"]  # the reports rank by the same setting
     scored = [(names[pk], rates(c)) for pk, c in by_unit.items() if pk in names and c.dispatched >= threshold]
     ranking = sorted([(name, r["composite"]) for name, r in scored if r["composite"] is not None], key=lambda x: -x[1])[
@@ -121,11 +123,9 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
     spikes = Spike.objects.filter(day__gte=period.start, day__lte=period.end).select_related("community", "category")
     if territory is not None:
         spikes = spikes.filter(community__path__startswith=territory.path)
-    watched = supervision_counts(period, group_by="department", tickets=located)
     watched_total = SupervisionCounts()
     for counts in watched.values():
         watched_total.add(counts)
-    watched_names = dict(Department.objects.filter(pk__in=[pk for pk in watched if pk]).values_list("pk", "name"))
     return {
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "weekly": weekly},
         "territory": territory.name if territory else None,
@@ -171,7 +171,7 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         "supervision": {
             "total": watched_total.as_dict(),
             "units": [
-                {"name": watched_names.get(pk, _("（未指定）")), **counts.as_dict()}
+                {"name": names.get(pk, _("（未指定）")), **counts.as_dict()}
                 for pk, counts in sorted(watched.items(), key=lambda kv: (-kv[1].urges, -kv[1].escalated))[:15]
             ],
         },

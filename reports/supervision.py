@@ -63,7 +63,7 @@ ERR_GROUP = "supervision counts group by department or nothing"
 def supervision_counts(period: Period, *, group_by: str | None = "department", units=None, tickets=None) -> dict:
     """Counts per unit id (``group_by="department"``) or ``{None: total}``;
     ``units`` (ids) keeps only those units, ``tickets`` (a queryset) only the
-    urges and events of those tickets. Three grouped queries."""
+    urges and events of those tickets. Two grouped queries."""
     if group_by not in (None, *SUPERVISION_GROUPS):
         raise ValueError(ERR_GROUP)
     start, end = period.bounds
@@ -73,15 +73,13 @@ def supervision_counts(period: Period, *, group_by: str | None = "department", u
         return result.setdefault(key if group_by else None, SupervisionCounts())
 
     urges = Urge.objects.filter(issued_at__gte=start, issued_at__lt=end)
-    events = TicketEvent.objects.filter(created_at__gte=start, created_at__lt=end)
-    escalations = events.filter(kind=TicketEvent.Kind.ESCALATED)
-    signoffs = events.filter(kind=TicketEvent.Kind.HEAD_SIGNED)
+    events = TicketEvent.objects.filter(
+        created_at__gte=start, created_at__lt=end, kind__in=[TicketEvent.Kind.ESCALATED, TicketEvent.Kind.HEAD_SIGNED]
+    )
     if tickets is not None:
-        urges, escalations, signoffs = (qs.filter(ticket__in=tickets) for qs in (urges, escalations, signoffs))
+        urges, events = urges.filter(ticket__in=tickets), events.filter(ticket__in=tickets)
     if units is not None:
         urges = urges.filter(department_id__in=units)
-        escalations = escalations.filter(ticket__lead_department_id__in=units)
-        signoffs = signoffs.filter(actor_department_id__in=units)
     kinds = {kind: Count("pk", filter=Q(kind=kind)) for kind in Urge.Kind.values}
     for row in urges.values("department_id").annotate(
         n=Count("pk"), acked=Count("pk", filter=Q(acknowledged_at__isnull=False)), **kinds
@@ -92,10 +90,16 @@ def supervision_counts(period: Period, *, group_by: str | None = "department", u
         counts.unacknowledged += row["n"] - row["acked"]
         for kind in Urge.Kind.values:
             setattr(counts, kind, getattr(counts, kind) + row[kind])
-    for key, n in escalations.values_list("ticket__lead_department_id").annotate(n=Count("pk")):
-        bucket(key).escalated += n
-    for key, n in signoffs.values_list("actor_department_id").annotate(n=Count("pk")):
-        bucket(key).head_signed += n
+    # escalations and sign-offs in one grouped query: each keeps the unit it belongs to
+    grouped = events.values_list("kind", "ticket__lead_department_id", "actor_department_id").annotate(n=Count("pk"))
+    for kind, lead, actor_unit, n in grouped:
+        unit = lead if kind == TicketEvent.Kind.ESCALATED else actor_unit
+        if units is not None and unit not in units:
+            continue
+        if kind == TicketEvent.Kind.ESCALATED:
+            bucket(unit).escalated += n
+        else:
+            bucket(unit).head_signed += n
     if group_by is None:
         result.setdefault(None, SupervisionCounts())
     return result
