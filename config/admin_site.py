@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.callbacks import callbacks_due
 from cases.selectors.queues import queue_counts
-from cases.selectors.scope import has_callback_queue, reports_visible
+from cases.selectors.scope import has_callback_queue, reports_visible, stats_unit_ids
 from reports import views
 
 from . import two_factor
@@ -57,6 +57,7 @@ class HotlineAdminSite(admin.AdminSite):
             path("two-factor/", wrap(enrol), name="two_factor"),
             path("dashboard/", wrap(lambda r: views.dashboard_view(r, self)), name="dashboard"),
             path("dashboard/data/", wrap(views.dashboard_data_view), name="dashboard_data"),
+            path("statistics/", wrap(lambda r: views.statistics_view(r, self)), name="statistics"),
             path(
                 "hotspot/<int:community_id>/<int:category_id>/",
                 wrap(lambda r, **kw: views.hotspot_view(r, self, **kw)),
@@ -85,6 +86,8 @@ class HotlineAdminSite(admin.AdminSite):
             context["intake_url"] = reverse("admin:cases_ticket_add", current_app=self.name)
         if reports_visible(request.user):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
+        if stats_unit_ids(request.user) != []:
+            context["statistics_url"] = reverse("admin:statistics", current_app=self.name)
         return super().index(request, context)
 
     def _callback_queue(self, request, changelist):

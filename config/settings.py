@@ -409,7 +409,8 @@ HOTLINE_METRICS = {
         "resolution": float(os.environ.get("HOTLINE_WEIGHT_RESOLUTION", "0.5")),
         "satisfaction": float(os.environ.get("HOTLINE_WEIGHT_SATISFACTION", "0.4")),
     },
-    # Units with fewer tickets in a period are listed but not ranked.
+    # Units with fewer tickets in a period are listed but not ranked: in the reports
+    # and on the dashboard alike (env HOTLINE_RANKING_MIN_TICKETS).
     "ranking_min_tickets": env_int("HOTLINE_RANKING_MIN_TICKETS", 5),
     # Size of the red list and of the black list (红黑榜).
     "red_black_size": env_int("HOTLINE_RED_BLACK_SIZE", 5),

@@ -4,15 +4,18 @@ indexed aggregates over the period's tickets — never a scan per chart."""
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from cases import clock
-from cases.models import Category, Channel, Ticket, TicketState
+from cases.models import Callback, Category, Channel, Ticket, TicketState
 from departments.models import Department
 
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_from_rollups, rates
+from .metrics import Counters, Period, counters_from_rollups, counters_live, rates
 from .models import Spike
+from .supervision import SupervisionCounts, supervision_counts
 
 S = TicketState
 
@@ -48,18 +51,26 @@ def _pct(value):
 
 
 def dashboard_data(period: Period, territory: Department | None = None) -> dict:
+    """Every chart of the period. With a territory, every number — tiles, trends,
+    rankings, charts, supervision — counts the tickets located in it (its
+    district or street), whichever unit handles them."""
     start, end = period.bounds
     tickets = Ticket.objects.exclude(state=S.INVALID)
-    units = None
+    located = None
     if territory is not None:
         field = "district" if territory.kind == Department.Kind.DISTRICT else "street"
         tickets = tickets.filter(**{field: territory})
-        units = list(territory.descendants().values_list("pk", flat=True))
+        located = Ticket.objects.filter(**{field: territory})
     received = tickets.filter(received_at__gte=start, received_at__lt=end)
 
-    # -- from the rollups ------------------------------------------------------------
-    by_day = counters_from_rollups(period, group_by="day", departments=units)
-    by_unit = counters_from_rollups(period, group_by="department", departments=units)
+    # -- counters: the daily rollups for the city, live aggregates over a territory's tickets
+    if located is None:
+        by_day = counters_from_rollups(period, group_by="day")
+        by_unit = counters_from_rollups(period, group_by="department")
+    else:
+        located_callbacks = Callback.objects.filter(ticket__in=located)
+        by_day = counters_live(period, group_by="day", tickets=located, callbacks=located_callbacks)
+        by_unit = counters_live(period, group_by="department", tickets=located, callbacks=located_callbacks)
     total = Counters()
     for counters in by_day.values():
         total.add(counters)
@@ -75,8 +86,11 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         "resolution": [_pct(rates(c)["resolution"]) for c in buckets.values()],
         "satisfaction": [_pct(rates(c)["satisfaction"]) for c in buckets.values()],
     }
-    names = dict(Department.objects.filter(pk__in=[pk for pk in by_unit if pk]).values_list("pk", "name"))
-    scored = [(names[pk], rates(c)) for pk, c in by_unit.items() if pk in names and c.dispatched >= 3]
+    watched = supervision_counts(period, group_by="department", tickets=located)
+    named = {pk for pk in (*by_unit, *watched) if pk}
+    names = dict(Department.objects.filter(pk__in=named).values_list("pk", "name"))  # ranking and supervision
+    threshold = settings.HOTLINE_METRICS["ranking_min_tickets"]  # the reports rank by the same setting
+    scored = [(names[pk], rates(c)) for pk, c in by_unit.items() if pk in names and c.dispatched >= threshold]
     ranking = sorted([(name, r["composite"]) for name, r in scored if r["composite"] is not None], key=lambda x: -x[1])[
         :15
     ]
@@ -109,9 +123,14 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
     spikes = Spike.objects.filter(day__gte=period.start, day__lte=period.end).select_related("community", "category")
     if territory is not None:
         spikes = spikes.filter(community__path__startswith=territory.path)
+    watched_total = SupervisionCounts()
+    for counts in watched.values():
+        watched_total.add(counts)
     return {
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "weekly": weekly},
         "territory": territory.name if territory else None,
+        "territory_meaning": _("位于%(name)s的工单") % {"name": territory.name} if territory else _("全市工单"),
+        "ranking_min_tickets": threshold,
         "kpis": {
             "received": total.received,
             "dispatched": total.dispatched,
@@ -149,6 +168,13 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         },
         "completion": {"completion": _pct(totals["completion"]), "on_time": _pct(totals["on_time"])},
         "hotspots": hotspots(period, limit=10, tickets=tickets),
+        "supervision": {
+            "total": watched_total.as_dict(),
+            "units": [
+                {"name": names.get(pk, _("（未指定）")), **counts.as_dict()}
+                for pk, counts in sorted(watched.items(), key=lambda kv: (-kv[1].urges, -kv[1].escalated))[:15]
+            ],
+        },
         "spikes": [
             {
                 "day": s.day.isoformat(),

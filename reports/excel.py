@@ -7,7 +7,9 @@ from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from .axes import BASE_COUNTS
 from .metrics import RATE_LABELS
+from .supervision import SUPERVISION_LABELS
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="417690")
@@ -153,6 +155,65 @@ def report_workbook(report) -> bytes:
         ws.cell(row=r, column=4, value=row["previous"])
         _rate_cell(ws.cell(row=r, column=5), "change", row["change"])
     _widths(ws, [18, 34, 8, 8, 10])
+    _category_sheet(wb, data.get("category_rates"))
+    _supervision_sheet(wb, data.get("supervision"))
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _category_sheet(wb, rows):
+    """分类统计: every rate per category, each row with its subcategories (reports
+    issued before this sheet existed have no rows and get no sheet)."""
+    if rows is None:
+        return
+    ws = wb.create_sheet("分类统计")
+    _header(ws, 1, ["诉求分类", "层级", *map(str, BASE_COUNTS.values()), *RATE_LABELS.values()])
+    for r, row in enumerate(rows, start=2):
+        ws.cell(row=r, column=1, value=("　" * (row["level"] - 1)) + row["name"])
+        ws.cell(row=r, column=2, value=row["level"])
+        for c, name in enumerate(BASE_COUNTS, start=3):
+            ws.cell(row=r, column=c, value=row["counters"][name])
+        for c, name in enumerate(RATE_LABELS, start=3 + len(BASE_COUNTS)):
+            _rate_cell(ws.cell(row=r, column=c), name, row["rates"][name])
+    _widths(ws, [40, 6, *[9] * len(BASE_COUNTS), *[11] * len(RATE_LABELS)])
+
+
+def _supervision_sheet(wb, supervision):
+    """督办统计: urges by kind, acknowledged or not, interviews, escalations and
+    head sign-offs per urged unit, with the total."""
+    if supervision is None:
+        return
+    ws = wb.create_sheet("督办统计")
+    _header(ws, 1, ["单位", *map(str, SUPERVISION_LABELS.values())])
+    rows = [*supervision["units"], {"name": "合计", **supervision["totals"]}]
+    for r, row in enumerate(rows, start=2):
+        ws.cell(row=r, column=1, value=row["name"])
+        for c, name in enumerate(SUPERVISION_LABELS, start=2):
+            ws.cell(row=r, column=c, value=row[name])
+    _widths(ws, [24, *[11] * len(SUPERVISION_LABELS)])
+
+
+def _axis_cell(cell, column, value):
+    if column in RATE_LABELS:
+        _rate_cell(cell, column, value)
+    else:
+        cell.value = value
+
+
+def axis_workbook(*, title: str, columns: dict, rows: list, total=None) -> bytes:
+    """The 统计分析 table as shown: the same columns, rows and order (``rows`` are
+    ``reports.axes.AxisRow``; ``total`` an optional last row of the same shape)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "统计分析"
+    ws["A1"] = title
+    ws["A1"].font = TITLE_FONT
+    _header(ws, 3, [str(label) for label in columns.values()])
+    for r, row in enumerate([*rows, *([total] if total is not None else [])], start=4):
+        for c, column in enumerate(columns, start=1):
+            _axis_cell(ws.cell(row=r, column=c), column, row.value(column))
+    _widths(ws, [34, *[11] * (len(columns) - 1)])
     out = BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -19,10 +19,12 @@ from cases.models import Category, Channel, Notification, Ticket, TicketState
 from cases.notifications.inbox import notifications_create
 from departments.models import Department
 
+from .axes import axis_table
 from .excel import report_workbook
 from .hotspots import hotspots
 from .metrics import Counters, Period, counters_live, rates
 from .models import Report, ReportSubscription
+from .supervision import SupervisionCounts, supervision_counts
 
 logger = logging.getLogger(__name__)
 S = TicketState
@@ -112,6 +114,11 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     by_category = dict(received.values_list("category_id").annotate(n=Count("pk")).values_list("category_id", "n"))
     categories = Category.objects.select_related("parent__parent").in_bulk(list(by_category))
     by_channel = dict(received.values_list("channel").annotate(n=Count("pk")).values_list("channel", "n"))
+    watched = supervision_counts(period, group_by="department")
+    watched_total = SupervisionCounts()
+    for counts in watched.values():
+        watched_total.add(counts)
+    watched_units = Department.objects.in_bulk([pk for pk in watched if pk is not None])
     return {
         "kind": kind,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
@@ -141,6 +148,22 @@ def report_data(kind: str, period: Period, now=None) -> dict:
             for code, n in sorted(by_channel.items(), key=lambda kv: -kv[1])
         ],
         "hotspots": hotspots(period, limit=10),
+        # every category with its subcategories rolled up, in tree order
+        "category_rates": [
+            {"name": row.name, "level": row.level, "counters": row.counters.as_dict(), "rates": _rates(row.counters)}
+            for row in sorted(axis_table(period, axis="category").rows, key=lambda r: r.order)
+        ],
+        "supervision": {
+            "totals": watched_total.as_dict(),
+            "units": sorted(
+                (
+                    {"name": watched_units[pk].name, **counts.as_dict()}
+                    for pk, counts in watched.items()
+                    if pk in watched_units
+                ),
+                key=lambda r: (-r["urges"], -r["escalated"], r["name"]),
+            ),
+        },
     }
 
 

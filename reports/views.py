@@ -1,16 +1,22 @@
 """The dashboard and the 未诉先办 pages, on the admin site."""
 
+from urllib.parse import quote
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
+from cases import clock
 from cases.models import Category, Ticket
-from cases.selectors.scope import export_job_scope, reports_visible
+from cases.selectors.scope import export_job_scope, reports_visible, stats_unit_ids
 from departments.models import Department
 
+from .axes import AXES, axis_check, axis_columns, axis_sort, axis_table, period_parse
 from .dashboard import dashboard_data, period_from, territory_from
+from .excel import axis_workbook
 from .hotspots import clusters_behind
 from .models import ExportJob
 
@@ -30,6 +36,7 @@ def dashboard_view(request, admin_site):
             kind__in=[Department.Kind.DISTRICT, Department.Kind.STREET], is_active=True
         ).order_by("path"),
         "params": request.GET,
+        "ranking_min_tickets": settings.HOTLINE_METRICS["ranking_min_tickets"],
     }
     return TemplateResponse(request, "reports/dashboard.html", context)
 
@@ -38,6 +45,88 @@ def dashboard_data_view(request):
     _require_citywide(request)
     data = dashboard_data(period_from(request.GET), territory_from(request.GET))
     return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+
+
+PERIOD_CHOICES = {
+    "day": _("日"),
+    "week": _("周"),
+    "month": _("月"),
+    "year": _("年"),
+    "range": _("自定义期间"),
+}
+
+
+def _statistics(request):
+    """The 统计分析 table a request asks for: (axis, period, columns, rows, total
+    row, error). Whose numbers: ``stats_unit_ids`` (a unit its own subtree)."""
+    units = stats_unit_ids(request.user)
+    if not request.user.is_staff or units == []:
+        raise PermissionDenied
+    params = request.GET
+    axis = params.get("axis") or "department"
+    try:
+        axis_check(axis)
+        period = period_parse(
+            params.get("period") or "month",
+            day=params.get("day", ""),
+            first=params.get("from", ""),
+            last=params.get("to", ""),
+            today=clock.local_day(),
+        )
+        table = axis_table(period, axis=axis, units=units)
+        rows = axis_sort(table.rows, params.get("sort", ""))
+    except ValueError as exc:
+        return axis if axis in AXES else "department", None, {}, [], None, str(exc)
+    return axis, period, axis_columns(axis), rows, table.total_row(), ""
+
+
+def statistics_view(request, admin_site):
+    """统计分析: every rate on every axis, sortable, exportable as shown."""
+    axis, period, columns, rows, total, error = _statistics(request)
+    title = _("统计分析")
+    if period is not None:
+        title = _("统计分析（%(axis)s，%(start)s 至 %(end)s）") % {
+            "axis": AXES[axis],
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+        }
+    if request.GET.get("format") == "xlsx" and not error:
+        body = axis_workbook(title=title, columns=columns, rows=rows, total=total)
+        response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(title)}.xlsx"
+        return response
+    current = request.GET.get("sort", "")
+    headers = []
+    for key, label in columns.items():
+        query = request.GET.copy()
+        query.pop("format", None)
+        query["sort"] = f"-{key}" if current == key else key
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "url": "?" + query.urlencode(),
+                "sorted": "asc" if current == key else "desc" if current == f"-{key}" else "",
+            }
+        )
+    export = request.GET.copy()
+    export["format"] = "xlsx"
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "axes": AXES,
+        "periods": PERIOD_CHOICES,
+        "axis": axis,
+        "period_kind": request.GET.get("period") or "month",
+        "params": request.GET,
+        "headers": headers,
+        "table": [[(key, row.value(key)) for key in columns] for row in rows],
+        "total": [(key, total.value(key)) for key in columns] if total else [],
+        "export_url": "?" + export.urlencode(),
+        "error": error,
+        "period": period,
+    }
+    return TemplateResponse(request, "reports/statistics.html", context)
 
 
 def hotspot_view(request, admin_site, community_id, category_id):

@@ -96,6 +96,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:view_on_site", NOBODY),  # tickets have no public URL of their own
     ("admin:dashboard*", {"superuser", *CENTRE}),
     ("admin:hotspot", {"superuser", *CENTRE}),
+    ("admin:statistics", STAFF),  # every rate on every axis: a unit sees its own subtree's rows
     ("admin:export_*", {"dispatcher"}),  # the person who asked for the export
     # --- tickets ---
     ("admin:cases_ticket_changelist", STAFF),

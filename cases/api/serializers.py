@@ -357,9 +357,22 @@ class AlertResultSerializer(serializers.Serializer):
     routed_to = RefSerializer(allow_null=True)
 
 
+class StatsRowSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_null=True, help_text="unit, place, grid or category id, or channel code")
+    name = serializers.CharField()
+    level = serializers.IntegerField(allow_null=True, help_text="category depth (1 = top level)")
+    counters = serializers.DictField(child=serializers.FloatField())
+    rates = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    supervision = serializers.DictField(
+        child=serializers.IntegerField(), allow_null=True, help_text="urges, interviews, escalations, sign-offs"
+    )
+
+
 class StatsSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     department = RefSerializer(allow_null=True)
     counters = serializers.DictField(child=serializers.FloatField())
     rates = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    axis = serializers.CharField(allow_null=True)
+    rows = StatsRowSerializer(many=True, required=False, help_text="with `axis` only")

@@ -13,6 +13,8 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from departments.models import Department
+from departments.selectors import department_subtree_ids
+from reports.axes import AXES, ERR_AXIS, PERIOD_KINDS, axis_table, period_parse
 from reports.metrics import Period, counters_live
 
 from .. import callbacks as callback_services
@@ -272,9 +274,16 @@ class AlertView(APIView):
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
+ERR_EMPTY = _("参数不能为空。")
+ERR_PERIOD_OR_RANGE = _("请只给出 period（及 date）或 start/end 之一。")
+ERR_DATE_WITHOUT_PERIOD = _("date 须与 period 一起使用。")
+
+
 class StatsView(APIView):
     """The rates of DESIGN §6 for a period (at most a year) and, optionally, a unit
-    with everything below it. Unit staff see their own subtree only."""
+    with everything below it. Unit staff see their own subtree only. With
+    ``axis``, also one row per unit, territory, category or channel — the rows of
+    the admin's 统计分析 page (``reports.axes``)."""
 
     key_purposes = {"GET": "*"}
 
@@ -282,24 +291,55 @@ class StatsView(APIView):
         parameters=[
             OpenApiParameter("start", OpenApiTypes.DATE, description="first day (default: 30 days ago)"),
             OpenApiParameter("end", OpenApiTypes.DATE, description="last day (default: today)"),
+            OpenApiParameter(
+                "period",
+                OpenApiTypes.STR,
+                enum=list(PERIOD_KINDS),
+                description="the day, week, month or year holding `date` (instead of start/end)",
+            ),
+            OpenApiParameter("date", OpenApiTypes.DATE, description="a day of the period (default: today)"),
             OpenApiParameter("department", OpenApiTypes.INT, description="unit id (default: the whole city)"),
+            OpenApiParameter(
+                "axis",
+                OpenApiTypes.STR,
+                enum=list(AXES),
+                description="one row per unit (department), unit with its subtree (subtree), district, street, "
+                "community, grid, category (each with its subcategories) or channel",
+            ),
         ],
         responses={200: s.StatsSerializer},
     )
     def get(self, request):
         today = clock.local_day()
-        for name in ("start", "end", "department"):
-            if name in request.query_params and not request.query_params[name]:
-                raise exceptions.ValidationError({name: [_("参数不能为空。")]})
-        try:
-            end = date.fromisoformat(request.query_params.get("end") or today.isoformat())
-            start = date.fromisoformat(request.query_params.get("start") or (end - timedelta(days=29)).isoformat())
-        except ValueError:
-            raise exceptions.ValidationError({"start": [_("日期格式应为 YYYY-MM-DD。")]}) from None
-        if start > end or (end - start).days > 366:
-            raise exceptions.ValidationError({"start": [_("统计期间须在一年以内，且开始不晚于结束。")]})
+        params = request.query_params
+        for name in ("start", "end", "department", "period", "date", "axis"):
+            if name in params and not params[name]:
+                raise exceptions.ValidationError({name: [ERR_EMPTY]})
+        axis = params.get("axis")
+        if axis is not None and axis not in AXES:
+            raise exceptions.ValidationError({"axis": [str(ERR_AXIS) % {"axes": ", ".join(AXES)}]})
+        if "period" in params:
+            if "start" in params or "end" in params:
+                raise exceptions.ValidationError({"period": [ERR_PERIOD_OR_RANGE]})
+            if params["period"] not in PERIOD_KINDS:
+                raise exceptions.ValidationError({"period": [_("统计期间应为 day、week、month 或 year。")]})
+            try:
+                period = period_parse(params["period"], day=params.get("date", ""), today=today)
+            except ValueError as exc:
+                raise exceptions.ValidationError({"date": [str(exc)]}) from None
+            start, end = period.start, period.end
+        else:
+            if "date" in params:
+                raise exceptions.ValidationError({"date": [ERR_DATE_WITHOUT_PERIOD]})
+            try:
+                end = date.fromisoformat(params.get("end") or today.isoformat())
+                start = date.fromisoformat(params.get("start") or (end - timedelta(days=29)).isoformat())
+            except ValueError:
+                raise exceptions.ValidationError({"start": [_("日期格式应为 YYYY-MM-DD。")]}) from None
+            if start > end or (end - start).days > 366:
+                raise exceptions.ValidationError({"start": [_("统计期间须在一年以内，且开始不晚于结束。")]})
         department = None
-        raw = request.query_params.get("department")
+        raw = params.get("department")
         if raw:
             if not raw.isdigit():
                 raise exceptions.ValidationError({"department": [_("单位编号应为数字。")]})
@@ -317,15 +357,29 @@ class StatsView(APIView):
             tickets = tickets.filter(lead_department__path__startswith=department.path)
             callbacks = callbacks.filter(ticket__lead_department__path__startswith=department.path)
         counters = counters_live(Period(start, end), tickets=tickets, callbacks=callbacks)[None]
-        return Response(
-            {
-                "start": start,
-                "end": end,
-                "department": {"id": department.pk, "name": department.name} if department else None,
-                "counters": counters.as_dict(),
-                "rates": counters.rates(),
-            }
-        )
+        body = {
+            "start": start,
+            "end": end,
+            "department": {"id": department.pk, "name": department.name} if department else None,
+            "counters": counters.as_dict(),
+            "rates": counters.rates(),
+            "axis": axis,
+        }
+        if axis is not None:
+            units = department_subtree_ids(department) if department is not None else None
+            table = axis_table(Period(start, end), axis=axis, units=units)
+            body["rows"] = [
+                {
+                    "key": None if row.key is None else str(row.key),
+                    "name": row.name,
+                    "level": row.level,
+                    "counters": row.counters.as_dict(),
+                    "rates": row.rates,
+                    "supervision": row.supervision.as_dict() if row.supervision is not None else None,
+                }
+                for row in sorted(table.rows, key=lambda r: r.order)
+            ]
+        return Response(body)
 
 
 def not_found(request, *args, **kwargs):

@@ -2,6 +2,8 @@ from itertools import zip_longest
 
 from django import template
 
+from reports.metrics import RATE_LABELS
+
 register = template.Library()
 
 
@@ -26,3 +28,14 @@ def lookup(mapping: dict, key):
 @register.filter
 def zip_lists(a, b):
     return list(zip_longest(a or [], b or [], fillvalue={}))
+
+
+@register.filter
+def axis_cell(value, column: str):
+    """A cell of the 统计分析 table: rates as percentages (hours with one
+    decimal), counts as they are, an empty base as a dash."""
+    if value is None:
+        return "—"
+    if column in RATE_LABELS:
+        return rate({column: value}, column)
+    return value

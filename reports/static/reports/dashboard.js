@@ -98,6 +98,12 @@
       a.textContent = h.community;
       return [a, h.category, h.count, h.previous, h.change === null ? "—" : `${(h.change * 100).toFixed(0)}%`];
     });
+    const s = d.supervision;
+    table("table-supervision", [...s.units, { ...s.total, name: gettext("合计") }], (u) => [
+      u.name, u.phone, u.written, u.onsite, u.interview, u.acknowledged, u.unacknowledged, u.escalated, u.head_signed,
+    ]);
+    const meaning = document.getElementById("territory-meaning");
+    if (meaning) meaning.textContent = d.territory_meaning;
     root.dataset.ready = "true";
   }
 
