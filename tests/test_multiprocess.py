@@ -39,7 +39,7 @@ pytestmark = [
 OVERDUE = 400
 CLOSED = 300
 API_TICKETS = 60
-BATCH_DONE = re.compile(r"cases\.tasks\.run_callback_batch\[[^\]]+\] succeeded")
+BATCH_DONE = re.compile(r"cases\.callback_tasks\.run_callback_batch\[[^\]]+\] succeeded")
 
 
 class Api:
