@@ -64,7 +64,8 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
     mark = RollupMark.objects.filter(name=MARK).first()
     last_event = TicketEvent.objects.aggregate(last=Max("pk"))["last"] or 0
     recent = {today - timedelta(days=offset) for offset in range(days + 1)}
-    touched = rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at) if mark else set()
+    # No mark yet: every day of the record is touched (once).
+    touched = rollup_days_touched(after_event_id=mark.event_id if mark else 0, since=mark.built_at if mark else None)
     written = sum(rollup_build(day) for day in sorted(recent | touched))
     RollupMark.objects.update_or_create(name=MARK, defaults={"event_id": last_event, "built_at": now})
     return written

@@ -321,6 +321,7 @@ def ticket_create(
             to_state=S.RECEIVED,
             note=note,
             data=created_data(channel=channel),
+            round=1,
         )
         attachments_store(
             ticket=ticket,
@@ -1326,7 +1327,7 @@ def system_urges_issue(*, items, now) -> list:
             t.pk: t
             for t in Ticket.objects.select_for_update()
             .filter(pk__in=[t.pk for t, _r, _c in items])
-            .only("state", "lead_department_id", "assignee_department_id")
+            .only("state", "lead_department_id", "assignee_department_id", "reopen_count")
         }
         todo = [(locked[t.pk], r, c) for t, r, c in items if t.pk in locked and locked[t.pk].state in rule.sources]
         if not todo:
@@ -1361,6 +1362,7 @@ def system_urges_issue(*, items, now) -> list:
                     to_state=t.state,
                     note=content,
                     data=urged_data(urge=urge, department=units.get(urge.department_id)),
+                    round=t.reopen_count + 1,
                 )
                 for (t, _reminder, content), urge in zip(todo, urges, strict=True)
             ]

@@ -43,7 +43,7 @@ def test_the_formulas_on_hand_counted_numbers(settings):
     assert r["response"] == pytest.approx(18 / (20 - 2))  # returned dispatches leave the base
     assert r["resolution"] == pytest.approx(7 / 10)
     assert r["satisfaction"] == pytest.approx((6 + 0.9 * 3) / 10)
-    assert r["composite"] == pytest.approx(0.1 * 0.9 + 0.5 * 0.7 + 0.4 * 0.87)
+    assert r["composite"] == pytest.approx(0.1 * 1.0 + 0.5 * 0.7 + 0.4 * 0.87)
     assert r["completion"] == pytest.approx(8 / 10)
     assert r["on_time"] == pytest.approx(6 / 10)
     assert r["sign_on_time"] == pytest.approx(15 / 20)
