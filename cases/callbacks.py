@@ -270,6 +270,8 @@ def callback_record(
         cb.via = via
         cb.completed_at, cb.completed_by = now, actor
         cb.agent = cb.agent or actor
+        # Attribution: a merged duplicate's callback counts against its master's lead unit.
+        cb.unit_id = _callback_unit_id(cb.ticket)
         cb.last_attempt_at = now
         cb.attempts += 1
         if cb.unsatisfactory:
@@ -288,6 +290,12 @@ def callback_record(
                 cb.reopened = True
                 cb.save(update_fields=["reopened"])
     return cb
+
+
+def _callback_unit_id(ticket):
+    if ticket.state == S.MERGED and ticket.merged_into_id:
+        return Ticket.objects.filter(pk=ticket.merged_into_id).values_list("lead_department_id", flat=True).first()
+    return ticket.lead_department_id
 
 
 def callback_overrule(*, callback: Callback, actor, reason: str) -> Callback:

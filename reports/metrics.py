@@ -1,21 +1,28 @@
 """Every rate of DESIGN §6, in one place.
 
-Rates are computed from counters, and every counter belongs to the day of its own
-event (the README writes each formula out):
+Rates are computed from counters. The counters read facts fixed when they
+happened — the fact columns of ``TicketEvent`` (``unit``, ``dispatch``,
+``due_at``, ``on_time``, ``round``) and ``Callback.unit`` — never ticket columns
+a later step overwrites (the README's rates table writes each formula and its
+attribution out). Tickets now invalid are left out; merged duplicates count only
+through their callbacks:
 
-- received: tickets received (not invalid), by received_at;
-- dispatch: tickets first dispatched (not invalid, not merged) — signed and
-  contacted in time, returned, extended — by first_dispatched_at;
-- due: tickets whose resolve deadline falls in the period (not invalid, not
-  merged) — closed, closed on time; still open ones count as late — by
-  resolve_due_at;
-- closure: tickets closed (not merged, not invalid) — count, hours from first
-  dispatch to close — by closed_at;
+- received: tickets received, by received_at (the ticket's current lead unit);
+- dispatch (one dispatch is the unit of account), by the dispatch's time and
+  charged to the unit it went to: dispatched; its first sign (sign_clocked,
+  signed_on_time, contact_clocked); its first contact in time
+  (contacted_on_time); undone by an approved return (returned); extended;
+- due (one resolve round is the unit of account): closed rounds by the deadline
+  fixed at their close and charged to the lead unit then (due, due_closed,
+  due_closed_on_time); open rounds by the ticket's current deadline, late;
+- closure: closes of a round, by their time (closed); first-round closes with
+  the hours from first dispatch (handled, handling_hours);
+- cohandled: co-handling replies, charged to the co-handling unit;
 - callback: valid callbacks (done, not overruled, ticket not invalid), by
-  completed_at.
+  completed_at, charged to ``Callback.unit`` (the master's lead unit for a
+  merged duplicate).
 
-Counters can be read live (indexed aggregates over tickets and callbacks) or from
-the daily rollups (``DailyUnitStat``); both give the same numbers."""
+Counters can be read live or from the daily rollups (``DailyUnitStat``); both give the same numbers."""
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -26,7 +33,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases import clock
-from cases.models import Callback, Ticket, TicketState
+from cases.models import Callback, Ticket, TicketEvent, TicketState
 from departments.models import Department
 
 from .models import DailyUnitStat
@@ -58,6 +65,7 @@ class Counters:
     cb_basically: int = 0
     cb_unsatisfied: int = 0
     cb_reopened: int = 0
+    cohandled: int = 0
 
     def add(self, other: "Counters") -> "Counters":
         for f in fields(self):
@@ -84,7 +92,9 @@ def rates(c: Counters) -> dict:
     if cfg["response_variant"] == "callback":
         response = _ratio(c.cb_contacted, c.cb_valid)  # Beijing style
     else:
-        response = _ratio(c.contacted_on_time, c.dispatched)
+        # A dispatch undone by an approved return was never the unit's to answer:
+        # it counts in 退单率 (and against the dispatch), not in 响应率's base.
+        response = _ratio(c.contacted_on_time, c.dispatched - c.returned)
     resolution = _ratio(c.cb_solved + cfg["partly_solved_weight"] * c.cb_partly, c.cb_valid)
     satisfaction = _ratio(c.cb_satisfied + cfg["basically_satisfied_weight"] * c.cb_basically, c.cb_valid)
     weights = cfg["composite_weights"]
@@ -167,7 +177,7 @@ class Period:
 
 # -- live counters ------------------------------------------------------------------------
 
-#: Ticket fields to group by; callbacks reach them through their ticket.
+#: Ticket fields to group by; events and callbacks reach them through their ticket.
 GROUPS = {
     "department": "lead_department_id",
     "district": "district_id",
@@ -178,33 +188,31 @@ GROUPS = {
     "channel": "channel",
 }
 
+#: The kinds that close a resolve round (the fact carries its deadline and whether it was met).
+CLOSE_KINDS = (TicketEvent.Kind.APPROVED, TicketEvent.Kind.ANSWERED, TicketEvent.Kind.REOPEN_OVERRULED)
 
-def _group_fields(group_by, date_field, prefix=""):
-    names = []
-    annotations = {}
+K = TicketEvent.Kind
+
+
+def _group_field(group_by, *, unit_field):
+    """The field a row is grouped on: the fact's own unit for ``department``,
+    otherwise the ticket's field (``ticket__…`` for events and callbacks)."""
+    if group_by == "department":
+        return unit_field
+    prefix = "" if unit_field == GROUPS["department"] else "ticket__"
+    return prefix + GROUPS[group_by]
+
+
+def _collect(result, qs, *, date_field, group_by, aggregates, unit_field="unit_id"):
     if group_by == "day":
-        annotations["key_day"] = TruncDate(date_field, tzinfo=timezone.get_default_timezone())
-        names.append("key_day")
+        qs = qs.annotate(key=TruncDate(date_field, tzinfo=timezone.get_default_timezone()))
+        rows = qs.values("key").annotate(**aggregates)
     elif group_by:
-        names.append(prefix + GROUPS[group_by])
-    return names, annotations
-
-
-def _key(row, group_by, prefix=""):
-    if group_by == "day":
-        return row["key_day"]
-    if group_by:
-        return row[prefix + GROUPS[group_by]]
-    return None
-
-
-def _collect(result, qs, date_field, group_by, aggregates, prefix=""):
-    names, annotations = _group_fields(group_by, date_field, prefix)
-    if annotations:
-        qs = qs.annotate(**annotations)
-    rows = qs.values(*names).annotate(**aggregates) if names else [qs.aggregate(**aggregates)]
+        rows = qs.values(key=F(_group_field(group_by, unit_field=unit_field))).annotate(**aggregates)
+    else:
+        rows = [qs.aggregate(**aggregates)]
     for row in rows:
-        counters = result.setdefault(_key(row, group_by, prefix), Counters())
+        counters = result.setdefault(row.get("key") if group_by else None, Counters())
         for name in aggregates:
             value = row[name] or 0
             if isinstance(value, timedelta):
@@ -212,70 +220,98 @@ def _collect(result, qs, date_field, group_by, aggregates, prefix=""):
             setattr(counters, name, getattr(counters, name) + value)
 
 
+def _within(field, start, end) -> Q:
+    return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
+
 def counters_live(period: Period, *, group_by: str | None = None, tickets=None, callbacks=None) -> dict:
-    """Counters per group key (``None`` for the total) read straight from tickets
-    and callbacks — five grouped aggregate queries, whatever the size."""
+    """Counters per group key (``None`` for the total; with ``group_by="department"``
+    also the row of facts charged to no unit) read from the facts the workflow
+    fixed on the timeline events, and from callbacks — grouped aggregate queries,
+    whatever the size."""
     start, end = period.bounds
     tickets = tickets if tickets is not None else Ticket.objects.all()
     callbacks = callbacks if callbacks is not None else Callback.objects.all()
     valid = tickets.exclude(state=S.INVALID)
     counted = valid.exclude(state=S.MERGED)
+    facts = TicketEvent.objects.filter(ticket__in=counted)
     result: dict = {}
-    _collect(
-        result,
-        valid.filter(received_at__gte=start, received_at__lt=end),
+
+    def collect(qs, date_field, aggregates, unit_field="unit_id"):
+        _collect(result, qs, date_field=date_field, group_by=group_by, aggregates=aggregates, unit_field=unit_field)
+
+    collect(
+        valid.filter(_within("received_at", start, end)),
         "received_at",
-        group_by,
         {"received": Count("pk")},
+        unit_field=GROUPS["department"],
     )
-    _collect(
-        result,
-        counted.filter(first_dispatched_at__gte=start, first_dispatched_at__lt=end),
-        "first_dispatched_at",
-        group_by,
+    # One dispatch is the unit of account; everything about it is dated by it.
+    collect(
+        facts.filter(_within("created_at", start, end), kind=K.DISPATCHED), "created_at", {"dispatched": Count("pk")}
+    )
+    of_dispatch = facts.filter(_within("dispatch__created_at", start, end))
+    collect(
+        of_dispatch.filter(kind=K.SIGNED, on_time__isnull=False),
+        "dispatch__created_at",
         {
-            "dispatched": Count("pk"),
-            "sign_clocked": Count("pk", filter=Q(sign_due_at__isnull=False)),
-            "signed_on_time": Count("pk", filter=Q(signed_at__lte=F("sign_due_at"))),
-            "contact_clocked": Count("pk", filter=Q(contact_due_at__isnull=False)),
-            "contacted_on_time": Count("pk", filter=Q(first_contact_at__lte=F("contact_due_at"))),
-            "returned": Count("pk", filter=Q(return_count__gt=0)),
-            "extended": Count("pk", filter=Q(extension_count__gt=0)),
+            "sign_clocked": Count("pk"),
+            "signed_on_time": Count("pk", filter=Q(on_time=True)),
+            "contact_clocked": Count("pk"),
         },
     )
-    _collect(
-        result,
-        counted.filter(resolve_due_at__gte=start, resolve_due_at__lt=end),
-        "resolve_due_at",
-        group_by,
+    collect(
+        of_dispatch.filter(kind=K.CONTACTED, on_time=True),
+        "dispatch__created_at",
+        {"contacted_on_time": Count("pk")},
+    )
+    collect(of_dispatch.filter(kind=K.RETURN_APPROVED), "dispatch__created_at", {"returned": Count("pk")})
+    collect(
+        of_dispatch.filter(kind=K.EXTENSION_APPROVED),
+        "dispatch__created_at",
+        {"extended": Count("dispatch", distinct=True)},
+    )
+    # Each resolve round is due once: closed rounds by the deadline fixed at their
+    # close, the open round by the ticket's current deadline (late if it passed).
+    collect(
+        facts.filter(_within("due_at", start, end), kind__in=CLOSE_KINDS),
+        "due_at",
         {
             "due": Count("pk"),
-            "due_closed": Count("pk", filter=Q(state=S.CLOSED)),
-            "due_closed_on_time": Count("pk", filter=Q(state=S.CLOSED, closed_at__lte=F("resolve_due_at"))),
+            "due_closed": Count("pk"),
+            "due_closed_on_time": Count("pk", filter=Q(on_time=True)),
         },
     )
-    _collect(
-        result,
-        counted.filter(state=S.CLOSED, closed_at__gte=start, closed_at__lt=end),
-        "closed_at",
-        group_by,
+    collect(
+        counted.exclude(state=S.CLOSED).filter(_within("resolve_due_at", start, end)),
+        "resolve_due_at",
+        {"due": Count("pk")},
+        unit_field=GROUPS["department"],
+    )
+    first_round = Q(round=1, ticket__first_dispatched_at__isnull=False)
+    collect(
+        facts.filter(_within("created_at", start, end), kind__in=CLOSE_KINDS),
+        "created_at",
         {
             "closed": Count("pk"),
-            "handled": Count("pk", filter=Q(first_dispatched_at__isnull=False)),
+            "handled": Count("pk", filter=first_round),
             "handling_hours": Sum(
-                ExpressionWrapper(F("closed_at") - F("first_dispatched_at"), output_field=DurationField()),
-                filter=Q(first_dispatched_at__isnull=False),
+                ExpressionWrapper(F("created_at") - F("ticket__first_dispatched_at"), output_field=DurationField()),
+                filter=first_round,
             ),
         },
+    )
+    collect(
+        TicketEvent.objects.filter(_within("created_at", start, end), ticket__in=valid, kind=K.COHANDLER_REPLIED),
+        "created_at",
+        {"cohandled": Count("pk")},
     )
     valid_callbacks = callbacks.filter(
         status=Callback.Status.DONE, overruled_at__isnull=True, completed_at__gte=start, completed_at__lt=end
     ).exclude(ticket__state=S.INVALID)
-    _collect(
-        result,
+    collect(
         valid_callbacks,
         "completed_at",
-        group_by,
         {
             "cb_valid": Count("pk"),
             "cb_contacted": Count("pk", filter=Q(contacted=True)),
@@ -286,7 +322,6 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
             "cb_unsatisfied": Count("pk", filter=Q(satisfaction=Callback.Satisfaction.UNSATISFIED)),
             "cb_reopened": Count("pk", filter=Q(reopened=True)),
         },
-        prefix="ticket__",
     )
     if group_by is None:
         result.setdefault(None, Counters())

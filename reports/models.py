@@ -30,7 +30,24 @@ COUNTER_FIELDS = [
     "cb_basically",
     "cb_unsatisfied",
     "cb_reopened",
+    "cohandled",
 ]
+
+
+class RollupMark(models.Model):
+    """How far the rollups have seen the record: the last timeline event and the
+    time of the last rebuild (callbacks recorded or overruled after it)."""
+
+    name = models.CharField(_("名称"), max_length=32, primary_key=True)
+    event_id = models.BigIntegerField(_("已处理至办理记录"), default=0)
+    built_at = models.DateTimeField(_("生成时间"))
+
+    class Meta:
+        verbose_name = _("统计进度")
+        verbose_name_plural = _("统计进度")
+
+    def __str__(self):
+        return self.name
 
 
 class DailyUnitStat(models.Model):
@@ -63,6 +80,7 @@ class DailyUnitStat(models.Model):
     cb_basically = models.PositiveIntegerField(default=0)
     cb_unsatisfied = models.PositiveIntegerField(default=0)
     cb_reopened = models.PositiveIntegerField(default=0)
+    cohandled = models.PositiveIntegerField(default=0)
     built_at = models.DateTimeField(_("生成时间"), default=timezone.now)
 
     class Meta:

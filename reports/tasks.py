@@ -28,7 +28,8 @@ def build_report(kind: str, day: str | None = None):
 
 @shared_task(acks_late=True, ignore_result=True)
 def rebuild_rollups(days: int | None = None):
-    """Nightly: the last 40 days; every half hour: today and yesterday."""
+    """Nightly: the last 40 days; every half hour: today and yesterday; both also
+    rebuild every older day a change since the last rebuild touched."""
     from .rollups import rollups_rebuild  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
 
     return rollups_rebuild(days=days)

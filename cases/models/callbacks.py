@@ -71,6 +71,16 @@ class Callback(models.Model):
         related_name="+",
     )
     reopened = models.BooleanField(_("已重办"), default=False)
+    # The unit the callback's result counts against, fixed when it is recorded:
+    # the lead unit of the ticket, or of its master for a merged duplicate.
+    unit = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("计入单位"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     overruled_at = models.DateTimeField(_("复核认定时间"), null=True, blank=True)
     overruled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -66,6 +66,29 @@ class TicketEvent(models.Model):
     to_state = models.CharField(_("新状态"), max_length=16, choices=TicketState.choices)
     note = models.TextField(_("说明"), blank=True)
     data = models.JSONField(_("详情"), default=dict, blank=True)
+    # Facts (DESIGN §6 "Facts and attribution"): written once by the verb that
+    # writes the event, never by a later step; reports.metrics counts from them.
+    unit = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("计入单位"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("该事实计入的单位：派单的承办单位、退单的退单单位、延期的申请单位、办结时的承办单位、协办单位。"),
+    )
+    dispatch = models.ForeignKey(
+        "self",
+        verbose_name=_("所属派单"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("签收、联系、退单、延期、办结所属的那一次派单。"),
+    )
+    due_at = models.DateTimeField(_("考核时限"), null=True, blank=True)
+    on_time = models.BooleanField(_("是否按时"), null=True, blank=True)
+    round = models.PositiveSmallIntegerField(_("办理轮次"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("办理记录")
@@ -74,6 +97,7 @@ class TicketEvent(models.Model):
         indexes = [
             models.Index(fields=["ticket", "created_at"], name="event_ticket_time"),
             models.Index(fields=["kind", "created_at"], name="event_kind_time"),
+            models.Index(fields=["kind", "due_at"], name="event_kind_due"),
         ]
 
     def __str__(self):

@@ -147,9 +147,11 @@ def invalidated_data(*, invalid_kind: str) -> dict:
     return {"invalid_kind": invalid_kind}
 
 
-def reopened_data(*, reopen_count: int) -> dict:
-    """``reopened``: ``{"reopen_count"}`` — reopens so far, this one included."""
-    return {"reopen_count": reopen_count}
+def reopened_data(*, reopen_count: int, resolve_due_at: datetime | None = None) -> dict:
+    """``reopened``: ``{"reopen_count", "resolve_due_at"}`` — reopens so far, this
+    one included, and the new round's resolve deadline (``None``: back to the
+    centre; absent on rows written before it was recorded)."""
+    return {"reopen_count": reopen_count, "resolve_due_at": _when(resolve_due_at)}
 
 
 def head_signed_data(*, result: str) -> dict:

@@ -19,7 +19,7 @@ Each is marked with the kind it writes (``@performs``): ``registry.VERBS[kind].f
 Refusals are the exceptions of ``rules``.
 """
 
-from datetime import time
+from datetime import datetime, time
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -137,8 +137,11 @@ def _record(
     now,
     note: str = "",
     data: dict | None = None,
+    facts: dict | None = None,
 ) -> TicketEvent:
-    """Save the changed fields (a history version) and write the one timeline event."""
+    """Save the changed fields (a history version) and write the one timeline event,
+    with its facts (``unit``, ``dispatch``, ``due_at``, ``on_time``: see
+    :func:`_facts`) and the resolve round it belongs to."""
     assert ticket.state in TRANSITIONS[kind].targets, (kind, ticket.state)
     ticket.refresh_deadline_summary()
     ticket._history_user = actor
@@ -155,9 +158,36 @@ def _record(
         to_state=ticket.state,
         note=note,
         data=data or {},
+        round=ticket.reopen_count + 1,
+        **(facts or {}),
     )
     _announce(ticket, event)
     return event
+
+
+def _current_dispatch(ticket: Ticket) -> TicketEvent | None:
+    """The dispatch the ticket is in (its last ``dispatched`` event): the unit of
+    account of 签收及时率, 响应率, 退单率 and 延期率."""
+    return ticket.events.filter(kind=Kind.DISPATCHED).order_by("-created_at", "-pk").first()
+
+
+def _facts(*, unit_id, dispatch=None, due_at=None, on_time=None) -> dict:
+    """The fact columns of an event (DESIGN §6 "Facts and attribution"): the unit
+    the fact is charged to, the dispatch it belongs to, the deadline it was
+    measured against and whether it was met — fixed now, never rewritten."""
+    return {"unit_id": unit_id, "dispatch": dispatch, "due_at": due_at, "on_time": on_time}
+
+
+def _close_facts(ticket: Ticket, now) -> dict:
+    """A close ends a resolve round: charged to the lead unit, measured against
+    the round's final deadline."""
+    due = ticket.resolve_due_at
+    return _facts(
+        unit_id=ticket.lead_department_id,
+        dispatch=_current_dispatch(ticket),
+        due_at=due,
+        on_time=due is None or now <= due,
+    )
 
 
 def _announce(ticket: Ticket, event: TicketEvent) -> None:
@@ -291,6 +321,7 @@ def ticket_create(
             to_state=S.RECEIVED,
             note=note,
             data=created_data(channel=channel),
+            round=1,
         )
         attachments_store(
             ticket=ticket,
@@ -326,6 +357,7 @@ def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult
             now=now,
             note=text,
             fields=["reply_result", "reply_text", "replied_at", "closed_at", "callback_exempt"],
+            facts=_close_facts(t, now),
         )
         _close_merged(t, actor, now)
     return t
@@ -395,6 +427,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
                 resolve_due_at=resolve.due_at,
                 became_problem=newly_problem,
             ),
+            facts=_facts(unit_id=department.pk, due_at=sign.due_at),
         )
     return t
 
@@ -478,9 +511,17 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         from_state = t.state
         fields = []
         on_time = contact_due_at = None
+        facts = None
         t.handler = actor
         fields.append("handler")
         if t.signed_at is None:
+            # The lead unit's first sign of this dispatch: 签收及时率's fact.
+            facts = _facts(
+                unit_id=t.lead_department_id,
+                dispatch=_current_dispatch(t),
+                due_at=t.sign_due_at,
+                on_time=t.sign_due_at is None or now <= t.sign_due_at,
+            )
             limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
             contact = clock_times(now, limits.contact)
             t.signed_at = now
@@ -489,7 +530,17 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             on_time, contact_due_at = t.sign_due_at is None or now <= t.sign_due_at, contact.due_at
         t.state = S.HANDLING
         data = signed_data(department=t.assignee_department, on_time=on_time, contact_due_at=contact_due_at)
-        _record(t, actor=actor, kind=Kind.SIGNED, from_state=from_state, now=now, note=note, fields=fields, data=data)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.SIGNED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=fields,
+            data=data,
+            facts=facts,
+        )
     return t
 
 
@@ -502,14 +553,41 @@ def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
         now = _now()
         _authorize(Kind.CONTACTED, t, actor)
         fields = []
-        data = contacted_data(
-            first=t.first_contact_at is None, on_time=t.contact_due_at is None or now <= t.contact_due_at
-        )
-        if t.first_contact_at is None:
+        facts = None
+        first = t.first_contact_at is None
+        if first:
+            # The first contact of this dispatch: 响应率's fact, measured against the
+            # contact deadline its first sign started (a reopen clears the ticket's
+            # column, not the deadline the dispatch was given).
+            dispatch = _current_dispatch(t)
+            due = t.contact_due_at or _contact_due(dispatch)
+            facts = _facts(
+                unit_id=t.lead_department_id, dispatch=dispatch, due_at=due, on_time=due is None or now <= due
+            )
             t.first_contact_at = now
             fields.append("first_contact_at")
-        _record(t, actor=actor, kind=Kind.CONTACTED, from_state=t.state, now=now, note=note, fields=fields, data=data)
+        data = contacted_data(first=first, on_time=facts["on_time"] if facts else None)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.CONTACTED,
+            from_state=t.state,
+            now=now,
+            note=note,
+            fields=fields,
+            data=data,
+            facts=facts,
+        )
     return t
+
+
+def _contact_due(dispatch: TicketEvent | None):
+    """The contact deadline the first sign of ``dispatch`` started."""
+    if dispatch is None:
+        return None
+    signed = TicketEvent.objects.filter(dispatch=dispatch, kind=Kind.SIGNED, on_time__isnull=False).only("data").first()
+    value = signed.data.get("contact_due_at") if signed else None
+    return datetime.fromisoformat(value) if value else None
 
 
 @performs(Kind.PROGRESS)
@@ -587,7 +665,7 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         t.state = S.CLOSED
         t.closed_at = now
         t.callback_exempt = False
-        on_time = t.resolve_due_at is None or now <= t.resolve_due_at
+        facts = _close_facts(t, now)
         _record(
             t,
             actor=actor,
@@ -596,7 +674,8 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             now=now,
             note=note,
             fields=["closed_at", "callback_exempt"],
-            data=approved_data(on_time=on_time),
+            data=approved_data(on_time=facts["on_time"]),
+            facts=facts,
         )
         _close_merged(t, actor, now)
     return t
@@ -680,6 +759,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         application = _pending_application(t, TicketApplication.Kind.RETURN)
         from_state = t.state
         returned_by = t.lead_department
+        dispatch = _current_dispatch(t)
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
         _cancel_pending_applications(t, actor, now)
         t.state = S.RECEIVED
@@ -704,6 +784,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
                 "return_count",
             ],
             data=return_approved_data(application=application, department=returned_by),
+            facts=_facts(unit_id=returned_by.pk if returned_by else None, dispatch=dispatch),
         )
     return t
 
@@ -816,6 +897,11 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
                 working_days=days,
                 previous_due_at=previous_due,
                 resolve_due_at=t.resolve_due_at,
+            ),
+            facts=_facts(
+                unit_id=application.department_id or t.lead_department_id,
+                dispatch=_current_dispatch(t),
+                due_at=t.resolve_due_at,
             ),
         )
     return t
@@ -960,6 +1046,7 @@ def ticket_cohandler_reply(*, ticket: Ticket, actor, text: str, attachments=()) 
             note=text,
             fields=[],
             data=cohandler_data(department=row.department),
+            facts=_facts(unit_id=row.department_id),
         )
         attachments_store(
             ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
@@ -1069,7 +1156,9 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=[*fields, "reopen_count", "reopened_at", "assignee_department"],
-            data=reopened_data(reopen_count=t.reopen_count),
+            data=reopened_data(reopen_count=t.reopen_count, resolve_due_at=t.resolve_due_at),
+            # A new resolve round: its deadline; the earlier rounds' facts stay.
+            facts=_facts(unit_id=t.lead_department_id, due_at=t.resolve_due_at),
         )
     return t
 
@@ -1238,7 +1327,7 @@ def system_urges_issue(*, items, now) -> list:
             t.pk: t
             for t in Ticket.objects.select_for_update()
             .filter(pk__in=[t.pk for t, _r, _c in items])
-            .only("state", "lead_department_id", "assignee_department_id")
+            .only("state", "lead_department_id", "assignee_department_id", "reopen_count")
         }
         todo = [(locked[t.pk], r, c) for t, r, c in items if t.pk in locked and locked[t.pk].state in rule.sources]
         if not todo:
@@ -1273,6 +1362,7 @@ def system_urges_issue(*, items, now) -> list:
                     to_state=t.state,
                     note=content,
                     data=urged_data(urge=urge, department=units.get(urge.department_id)),
+                    round=t.reopen_count + 1,
                 )
                 for (t, _reminder, content), urge in zip(todo, urges, strict=True)
             ]
@@ -1352,5 +1442,6 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=["closed_at", "callback_exempt", "signoff_pending"],
+            facts=_close_facts(t, now),
         )
     return t

@@ -40,10 +40,10 @@ def test_the_formulas_on_hand_counted_numbers(settings):
         cb_reopened=1,
     )
     r = rates(c)
-    assert r["response"] == pytest.approx(18 / 20)
+    assert r["response"] == pytest.approx(18 / (20 - 2))  # returned dispatches leave the base
     assert r["resolution"] == pytest.approx(7 / 10)
     assert r["satisfaction"] == pytest.approx((6 + 0.9 * 3) / 10)
-    assert r["composite"] == pytest.approx(0.1 * 0.9 + 0.5 * 0.7 + 0.4 * 0.87)
+    assert r["composite"] == pytest.approx(0.1 * 1.0 + 0.5 * 0.7 + 0.4 * 0.87)
     assert r["completion"] == pytest.approx(8 / 10)
     assert r["on_time"] == pytest.approx(6 / 10)
     assert r["sign_on_time"] == pytest.approx(15 / 20)
@@ -149,8 +149,9 @@ def november(city):
 def test_live_counters_on_a_month_of_work(november):
     c = counters_live(Period.month(date(2026, 11, 1)))[None]
     assert c.received == 4
-    assert c.dispatched == 4  # by first dispatch
-    assert (c.sign_clocked, c.signed_on_time) == (4, 3)  # "late" signed after its 2 working hours
+    assert c.dispatched == 5  # one per dispatch: "returned" went to street, then to street2
+    # the dispatches signed ("returned"'s first one never was), "late" after its 2 working hours
+    assert (c.sign_clocked, c.signed_on_time) == (4, 3)
     assert (c.contact_clocked, c.contacted_on_time) == (4, 3)
     assert (c.returned, c.extended) == (1, 1)
     assert c.due == 4  # every resolve deadline falls in November
@@ -180,12 +181,14 @@ def test_an_overruled_callback_leaves_the_rates(november, city):
 
 def test_grouped_by_unit_and_by_territory(november, city):
     per_unit = counters_live(Period.month(date(2026, 11, 1)), group_by="department")
-    assert per_unit[city.street.pk].dispatched == 3
-    assert per_unit[city.street2.pk].dispatched == 1  # the returned ticket now belongs to its new lead
+    assert per_unit[city.street.pk].dispatched == 4
+    assert per_unit[city.street2.pk].dispatched == 1  # the re-dispatch of the returned ticket
+    # the return counts against the unit that returned it, not the one holding it now
+    assert (per_unit[city.street.pk].returned, per_unit[city.street2.pk].returned) == (1, 0)
     per_community = counters_live(Period.month(date(2026, 11, 1)), group_by="community")
     assert per_community[city.community.pk].received == 4
     totals = subtree_totals(per_unit, [city.district, city.street])
-    assert totals[city.district.pk].dispatched == 4 and totals[city.street.pk].dispatched == 3
+    assert totals[city.district.pk].dispatched == 5 and totals[city.street.pk].dispatched == 4
 
 
 def test_rollups_equal_live_aggregates(november, city):
