@@ -46,6 +46,11 @@ def _weighted(rng, pairs, k):
     return rng.choices(values, weights, k=k)
 
 
+def _flag(value: bool | None) -> int | None:
+    """A nullable boolean as COPY and SQLite both read it."""
+    return None if value is None else int(value)
+
+
 def _ts(moment: datetime | None) -> str | None:
     """Naive UTC text, which both PostgreSQL (session in UTC) and Django's SQLite
     backend read as the same instant. (All times here are naive UTC: isoformat is
@@ -162,13 +167,13 @@ TICKET_COLUMNS = [
 ]  # fmt: skip
 EVENT_COLUMNS = [
     "id", "ticket_id", "kind", "actor_id", "actor_department_id", "created_at", "from_state", "to_state", "note",
-    "data",
+    "data", "unit_id", "dispatch_id", "due_at", "on_time", "round",
 ]  # fmt: skip
 CALLBACK_COLUMNS = [
     "id", "ticket_id", "closed_at", "batch_date", "due_at", "agent_id", "status", "impossible_reason", "via",
     "attempts", "next_attempt_on", "last_attempt_at", "contacted", "solved", "satisfaction", "score_attitude",
     "score_efficiency", "comment", "unit_at_fault", "completed_at", "completed_by_id", "reopened",
-    "overrule_reason", "created_at",
+    "overrule_reason", "created_at", "unit_id",
 ]  # fmt: skip
 
 
@@ -355,27 +360,66 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
                 _ts(closed or replied or received),
             )
         )  # fmt: skip
-        # The timeline.
-        steps = [(K.CREATED, operator, centre_id, received, "", S.RECEIVED)]
+        # The timeline, with the facts the workflow fixes on its events (cases.workflow.verbs:
+        # unit charged, the dispatch, the deadline measured against, on time).
+        dispatch_event = event_id + 1 if dispatched else None
+        lead_unit = lead if dispatched else None
+
+        def met(moment, due):
+            return _flag(None if moment is None else (due is None or moment <= due))
+
+        no_facts = (None, None, None, None)
+        steps = [(K.CREATED, operator, centre_id, received, "", S.RECEIVED, no_facts)]
         if dispatched:
-            steps.append((K.DISPATCHED, dispatcher, centre_id, dispatched, S.RECEIVED, S.DISPATCHED))
+            steps.append(
+                (
+                    K.DISPATCHED,
+                    dispatcher,
+                    centre_id,
+                    dispatched,
+                    S.RECEIVED,
+                    S.DISPATCHED,
+                    (lead, None, sign_due, None),
+                )
+            )
         if signed:
-            steps.append((K.SIGNED, handler, lead, signed, S.DISPATCHED, S.HANDLING))
+            facts = (lead, dispatch_event, sign_due, met(signed, sign_due))
+            steps.append((K.SIGNED, handler, lead, signed, S.DISPATCHED, S.HANDLING, facts))
         if contacted:
-            steps.append((K.CONTACTED, handler, lead, contacted, S.HANDLING, S.HANDLING))
+            facts = (lead, dispatch_event, contact_due, met(contacted, contact_due))
+            steps.append((K.CONTACTED, handler, lead, contacted, S.HANDLING, S.HANDLING, facts))
         if replied:
-            steps.append((K.REPLIED, handler, lead, replied, S.HANDLING, S.REVIEWING))
+            steps.append((K.REPLIED, handler, lead, replied, S.HANDLING, S.REVIEWING, no_facts))
+        close_facts = (lead_unit, dispatch_event, resolve_due, met(closed, resolve_due))
         if closed and state == S.CLOSED and replied:
-            steps.append((K.APPROVED, dispatcher, centre_id, closed, S.REVIEWING, S.CLOSED))
+            steps.append((K.APPROVED, dispatcher, centre_id, closed, S.REVIEWING, S.CLOSED, close_facts))
         elif closed and state == S.CLOSED:
-            steps.append((K.ANSWERED, operator, centre_id, closed, S.RECEIVED, S.CLOSED))
+            steps.append((K.ANSWERED, operator, centre_id, closed, S.RECEIVED, S.CLOSED, close_facts))
         elif closed and state == S.INVALID:
-            steps.append((K.INVALIDATED, dispatcher, centre_id, closed, S.RECEIVED, S.INVALID))
+            steps.append((K.INVALIDATED, dispatcher, centre_id, closed, S.RECEIVED, S.INVALID, no_facts))
         elif closed and state == S.MERGED:
             source = S.DISPATCHED if dispatched else S.RECEIVED
-            steps.append((K.MERGED, dispatcher, centre_id, closed, source, S.MERGED))
-        for kind, actor, dept, at, src, dst in steps:
-            e_writer.add((event_id, ticket_id, kind, actor, dept, _ts(at), src, dst, "", empty))
+            steps.append((K.MERGED, dispatcher, centre_id, closed, source, S.MERGED, no_facts))
+        for kind, actor, dept, at, src, dst, (unit, dispatch, due, on_time) in steps:
+            e_writer.add(
+                (
+                    event_id,
+                    ticket_id,
+                    kind,
+                    actor,
+                    dept,
+                    _ts(at),
+                    src,
+                    dst,
+                    "",
+                    empty,
+                    unit,
+                    dispatch,
+                    _ts(due),
+                    on_time,
+                    1,
+                )
+            )
             event_id += 1
         # The callback, for closures of the days before today.
         if state == S.CLOSED and closed is not None and closed < now - timedelta(days=1):
@@ -398,7 +442,7 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
                     agent, status, "未留联系电话" if status == "impossible" else "", "agent",
                     1 if status == "done" else 3, (batch_day + timedelta(days=1)).isoformat(), _ts(completed),
                     contacted_flag, solved, satisfaction, score_a, score_e, "", at_fault, _ts(completed), agent, 0,
-                    "", _ts(closed + timedelta(hours=1)),
+                    "", _ts(closed + timedelta(hours=1)), lead_unit,
                 )
             )  # fmt: skip
             callback_id += 1

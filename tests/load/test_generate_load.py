@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, F, Q
 
 from cases.models import Callback, Ticket, TicketEvent, TicketState
 from tests.conftest import new_ticket
@@ -39,6 +39,19 @@ def test_generate_load_writes_a_consistent_city(capsys):
     assert not tickets.filter(state=S.HANDLING, resolve_due_at__isnull=True).exists()
     assert Callback.objects.filter(ticket__state=S.CLOSED).count() > 300
     assert not Callback.objects.exclude(ticket__state=S.CLOSED).exists()
+    # the facts the workflow fixes on its events (what the rates count) are there too
+    K = TicketEvent.Kind
+    dispatches = TicketEvent.objects.filter(kind=K.DISPATCHED)
+    assert dispatches.count() == tickets.filter(first_dispatched_at__isnull=False).count()
+    assert not dispatches.exclude(unit_id=F("ticket__lead_department_id")).exists()
+    signs = TicketEvent.objects.filter(kind__in=[K.SIGNED, K.CONTACTED])
+    assert signs.exists() and not signs.filter(Q(dispatch__isnull=True) | Q(on_time__isnull=True)).exists()
+    assert not signs.exclude(dispatch__ticket=F("ticket")).exists()
+    late = TicketEvent.objects.filter(kind=K.SIGNED, created_at__gt=F("due_at"))
+    assert late.count() == TicketEvent.objects.filter(kind=K.SIGNED, on_time=False).count()
+    closes = TicketEvent.objects.filter(kind=K.APPROVED)
+    assert closes.exists() and not closes.filter(Q(dispatch__isnull=True) | Q(on_time__isnull=True)).exists()
+    assert not Callback.objects.exclude(unit_id=F("ticket__lead_department_id")).exists()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
