@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from cases import workflow
 from cases.callbacks import callback_batch, callback_record
-from cases.models import Callback, Notification, TicketState
+from cases.models import Callback, Notification, Ticket, TicketState
 from departments.models import Department
 from reports.excel import report_workbook
 from reports.hotspots import hotspots, spikes_detect
@@ -347,3 +348,43 @@ def test_an_export_whose_worker_died_is_resumed(october, settings):
     assert tasks.resume_exports() == 1
     job.refresh_from_db()
     assert job.status == ExportJob.Status.DONE and job.done_rows == job.total > 0
+
+
+#: What a later event cannot change about a past period: who received, dispatched, signed,
+#: contacted and closed what, and the callbacks completed in it (README "Reproducible reports").
+SETTLED = [
+    "received", "dispatched", "sign_clocked", "signed_on_time", "contact_clocked", "contacted_on_time",
+    "closed", "handled", "cb_valid", "cb_contacted", "cb_solved", "cb_satisfied", "cb_unsatisfied",
+]  # fmt: skip
+
+
+def test_a_stored_report_equals_a_recomputation_after_later_events(october):
+    """November's events — a callback that reopens an October ticket, a return of an
+    October dispatch, a re-dispatch — leave October's settled facts as the issued report
+    has them: the stored report equals a recomputation of the same period today."""
+    from reports.reporting import report_data
+
+    with time_machine.travel(local(2026, 11, 1, 8, 20), tick=False):
+        report, _ = report_build("monthly")
+    closed = Ticket.objects.filter(state=S.CLOSED, lead_department=october.street).first()
+    handling = Ticket.objects.filter(state=S.HANDLING, lead_department=october.street2).first()
+    with time_machine.travel(local(2026, 11, 3, 10, 0), tick=False):
+        workflow.ticket_reopen(ticket=closed, actor=october.callback, reason="回访不满意")
+        workflow.ticket_return_request(ticket=handling, actor=october.handler2, reason="不属本单位职责")
+        workflow.ticket_return_approve(ticket=handling, actor=october.dispatcher)
+        workflow.ticket_dispatch(ticket=handling, actor=october.dispatcher, department=october.street)
+    with time_machine.travel(local(2026, 11, 5, 9, 0), tick=False):
+        again = report_data("monthly", Period.month(date(2026, 10, 15)))
+    stored = {u["id"]: u["counters"] for u in report.data["units"]}
+    now = {u["id"]: u["counters"] for u in again["units"]}
+    assert set(stored) == set(now)
+    # "received" is the centre's: a unit's row counts the tickets it leads now, which a
+    # re-dispatch moves (the README says so); every other settled fact stays with its unit.
+    per_unit = [n for n in SETTLED if n != "received"]
+    for unit, counters in stored.items():
+        assert {n: counters[n] for n in per_unit} == {n: now[unit][n] for n in per_unit}, unit
+    assert {n: report.data["totals"]["counters"][n] for n in SETTLED} == {
+        n: again["totals"]["counters"][n] for n in SETTLED
+    }
+    # what may legitimately move later is the return of an October dispatch, charged to it
+    assert again["totals"]["counters"]["returned"] == report.data["totals"]["counters"]["returned"] + 1
