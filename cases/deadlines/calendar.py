@@ -3,10 +3,13 @@
 Which days are working days, in order of authority:
 
 1. the admin's holiday table (``Holiday``), which always wins;
-2. the ``chinese-calendar`` library, for the years it knows;
-3. weekends only, for a year the library does not know — flagged to
-   administrators (``calendar_gaps``) because the State Council's schedule for
-   that year has not been entered yet.
+2. the ``chinese-calendar`` library, for the years it knows (it has the
+   State Council's announced make-up days, 调休);
+3. for a year neither knows: the statutory holidays fixed by the 全国年节及纪念日
+   放假办法 (元旦, 春节 除夕 to 初三, 清明, 劳动节, 端午, 中秋, 国庆), computed
+   from the lunar calendar by the ``holidays`` package, plus weekends — flagged to
+   administrators (``calendar_gaps``, ``assumed_holidays``) because that year's
+   调休 swaps are only announced late and have not been entered yet.
 
 Working time is the configured working-hour segments of each working day, in
 Asia/Shanghai local time. Limits in working hours or working days count only
@@ -14,6 +17,7 @@ working time; limits in minutes or hours count wall-clock time (urgent tickets
 do not wait for Monday).
 """
 
+import functools
 import itertools
 import logging
 import threading
@@ -23,6 +27,7 @@ from time import monotonic
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import holidays
 from django.conf import settings
 from django.utils import timezone
 
@@ -38,7 +43,7 @@ MAX_DAYS_SCANNED = 3660
 class DaySource:
     TABLE = "table"
     LIBRARY = "library"
-    WEEKEND_FALLBACK = "weekend"
+    STATUTORY_FALLBACK = "statutory"
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,11 @@ class WorkCalendar:
             return DayInfo(bool(chinese_calendar.is_workday(day)), DaySource.LIBRARY)
         except NotImplementedError:
             # The library has no data for this year (e.g. 2027 in chinese-calendar
-            # 1.11). Never crash: count weekends only and let administrators know.
+            # 1.11). Never crash: the statutory days are fixed by law years ahead,
+            # only the make-up swaps are not; let administrators know.
             _note_missing_year(day.year)
-            return DayInfo(day.weekday() < 5, DaySource.WEEKEND_FALLBACK)
+            is_holiday = day in statutory_holidays(day.year)
+            return DayInfo(day.weekday() < 5 and not is_holiday, DaySource.STATUTORY_FALLBACK)
 
     def is_working_day(self, day: date) -> bool:
         return self.day_info(day).is_working
@@ -215,6 +222,17 @@ class WorkCalendar:
         return datetime.combine(day, cutoff, tzinfo=self.tz)
 
 
+# -- the statutory fallback ------------------------------------------------------
+
+
+@functools.cache
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory rest days of ``year`` (date → Chinese name), without any
+    make-up swap: ``observed=False`` drops the library's guessed 调休 days, which
+    only the State Council's yearly notice decides."""
+    return dict(holidays.China(years=year, observed=False, language="zh_CN").items())
+
+
 # -- the process-wide calendar -----------------------------------------------------
 
 _lock = threading.Lock()
@@ -225,7 +243,10 @@ _missing_years: set[int] = set()
 def _note_missing_year(year: int) -> None:
     if year not in _missing_years:
         _missing_years.add(year)
-        logger.warning("chinese-calendar has no data for %s; using the holiday table, else weekends only", year)
+        logger.warning(
+            "chinese-calendar has no data for %s; using the holiday table, else statutory holidays and weekends",
+            year,
+        )
 
 
 def get_calendar() -> WorkCalendar:
@@ -252,3 +273,9 @@ def calendar_gaps(today: date | None = None) -> list[int]:
     horizon = today + timedelta(days=settings.CALENDAR_LOOKAHEAD_DAYS)
     cal = get_calendar()
     return [year for year in range(today.year, horizon.year + 1) if not cal.year_is_covered(year)]
+
+
+def assumed_holidays(year: int) -> list[tuple[date, str]]:
+    """The rest days the fallback assumes for an uncovered ``year`` (shown in the
+    admin banner so a maintainer sees what the deadlines are computed on)."""
+    return sorted(statutory_holidays(year).items())
