@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import DeadlinePolicy, TimeUnit
+from ..models import CLOCK_RULES, DeadlinePolicy, TimeUnit
 from .calendar import WorkCalendar, get_calendar
 
 # -- policy ------------------------------------------------------------------------
@@ -23,13 +23,19 @@ class Limits:
     resolve: tuple[int, str]
 
 
-def deadline_limits(*, category, urgency: str, nature: str) -> Limits:
-    """The limits of the three clocks for a ticket (see ``DeadlinePolicy``)."""
+def policy_rows() -> list[DeadlinePolicy]:
+    """The active policy rows, read once for a batch of :func:`deadline_limits` calls."""
+    return list(DeadlinePolicy.objects.filter(is_active=True))
+
+
+def deadline_limits(*, category, urgency: str, nature: str, rows: list[DeadlinePolicy] | None = None) -> Limits:
+    """The limits of the three clocks for a ticket (see ``DeadlinePolicy``);
+    ``rows``: the active rows already read (:func:`policy_rows`)."""
     lineage = category.lineage_ids if category is not None else []
     depth_of = {pk: depth for depth, pk in enumerate(lineage, start=1)}
     rows = [
         row
-        for row in DeadlinePolicy.objects.filter(is_active=True)
+        for row in (policy_rows() if rows is None else rows)
         if (row.category_id is None or row.category_id in depth_of)
         and row.urgency in ("", urgency)
         and row.nature in ("", nature)
@@ -61,3 +67,39 @@ def clock_times(start: datetime, limit: tuple[int, str], calendar: WorkCalendar 
     amount, unit = limit
     due = cal.add_limit(start, amount, unit)
     return ClockTimes(due, cal.warn_time(start, due, unit))
+
+
+def ticket_clock_times(
+    ticket, *, limits: Limits, calendar: WorkCalendar, extension_days: int, reopen_limit: tuple[int, str]
+) -> dict[str, ClockTimes]:
+    """The times of the ticket's running clocks, computed afresh from the moment
+    each started (what the workflow stored when it started them, under today's
+    calendar and policy): sign from the dispatch, contact from the sign, resolve
+    from the dispatch — or the reopen, if later, with the reopen limit — plus the
+    approved extensions (``extension_days``, granted since that start) in working
+    days. An escalation is not recomputed here: it only ever shortens, so the
+    caller keeps an escalated deadline that is earlier."""
+    times = {}
+    running = {rule.name for rule in CLOCK_RULES if rule.runs(ticket)}
+    if "sign" in running and ticket.dispatched_at:
+        times["sign"] = clock_times(ticket.dispatched_at, limits.sign, calendar)
+    if "contact" in running and ticket.signed_at:
+        times["contact"] = clock_times(ticket.signed_at, limits.contact, calendar)
+    if "resolve" in running:
+        start, limit = resolve_start(ticket, limits=limits, reopen_limit=reopen_limit)
+        if start is not None:
+            base = clock_times(start, limit, calendar)
+            if extension_days:
+                due = calendar.add_limit(base.due_at, extension_days, TimeUnit.WORKING_DAY)
+                base = ClockTimes(due, calendar.warn_time(start, due, TimeUnit.WORKING_DAY))
+            times["resolve"] = base
+    return times
+
+
+def resolve_start(ticket, *, limits: Limits, reopen_limit: tuple[int, str]):
+    """When the resolve clock started and on which limit: the later of the
+    dispatch and the reopen."""
+    dispatched, reopened = ticket.dispatched_at, ticket.reopened_at
+    if reopened is not None and (dispatched is None or reopened >= dispatched):
+        return reopened, reopen_limit
+    return dispatched, limits.resolve

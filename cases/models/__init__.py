@@ -1,5 +1,5 @@
 from .api import ApiKey, ServiceAttribute, ServiceRequestToken
-from .calendar import DeadlinePolicy, Holiday
+from .calendar import DeadlinePolicy, Holiday, RetimeRun
 from .callbacks import Callback, CallbackAttempt, CallbackDuty
 from .categories import CATEGORY_MAX_DEPTH, Category
 from .choices import (
@@ -73,6 +73,7 @@ __all__ = [
     "PersonalDataAccess",
     "Reminder",
     "ReplyResult",
+    "RetimeRun",
     "ScanMark",
     "ServiceAttribute",
     "ServiceRequestToken",

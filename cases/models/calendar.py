@@ -95,3 +95,35 @@ class DeadlinePolicy(models.Model):
             raise ValidationError(errors)
         if all(getattr(self, limit) is None for limit, _unit in pairs):
             raise ValidationError(ERR_POLICY_EMPTY)
+
+
+class RetimeRun(models.Model):
+    """One re-timing of the open tickets after a calendar or policy change.
+
+    The row is the task's watermark: the task walks the open tickets in id order
+    and records the last id it finished in the same transaction as the tickets'
+    new times, so a worker that dies leaves a row that says where to go on — and
+    re-timing a ticket twice changes nothing the second time."""
+
+    class Reason(models.TextChoices):
+        HOLIDAY = "holiday", _("节假日调整")
+        POLICY = "policy", _("时限规则调整")
+        HOURS = "hours", _("工作时间调整")
+
+    reason = models.CharField(_("原因"), max_length=16, choices=Reason.choices)
+    #: For a holiday change, the changed day: only clocks due on or after it can move.
+    day = models.DateField(_("调整日期"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    last_ticket_id = models.BigIntegerField(_("已处理至工单"), default=0)
+    changed = models.PositiveIntegerField(_("调整工单数"), default=0)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("时限重算")
+        verbose_name_plural = _("时限重算")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["finished_at"], name="retime_unfinished")]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} #{self.pk}"

@@ -177,3 +177,13 @@ def urged_data(*, urge, department) -> dict:
 def urge_acknowledged_data(*, urge) -> dict:
     """``urge_acknowledged``: ``{"urge", "number"}`` — the ``Urge`` id and number."""
     return {"urge": urge.pk, "number": urge.number}
+
+
+def deadlines_retimed_data(*, reason: str, clocks: dict) -> dict:
+    """``deadlines_retimed``: ``{"reason", "clocks"}`` — why (a ``RetimeRun.Reason``)
+    and, per moved clock (``sign``/``contact``/``resolve``), ``{"from", "to"}``:
+    its due time before and after."""
+    return {
+        "reason": reason,
+        "clocks": {name: {"from": _when(old), "to": _when(new)} for name, (old, new) in clocks.items()},
+    }
