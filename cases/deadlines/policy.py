@@ -74,15 +74,16 @@ def ticket_clock_times(
 ) -> dict[str, ClockTimes]:
     """The times of the ticket's running clocks, computed afresh from the moment
     each started (what the workflow stored when it started them, under today's
-    calendar and policy): sign from the dispatch, contact from the sign, resolve
+    calendar and policy): sign from the latest (sub-)dispatch, contact from the sign, resolve
     from the dispatch — or the reopen, if later, with the reopen limit — plus the
     approved extensions (``extension_days``, granted since that start) in working
     days. An escalation is not recomputed here: it only ever shortens, so the
     caller keeps an escalated deadline that is earlier."""
     times = {}
     running = {rule.name for rule in CLOCK_RULES if rule.runs(ticket)}
-    if "sign" in running and ticket.dispatched_at:
-        times["sign"] = clock_times(ticket.dispatched_at, limits.sign, calendar)
+    sign_start = sign_clock_start(ticket)
+    if "sign" in running and sign_start:
+        times["sign"] = clock_times(sign_start, limits.sign, calendar)
     if "contact" in running and ticket.signed_at:
         times["contact"] = clock_times(ticket.signed_at, limits.contact, calendar)
     if "resolve" in running:
@@ -94,6 +95,12 @@ def ticket_clock_times(
                 base = ClockTimes(due, calendar.warn_time(start, due, TimeUnit.WORKING_DAY))
             times["resolve"] = base
     return times
+
+
+def sign_clock_start(ticket):
+    """When the running sign clock started: the sub-dispatch to a child unit that
+    has still to sign, else the dispatch (a dispatch clears ``subdispatched_at``)."""
+    return ticket.subdispatched_at or ticket.dispatched_at
 
 
 def resolve_start(ticket, *, limits: Limits, reopen_limit: tuple[int, str]):

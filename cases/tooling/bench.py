@@ -549,7 +549,7 @@ def _raw_crossed(now, since=None):
     """One SELECT of every (ticket, clock, level, due) crossed and not yet reminded,
     all clocks and levels: the scan's question in plain SQL."""
     running = {
-        "sign": "tk.state = 'dispatched' AND tk.signed_at IS NULL",
+        "sign": "tk.state = 'dispatched' AND (tk.signed_at IS NULL OR tk.subdispatched_at IS NOT NULL)",
         "contact": "tk.state IN ('dispatched', 'handling') AND tk.signed_at IS NOT NULL "
         "AND tk.first_contact_at IS NULL",
         "resolve": "tk.state IN ('dispatched', 'handling', 'reviewing')",

@@ -361,7 +361,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t.lead_department = t.assignee_department = department
         t.dispatched_at = now
         t.first_dispatched_at = t.first_dispatched_at or now
-        t.signed_at = t.first_contact_at = t.handler = None
+        t.signed_at = t.first_contact_at = t.handler = t.subdispatched_at = None
         fields = _clear_clocks(t)
         t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
@@ -383,6 +383,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
                 "dispatched_at",
                 "first_dispatched_at",
                 "signed_at",
+                "subdispatched_at",
                 "first_contact_at",
                 "units_passed",
                 "is_problem",
@@ -434,7 +435,9 @@ def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
 def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: str = "") -> Ticket:
     """下派: the lead unit passes the work to one of its child units (which must
     sign), or takes it back (``department`` = the lead unit itself). The lead unit
-    stays accountable: the resolve clock is unchanged."""
+    stays accountable: the resolve clock is unchanged. A hop to a child starts the
+    child's own sign clock (the ticket's policy, the child's calendar), which its
+    sign stops; a take-back starts none."""
     _check_unit(department)
     with transaction.atomic():
         t = _lock(ticket)
@@ -450,7 +453,17 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
         from_state = t.state
         previous = t.assignee_department
         t.assignee_department = department
-        t.state = S.HANDLING if department.pk == lead.pk else S.DISPATCHED
+        fields = ["assignee_department"]
+        sign = None
+        if department.pk == lead.pk:
+            t.state = S.HANDLING
+        else:
+            t.state = S.DISPATCHED
+            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
+            sign = clock_times(now, limits.sign, get_calendar())
+            t.subdispatched_at = now
+            t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
+            fields += ["subdispatched_at", "sign_due_at", "sign_warn_at"]
         _record(
             t,
             actor=actor,
@@ -458,8 +471,10 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
             from_state=from_state,
             now=now,
             note=note,
-            fields=["assignee_department"],
-            data=subdispatched_data(department=department, previous=previous),
+            fields=fields,
+            data=subdispatched_data(
+                department=department, previous=previous, sign_due_at=sign.due_at if sign else None
+            ),
         )
     return t
 
