@@ -20,7 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..deadlines.calendar import get_calendar
+from ..deadlines.calendar import calendar_for
 from ..deadlines.policy import deadline_limits, policy_rows, resolve_start, ticket_clock_times
 from ..models import CLOCK_RULES, CLOCKED_STATES, Clock, Reminder, Ticket, TicketApplication, TicketEvent, TimeUnit
 from ..models.calendar import RetimeRun
@@ -78,23 +78,36 @@ def tickets_retime(*, ticket_ids, reason: str, now: datetime, dry_run: bool = Fa
         tickets = list(
             Ticket.objects.select_for_update(of=("self",))
             .filter(pk__in=list(ticket_ids), state__in=list(CLOCKED_STATES))
-            .select_related("category")
+            .select_related("category", "lead_department", "assignee_department")
             .order_by("pk")
         )
         if not tickets:
             return []
         rows = policy_rows()
-        cal = get_calendar()
         granted = _extension_days(tickets)
         reopen_limit = (settings.REOPEN_WORKING_DAYS, TimeUnit.WORKING_DAY)
         changes, changed = [], []
         for t in tickets:
             assert t.state in rule.sources
-            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, rows=rows)
+            lead, assignee = t.lead_department, t.assignee_department
+            limits = deadline_limits(
+                category=t.category, urgency=t.urgency, nature=t.nature, department=lead, rows=rows
+            )
+            sign_limits = limits
+            if assignee is not None and assignee.pk != t.lead_department_id:
+                sign_limits = deadline_limits(
+                    category=t.category, urgency=t.urgency, nature=t.nature, department=assignee, rows=rows
+                )
             start, _limit = resolve_start(t, limits=limits, reopen_limit=reopen_limit)
             extension = sum(days for at, days in granted.get(t.pk, ()) if start is not None and at >= start)
             fresh = ticket_clock_times(
-                t, limits=limits, calendar=cal, extension_days=extension, reopen_limit=reopen_limit
+                t,
+                limits=limits,
+                calendar=calendar_for(t.lead_department_id),
+                extension_days=extension,
+                reopen_limit=reopen_limit,
+                sign_limits=sign_limits,
+                sign_calendar=calendar_for(t.assignee_department_id),
             )
             escalated = t.escalated_at is not None and start is not None and t.escalated_at >= start
             if "resolve" in fresh and escalated and t.resolve_due_at < fresh["resolve"].due_at:

@@ -32,7 +32,7 @@ from departments.selectors import Territory, staff_profile, territory_resolve
 
 from .. import clock
 from ..attachments import attachments_store, attachments_validate, stored_files_guard
-from ..deadlines.calendar import get_calendar
+from ..deadlines.calendar import calendar_for, get_calendar
 from ..deadlines.policy import clock_times, deadline_limits
 from ..models import (
     OPEN_STATES,
@@ -353,8 +353,8 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         from_state = t.state
         previous = t.lead_department
         _cancel_pending_applications(t, actor, now)
-        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
-        cal = get_calendar()
+        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=department)
+        cal = calendar_for(department.pk)
         sign = clock_times(now, limits.sign, cal)
         resolve = clock_times(now, limits.resolve, cal)
         t.state = S.DISPATCHED
@@ -459,8 +459,8 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
             t.state = S.HANDLING
         else:
             t.state = S.DISPATCHED
-            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
-            sign = clock_times(now, limits.sign, get_calendar())
+            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=department)
+            sign = clock_times(now, limits.sign, calendar_for(department.pk))
             t.subdispatched_at = now
             t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
             fields += ["subdispatched_at", "sign_due_at", "sign_warn_at"]
@@ -496,8 +496,9 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         t.handler = actor
         fields.append("handler")
         if t.signed_at is None:
-            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
-            contact = clock_times(now, limits.contact)
+            lead = t.lead_department
+            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=lead)
+            contact = clock_times(now, limits.contact, calendar_for(t.lead_department_id))
             t.signed_at = now
             t.contact_due_at, t.contact_warn_at = contact.due_at, contact.warn_at
             fields += ["signed_at", "contact_due_at", "contact_warn_at"]
@@ -755,7 +756,7 @@ def extension_is_late(ticket: Ticket, now) -> bool:
     due = ticket.resolve_due_at
     if due is None or now >= due:
         return True
-    cal = get_calendar()
+    cal = calendar_for(ticket.lead_department_id)
     due_day = timezone.localtime(due, cal.tz).date()
     cutoff = cal.working_day_cutoff(due_day, time.fromisoformat(settings.EXTENSION_REQUEST_CUTOFF))
     return now >= cutoff
@@ -811,7 +812,7 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
             raise WorkflowError(ERR_EXTENSION_CAP, code="cap", params={"limit": cap, "used": t.extension_days})
         application.granted_days = days
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
-        cal = get_calendar()
+        cal = calendar_for(t.lead_department_id)
         previous_due = t.resolve_due_at
         t.resolve_due_at = cal.add_limit(previous_due, days, TimeUnit.WORKING_DAY)
         start = t.dispatched_at or now
@@ -1072,7 +1073,9 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
         if t.lead_department_id:
             t.state = S.HANDLING
             t.assignee_department = t.lead_department
-            resolve = clock_times(now, (settings.REOPEN_WORKING_DAYS, TimeUnit.WORKING_DAY))
+            resolve = clock_times(
+                now, (settings.REOPEN_WORKING_DAYS, TimeUnit.WORKING_DAY), calendar_for(t.lead_department_id)
+            )
             t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
         else:
             t.state = S.RECEIVED
@@ -1182,7 +1185,7 @@ def ticket_escalate(
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.ESCALATED, t, actor)
-        cal = get_calendar()
+        cal = calendar_for(t.lead_department_id)
         shortened = cal.add_limit(now, days, TimeUnit.WORKING_DAY)
         previous_due = t.resolve_due_at
         if previous_due is None or shortened < previous_due:
