@@ -204,3 +204,24 @@ def test_a_sub_dispatch_to_a_duty_point_runs_on_its_20_minute_policy(scoped, clo
     assert explained["sign"].department == scoped.community
     assert explained["resolve"].department == scoped.street
     assert explained["contact"].row.name != "社区紧急签收"
+
+
+def test_the_policy_page_says_which_rule_applies_to_a_ticket(scoped, clock, client, admin_user):
+    ticket = drive(scoped, new_ticket(scoped), S.HANDLING)
+    client.force_login(admin_user)
+    page = client.get("/admin/cases/deadlinepolicy/", {"ticket": ticket.number}).content.decode()
+    assert "街道×供暖" in page and "适用于本单位" in page
+    missing = client.get("/admin/cases/deadlinepolicy/", {"ticket": "20990101-99999"}).content.decode()
+    assert "未找到工单" in missing
+
+
+def test_custom_calendar_segments_are_checked_in_the_admin(db, client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/cases/workingcalendar/add/", {"name": "坏时段", "kind": "custom", "segments": '["18:00-08:00"]'}
+    )
+    assert response.status_code == 200 and not WorkingCalendar.objects.exists()
+    response = client.post(
+        "/admin/cases/workingcalendar/add/", {"name": "晚间", "kind": "custom", "segments": '["08:00-20:00"]'}
+    )
+    assert response.status_code == 302 and WorkingCalendar.objects.get().segments == ["08:00-20:00"]
