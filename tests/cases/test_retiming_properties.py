@@ -1,4 +1,4 @@
-"""Property: whatever calendar, policies and sequence of changes, after re-timing
+"""Property: whatever calendars (process-wide and per unit), policies and sequence of changes, after re-timing
 the stored deadlines of every running clock equal a fresh computation from the
 moment each clock started."""
 
@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases import workflow
-from cases.deadlines.calendar import calendar_invalidate, get_calendar
+from cases.deadlines.calendar import calendar_for, calendar_invalidate
 from cases.deadlines.policy import clock_times, deadline_limits
-from cases.models import DeadlinePolicy, Holiday, Ticket, TicketState, TimeUnit
+from cases.models import DeadlinePolicy, Holiday, Ticket, TicketState, TimeUnit, WorkingCalendar
 from tests.conftest import drive, local, new_ticket
 
 S = TicketState
@@ -34,17 +34,37 @@ change = st.one_of(
         st.just("policy"), st.sampled_from(["sign", "contact", "resolve"]), st.integers(1, 6), st.sampled_from(UNITS)
     ),
     st.tuples(st.just("hours"), st.integers(0, len(HOURS) - 1)),
+    # a unit (street = the lead, its district, the community a ticket is sub-dispatched
+    # to) gets no calendar of its own, office hours, 24×7, or custom segments
+    st.tuples(st.just("unit"), st.sampled_from(["street", "district", "community"]), st.integers(-2, len(HOURS) - 1)),
 )
+
+
+def unit_calendar(choice: int):
+    """-2: none of its own (inherit), -1: 24×7, else custom segments HOURS[choice]."""
+    if choice == -2:
+        return None
+    if choice == -1:
+        return WorkingCalendar.objects.get_or_create(name="24x7", kind=WorkingCalendar.Kind.ALWAYS)[0]
+    return WorkingCalendar.objects.get_or_create(
+        name=f"custom-{choice}", kind=WorkingCalendar.Kind.CUSTOM, segments=HOURS[choice]
+    )[0]
 
 
 def expected(ticket):
     """The clocks as the workflow would have started them under today's rules."""
-    cal = get_calendar()
-    limits = deadline_limits(category=ticket.category, urgency=ticket.urgency, nature=ticket.nature)
+    cal = calendar_for(ticket.lead_department_id)
+    limits = deadline_limits(
+        category=ticket.category, urgency=ticket.urgency, nature=ticket.nature, department=ticket.lead_department
+    )
     times = {}
     if ticket.state == S.DISPATCHED:
-        times["sign"] = clock_times(ticket.dispatched_at, limits.sign, cal)
-    if ticket.signed_at and not ticket.first_contact_at:
+        # the unit that must sign: the lead, or the child a sub-dispatch passed it to
+        unit = ticket.assignee_department
+        sign = deadline_limits(category=ticket.category, urgency=ticket.urgency, nature=ticket.nature, department=unit)
+        start = ticket.subdispatched_at or ticket.dispatched_at
+        times["sign"] = clock_times(start, sign.sign, calendar_for(unit.pk))
+    if ticket.signed_at and not ticket.first_contact_at:  # the lead signed
         times["contact"] = clock_times(ticket.signed_at, limits.contact, cal)
     base = clock_times(ticket.dispatched_at, limits.resolve, cal)
     if ticket.extension_days:
@@ -76,7 +96,13 @@ def test_stored_deadlines_always_equal_a_fresh_computation(city, changes, hours)
             extended = drive(city, new_ticket(city), S.HANDLING)
             workflow.ticket_extension_request(ticket=extended, actor=city.handler, working_days=2, reason="协调")
             tickets.append(workflow.ticket_extension_approve(ticket=extended, actor=city.dispatcher))
-            base = DeadlinePolicy.objects.get(category__isnull=True, urgency="", nature="")
+            hop = drive(city, new_ticket(city), S.HANDLING)
+            clock.shift(timedelta(hours=1))
+            tickets.append(workflow.ticket_subdispatch(ticket=hop, actor=city.handler, department=city.community))
+            DeadlinePolicy.objects.create(
+                name="社区", department=city.community, sign_limit=30, sign_unit=TimeUnit.MINUTE
+            )
+            base = DeadlinePolicy.objects.get(category__isnull=True, department__isnull=True, urgency="", nature="")
             for item in changes:
                 kind = item[0]
                 if kind == "holiday":
@@ -89,11 +115,16 @@ def test_stored_deadlines_always_equal_a_fresh_computation(city, changes, hours)
                     setattr(base, f"{name}_limit", amount)
                     setattr(base, f"{name}_unit", unit)
                     base.save()
+                elif kind == "unit":
+                    unit = getattr(city, item[1])
+                    unit.calendar = unit_calendar(item[2])
+                    unit.save()
                 else:
                     django_settings.WORKING_HOURS = HOURS[item[1]]
                 calendar_invalidate()
                 workflow.tickets_retime(ticket_ids=[t.pk for t in tickets], reason="holiday", now=START)
-                for ticket in Ticket.objects.filter(pk__in=[t.pk for t in tickets]).select_related("category"):
+                units = ("category", "lead_department", "assignee_department")
+                for ticket in Ticket.objects.filter(pk__in=[t.pk for t in tickets]).select_related(*units):
                     fresh = expected(ticket)
                     stored = {
                         name: (due, getattr(ticket, f"{name}_warn_at"))
