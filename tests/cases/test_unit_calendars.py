@@ -109,7 +109,7 @@ def test_assigning_a_calendar_re_times_the_units_open_tickets(city, clock, djang
     assert ticket.resolve_due_at == MONDAY_9 + timedelta(days=5)
     assert other.resolve_due_at == bureau_due  # the bureau is not under the district
     event = ticket.events.last()
-    assert event.kind == "deadlines_retimed" and event.note.startswith("工作日历调整")
+    assert (event.kind, event.data["reason"]) == ("deadlines_retimed", "calendar")
 
 
 def test_changing_a_calendars_kind_re_times_too(city, clock, django_capture_on_commit_callbacks):
