@@ -2,7 +2,7 @@ from django.utils.translation import gettext as _
 
 from config.health import down_components
 
-from .deadlines.calendar import calendar_gaps
+from .deadlines.calendar import assumed_holidays, calendar_gaps
 from .notifications.inbox import unread_count
 
 
@@ -17,13 +17,28 @@ def calendar_warnings(request):
     if not gaps:
         return {}
     years = "、".join(str(year) for year in gaps)
+    assumed = "；".join(f"{year}: {_holiday_runs(assumed_holidays(year))}" for year in gaps)
     return {
         "calendar_warning": _(
-            "%(years)s 年的法定节假日和调休安排尚未录入：系统暂按“周一至周五上班”计算时限。"
-            "请在“节假日与调休”中录入国务院公布的安排。"
+            "%(years)s 年的调休安排尚未录入：系统暂按法定节假日（%(assumed)s）和周末计算时限，"
+            "调休上班日未计入。请在“节假日与调休”中录入或导入国务院公布的安排。"
         )
-        % {"years": years}
+        % {"years": years, "assumed": assumed}
     }
+
+
+def _holiday_runs(days) -> str:
+    """``[(1 Jan, 元旦), (5 Feb, 春节), (6 Feb, 春节)…]`` → ``元旦 01-01、春节 02-05–02-08…``:
+    consecutive days of one festival as one range, so the banner stays one line."""
+    runs: list[list] = []
+    for day, name in days:
+        if runs and runs[-1][0] == name and (day - runs[-1][2]).days == 1:
+            runs[-1][2] = day
+        else:
+            runs.append([name, day, day])
+    return "、".join(
+        f"{name} {first:%m-%d}" + (f"–{last:%m-%d}" if last != first else "") for name, first, last in runs
+    )
 
 
 def inbox(request):

@@ -351,6 +351,8 @@ CELERY_BEAT_SCHEDULE = {
         ),
     },
     "detect-clusters": {"task": "cases.tasks.detect_clusters", "schedule": 15 * 60},
+    # Re-timing runs a dead worker left unfinished (a change queues its own run at once).
+    "resume-retiming": {"task": "cases.deadlines.tasks.retime_deadlines", "schedule": 10 * 60},
     # Reports: 日小结 08:00 daily, 周通报 Monday 08:10, 月评比 1st 08:20, 年考核 1 January 08:30.
     "report-daily": {"task": "reports.tasks.build_report", "schedule": crontab(hour=8, minute=0), "args": ["daily"]},
     "report-weekly": {

@@ -81,6 +81,15 @@ class Department(TreeNode):
         blank=True,
         help_text=_("道路、小区、村组等名称，每行一个；用于从地址推断属地。"),
     )
+    calendar = models.ForeignKey(
+        "cases.WorkingCalendar",
+        verbose_name=_("工作日历"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="departments",
+        help_text=_("留空则沿用上级单位的工作日历；都未设置时按统一的办公时间。"),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
 

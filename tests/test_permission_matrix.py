@@ -34,6 +34,7 @@ from cases.models import (
     ServiceRequestToken,
     TicketState,
     Urge,
+    WorkingCalendar,
 )
 from cases.privacy import citizen_reveal
 from departments.models import DutyAssignment
@@ -153,6 +154,9 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_deadlinepolicy_add", SUPER),
     ("admin:cases_deadlinepolicy_delete", SUPER),
     ("admin:cases_deadlinepolicy_*", REFERENCE_VIEW),
+    ("admin:cases_workingcalendar_add", SUPER),
+    ("admin:cases_workingcalendar_delete", SUPER),
+    ("admin:cases_workingcalendar_*", REFERENCE_VIEW),
     ("admin:departments_department_add", SUPER),
     ("admin:departments_department_delete", SUPER),
     ("admin:departments_department_import", SUPER),
@@ -231,6 +235,7 @@ def world(city, settings, tmp_path):
         day=closed.received_at.date(), community=city.community, category=city.cold_room, count=9, baseline=1.5
     )
     Holiday.objects.get_or_create(date=closed.received_at.date(), defaults={"name": "测试假日"})
+    WorkingCalendar.objects.get_or_create(name="全天候", defaults={"kind": WorkingCalendar.Kind.ALWAYS})
     DutyAssignment.objects.get_or_create(category=city.heating, department=city.utility)
     citizen_reveal(user=city.handler, ticket=handling, reason="上门处置前电话确认地址")
     KnowledgeArticle.objects.create(question="暖气不热怎么办？", answer="先报供热公司。", category=city.heating)

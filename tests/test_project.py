@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from django.conf import settings
 
+from cases import context_processors
 from cases.deadlines import calendar as deadlines
 
 
@@ -61,9 +62,11 @@ def test_time_zone_and_languages():
 
 @pytest.mark.django_db
 def test_admin_shows_the_calendar_gap_to_holiday_maintainers(admin_client, city, monkeypatch):
-    monkeypatch.setattr(deadlines, "calendar_gaps", lambda today=None: [2027])
+    monkeypatch.setattr(context_processors, "calendar_gaps", lambda today=None: [2027])
     page = admin_client.get("/admin/").content.decode()
     assert 'id="calendar-warning"' in page and "2027" in page
+    # It says which days the fallback assumes to be rest days.
+    assert "元旦 01-01" in page and "农历除夕 02-05、春节 02-06–02-08" in page
     # A handler does not maintain holidays and is not bothered with it.
     admin_client.force_login(city.handler)
     assert 'id="calendar-warning"' not in admin_client.get("/admin/").content.decode()

@@ -1,13 +1,17 @@
 """Reference data of the cases app: categories, deadline policies, holidays, and
 the knowledge base — editable in the admin and in bulk from Excel."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from ..models import Category, DeadlinePolicy, Holiday, KnowledgeArticle
+from ..deadlines.calendar import parse_segments
+from ..deadlines.policy import ticket_policy_explain
+from ..models import Category, Clock, DeadlinePolicy, Holiday, KnowledgeArticle, Ticket, TimeUnit, WorkingCalendar
 from ..resources import CategoryResource, HolidayResource, KnowledgeArticleResource
+from ..selectors.scope import ticket_scope
 from .api_keys import ServiceAttributeInline
 
 
@@ -51,10 +55,19 @@ class CategoryAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
         return queryset, distinct
 
 
+#: The policy page's "which rule applies to ticket …" box reads this GET parameter.
+EXPLAIN_PARAM = "ticket"
+ERR_EXPLAIN_NOT_FOUND = _("未找到工单 %(number)s，或无权查看。")
+ERR_SEGMENTS = _('工作时段格式应为 ["08:30-12:00", "14:00-18:00"]：%(error)s')
+ERR_SEGMENTS_REQUIRED = _("自定义时段须填写工作时段。")
+
+
 @admin.register(DeadlinePolicy)
 class DeadlinePolicyAdmin(admin.ModelAdmin):
+    change_list_template = "admin/cases/deadlinepolicy/change_list.html"
     list_display = [
         "name",
+        "department",
         "category",
         "urgency",
         "nature",
@@ -67,8 +80,95 @@ class DeadlinePolicyAdmin(admin.ModelAdmin):
         "is_active",
     ]
     list_filter = ["urgency", "nature", "is_active"]
-    autocomplete_fields = ["category"]
-    list_select_related = ["category__parent__parent"]
+    autocomplete_fields = ["category", "department"]
+    list_select_related = ["category__parent__parent", "department"]
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, and for a ticket number typed in the box above it, which rule
+        gives each of its clocks the limit and for which unit."""
+        number = request.GET.get(EXPLAIN_PARAM, "").strip()
+        if EXPLAIN_PARAM in request.GET:
+            # Not a list filter: the changelist would refuse an unknown parameter.
+            request.GET = request.GET.copy()
+            del request.GET[EXPLAIN_PARAM]
+        extra_context = {**(extra_context or {}), "explain_param": EXPLAIN_PARAM, "explain_number": number}
+        if number:
+            ticket = (
+                ticket_scope(Ticket.objects.all(), request.user)
+                .select_related("category", "lead_department", "assignee_department")
+                .filter(number=number)
+                .first()
+            )
+            if ticket is None:
+                extra_context["explain_error"] = ERR_EXPLAIN_NOT_FOUND % {"number": number}
+            else:
+                extra_context["explain_ticket"] = ticket
+                extra_context["explain_rows"] = [
+                    {
+                        "clock": Clock(c.clock).label,
+                        "limit": f"{c.limit[0]} {TimeUnit(c.limit[1]).label}",
+                        "row": c.row,
+                        "department": c.department,
+                        "why": _policy_reason(c.row, ticket, c.department),
+                    }
+                    for c in ticket_policy_explain(ticket)
+                ]
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+def _policy_reason(row, ticket, unit) -> str:
+    """Why this row: the scopes it matched, most decisive first (the precedence
+    of ``cases.deadlines.policy``)."""
+    if row is None:
+        return str(_("没有启用的规则设置此时限，使用系统默认值"))
+    parts = []
+    if row.urgency:
+        parts.append(_("紧急程度为“%(v)s”") % {"v": row.get_urgency_display()})
+    if row.department_id is not None:
+        own = unit is not None and row.department_id == unit.pk
+        parts.append(
+            (_("适用于本单位“%(v)s”") if own else _("适用于上级单位或属地“%(v)s”")) % {"v": row.department.name}
+        )
+    if row.category_id is not None:
+        parts.append(_("分类“%(v)s”及其下级") % {"v": row.category.name})
+    if row.nature:
+        parts.append(_("诉求性质为“%(v)s”") % {"v": row.get_nature_display()})
+    if not parts:
+        parts.append(_("通用规则"))
+    return "；".join(str(p) for p in parts)
+
+
+class WorkingCalendarForm(forms.ModelForm):
+    class Meta:
+        model = WorkingCalendar
+        fields = ["name", "kind", "segments", "note"]
+
+    def clean(self):
+        data = super().clean()
+        segments = data.get("segments") or []
+        if data.get("kind") == WorkingCalendar.Kind.CUSTOM:
+            if not segments:
+                self.add_error("segments", ERR_SEGMENTS_REQUIRED)
+            else:
+                try:
+                    if not isinstance(segments, list):
+                        raise ValueError(type(segments).__name__)
+                    parse_segments(segments)
+                except (ValueError, AttributeError) as exc:
+                    self.add_error("segments", ERR_SEGMENTS % {"error": exc})
+        return data
+
+
+@admin.register(WorkingCalendar)
+class WorkingCalendarAdmin(admin.ModelAdmin):
+    form = WorkingCalendarForm
+    list_display = ["name", "kind", "segments", "units", "note"]
+    list_filter = ["kind"]
+    search_fields = ["name", "note"]
+
+    @admin.display(description=_("直接使用的单位"))
+    def units(self, obj):
+        return "、".join(obj.departments.values_list("name", flat=True)[:5])
 
 
 @admin.register(Holiday)

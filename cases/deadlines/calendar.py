@@ -3,17 +3,24 @@
 Which days are working days, in order of authority:
 
 1. the admin's holiday table (``Holiday``), which always wins;
-2. the ``chinese-calendar`` library, for the years it knows;
-3. weekends only, for a year the library does not know — flagged to
-   administrators (``calendar_gaps``) because the State Council's schedule for
-   that year has not been entered yet.
+2. the ``chinese-calendar`` library, for the years it knows (it has the
+   State Council's announced make-up days, 调休);
+3. for a year neither knows: the statutory holidays fixed by the 全国年节及纪念日
+   放假办法 (元旦, 春节 除夕 to 初三, 清明, 劳动节, 端午, 中秋, 国庆), computed
+   from the lunar calendar by the ``holidays`` package, plus weekends — flagged to
+   administrators (``calendar_gaps``, ``assumed_holidays``) because that year's
+   调休 swaps are only announced late and have not been entered yet.
 
 Working time is the configured working-hour segments of each working day, in
-Asia/Shanghai local time. Limits in working hours or working days count only
-working time; limits in minutes or hours count wall-clock time (urgent tickets
-do not wait for Monday).
+Asia/Shanghai local time — per unit: a unit runs its clocks on its own working
+calendar (``WorkingCalendar``: office hours, custom segments, or 24×7 where
+working time is wall time and holidays do not apply), else its nearest
+ancestor's, else the process-wide office hours (:func:`calendar_for`). Limits
+in working hours or working days count only working time; limits in minutes or
+hours count wall-clock time (urgent tickets do not wait for Monday).
 """
 
+import functools
 import itertools
 import logging
 import threading
@@ -23,11 +30,14 @@ from time import monotonic
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import holidays
 from django.conf import settings
 from django.utils import timezone
 
+from departments.models import Department
+
 from .. import clock
-from ..models import Holiday, TimeUnit
+from ..models import Holiday, TimeUnit, WorkingCalendar
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +48,7 @@ MAX_DAYS_SCANNED = 3660
 class DaySource:
     TABLE = "table"
     LIBRARY = "library"
-    WEEKEND_FALLBACK = "weekend"
+    STATUTORY_FALLBACK = "statutory"
 
 
 @dataclass(frozen=True)
@@ -91,9 +101,11 @@ class WorkCalendar:
             return DayInfo(bool(chinese_calendar.is_workday(day)), DaySource.LIBRARY)
         except NotImplementedError:
             # The library has no data for this year (e.g. 2027 in chinese-calendar
-            # 1.11). Never crash: count weekends only and let administrators know.
+            # 1.11). Never crash: the statutory days are fixed by law years ahead,
+            # only the make-up swaps are not; let administrators know.
             _note_missing_year(day.year)
-            return DayInfo(day.weekday() < 5, DaySource.WEEKEND_FALLBACK)
+            is_holiday = day in statutory_holidays(day.year)
+            return DayInfo(day.weekday() < 5 and not is_holiday, DaySource.STATUTORY_FALLBACK)
 
     def is_working_day(self, day: date) -> bool:
         return self.day_info(day).is_working
@@ -215,6 +227,38 @@ class WorkCalendar:
         return datetime.combine(day, cutoff, tzinfo=self.tz)
 
 
+class WallCalendar(WorkCalendar):
+    """24×7: every day is a working day and working time is wall-clock time (a
+    working day is 24 hours); holidays do not apply."""
+
+    def __init__(self, tz=None):
+        super().__init__([(time.min, time.max)], {}, tz)
+        self.day_minutes = 24 * 60
+
+    def _day_info(self, day: date) -> DayInfo:
+        return DayInfo(True, DaySource.TABLE)
+
+    def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
+        return start + timedelta(minutes=minutes) if minutes > 0 else start
+
+    def subtract_working_minutes(self, end: datetime, minutes: float) -> datetime:
+        return end - timedelta(minutes=minutes) if minutes > 0 else end
+
+    def working_minutes_between(self, start: datetime, end: datetime) -> float:
+        return (end - start).total_seconds() / 60
+
+
+# -- the statutory fallback ------------------------------------------------------
+
+
+@functools.cache
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory rest days of ``year`` (date → Chinese name), without any
+    make-up swap: ``observed=False`` drops the library's guessed 调休 days, which
+    only the State Council's yearly notice decides."""
+    return dict(holidays.China(years=year, observed=False, language="zh_CN").items())
+
+
 # -- the process-wide calendar -----------------------------------------------------
 
 _lock = threading.Lock()
@@ -225,7 +269,10 @@ _missing_years: set[int] = set()
 def _note_missing_year(year: int) -> None:
     if year not in _missing_years:
         _missing_years.add(year)
-        logger.warning("chinese-calendar has no data for %s; using the holiday table, else weekends only", year)
+        logger.warning(
+            "chinese-calendar has no data for %s; using the holiday table, else statutory holidays and weekends",
+            year,
+        )
 
 
 def get_calendar() -> WorkCalendar:
@@ -243,6 +290,57 @@ def get_calendar() -> WorkCalendar:
 def calendar_invalidate() -> None:
     with _lock:
         _current.update(calendar=None, loaded_at=0.0)
+        _units.update(of_unit=None, loaded_at=0.0)
+
+
+# -- calendars per unit --------------------------------------------------------------
+
+#: unit id → the id of the working calendar it runs on (own or inherited; absent:
+#: none, the process-wide one), and calendar id → its ``WorkCalendar``.
+_units: dict = {"of_unit": None, "calendars": {}, "loaded_at": 0.0}
+
+
+def build_calendar(row: WorkingCalendar, base: WorkCalendar) -> WorkCalendar:
+    """The arithmetic of one working-calendar row; ``base``: the process-wide
+    calendar (office hours share it, custom segments share its holiday table)."""
+    if row.kind == WorkingCalendar.Kind.ALWAYS:
+        return WallCalendar()
+    if row.kind == WorkingCalendar.Kind.CUSTOM and row.segments:
+        return WorkCalendar(parse_segments(row.segments), base.overrides)
+    return base
+
+
+def effective_calendar_ids(units) -> dict[int, int]:
+    """``units``: (id, path, own calendar id) of every unit → unit id → the
+    calendar it inherits: its own, else the nearest ancestor's that has one."""
+    own = {pk: cal_id for pk, _path, cal_id in units if cal_id}
+    result = {}
+    for pk, path, _cal_id in units:
+        for node in reversed([int(part) for part in path.strip("/").split("/") if part] or [pk]):
+            if node in own:
+                result[pk] = own[node]
+                break
+    return result
+
+
+def calendar_for(department_id: int | None) -> WorkCalendar:
+    """The calendar a unit's clocks run on (see the module docstring), cached like
+    :func:`get_calendar` and dropped by :func:`calendar_invalidate`."""
+    base = get_calendar()
+    if department_id is None:
+        return base
+    with _lock:
+        of_unit = _units["of_unit"]
+        if of_unit is None or monotonic() - _units["loaded_at"] > settings.HOLIDAY_CACHE_SECONDS:
+            of_unit = effective_calendar_ids(Department.objects.values_list("pk", "path", "calendar_id"))
+            rows = WorkingCalendar.objects.filter(pk__in=set(of_unit.values()))
+            _units.update(
+                of_unit=of_unit,
+                calendars={row.pk: build_calendar(row, base) for row in rows},
+                loaded_at=monotonic(),
+            )
+        cal_id = of_unit.get(department_id)
+        return _units["calendars"].get(cal_id, base) if cal_id else base
 
 
 def calendar_gaps(today: date | None = None) -> list[int]:
@@ -252,3 +350,9 @@ def calendar_gaps(today: date | None = None) -> list[int]:
     horizon = today + timedelta(days=settings.CALENDAR_LOOKAHEAD_DAYS)
     cal = get_calendar()
     return [year for year in range(today.year, horizon.year + 1) if not cal.year_is_covered(year)]
+
+
+def assumed_holidays(year: int) -> list[tuple[date, str]]:
+    """The rest days the fallback assumes for an uncovered ``year`` (shown in the
+    admin banner so a maintainer sees what the deadlines are computed on)."""
+    return sorted(statutory_holidays(year).items())

@@ -381,3 +381,9 @@ def _urge_content(ticket, reminder) -> str:
         "category": ticket.category.name,
         "clock": reminder.get_clock_display(),
     }
+
+
+def scan_request_full() -> None:
+    """Make the next pass a full one: a re-timing moved some clock earlier, maybe
+    past a threshold before the incremental window, which only a full pass sees."""
+    ScanMark.objects.filter(name=MARK).update(full_scan_at=datetime(2000, 1, 1, tzinfo=UTC))

@@ -16,3 +16,15 @@ def scan_deadlines():
     result = deadline_scan()
     logger.info("deadline scan: %s", result.summary())
     return result.summary()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def retime_deadlines(run_id: int | None = None):
+    """Re-time the open tickets after a calendar or policy change (see
+    cases.deadlines.retiming); without ``run_id``, resume every unfinished run."""
+    from .retiming import retime_run, retime_unfinished  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+
+    runs = [run_id] if run_id is not None else retime_unfinished()
+    for pk in runs:
+        result = retime_run(run_id=pk)
+        logger.info("re-timing run %s: %s tickets looked at, %s changed", pk, result.tickets, result.changed)

@@ -1,5 +1,5 @@
 from .api import ApiKey, ServiceAttribute, ServiceRequestToken
-from .calendar import DeadlinePolicy, Holiday
+from .calendar import DeadlinePolicy, Holiday, RetimeRun, WorkingCalendar
 from .callbacks import Callback, CallbackAttempt, CallbackDuty
 from .categories import CATEGORY_MAX_DEPTH, Category
 from .choices import (
@@ -73,6 +73,7 @@ __all__ = [
     "PersonalDataAccess",
     "Reminder",
     "ReplyResult",
+    "RetimeRun",
     "ScanMark",
     "ServiceAttribute",
     "ServiceRequestToken",
@@ -85,6 +86,7 @@ __all__ = [
     "Urge",
     "UrgeNumberSequence",
     "Urgency",
+    "WorkingCalendar",
     "deadline_colour",
     "due_soon_q",
     "overdue_any_clock_q",

@@ -39,6 +39,9 @@ class ClockRule:
     states: tuple
     signed: bool | None = None  # None: either way
     contacted: bool | None = None
+    #: A milestone that restarts the clock whatever ``signed`` says: the sign clock
+    #: runs again for a child unit after a sub-dispatch (the lead unit signed).
+    restarted_by: str | None = None
 
     @property
     def due_field(self) -> str:
@@ -53,7 +56,10 @@ class ClockRule:
         states = Q(state=self.states[0]) if len(self.states) == 1 else Q(state__in=list(self.states))
         q = states & Q(**{f"{self.due_field}__isnull": False})
         if self.signed is not None:
-            q &= Q(signed_at__isnull=not self.signed)
+            signed = Q(signed_at__isnull=not self.signed)
+            if self.restarted_by:
+                signed |= Q(**{f"{self.restarted_by}__isnull": False})
+            q &= signed
         if self.contacted is not None:
             q &= Q(first_contact_at__isnull=not self.contacted)
         return q
@@ -62,13 +68,17 @@ class ClockRule:
         return (
             ticket.state in self.states
             and getattr(ticket, self.due_field) is not None
-            and (self.signed is None or (ticket.signed_at is not None) == self.signed)
+            and (
+                self.signed is None
+                or (ticket.signed_at is not None) == self.signed
+                or (self.restarted_by is not None and getattr(ticket, self.restarted_by) is not None)
+            )
             and (self.contacted is None or (ticket.first_contact_at is not None) == self.contacted)
         )
 
 
 CLOCK_RULES = (
-    ClockRule(Clock.SIGN, (TicketState.DISPATCHED,), signed=False),
+    ClockRule(Clock.SIGN, (TicketState.DISPATCHED,), signed=False, restarted_by="subdispatched_at"),
     ClockRule(Clock.CONTACT, (TicketState.DISPATCHED, TicketState.HANDLING), signed=True, contacted=False),
     ClockRule(Clock.RESOLVE, CLOCKED_STATES),
 )
@@ -273,6 +283,8 @@ class Ticket(models.Model):
     received_at = models.DateTimeField(_("受理时间"), default=timezone.now, editable=False)
     first_dispatched_at = models.DateTimeField(_("首次派单时间"), null=True, blank=True, editable=False)
     dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True, editable=False)
+    # The latest sub-dispatch since the dispatch: the child unit's sign clock starts here.
+    subdispatched_at = models.DateTimeField(_("下派时间"), null=True, blank=True, editable=False)
     signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True, editable=False)
     first_contact_at = models.DateTimeField(_("首次联系时间"), null=True, blank=True, editable=False)
     replied_at = models.DateTimeField(_("反馈时间"), null=True, blank=True, editable=False)
@@ -377,7 +389,10 @@ class Ticket(models.Model):
             *[
                 models.Index(fields=[column], name=f"ticket_clock_{column[:-3]}", condition=running)
                 for columns, running in [
-                    (("sign_warn_at", "sign_due_at"), Q(state="dispatched", signed_at__isnull=True)),
+                    (
+                        ("sign_warn_at", "sign_due_at"),
+                        Q(state="dispatched") & (Q(signed_at__isnull=True) | Q(subdispatched_at__isnull=False)),
+                    ),
                     (
                         ("contact_warn_at", "contact_due_at"),
                         Q(state__in=["dispatched", "handling"], first_contact_at__isnull=True),

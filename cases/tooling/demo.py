@@ -26,6 +26,7 @@ from ..callbacks import callback_batch, callback_record, callback_unreachable
 from ..clock import clock_at
 from ..cluster_actions import cluster_escalate
 from ..clusters import clusters_sweep
+from ..deadlines.calendar import calendar_invalidate
 from ..deadlines.scan import deadline_scan
 from ..models import (
     ApiKey,
@@ -33,6 +34,7 @@ from ..models import (
     Category,
     Channel,
     Cluster,
+    DeadlinePolicy,
     KnowledgeArticle,
     ReplyResult,
     ServiceAttribute,
@@ -40,6 +42,7 @@ from ..models import (
     TicketState,
     Urge,
     Urgency,
+    WorkingCalendar,
 )
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
@@ -118,6 +121,23 @@ def build_city(rng: random.Random) -> City:
         c.companies[code] = _unit(code, name, Department.Kind.COMPANY, city_unit)
     c.units_by_code = {d.code: d for d in Department.objects.exclude(code=None)}
     return c
+
+
+def build_calendars(c: City) -> None:
+    """Per-unit working calendars and one unit-scoped policy, so the demo shows
+    a 24×7 utility and a community duty point on a 20-minute urgent sign."""
+    for name, kind, segments, codes in D.CALENDARS:
+        calendar, _ = WorkingCalendar.objects.get_or_create(name=name, defaults={"kind": kind, "segments": segments})
+        Department.objects.filter(code__in=codes, calendar=None).update(calendar=calendar)
+    name, amount, unit = D.DUTY_POINT_POLICY
+    DeadlinePolicy.objects.get_or_create(
+        department=c.communities[0],
+        category=None,
+        urgency=Urgency.URGENT,
+        nature="",
+        defaults={"name": name, "sign_limit": amount, "sign_unit": unit},
+    )
+    calendar_invalidate()  # the units' calendars changed by a bulk update, without signals
 
 
 def build_categories() -> dict[str, Category]:
@@ -522,6 +542,7 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     rng = random.Random(seed_value)
     with transaction.atomic():
         c = build_city(rng)
+        build_calendars(c)
         categories = build_categories()
         build_duties(c, categories)
         build_knowledge(categories)

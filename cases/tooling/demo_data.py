@@ -95,6 +95,13 @@ COMPANIES = [
     ("630100-C04", "西宁市电梯维保中心"),
 ]
 
+#: Working calendars (name, kind, segments) and the units given them: the heating
+#: and water utilities are on duty around the clock (公共服务企业 24 小时在线支撑).
+CALENDARS = [("全天候值守（7×24）", "24x7", [], ["630100-C02", "630100-C03"])]
+#: One community duty point that must sign an urgent ticket within 20 minutes
+#: (派单在20分钟内响应): a policy scoped to that unit.
+DUTY_POINT_POLICY = ("社区值守点紧急工单20分钟签收", 20, "minute")
+
 # code, name, nature, urgency, children — a three-level tree
 CATEGORIES = [
     (

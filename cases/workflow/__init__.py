@@ -8,6 +8,7 @@
 """
 
 from .registry import PUBLIC_KINDS, VERBS, Audience, Verb
+from .retime import RetimeChange, tickets_retime
 from .rules import (
     COHANDLER_ACTORS,
     DISPATCHER,
@@ -136,6 +137,7 @@ __all__ = [
     "VERBS",
     "Audience",
     "Kind",
+    "RetimeChange",
     "Rule",
     "S",
     "Scope",
@@ -174,4 +176,5 @@ __all__ = [
     "ticket_subdispatch",
     "ticket_urge",
     "ticket_urge_acknowledge",
+    "tickets_retime",
 ]

@@ -47,10 +47,14 @@ def dispatched_data(
     }
 
 
-def subdispatched_data(*, department, previous) -> dict:
+def subdispatched_data(*, department, previous, sign_due_at: datetime | None = None) -> dict:
     """``subdispatched``: ``{"department", "previous"}`` — the unit it now lies
-    with, and the one it came from."""
-    return {"department": unit_ref(department), "previous": unit_ref(previous)}
+    with, and the one it came from; on a hop to a child unit also
+    ``{"sign_due_at"}``, the child's sign deadline (a take-back has none)."""
+    data = {"department": unit_ref(department), "previous": unit_ref(previous)}
+    if sign_due_at is not None:
+        data["sign_due_at"] = _when(sign_due_at)
+    return data
 
 
 def signed_data(*, department, on_time: bool | None = None, contact_due_at: datetime | None = None) -> dict:
@@ -179,3 +183,13 @@ def urged_data(*, urge, department) -> dict:
 def urge_acknowledged_data(*, urge) -> dict:
     """``urge_acknowledged``: ``{"urge", "number"}`` — the ``Urge`` id and number."""
     return {"urge": urge.pk, "number": urge.number}
+
+
+def deadlines_retimed_data(*, reason: str, clocks: dict) -> dict:
+    """``deadlines_retimed``: ``{"reason", "clocks"}`` — why (a ``RetimeRun.Reason``)
+    and, per moved clock (``sign``/``contact``/``resolve``), ``{"from", "to"}``:
+    its due time before and after."""
+    return {
+        "reason": reason,
+        "clocks": {name: {"from": _when(old), "to": _when(new)} for name, (old, new) in clocks.items()},
+    }

@@ -155,6 +155,9 @@ VERBS: dict[str, Verb] = _rows(
         audience=Audience.ASSIGNEE,
     ),
     Verb(Kind.REOPEN_OVERRULED, _("复核不予重办"), public=True),
+    # Written by the re-timing task after a calendar or policy change; the unit
+    # hears of it once per batch (cases.deadlines.retiming), not per ticket.
+    Verb(Kind.DEADLINES_RETIMED),
 )
 
 #: Events that change what a citizen would see (status page, Open311 updates).

@@ -18,6 +18,7 @@ from departments.roles import Role
 from departments.selectors import staff_profile
 
 from ..models import (
+    CLOCKED_STATES,
     CoHandling,
     Ticket,
     TicketApplication,
@@ -169,10 +170,13 @@ TRANSITIONS: dict[str, Rule] = {
     ),
     # A supervisor rules a callback complaint unfounded: the reopened ticket closes.
     Kind.REOPEN_OVERRULED: _rule({S.HANDLING}, {S.CLOSED}, {Role.SUPERVISOR: Scope.ANY}),
+    # Re-timing after a calendar or policy change: the system only, on running clocks.
+    Kind.DEADLINES_RETIMED: _rule(set(CLOCKED_STATES), set(CLOCKED_STATES), {}),
 }
 
-#: Transitions the system itself may make (``actor=None``): the deadline scan urges.
-SYSTEM_KINDS = frozenset({Kind.URGED})
+#: Transitions the system itself may make (``actor=None``): the deadline scan urges,
+#: the re-timing after a calendar or policy change.
+SYSTEM_KINDS = frozenset({Kind.URGED, Kind.DEADLINES_RETIMED})
 
 
 class WorkflowError(ValidationError):

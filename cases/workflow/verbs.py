@@ -32,7 +32,7 @@ from departments.selectors import Territory, staff_profile, territory_resolve
 
 from .. import clock
 from ..attachments import attachments_store, attachments_validate, stored_files_guard
-from ..deadlines.calendar import get_calendar
+from ..deadlines.calendar import calendar_for, get_calendar
 from ..deadlines.policy import clock_times, deadline_limits
 from ..models import (
     OPEN_STATES,
@@ -385,15 +385,15 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         from_state = t.state
         previous = t.lead_department
         _cancel_pending_applications(t, actor, now)
-        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
-        cal = get_calendar()
+        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=department)
+        cal = calendar_for(department.pk)
         sign = clock_times(now, limits.sign, cal)
         resolve = clock_times(now, limits.resolve, cal)
         t.state = S.DISPATCHED
         t.lead_department = t.assignee_department = department
         t.dispatched_at = now
         t.first_dispatched_at = t.first_dispatched_at or now
-        t.signed_at = t.first_contact_at = t.handler = None
+        t.signed_at = t.first_contact_at = t.handler = t.subdispatched_at = None
         fields = _clear_clocks(t)
         t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
@@ -415,6 +415,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
                 "dispatched_at",
                 "first_dispatched_at",
                 "signed_at",
+                "subdispatched_at",
                 "first_contact_at",
                 "units_passed",
                 "is_problem",
@@ -467,7 +468,9 @@ def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
 def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: str = "") -> Ticket:
     """下派: the lead unit passes the work to one of its child units (which must
     sign), or takes it back (``department`` = the lead unit itself). The lead unit
-    stays accountable: the resolve clock is unchanged."""
+    stays accountable: the resolve clock is unchanged. A hop to a child starts the
+    child's own sign clock (the ticket's policy, the child's calendar), which its
+    sign stops; a take-back starts none."""
     _check_unit(department)
     with transaction.atomic():
         t = _lock(ticket)
@@ -483,7 +486,17 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
         from_state = t.state
         previous = t.assignee_department
         t.assignee_department = department
-        t.state = S.HANDLING if department.pk == lead.pk else S.DISPATCHED
+        fields = ["assignee_department"]
+        sign = None
+        if department.pk == lead.pk:
+            t.state = S.HANDLING
+        else:
+            t.state = S.DISPATCHED
+            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=department)
+            sign = clock_times(now, limits.sign, calendar_for(department.pk))
+            t.subdispatched_at = now
+            t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
+            fields += ["subdispatched_at", "sign_due_at", "sign_warn_at"]
         _record(
             t,
             actor=actor,
@@ -491,8 +504,10 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
             from_state=from_state,
             now=now,
             note=note,
-            fields=["assignee_department"],
-            data=subdispatched_data(department=department, previous=previous),
+            fields=fields,
+            data=subdispatched_data(
+                department=department, previous=previous, sign_due_at=sign.due_at if sign else None
+            ),
         )
     return t
 
@@ -522,8 +537,9 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
                 due_at=t.sign_due_at,
                 on_time=t.sign_due_at is None or now <= t.sign_due_at,
             )
-            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature)
-            contact = clock_times(now, limits.contact)
+            lead = t.lead_department
+            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=lead)
+            contact = clock_times(now, limits.contact, calendar_for(t.lead_department_id))
             t.signed_at = now
             t.contact_due_at, t.contact_warn_at = contact.due_at, contact.warn_at
             fields += ["signed_at", "contact_due_at", "contact_warn_at"]
@@ -821,7 +837,7 @@ def extension_is_late(ticket: Ticket, now) -> bool:
     due = ticket.resolve_due_at
     if due is None or now >= due:
         return True
-    cal = get_calendar()
+    cal = calendar_for(ticket.lead_department_id)
     due_day = timezone.localtime(due, cal.tz).date()
     cutoff = cal.working_day_cutoff(due_day, time.fromisoformat(settings.EXTENSION_REQUEST_CUTOFF))
     return now >= cutoff
@@ -877,7 +893,7 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
             raise WorkflowError(ERR_EXTENSION_CAP, code="cap", params={"limit": cap, "used": t.extension_days})
         application.granted_days = days
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
-        cal = get_calendar()
+        cal = calendar_for(t.lead_department_id)
         previous_due = t.resolve_due_at
         t.resolve_due_at = cal.add_limit(previous_due, days, TimeUnit.WORKING_DAY)
         start = t.dispatched_at or now
@@ -1144,7 +1160,9 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
         if t.lead_department_id:
             t.state = S.HANDLING
             t.assignee_department = t.lead_department
-            resolve = clock_times(now, (settings.REOPEN_WORKING_DAYS, TimeUnit.WORKING_DAY))
+            resolve = clock_times(
+                now, (settings.REOPEN_WORKING_DAYS, TimeUnit.WORKING_DAY), calendar_for(t.lead_department_id)
+            )
             t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
         else:
             t.state = S.RECEIVED
@@ -1256,7 +1274,7 @@ def ticket_escalate(
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.ESCALATED, t, actor)
-        cal = get_calendar()
+        cal = calendar_for(t.lead_department_id)
         shortened = cal.add_limit(now, days, TimeUnit.WORKING_DAY)
         previous_due = t.resolve_due_at
         if previous_due is None or shortened < previous_due:

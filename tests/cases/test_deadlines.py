@@ -1,9 +1,12 @@
 """Working-day arithmetic (DESIGN §5) on the real chinese-calendar data."""
 
+import io
 from datetime import date, timedelta
+from pathlib import Path
 
 import chinese_calendar
 import pytest
+from django.core.management import CommandError, call_command
 
 from cases.deadlines import calendar as deadlines
 from cases.deadlines import policy
@@ -12,6 +15,7 @@ from cases.deadlines.policy import deadline_limits
 from cases.models import DeadlinePolicy, Holiday, Nature, TimeUnit, Urgency
 from tests.conftest import local
 
+DATA = Path(__file__).parent / "data"
 SEGMENTS = parse_segments(["08:30-12:00", "14:00-18:00"])
 DAY = 450  # working minutes in a day: 3.5 h + 4 h
 
@@ -146,23 +150,56 @@ def test_saving_a_holiday_refreshes_the_calendar(db):
     assert not get_calendar().is_working_day(date(2026, 11, 24))
 
 
-def test_unknown_year_falls_back_to_weekends_and_is_flagged(db, library_without_2027):
+def test_unknown_year_falls_back_to_statutory_holidays_and_weekends_and_is_flagged(db, library_without_2027):
     cal = get_calendar()
-    info = cal.day_info(date(2027, 1, 1))  # a Friday
-    assert info == deadlines.DayInfo(True, DaySource.WEEKEND_FALLBACK)
+    # 元旦 (Fri 1 Jan) and 春节 除夕–初三 (Fri 5 – Mon 8 Feb 2027) are fixed by law.
+    assert cal.day_info(date(2027, 1, 1)) == deadlines.DayInfo(False, DaySource.STATUTORY_FALLBACK)
+    for day in (5, 6, 7, 8):
+        assert not cal.is_working_day(date(2027, 2, day))
+    # The library's guessed "observed" days are not assumed: only the notice sets 调休.
+    assert cal.is_working_day(date(2027, 2, 9))
+    assert cal.is_working_day(date(2027, 1, 4))
     assert not cal.is_working_day(date(2027, 1, 2))  # Saturday
     assert 2027 in deadlines._missing_years
-    # Thu 31 Dec 2026 10:00 + 1 working day: with no 2027 schedule, Fri 1 Jan counts.
-    assert cal.add_limit(local(2026, 12, 31, 10, 0), 1, TimeUnit.WORKING_DAY) == local(2027, 1, 1, 10, 0)
+    # Thu 31 Dec 2026 10:00 + 1 working day: Fri 1 Jan is 元旦, the weekend follows.
+    assert cal.add_limit(local(2026, 12, 31, 10, 0), 1, TimeUnit.WORKING_DAY) == local(2027, 1, 4, 10, 0)
     assert calendar_gaps(today=date(2026, 11, 23)) == [2027]
     assert calendar_gaps(today=date(2026, 9, 1)) == []  # 2027 is not needed yet
+    assumed = dict(deadlines.assumed_holidays(2027))
+    assert assumed[date(2027, 1, 1)] == "元旦" and date(2027, 2, 8) in assumed
 
 
 def test_unknown_year_uses_the_holiday_table_once_entered(db, library_without_2027):
-    Holiday.objects.create(date=date(2027, 1, 1), name="元旦")
+    # The 2027 notice makes Sat 20 Feb a working day; the table wins over the fallback.
+    Holiday.objects.create(date=date(2027, 2, 20), name="春节补班", is_working_day=True)
     cal = get_calendar()
-    assert cal.add_limit(local(2026, 12, 31, 10, 0), 1, TimeUnit.WORKING_DAY) == local(2027, 1, 4, 10, 0)
+    assert cal.is_working_day(date(2027, 2, 20))
+    assert cal.day_info(date(2027, 2, 20)).source == DaySource.TABLE
+    assert not cal.is_working_day(date(2027, 2, 8))  # the statutory days still hold
     assert calendar_gaps(today=date(2026, 11, 23)) == []
+
+
+def test_ics_schedule_is_imported_in_one_step(db, library_without_2027):
+    call_command("import_holidays_ics", str(DATA / "holidays_2027.ics"), stdout=io.StringIO())
+    rows = {h.date: h for h in Holiday.objects.all()}
+    assert len(rows) == 3 + 8 + 1  # 元旦 1–3 Jan, 春节 5–12 Feb (folded DTEND line), one make-up day
+    assert rows[date(2027, 2, 12)].name == "春节" and not rows[date(2027, 2, 12)].is_working_day
+    assert rows[date(2027, 2, 20)].is_working_day
+    assert date(2027, 1, 4) not in rows  # DTEND is exclusive
+    cal = get_calendar()
+    assert not cal.is_working_day(date(2027, 2, 10)) and cal.is_working_day(date(2027, 2, 20))
+    # A second import changes nothing.
+    out = io.StringIO()
+    call_command("import_holidays_ics", str(DATA / "holidays_2027.ics"), stdout=out)
+    assert "0 created, 0 updated, 12 unchanged" in out.getvalue()
+
+
+def test_ics_without_events_is_refused(tmp_path, db):
+    path = tmp_path / "empty.ics"
+    path.write_text("BEGIN:VCALENDAR\nEND:VCALENDAR\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="no all-day VEVENT"):
+        call_command("import_holidays_ics", str(path))
+    assert not Holiday.objects.exists()
 
 
 def test_the_installed_library_never_crashes_across_the_year_boundary(db):

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from cases.models import Callback, Cluster, Ticket, TicketEvent, Urge
+from cases.models import Callback, Cluster, DeadlinePolicy, Ticket, TicketEvent, Urge
 from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
 from tests.cases.invariants import assert_consistent
@@ -57,6 +57,10 @@ def test_seed_demo_builds_the_city_and_is_idempotent():
         assert_consistent(ticket)
     assert TicketEvent.objects.filter(kind=TicketEvent.Kind.DISPATCHED).exists()
     assert "Deadline scan:" in out.getvalue()
+    # per-unit calendars and a unit-scoped policy: a 24×7 utility, a 20-minute duty point
+    assert Department.objects.get(name="西宁热力公司").calendar.kind == "24x7"
+    duty = DeadlinePolicy.objects.get(department__isnull=False, urgency="urgent")
+    assert (duty.sign_limit, duty.sign_unit, duty.department.kind) == (20, "minute", "community")
     # the closed loop: callbacks made, clusters found, urges issued
     assert Callback.objects.filter(status=Callback.Status.DONE).exists()
     assert Callback.objects.filter(status=Callback.Status.PENDING).exists()  # today's calls still to make
