@@ -14,7 +14,7 @@ from cases import workflow
 from cases.api_keys import api_key_issue
 from cases.callbacks import callback_batch
 from cases.clusters import clusters_sweep
-from cases.models import Channel, Holiday, KnowledgeArticle, Urge
+from cases.models import Channel, Holiday, KnowledgeArticle, Urge, WorkingCalendar
 from cases.notifications.inbox import notifications_create
 from cases.privacy import citizen_reveal
 from departments.models import Department, DutyAssignment
@@ -40,7 +40,8 @@ def grow(city, n: int, *, tag: str):
         export_create(user=city.dispatcher, query="")
         api_key_issue(name=f"app-{tag}-{i}", channel=Channel.APP, created_by=city.dispatcher)
         Holiday.objects.create(date=date(2030, 1, 1) + timedelta(days=int(tag) * 100 + i), is_working_day=False)
-        unit = DepartmentFactory(name=f"单位{tag}{i}", kind=Department.Kind.BUREAU, parent=city.city)
+        calendar = WorkingCalendar.objects.create(name=f"日历{tag}{i}", kind=WorkingCalendar.Kind.ALWAYS)
+        unit = DepartmentFactory(name=f"单位{tag}{i}", kind=Department.Kind.BUREAU, parent=city.city, calendar=calendar)
         staff(Role.HANDLER, unit, f"handler-{tag}-{i}")
         GridFactory(community=city.community_b, worker=city.gridworker)
         category = CategoryFactory(name=f"分类{tag}{i}", code=f"9{tag}{i:02d}", parent=city.environment)

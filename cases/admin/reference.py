@@ -3,9 +3,12 @@ the knowledge base — editable in the admin and in bulk from Excel."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
+
+from departments.models import Department
 
 from ..deadlines.calendar import parse_segments
 from ..deadlines.policy import ticket_policy_explain
@@ -166,9 +169,18 @@ class WorkingCalendarAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "note"]
 
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("departments", queryset=Department.objects.only("pk", "name", "calendar_id").order_by("name"))
+            )
+        )
+
     @admin.display(description=_("直接使用的单位"))
     def units(self, obj):
-        return "、".join(obj.departments.values_list("name", flat=True)[:5])
+        return "、".join(unit.name for unit in obj.departments.all()[:5])
 
 
 @admin.register(Holiday)
