@@ -808,24 +808,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 @performs(Kind.RETURN_REJECTED)
 def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """驳回退单: the ticket stays with the unit."""
-    reason = _require_text(reason, _("驳回理由"))
-    with transaction.atomic():
-        t = _lock(ticket)
-        now = _now()
-        _authorize(Kind.RETURN_REJECTED, t, actor)
-        application = _pending_application(t, TicketApplication.Kind.RETURN)
-        _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
-        _record(
-            t,
-            actor=actor,
-            kind=Kind.RETURN_REJECTED,
-            from_state=t.state,
-            now=now,
-            note=reason,
-            fields=[],
-            data=application_data(application=application),
-        )
-    return t
+    return _application_reject(ticket, actor, reason, kind=Kind.RETURN_REJECTED, applied=TicketApplication.Kind.RETURN)
 
 
 # -- extension (延期) ---------------------------------------------------------------
@@ -925,24 +908,9 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
 
 @performs(Kind.EXTENSION_REJECTED)
 def ticket_extension_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
-    reason = _require_text(reason, _("驳回理由"))
-    with transaction.atomic():
-        t = _lock(ticket)
-        now = _now()
-        _authorize(Kind.EXTENSION_REJECTED, t, actor)
-        application = _pending_application(t, TicketApplication.Kind.EXTENSION)
-        _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
-        _record(
-            t,
-            actor=actor,
-            kind=Kind.EXTENSION_REJECTED,
-            from_state=t.state,
-            now=now,
-            note=reason,
-            fields=[],
-            data=application_data(application=application),
-        )
-    return t
+    return _application_reject(
+        ticket, actor, reason, kind=Kind.EXTENSION_REJECTED, applied=TicketApplication.Kind.EXTENSION
+    )
 
 
 def _open_application(t: Ticket, kind, actor, now, **values) -> TicketApplication:
@@ -953,6 +921,28 @@ def _open_application(t: Ticket, kind, actor, now, **values) -> TicketApplicatio
     return TicketApplication.objects.create(
         ticket=t, kind=kind, department=t.lead_department, requested_by=actor, requested_at=now, **values
     )
+
+
+def _application_reject(ticket: Ticket, actor, reason: str, *, kind: str, applied: str) -> Ticket:
+    """驳回 a pending return or extension request: the ticket stays as it is."""
+    reason = _require_text(reason, _("驳回理由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(kind, t, actor)
+        application = _pending_application(t, applied)
+        _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
+        _record(
+            t,
+            actor=actor,
+            kind=kind,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data=application_data(application=application),
+        )
+    return t
 
 
 def _pending_application(t: Ticket, kind) -> TicketApplication:
