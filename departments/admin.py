@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
@@ -10,13 +11,14 @@ from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from config import two_factor
+from config.admin_widgets import SafeChoicesAdminMixin
 
 from .models import Department, DutyAssignment, Grid, StaffProfile
 from .resources import DepartmentResource, DutyAssignmentResource, GridResource
 
 
 @admin.register(Department)
-class DepartmentAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+class DepartmentAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [DepartmentResource]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["indented_name", "kind", "code", "phone", "is_active"]
@@ -31,7 +33,7 @@ class DepartmentAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Grid)
-class GridAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+class GridAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [GridResource]
     list_display = ["name", "code", "community", "worker", "is_active"]
     list_filter = ["is_active"]
@@ -41,7 +43,7 @@ class GridAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(DutyAssignment)
-class DutyAssignmentAdmin(ImportExportModelAdmin):
+class DutyAssignmentAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin):
     resource_classes = [DutyAssignmentResource]
     list_display = ["category", "territory", "department", "territorial_level", "is_active"]
     list_filter = ["is_active", "territorial_level"]
@@ -50,7 +52,7 @@ class DutyAssignmentAdmin(ImportExportModelAdmin):
     list_select_related = ["category__parent__parent", "territory", "department"]
 
 
-class StaffProfileInline(admin.StackedInline):
+class StaffProfileInline(SafeChoicesAdminMixin, admin.StackedInline):
     model = StaffProfile
     can_delete = False
     autocomplete_fields = ["department"]
@@ -59,14 +61,20 @@ class StaffProfileInline(admin.StackedInline):
 
 User = get_user_model()
 admin.site.unregister(User)
+admin.site.unregister(Group)
 # django-otp's device pages would show another person's secret key: devices are
 # managed by their owner (两步验证) and reset from the user list instead.
 admin.site.unregister(TOTPDevice)
 admin.site.unregister(StaticDevice)
 
 
+@admin.register(Group)
+class RoleGroupAdmin(SafeChoicesAdminMixin, GroupAdmin):
+    """Django's group page, safe against hostile ids (config.admin_widgets)."""
+
+
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(SafeChoicesAdminMixin, UserAdmin):
     inlines = [StaffProfileInline]
     list_display = ["username", "first_name", "last_name", "staff_department", "staff_role", "two_factor", "is_active"]
     list_select_related = ["staff__department"]

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.selectors.scope import export_job_scope, report_scope, reports_visible, subscription_scope
 from config.admin_site import ReadOnlyAdminMixin
+from config.admin_widgets import SafeChoicesAdminMixin
 
 from .excel import report_workbook
 from .export_jobs import export_create
@@ -89,7 +90,7 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(admin.ModelAdmin):
+class ReportSubscriptionAdmin(SafeChoicesAdminMixin, admin.ModelAdmin):
     list_display = ["user", "kind"]
     list_filter = ["kind"]
     autocomplete_fields = ["user"]

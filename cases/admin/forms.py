@@ -5,11 +5,12 @@ function in ``perform``; refusals from the workflow come back as form errors."""
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AutocompleteSelect, FilteredSelectMultiple
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_widgets import SafeAutocompleteSelect
 from departments.models import Department, Grid, StaffProfile
 from departments.roles import Role
 from departments.selectors import Territory, duty_suggest
@@ -610,7 +611,7 @@ class IntakeForm(forms.Form):
         super().__init__(*args, **kwargs)
         site = admin_site or admin.site
         category = self.fields["category"]
-        category.widget = AutocompleteSelect(Ticket._meta.get_field("category"), site)
+        category.widget = SafeAutocompleteSelect(Ticket._meta.get_field("category"), site)
         category.widget.choices = category.choices
 
     def clean(self):

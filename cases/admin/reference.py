@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from config.admin_widgets import SafeChoicesAdminMixin
 from departments.models import Department
 
 from ..deadlines.calendar import parse_segments
@@ -36,7 +37,7 @@ class DeadlinePolicyInline(admin.TabularInline):
 
 
 @admin.register(Category)
-class CategoryAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+class CategoryAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [CategoryResource]
     list_display = ["indented_name", "code", "default_nature", "default_urgency", "default_department", "is_active"]
     list_filter = ["depth", "is_active", "default_nature", "default_urgency"]
@@ -66,7 +67,7 @@ ERR_SEGMENTS_REQUIRED = _("自定义时段须填写工作时段。")
 
 
 @admin.register(DeadlinePolicy)
-class DeadlinePolicyAdmin(admin.ModelAdmin):
+class DeadlinePolicyAdmin(SafeChoicesAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/cases/deadlinepolicy/change_list.html"
     list_display = [
         "name",
@@ -197,7 +198,7 @@ class HolidayAdmin(ImportExportModelAdmin):
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+class KnowledgeArticleAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [KnowledgeArticleResource]
     list_display = ["question", "category", "valid_from", "valid_to", "is_active", "updated_at"]
     list_filter = ["is_active"]
