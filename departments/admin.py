@@ -11,14 +11,14 @@ from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from config import two_factor
-from config.admin_widgets import SafeChoicesAdminMixin
+from config.admin_input import SafeInputAdminMixin
 
 from .models import Department, DutyAssignment, Grid, StaffProfile
 from .resources import DepartmentResource, DutyAssignmentResource, GridResource
 
 
 @admin.register(Department)
-class DepartmentAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+class DepartmentAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [DepartmentResource]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["indented_name", "kind", "code", "phone", "is_active"]
@@ -33,7 +33,7 @@ class DepartmentAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHisto
 
 
 @admin.register(Grid)
-class GridAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+class GridAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [GridResource]
     list_display = ["name", "code", "community", "worker", "is_active"]
     list_filter = ["is_active"]
@@ -43,7 +43,7 @@ class GridAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmi
 
 
 @admin.register(DutyAssignment)
-class DutyAssignmentAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin):
+class DutyAssignmentAdmin(SafeInputAdminMixin, ImportExportModelAdmin):
     resource_classes = [DutyAssignmentResource]
     list_display = ["category", "territory", "department", "territorial_level", "is_active"]
     list_filter = ["is_active", "territorial_level"]
@@ -52,7 +52,7 @@ class DutyAssignmentAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin):
     list_select_related = ["category__parent__parent", "territory", "department"]
 
 
-class StaffProfileInline(SafeChoicesAdminMixin, admin.StackedInline):
+class StaffProfileInline(SafeInputAdminMixin, admin.StackedInline):
     model = StaffProfile
     can_delete = False
     autocomplete_fields = ["department"]
@@ -69,12 +69,12 @@ admin.site.unregister(StaticDevice)
 
 
 @admin.register(Group)
-class RoleGroupAdmin(SafeChoicesAdminMixin, GroupAdmin):
-    """Django's group page, safe against hostile ids (config.admin_widgets)."""
+class RoleGroupAdmin(SafeInputAdminMixin, GroupAdmin):
+    """Django's group page, safe against hostile ids (config.admin_input)."""
 
 
 @admin.register(User)
-class StaffUserAdmin(SafeChoicesAdminMixin, UserAdmin):
+class StaffUserAdmin(SafeInputAdminMixin, UserAdmin):
     inlines = [StaffProfileInline]
     list_display = ["username", "first_name", "last_name", "staff_department", "staff_role", "two_factor", "is_active"]
     list_select_related = ["staff__department"]

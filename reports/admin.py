@@ -9,8 +9,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.selectors.scope import export_job_scope, report_scope, reports_visible, subscription_scope
+from config.admin_input import SafeInputAdminMixin, object_pk_or_404
 from config.admin_site import ReadOnlyAdminMixin
-from config.admin_widgets import SafeChoicesAdminMixin
 
 from .excel import report_workbook
 from .export_jobs import export_create
@@ -56,7 +56,9 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:reports_report_view", args=[object_id]))
+        return HttpResponseRedirect(
+            reverse("admin:reports_report_view", args=[object_pk_or_404(self.model, object_id)])
+        )
 
     def _report(self, request, pk):
         if not self.has_view_permission(request):
@@ -90,7 +92,7 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(SafeChoicesAdminMixin, admin.ModelAdmin):
+class ReportSubscriptionAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ["user", "kind"]
     list_filter = ["kind"]
     autocomplete_fields = ["user"]

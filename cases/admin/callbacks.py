@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_input import object_pk_or_404
 from config.admin_site import ReadOnlyAdminMixin
 
 from .. import clock
@@ -167,7 +168,9 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[object_id]))
+        return HttpResponseRedirect(
+            reverse("admin:cases_callback_record", args=[object_pk_or_404(self.model, object_id)])
+        )
 
     def record_view(self, request, pk):
         callback = (
@@ -280,7 +283,9 @@ class ClusterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [path("<int:pk>/detail/", wrap(self.detail_view), name="cases_cluster_detail"), *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:cases_cluster_detail", args=[object_id]))
+        return HttpResponseRedirect(
+            reverse("admin:cases_cluster_detail", args=[object_pk_or_404(self.model, object_id)])
+        )
 
     def detail_view(self, request, pk):
         if not self.has_view_permission(request):

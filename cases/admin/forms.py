@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_widgets import SafeAutocompleteSelect
+from config.admin_input import SafeAutocompleteSelect
 from departments.models import Department, Grid, StaffProfile
 from departments.roles import Role
 from departments.selectors import Territory, duty_suggest

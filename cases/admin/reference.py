@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from config.admin_widgets import SafeChoicesAdminMixin
+from config.admin_input import SafeInputAdminMixin
 from departments.models import Department
 
 from ..deadlines.calendar import parse_segments
@@ -37,7 +37,7 @@ class DeadlinePolicyInline(admin.TabularInline):
 
 
 @admin.register(Category)
-class CategoryAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+class CategoryAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [CategoryResource]
     list_display = ["indented_name", "code", "default_nature", "default_urgency", "default_department", "is_active"]
     list_filter = ["depth", "is_active", "default_nature", "default_urgency"]
@@ -67,7 +67,7 @@ ERR_SEGMENTS_REQUIRED = _("自定义时段须填写工作时段。")
 
 
 @admin.register(DeadlinePolicy)
-class DeadlinePolicyAdmin(SafeChoicesAdminMixin, admin.ModelAdmin):
+class DeadlinePolicyAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/cases/deadlinepolicy/change_list.html"
     list_display = [
         "name",
@@ -185,7 +185,7 @@ class WorkingCalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(ImportExportModelAdmin):
+class HolidayAdmin(SafeInputAdminMixin, ImportExportModelAdmin):
     resource_classes = [HolidayResource]
     list_display = ["date", "weekday", "name", "is_working_day", "note"]
     list_filter = ["is_working_day"]
@@ -198,7 +198,7 @@ class HolidayAdmin(ImportExportModelAdmin):
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(SafeChoicesAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+class KnowledgeArticleAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [KnowledgeArticleResource]
     list_display = ["question", "category", "valid_from", "valid_to", "is_active", "updated_at"]
     list_filter = ["is_active"]

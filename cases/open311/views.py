@@ -34,6 +34,7 @@ from .render import error, respond
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 MAX_DESCRIPTION = 4000
+MAX_PAGE = 1_000_000  # beyond it the offset overflows the database's integer
 # The spec's error for a number the workflow's phone rule (ticket_create) refuses.
 ERR_PHONE = "phone is not a telephone number"
 CLOSED_STATES = ("closed", "merged", "invalid")
@@ -233,8 +234,10 @@ def requests(request, fmt):
         size = int(params.get("page_size") or settings.HOTLINE_OPEN311_MAX_PAGE_SIZE)
     except ValueError:
         return error(fmt, 400, "page and page_size must be whole numbers")
-    if page < 1 or not 1 <= size <= settings.HOTLINE_OPEN311_MAX_PAGE_SIZE:
-        return error(fmt, 400, f"page must be 1 or more and page_size 1 to {settings.HOTLINE_OPEN311_MAX_PAGE_SIZE}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= size <= settings.HOTLINE_OPEN311_MAX_PAGE_SIZE:
+        return error(
+            fmt, 400, f"page must be 1 to {MAX_PAGE} and page_size 1 to {settings.HOTLINE_OPEN311_MAX_PAGE_SIZE}"
+        )
     rows = queryset.order_by("-received_at", "-pk")[(page - 1) * size : page * size]
     return respond(fmt, [_request_row(t) for t in rows], root="service_requests", item="request")
 
@@ -377,6 +380,8 @@ def _create_checked(fmt, key, post):
     if lat or lng:
         try:
             latitude, longitude = Decimal(lat), Decimal(lng)
+            if not (latitude.is_finite() and longitude.is_finite()):  # NaN cannot even be compared
+                raise InvalidOperation
         except InvalidOperation:
             raise BadRequest(400, "lat and long must be decimal degrees (WGS84)") from None
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):

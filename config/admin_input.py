@@ -1,10 +1,17 @@
-"""Admin choice widgets and fields that hold up under any input: a value the
-target column cannot hold ("abc" for an id, 10**30 for an integer) is "not a
-valid choice", never a database error and a 500."""
+"""Admin pieces that hold up under any input: a value the target column cannot
+hold ("abc" for an id, 10**30 for an integer) is "not a valid choice" or "no
+such object", never a database error and a 500 (tests/test_hostile_input.py)."""
+
+import os
 
 from django import forms
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext
 
 
 def fits(field, value) -> bool:
@@ -14,6 +21,18 @@ def fits(field, value) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def object_pk_or_404(model, object_id):
+    """The admin's ``<path:object_id>`` as ``model``'s primary key, or 404."""
+    pk = model._meta.pk
+    value = unquote(str(object_id))
+    if not fits(pk, value):
+        raise Http404
+    value = pk.to_python(value)
+    if isinstance(value, int) and value < 1:  # ids are positive: no URL takes another
+        raise Http404
+    return value
 
 
 def _target(remote_field):
@@ -51,9 +70,38 @@ class SafeModelMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-class SafeChoicesAdminMixin:
-    """For every ModelAdmin and inline with autocomplete fields or many-to-many
-    fields (tests/test_hostile_input.py holds them to it)."""
+class SafeInputAdminMixin:
+    """For every ModelAdmin and inline with autocomplete fields, many-to-many
+    fields, a history or an import (tests/test_hostile_input.py holds them to it)."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        object_pk_or_404(self.model, object_id)  # simple-history looks the raw id up
+        return super().history_view(request, object_id, extra_context)
+
+    def process_import(self, request, **kwargs):
+        """django-import-export's second step reads the temporary file the form
+        names: a name that is not a bare file name, a format that is not one of
+        the list, or a file gone (submitted twice) sends the person back to upload."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        name = request.POST.get("import_file_name", "")
+        chosen = request.POST.get("format", "")
+        sane = (
+            name
+            and "\x00" not in name
+            and os.path.basename(name) == name
+            and chosen.isascii()
+            and chosen.isdigit()
+            and int(chosen) < len(self.get_import_formats())
+        )
+        if request.method == "POST" and sane:
+            try:
+                return super().process_import(request, **kwargs)
+            except OSError:  # gone, a directory, a name too long
+                pass
+        messages.error(request, gettext("导入文件无效或已过期，请重新上传。"))
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
