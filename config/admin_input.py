@@ -5,6 +5,7 @@ such object", never a database error and a 500 (tests/test_hostile_input.py)."""
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
@@ -71,6 +72,16 @@ class SafeModelMultipleChoiceField(forms.ModelMultipleChoiceField):
 class SafeInputAdminMixin:
     """For every ModelAdmin and inline with autocomplete fields, many-to-many
     fields, a history or an import (tests/test_hostile_input.py holds them to it)."""
+
+    def changelist_view(self, request, extra_context=None):
+        """Django turns a bad date-hierarchy year into "invalid filter" but not one
+        too large for a date (an OverflowError): both the same way here."""
+        if self.date_hierarchy:
+            for part in ("year", "month", "day"):
+                value = request.GET.get(f"{self.date_hierarchy}__{part}")
+                if value is not None and not (value.isascii() and value.isdigit() and int(value) <= 9999):
+                    return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
         object_pk_or_404(self.model, object_id)  # simple-history looks the raw id up

@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -66,6 +68,16 @@ admin.site.unregister(Group)
 # managed by their owner (两步验证) and reset from the user list instead.
 admin.site.unregister(TOTPDevice)
 admin.site.unregister(StaticDevice)
+
+
+# Login records: axes' pages, safe against a hostile date filter (config.admin_input).
+for model, axes_admin in [
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+]:
+    admin.site.unregister(model)
+    admin.site.register(model, type(axes_admin.__name__, (SafeInputAdminMixin, axes_admin), {}))
 
 
 @admin.register(Group)

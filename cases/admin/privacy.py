@@ -6,13 +6,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_input import SafeInputAdminMixin
 from config.admin_site import ReadOnlyAdminMixin
 
 from ..models import PersonalDataAccess
 
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PersonalDataAccessAdmin(SafeInputAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Written by revealing, never by hand; an audit trail is kept."""
 
     list_display = ["created_at", "user", "department", "ticket_link", "reason"]
