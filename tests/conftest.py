@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from cases import workflow
 from cases.deadlines.calendar import calendar_invalidate
@@ -47,6 +48,9 @@ def _fresh_caches(settings, tmp_path):
     yield
     calendar_invalidate()
     territory_index_invalidate()
+    # A request in English leaves this thread's language active; the next test
+    # starts in the default language again.
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
