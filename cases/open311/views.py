@@ -27,6 +27,7 @@ from ..public import (
     public_status,
     public_tickets,
     public_unit,
+    ticket_is_public,
 )
 from ..ratelimit import over_limit
 from ..workflow import PUBLIC_KINDS, WorkflowError, WorkflowPermissionError
@@ -250,7 +251,7 @@ def request_detail(request, fmt, request_id):
 @endpoint()
 def token(request, fmt, token):
     row = ServiceRequestToken.objects.filter(token=token).select_related("ticket").first() if _uuid(token) else None
-    if row is None or row.ticket.is_confidential:
+    if row is None or not ticket_is_public(row.ticket):
         return error(fmt, 404, f"token {token} not found")
     return respond(
         fmt,
