@@ -21,6 +21,7 @@ from ..api_keys import api_key_check
 from ..models import ApiKey, Category, ServiceAttribute, ServiceRequestToken, Ticket, TicketEvent
 from ..public import (
     anonymise,
+    never_public_categories,
     public_event_text,
     public_notes,
     public_place,
@@ -106,8 +107,14 @@ def _services_changed():
 
 
 def _services():
-    """Leaf categories: the services a request can be filed under."""
-    categories = list(Category.objects.filter(is_active=True).select_related("parent").order_by("path"))
+    """Leaf categories: the services a request can be filed under. A never-public
+    category is none: GeoReport requests are public by design."""
+    categories = list(
+        Category.objects.filter(is_active=True)
+        .exclude(pk__in=never_public_categories().values("pk"))
+        .select_related("parent")
+        .order_by("path")
+    )
     parents = {c.parent_id for c in categories if c.parent_id}
     return [c for c in categories if c.pk not in parents]
 
