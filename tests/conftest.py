@@ -167,7 +167,11 @@ def drive(c, ticket, target: str, *, lead=None):
             ticket = workflow.ticket_contact(ticket=ticket, actor=handler, note="电话联系王女士，约定上门。")
         elif state == TicketState.REVIEWING:
             ticket = workflow.ticket_reply(
-                ticket=ticket, actor=handler, result="solved", text="已协调热力公司排气，室温恢复到20度。"
+                ticket=ticket,
+                actor=handler,
+                result="solved",
+                text="已协调热力公司排气，室温恢复到20度。",
+                public_summary="已协调热力公司排气，室温已恢复。",
             )
         elif state == TicketState.CLOSED:
             ticket = workflow.ticket_approve(ticket=ticket, actor=c.dispatcher)

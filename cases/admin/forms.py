@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect, FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department, Grid, StaffProfile
@@ -29,6 +30,7 @@ from ..models import (
     Urge,
     Urgency,
 )
+from ..public import PUBLIC_SUMMARY_MAX, category_is_never_public, public_summary_scrub
 from ..selectors.scope import ticket_list
 
 Kind = TicketEvent.Kind
@@ -233,7 +235,28 @@ class ReplyForm(ActionForm):
     result = forms.ChoiceField(label=_("办理结果"), choices=ReplyResult.choices, widget=forms.RadioSelect)
     text = _note(_("办理情况"), required=True, rows=5)
     reason = _note(_("无法解决原因"))
+    public_summary = forms.CharField(
+        label=_("公开答复摘要"),
+        required=False,
+        max_length=PUBLIC_SUMMARY_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "问题墙和办理进度查询只显示这段摘要，不显示办理情况原文。系统已按办理情况去除姓名、电话、"
+            "证件号和门牌号，请核对修改；留空则只公开办理结果。"
+        ),
+    )
     photos = MultipleFileField(label=_("处置后照片"))
+
+    class Media:
+        js = ["cases/public_summary.js"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Suggested from the reply (scrubbed as it will be stored); a rework's
+        # second reply starts from the summary approved the first time.
+        field = self.fields["public_summary"]
+        field.initial = public_summary_scrub(self.ticket.public_summary or self.ticket.reply_text, self.ticket)
+        field.widget.attrs["data-scrub-url"] = reverse("admin:cases_ticket_public_summary", args=[self.ticket.pk])
 
     def perform(self):
         return workflow.ticket_reply(
@@ -242,6 +265,7 @@ class ReplyForm(ActionForm):
             result=self.cleaned_data["result"],
             text=self.cleaned_data["text"],
             reason=self.cleaned_data["reason"],
+            public_summary=self.cleaned_data["public_summary"],
             attachments=self.cleaned_data["photos"],
         )
 
@@ -432,6 +456,36 @@ class RequireSignoffForm(ActionForm):
         return workflow.ticket_require_signoff(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
 
 
+class PublicitySetForm(ActionForm):
+    kind = Kind.PUBLICITY_CHANGED
+    public = forms.TypedChoiceField(
+        label=_("公开范围"),
+        choices=[("1", _("公开")), ("0", _("不公开"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    reason = _note(_("理由"), required=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["public"]
+        field.initial = "0" if self.ticket.is_public else "1"
+        notes = [_("当前：公开。") if self.ticket.is_public else _("当前：不公开。")]
+        if self.ticket.is_confidential:
+            notes.append(_("保密举报件在任何公开页面都不显示。"))
+        if category_is_never_public(self.ticket.category):
+            notes.append(
+                _("分类“%(category)s”设为不公开，本工单在任何公开页面都不显示。")
+                % {"category": self.ticket.category.full_name}
+            )
+        field.help_text = " ".join(str(n) for n in notes)
+
+    def perform(self):
+        return workflow.ticket_publicity_set(
+            ticket=self.ticket, actor=self.user, public=self.cleaned_data["public"], reason=self.cleaned_data["reason"]
+        )
+
+
 def _leaders():
     return [
         (p.user_id, f"{p.user.get_full_name() or p.user.username}（{p.department.name}）")
@@ -574,6 +628,7 @@ ACTION_FORMS = {
         UrgeForm,
         UrgeAcknowledgeForm,
         OverruleForm,
+        PublicitySetForm,
     ]
 }
 

@@ -38,8 +38,16 @@ class DeadlinePolicyInline(admin.TabularInline):
 @admin.register(Category)
 class CategoryAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [CategoryResource]
-    list_display = ["indented_name", "code", "default_nature", "default_urgency", "default_department", "is_active"]
-    list_filter = ["depth", "is_active", "default_nature", "default_urgency"]
+    list_display = [
+        "indented_name",
+        "code",
+        "default_nature",
+        "default_urgency",
+        "default_department",
+        "never_public",
+        "is_active",
+    ]
+    list_filter = ["depth", "is_active", "never_public", "default_nature", "default_urgency"]
     search_fields = ["name", "code", "description"]
     autocomplete_fields = ["parent", "default_department"]
     list_select_related = ["parent__parent", "default_department"]

@@ -49,6 +49,7 @@ from ..privacy import (
     shown_phone,
     shown_text,
 )
+from ..public import public_summary_scrub
 from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
 from ..workflow.registry import VERBS
@@ -146,7 +147,10 @@ class TicketAdmin(SimpleHistoryAdmin):
     change_list_template = "admin/cases/ticket/change_list.html"
     object_history_template = "simple_history/object_history.html"
     fieldsets = [
-        (_("诉求"), {"fields": ["number", "channel", "nature", "urgency", "category", "content", "is_proactive"]}),
+        (
+            _("诉求"),
+            {"fields": ["number", "channel", "nature", "urgency", "category", "content", "is_proactive", "is_public"]},
+        ),
         (_("诉求人"), {"fields": ["citizen_name_shown", "citizen_phone_shown", "is_anonymous", "is_confidential"]}),
         (_("属地"), {"fields": ["address", "grid", "community", "street", "district", "latitude", "longitude"]}),
         (
@@ -160,6 +164,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                     "reply_result",
                     "reply_text",
                     "reply_reason",
+                    "public_summary",
                     "merged_into",
                     "invalid_kind",
                     "invalid_reason",
@@ -314,6 +319,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             path("export-ledger/", wrap(self.export_ledger_view), name=f"{prefix}_export_ledger"),
             path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
             path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
+            path("<path:object_id>/public-summary/", wrap(self.public_summary_view), name=f"{prefix}_public_summary"),
             path(
                 "<path:object_id>/attachment/<int:attachment_id>/",
                 wrap(self.attachment_view),
@@ -482,6 +488,12 @@ class TicketAdmin(SimpleHistoryAdmin):
             "suggestions": getattr(form, "suggestions", None),
         }
         return TemplateResponse(request, "admin/cases/ticket/action.html", context)
+
+    def public_summary_view(self, request, object_id):
+        """The reply form's 公开答复摘要 suggestion: the reply as it would be stored."""
+        ticket = self._scoped_or_404(request, object_id)
+        text = (request.POST.get("text") or request.GET.get("text") or "")[:5000]
+        return JsonResponse({"summary": public_summary_scrub(text, ticket)})
 
     def attachment_view(self, request, object_id, attachment_id):
         ticket = self._scoped_or_404(request, object_id)

@@ -204,6 +204,8 @@ class ReplySerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=ReplyResult.choices)
     text = serializers.CharField(max_length=5000)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # 公开答复摘要: scrubbed by the workflow; empty, the public pages show the result only.
+    public_summary = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class AnswerSerializer(serializers.Serializer):

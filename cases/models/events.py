@@ -43,6 +43,7 @@ class TicketEvent(models.Model):
         URGE_ACKNOWLEDGED = "urge_acknowledged", _("催办签收")
         REOPEN_OVERRULED = "reopen_overruled", _("复核不予重办")
         DEADLINES_RETIMED = "deadlines_retimed", _("时限调整")
+        PUBLICITY_CHANGED = "publicity_changed", _("公开设置变更")
 
     ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)

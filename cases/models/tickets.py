@@ -189,6 +189,15 @@ class Ticket(models.Model):
     content = models.TextField(_("诉求内容"))
     is_proactive = models.BooleanField(_("未诉先办"), default=False)
     external_id = models.CharField(_("来源系统编号"), max_length=64, blank=True)
+    # Decided at intake by ``cases.public.public_by_default``; changed only by the
+    # workflow's ``ticket_publicity_set`` (audited).
+    is_public = models.BooleanField(
+        _("公开"),
+        default=True,
+        db_default=True,
+        editable=False,
+        help_text=_("可在问题墙、办理进度查询和 Open311 中公开；主动治理和物联感知工单默认不公开。"),
+    )
 
     # The citizen (personal data, DESIGN §8).
     citizen_name = models.CharField(_("诉求人姓名"), max_length=50, blank=True)
@@ -295,6 +304,14 @@ class Ticket(models.Model):
     reply_result = models.CharField(_("办理结果"), max_length=16, choices=ReplyResult.choices, blank=True)
     reply_text = models.TextField(_("办理情况"), blank=True)
     reply_reason = models.TextField(_("无法解决原因"), blank=True)
+    public_summary = models.TextField(
+        _("公开答复摘要"),
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text=_("承办单位确认的公开答复，已去除姓名、电话、证件号和门牌号；公开页面只显示它，不显示办理情况原文。"),
+    )
     invalid_kind = models.CharField(_("无效类型"), max_length=20, choices=InvalidKind.choices, blank=True)
     invalid_reason = models.TextField(_("无效原因"), blank=True)
     merged_into = models.ForeignKey(

@@ -146,7 +146,13 @@ def build_categories() -> dict[str, Category]:
     def add(code, name, nature, urgency, parent):
         category, _ = Category.objects.get_or_create(
             code=code,
-            defaults={"name": name, "parent": parent, "default_nature": nature, "default_urgency": urgency},
+            defaults={
+                "name": name,
+                "parent": parent,
+                "default_nature": nature,
+                "default_urgency": urgency,
+                "never_public": code in D.NEVER_PUBLIC,
+            },
         )
         by_code[code] = category
         return category
@@ -482,15 +488,16 @@ class Replay:
         self.at(moment, workflow.ticket_progress, ticket=t, actor=worker, note="已到现场查看，正在组织处置。")
         moment += minutes(30, 600)
         result = rng.choices([ReplyResult.SOLVED, ReplyResult.EXPLAINED, ReplyResult.UNSOLVABLE], [80, 15, 5])[0]
+        solved = result == ReplyResult.SOLVED
         t = self.at(
             moment,
             workflow.ticket_reply,
             ticket=t,
             actor=worker,
             result=result,
-            text="已现场处置完毕，问题已解决，并向诉求人反馈。"
-            if result == ReplyResult.SOLVED
-            else "已向诉求人解释相关政策和处理情况。",
+            text="已现场处置完毕，问题已解决，并向诉求人反馈。" if solved else "已向诉求人解释相关政策和处理情况。",
+            # The 公开答复摘要 the unit approves for the board (cases.public).
+            public_summary=f"{t.category.name}问题已现场处置完毕。" if solved else "已向诉求人解释相关政策。",
             reason="涉及历史遗留产权问题，需纳入明年改造计划。" if result == ReplyResult.UNSOLVABLE else "",
         )
         moment += minutes(20, 900)
@@ -511,6 +518,7 @@ class Replay:
                 actor=worker,
                 result=ReplyResult.SOLVED,
                 text="已补充处置情况：更换损坏部件，诉求人确认恢复正常。",
+                public_summary="已更换损坏部件，恢复正常。",
             )
             moment += minutes(20, 600)
         self.at(moment, workflow.ticket_approve, ticket=t, actor=users["dispatcher"])
@@ -748,6 +756,7 @@ def _finish_reopened(replay: Replay, cb, reopened_at) -> None:
                 actor=handler,
                 result=ReplyResult.SOLVED,
                 text="重办：已彻底处置，诉求人现场确认。",
+                public_summary="经重新办理，问题已处置完毕。",
             )
             replay.at(
                 reply_at + timedelta(hours=5), workflow.ticket_approve, ticket=ticket, actor=replay.users["dispatcher"]

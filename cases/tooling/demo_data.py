@@ -230,6 +230,7 @@ CATEGORIES = [
         [
             ("0701", "入学学位", "consult", "", []),
             ("0702", "医疗服务", "complaint", "", []),
+            ("0703", "心理健康", "help", "", []),
         ],
     ),
     (
@@ -269,7 +270,31 @@ CATEGORIES = [
             ("1001", "景区服务", "complaint", "", []),
         ],
     ),
+    (
+        "11",
+        "社会治安",
+        "report",
+        "",
+        [
+            ("1101", "治安隐患", "report", "", []),
+            ("1102", "违法犯罪举报", "report", "", []),
+        ],
+    ),
+    (
+        "12",
+        "妇女儿童权益",
+        "help",
+        "",
+        [
+            ("1201", "家庭暴力", "help", "urgent", []),
+            ("1202", "儿童关爱", "help", "", []),
+        ],
+    ),
 ]
+
+#: Categories never shown on public pages, with all below them (养老/独居老人, 心理,
+#: 治安 and 举报, 家暴): cases.public reads ``Category.never_public``.
+NEVER_PUBLIC = {"0801", "0703", "11", "1201"}
 
 # category code → (lead by fixed unit code | "street" | "community")
 DUTIES = {
@@ -292,6 +317,7 @@ DUTIES = {
     "0602": "630100-B05",
     "0701": "630100-B04",
     "0702": "630100-B07",
+    "0703": "630100-B07",
     "0801": "community",
     "0802": "630100-B09",
     "1001": "630100-B08",

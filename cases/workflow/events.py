@@ -77,10 +77,11 @@ def contacted_data(*, first: bool, on_time: bool | None = None) -> dict:
     return data
 
 
-def replied_data(*, result: str, reason: str, department) -> dict:
-    """``replied`` and ``reply_drafted``: ``{"result", "reason", "department"}`` —
-    the ``ReplyResult``, why it could not be solved (or ``""``), the replying unit."""
-    return {"result": result, "reason": reason, "department": unit_ref(department)}
+def replied_data(*, result: str, reason: str, department, public_summary: str = "") -> dict:
+    """``replied`` and ``reply_drafted``: ``{"result", "reason", "department",
+    "public_summary"}`` — the ``ReplyResult``, why it could not be solved (or ``""``),
+    the replying unit, the 公开答复摘要 it approved (scrubbed; ``""``: none)."""
+    return {"result": result, "reason": reason, "department": unit_ref(department), "public_summary": public_summary}
 
 
 def approved_data(*, on_time: bool) -> dict:
@@ -183,6 +184,11 @@ def urged_data(*, urge, department) -> dict:
 def urge_acknowledged_data(*, urge) -> dict:
     """``urge_acknowledged``: ``{"urge", "number"}`` — the ``Urge`` id and number."""
     return {"urge": urge.pk, "number": urge.number}
+
+
+def publicity_changed_data(*, public: bool) -> dict:
+    """``publicity_changed``: ``{"public"}`` — whether the ticket may now be public."""
+    return {"public": public}
 
 
 def deadlines_retimed_data(*, reason: str, clocks: dict) -> dict:

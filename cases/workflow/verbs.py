@@ -52,6 +52,7 @@ from ..models import (
 )
 from ..notifications import on_transition  # the module: it reads the registry, so may still be loading
 from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
+from ..public import public_by_default, public_summary_scrub
 from ..selectors.scope import user_unit_ids
 from .events import (
     application_data,
@@ -68,6 +69,7 @@ from .events import (
     invalidated_data,
     master_closed_data,
     merged_data,
+    publicity_changed_data,
     reopened_data,
     replied_data,
     return_approved_data,
@@ -96,6 +98,7 @@ from .rules import (
     ERR_NOT_COHANDLER,
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
+    ERR_PUBLICITY_SAME,
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
@@ -277,6 +280,7 @@ def ticket_create(
     if is_anonymous:
         citizen_name = ""
     validated = attachments_validate(attachments)
+    is_proactive = channel in PROACTIVE_CHANNELS if is_proactive is None else is_proactive
     territory: Territory = territory_resolve(
         grid=grid, community=community, address=address, latitude=latitude, longitude=longitude
     )
@@ -290,7 +294,8 @@ def ticket_create(
             urgency=urgency,
             category=category,
             content=content,
-            is_proactive=channel in PROACTIVE_CHANNELS if is_proactive is None else is_proactive,
+            is_proactive=is_proactive,
+            is_public=public_by_default(channel=channel, is_proactive=is_proactive),
             external_id=external_id,
             citizen_name=citizen_name.strip(),
             citizen_phone=citizen_phone.strip(),
@@ -621,9 +626,13 @@ def ticket_progress(*, ticket: Ticket, actor, note: str, attachments=(), kind=At
 
 
 @performs(Kind.REPLIED)
-def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str = "", attachments=()) -> Ticket:
+def ticket_reply(
+    *, ticket: Ticket, actor, result: str, text: str, reason: str = "", public_summary: str = "", attachments=()
+) -> Ticket:
     """办理反馈: the unit reports what was done; the centre reviews it next. The
-    citizen must have been contacted first, unless they left no way to reach them."""
+    citizen must have been contacted first, unless they left no way to reach them.
+    ``public_summary`` is the 公开答复摘要 the unit approves for public pages; it is
+    scrubbed of personal data here, and left empty the pages show only the result."""
     if result not in ReplyResult.values:
         raise WorkflowError(ERR_REPLY_RESULT, code="result")
     text = _require_text(text, _("办理情况"))
@@ -649,6 +658,7 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
             t.signoff_pending = False
             t.replied_at = now
         t.reply_result, t.reply_text, t.reply_reason = result, text, reason
+        t.public_summary = public_summary_scrub(public_summary, t)
         event = _record(
             t,
             actor=actor,
@@ -656,8 +666,10 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
             from_state=from_state,
             now=now,
             note=text,
-            fields=["reply_result", "reply_text", "reply_reason", "replied_at", "signoff_pending"],
-            data=replied_data(result=result, reason=reason, department=t.assignee_department),
+            fields=["reply_result", "reply_text", "reply_reason", "public_summary", "replied_at", "signoff_pending"],
+            data=replied_data(
+                result=result, reason=reason, department=t.assignee_department, public_summary=t.public_summary
+            ),
         )
         attachments_store(
             ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
@@ -700,6 +712,7 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 def _close_merged(master: Ticket, actor, now) -> None:
     for child in Ticket.objects.select_for_update().filter(merged_into=master, state=S.MERGED):
         child.reply_result, child.reply_text = master.reply_result, master.reply_text
+        child.public_summary = master.public_summary
         child.replied_at, child.closed_at = master.replied_at, now
         _record(
             child,
@@ -708,7 +721,7 @@ def _close_merged(master: Ticket, actor, now) -> None:
             from_state=S.MERGED,
             now=now,
             note=master.reply_text,
-            fields=["reply_result", "reply_text", "replied_at", "closed_at"],
+            fields=["reply_result", "reply_text", "public_summary", "replied_at", "closed_at"],
             data=master_closed_data(master=master),
         )
 
@@ -1451,5 +1464,35 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             note=reason,
             fields=["closed_at", "callback_exempt", "signoff_pending"],
             facts=_close_facts(t, now),
+        )
+    return t
+
+
+# -- public or private -------------------------------------------------------------------
+
+
+@performs(Kind.PUBLICITY_CHANGED)
+def ticket_publicity_set(*, ticket: Ticket, actor, public: bool, reason: str) -> Ticket:
+    """设置公开范围: whether the ticket may appear on public pages (the board, the
+    lookup's content, Open311). A never-public category or a confidential report
+    stays off them whatever this says (``cases.public.public_tickets``)."""
+    reason = _require_text(reason, _("理由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.PUBLICITY_CHANGED, t, actor)
+        if t.is_public == bool(public):
+            setting = _("公开") if public else _("不公开")
+            raise WorkflowError(ERR_PUBLICITY_SAME, code="publicity_same", params={"setting": setting})
+        t.is_public = bool(public)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.PUBLICITY_CHANGED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=["is_public"],
+            data=publicity_changed_data(public=t.is_public),
         )
     return t
