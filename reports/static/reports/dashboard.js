@@ -5,7 +5,8 @@
   const root = document.querySelector(".dashboard");
   if (!root || !window.echarts) return;
   const gettext = window.gettext || ((s) => s);
-  const interpolate = window.interpolate || ((fmt, args) => fmt.replace(/%s/g, () => args.shift()));
+  const interpolate = window.interpolate || ((fmt, args, named) =>
+    named ? fmt.replace(/%\((\w+)\)s/g, (_, key) => args[key]) : fmt.replace(/%s/g, () => args.shift()));
   const charts = {};
   const widthOf = (id) => document.getElementById(id)?.clientWidth || 400;
   const BAR_HEIGHT = 26; // px per bar: every bar keeps its label, the box grows instead
@@ -164,7 +165,7 @@
       b.type = "button";
       b.className = "button";
       b.dataset.kind = panel.kind;
-      b.textContent = `${panel.label}（${panel.units.length}）`;
+      b.textContent = interpolate(gettext("%(kind)s（%(count)s）"), { kind: panel.label, count: panel.units.length }, true);
       b.addEventListener("click", () => show(panel));
       return b;
     }));
