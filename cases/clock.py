@@ -38,6 +38,13 @@ def local_day(moment: datetime | None = None) -> date:
     return timezone.localtime(moment or now(), timezone.get_default_timezone()).date()
 
 
+def day_complete(day: date, moment: datetime | None = None) -> bool:
+    """Whether the local ``day`` is over at ``moment`` (default: now). Counts of a
+    day that is not over are partial: today's responses, closes and callbacks are
+    still to come, so a chart draws today as partial, never as a fall."""
+    return day < local_day(moment)
+
+
 def day_start(day: date) -> datetime:
     """Local midnight at the start of ``day``, as an aware datetime."""
     return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())

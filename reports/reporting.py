@@ -22,7 +22,7 @@ from departments.models import Department
 from .axes import axis_table
 from .excel import report_workbook
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_live, rates
+from .metrics import Counters, Period, counters_live, rank_eligible, rates
 from .models import Report, ReportSubscription
 from .supervision import SupervisionCounts, supervision_counts
 
@@ -91,11 +91,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     metric = RANKED_BY.get(kind)
     ranked = []
     if metric:
-        eligible = [
-            r
-            for r in rows
-            if r["counters"]["dispatched"] >= cfg["ranking_min_tickets"] and r["rates"][metric] is not None
-        ]
+        eligible = [r for r in rows if rank_eligible(per_unit[r["id"]]) and r["rates"][metric] is not None]
         ranked = sorted(eligible, key=lambda r: (-r["rates"][metric], r["name"]))
         for position, row in enumerate(ranked, start=1):
             row["rank"] = position
