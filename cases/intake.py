@@ -11,6 +11,10 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.utils.translation import gettext_lazy as _
 
+from departments.models import Grid
+from departments.roles import Role
+from departments.selectors import staff_profile
+
 from . import clock
 from .models import OPEN_STATES, Category, KnowledgeArticle, Ticket, TicketState
 from .selectors.scope import ticket_list
@@ -39,6 +43,15 @@ class Duplicate:
     @property
     def reason_label(self) -> str:
         return str(DUPLICATE_REASONS[self.reason])
+
+
+def intake_patrol_grids(user):
+    """The grids whose patrol reports (巡查上报) ``user`` files instead of the call
+    form: a grid worker's own grids; None for everyone else."""
+    profile = staff_profile(user)
+    if user.is_superuser or profile is None or profile.role != Role.GRID_WORKER:
+        return None
+    return Grid.objects.filter(worker=user, is_active=True).select_related("community")
 
 
 def duplicate_window_days() -> int:

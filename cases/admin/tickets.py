@@ -32,8 +32,6 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from departments.models import Grid
-from departments.roles import Role
 from departments.selectors import Territory, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
@@ -47,7 +45,7 @@ from ..attachments import (
     pending_token_new,
     pending_token_ok,
 )
-from ..intake import duplicate_window_days, intake_duplicates, knowledge_search
+from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
 from ..ledger import ledger_header, ledger_rows
 from ..models import Attachment, Category, Colour, Nature, Ticket, TicketEvent, Urgency, deadline_colour
 from ..privacy import (
@@ -513,7 +511,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        patrol_grids = _patrol_grids(request.user)
+        patrol_grids = intake_patrol_grids(request.user)
         action, merge_pk, another = "create", None, False
         data = None
         if request.method == "POST":
@@ -689,14 +687,6 @@ class TicketAdmin(SimpleHistoryAdmin):
             },
             json_dumps_params={"ensure_ascii": False},
         )
-
-
-def _patrol_grids(user):
-    """A grid worker's grids (their patrol report form), or None for everyone else."""
-    profile = staff_profile(user)
-    if user.is_superuser or profile is None or profile.role != Role.GRID_WORKER:
-        return None
-    return Grid.objects.filter(worker=user, is_active=True).select_related("community")
 
 
 def _error_text(error) -> str:

@@ -21,7 +21,14 @@ def choose_category(page, search, label):
 
 
 def test_the_panels_follow_the_category_and_the_address_and_merge_by_place(page, live_server, city, shoot):
-    words = ["家里暖气片冰凉", "供暖不达标，屋里只有12度", "暖气上热下凉", "室内温度太低", "暖气一直不热", "整栋楼暖气是温的"]
+    words = [
+        "家里暖气片冰凉",
+        "供暖不达标，屋里只有12度",
+        "暖气上热下凉",
+        "室内温度太低",
+        "暖气一直不热",
+        "整栋楼暖气是温的",
+    ]
     flats = []
     for i, content in enumerate(words):
         ticket = new_ticket(city, content=content, citizen_phone=f"1390000{i:04d}", address=f"东关大街1号院{i + 1}号楼")

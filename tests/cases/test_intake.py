@@ -293,6 +293,7 @@ def test_an_answer_without_category_or_a_live_article_is_refused_with_a_form_err
 
 def test_a_grid_worker_gets_the_patrol_form_with_their_grid_and_channel(client, city, clock):
     login(client, city.gridworker)
+    assert "巡查上报" in client.get("/admin/").content.decode()  # the index names their form
     page = client.get(INTAKE).content.decode()
     assert "巡查上报" in page and 'name="citizen_phone"' not in page and 'name="channel"' not in page
     assert f'<option value="{city.grid.pk}" selected>' in page
@@ -306,6 +307,7 @@ def test_a_grid_worker_gets_the_patrol_form_with_their_grid_and_channel(client, 
     # operators keep the call form
     login(client, city.operator)
     assert 'name="citizen_phone"' in client.get(INTAKE).content.decode()
+    assert "巡查上报" not in client.get("/admin/").content.decode()
 
 
 def test_a_grid_worker_cannot_report_for_someone_elses_grid(client, city, clock):
