@@ -657,7 +657,7 @@ class IntakeForm(forms.Form):
         data = super().clean()
         article = None
         if self.action == "answer" and data.get("knowledge"):
-            article = KnowledgeArticle.objects.current().filter(pk=_int_or_none(data["knowledge"])).first()
+            article = KnowledgeArticle.objects.current().filter(pk=pk_or_none(data["knowledge"])).first()
             if article is None:
                 self.add_error(None, ERR_KNOWLEDGE_GONE)
         if article is not None:
@@ -680,8 +680,8 @@ class IntakeForm(forms.Form):
         return data
 
 
-def _int_or_none(value):
-    """A primary key from a hidden field, or None (a database key is below 2**63)."""
+def pk_or_none(value):
+    """A primary key from a request or a hidden field, or None (a database key is below 2**63)."""
     try:
         number = int(value)
     except (TypeError, ValueError):

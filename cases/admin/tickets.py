@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from departments.models import Grid
 from departments.selectors import Territory, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
@@ -63,7 +64,7 @@ from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
 from ..workflow.registry import VERBS
 from . import filters
-from .forms import ACTION_FORMS, IntakeForm
+from .forms import ACTION_FORMS, IntakeForm, pk_or_none
 
 Kind = TicketEvent.Kind
 
@@ -520,7 +521,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                 data["upload_token"] = pending_token_new()
             action = data.get("_action", "create")
             if action.startswith("merge:"):
-                action, merge_pk = "merge", _int(action.partition(":")[2])
+                action, merge_pk = "merge", pk_or_none(action.partition(":")[2])
             another = action == "create_another"
             if another or patrol_grids is not None:
                 action = "create"
@@ -642,8 +643,9 @@ class TicketAdmin(SimpleHistoryAdmin):
         address = request.GET.get("address", "")[:255]
         content = request.GET.get("content", "")[:2000]
         phone = request.GET.get("phone", "")[:32]
-        category = Category.objects.filter(pk=_int(request.GET.get("category")), is_active=True).first()
-        territory = territory_resolve(address=address) if address else Territory()
+        category = Category.objects.filter(pk=pk_or_none(request.GET.get("category")), is_active=True).first()
+        grid = Grid.objects.filter(pk=pk_or_none(request.GET.get("grid")), is_active=True).first()
+        territory = territory_resolve(grid=grid, address=address) if (grid or address) else Territory()
         duplicates = intake_duplicates(
             user=request.user, phone=phone, content=content, territory=territory, category=category, address=address
         )
@@ -693,13 +695,6 @@ def _error_text(error) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(getattr(error, "message", "") or error)
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _quote(name):

@@ -12,6 +12,7 @@ from tests.conftest import drive, new_ticket
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 LOOKUP = "/admin/cases/ticket/intake/lookup/"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def choose_category(page, search, label):
@@ -90,3 +91,26 @@ def test_a_knowledge_answer_fills_the_form_and_closes_in_one_step(page, live_ser
     expect(page.locator(".messagelist .success")).to_contain_text(f"已办结：{ticket.number}")
     assert ticket.state == TicketState.CLOSED and ticket.category == city.heating
     assert ticket.nature == Nature.CONSULT and ticket.channel == Channel.HOTLINE
+
+
+def test_a_grid_worker_reports_with_a_photo_that_survives_a_failed_save(page, live_server, city, shoot, tmp_path):
+    photo = tmp_path / "scene.png"
+    photo.write_bytes(PNG)
+    base = live_server.url
+    login(page, base, "gridworker")
+    page.get_by_role("link", name="巡查上报").click()
+    expect(page.locator("#id_grid")).to_have_value(str(city.grid.pk))
+    expect(page.locator("#id_channel")).to_have_count(0)
+    page.set_input_files("#id_attachments", str(photo))
+    choose_category(page, "噪声", "噪声")
+    page.click("#intake-submit")  # no content yet: the form comes back
+    expect(page.locator(".field-content .errorlist")).to_be_visible()
+    expect(page.locator("#pending-uploads img.pending-thumb")).to_have_count(1)
+    shoot(page, "intake-patrol-kept-photo")
+
+    page.fill("#id_content", "工地夜间施工噪声扰民")
+    page.click("#intake-submit")
+    expect(page.locator(".messagelist .success")).to_contain_text("已受理")
+    ticket = Ticket.objects.get()
+    assert ticket.channel == Channel.GRID and ticket.grid == city.grid
+    assert [a.original_name for a in ticket.attachments.all()] == ["scene.png"]

@@ -372,3 +372,12 @@ def test_a_sibling_category_at_the_same_compound_is_a_place_duplicate(city):
     territory = territory_resolve(address="东关大街1号院7号楼")
     found = intake_duplicates(user=city.operator, territory=territory, category=city.cold_room, address="东关大街1号院")
     assert [d.reason for d in found] == ["compound"]
+
+
+def test_the_lookup_resolves_a_chosen_grid_and_shrugs_off_nonsense(client, city, clock):
+    login(client, city.gridworker)
+    data = client.get(LOOKUP, {"grid": city.grid.pk}).json()
+    assert data["territory"]["grid"]["id"] == city.grid.pk
+    for junk in ["x", "-1", "99999999999999999999999", "1e9"]:
+        response = client.get(LOOKUP, {"grid": junk, "category": junk, "content": junk})
+        assert response.status_code == 200

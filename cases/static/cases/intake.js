@@ -88,6 +88,7 @@
       address: value("address"),
       content: value("content"),
       category: value("category"),
+      grid: value("grid"),
     });
     const query = params.toString();
     if (query === lastQuery) return;
