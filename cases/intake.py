@@ -179,7 +179,6 @@ RELATIVE_CUTOFF = 0.25
 @dataclass
 class _Doc:
     article: KnowledgeArticle
-    tf: Counter
     length: int
 
 
@@ -187,7 +186,8 @@ class _Doc:
 class _KnowledgeIndex:
     key: tuple = ()
     docs: list[_Doc] = field(default_factory=list)
-    df: Counter = field(default_factory=Counter)
+    #: term → [(position in docs, term frequency)]: a query reads only its terms' lists.
+    postings: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     avgdl: float = 1.0
 
 
@@ -212,14 +212,14 @@ def _knowledge_index() -> _KnowledgeIndex:
         if _knowledge.key == key:
             return _knowledge
         docs = []
-        df = Counter()
+        postings: dict[str, list[tuple[int, int]]] = {}
         for article in current.select_related("category__parent__parent"):
             terms = _article_terms(article)
-            tf = Counter(terms)
-            docs.append(_Doc(article, tf, len(terms)))
-            df.update(tf.keys())
+            for term, tf in Counter(terms).items():
+                postings.setdefault(term, []).append((len(docs), tf))
+            docs.append(_Doc(article, len(terms)))
         _knowledge.docs = docs
-        _knowledge.df = df
+        _knowledge.postings = postings
         _knowledge.avgdl = (sum(d.length for d in docs) / len(docs)) if docs else 1.0
         _knowledge.key = key
         return _knowledge
@@ -245,26 +245,27 @@ def knowledge_search(query: str, *, category=None, limit: int = 5):
     if not (query or "").strip():
         family = [d.article for d in index.docs if _in_family(d.article, category)]
         return sorted(family, key=lambda a: a.question)[:limit]
-    terms = set(char_ngrams(query))
     n = len(index.docs)
-    scored = []
-    for doc in index.docs:
-        score = 0.0
-        bigram_hit = False
-        for term in terms:
-            tf = doc.tf.get(term)
-            if not tf:
-                continue
-            df = index.df[term]
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-            norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * doc.length / index.avgdl))
-            score += _term_weight(term) * idf * norm
-            bigram_hit = bigram_hit or (len(term) == 2 and term not in FUNCTION_NGRAMS)
-        if not bigram_hit:
+    scores: dict[int, float] = {}
+    topical: set[int] = set()
+    for term in set(char_ngrams(query)):
+        posting = index.postings.get(term, ())
+        if not posting:
             continue
-        if _in_family(doc.article, category):
-            score *= CATEGORY_BOOST
-        scored.append((score, doc.article))
+        idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
+        weight = _term_weight(term) * idf
+        for position, tf in posting:
+            length = index.docs[position].length
+            norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / index.avgdl))
+            scores[position] = scores.get(position, 0.0) + weight * norm
+        if len(term) == 2 and term not in FUNCTION_NGRAMS:
+            topical.update(position for position, _tf in posting)
+    # An article sharing only single characters or question words is no answer.
+    scored = []
+    for position in topical:
+        article = index.docs[position].article
+        boost = CATEGORY_BOOST if _in_family(article, category) else 1.0
+        scored.append((scores[position] * boost, article))
     if not scored:
         return []
     scored.sort(key=lambda pair: (-pair[0], pair[1].question))
