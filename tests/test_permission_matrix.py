@@ -103,6 +103,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_ticket_changelist", STAFF),
     ("admin:cases_ticket_add", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
     ("admin:cases_ticket_intake_lookup", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
+    ("admin:cases_ticket_intake_pending", NOBODY),  # one's own kept photo only (tests/cases/test_intake.py)
     ("admin:*_process_import", NOBODY),  # POST only (the import form's second step)
     ("admin:cases_ticket_export_ledger", NOBODY),  # POST only: queues an export job
     ("admin:cases_ticket_delete", NOBODY),  # nothing is deleted (DESIGN §8)
@@ -342,6 +343,8 @@ def path_for(route, city, objects) -> str:
             kwargs[param] = city.cold_room.pk
         elif param == "kind":
             kwargs[param] = "contacted"
+        elif param == "name":
+            kwargs[param] = "00/photo.png"
         else:
             raise AssertionError(f"{name}: no value for <{param}>")
     if name == "admin:cases_ticket_change" or name == "admin:cases_ticket_history":

@@ -23,6 +23,7 @@ from ..models import (
     Category,
     Channel,
     InvalidKind,
+    KnowledgeArticle,
     Nature,
     ReplyResult,
     Ticket,
@@ -636,18 +637,40 @@ ACTION_FORMS = {
 # -- intake ------------------------------------------------------------------------
 
 
+ERR_INTAKE_CATEGORY = _("请选择诉求分类。")
+ERR_KNOWLEDGE_GONE = _("所选知识库口径已停用或不存在，请重新选择。")
+ERR_PATROL_NO_GRID = _("您还没有负责的网格，请联系管理员在“网格”中指定网格员。")
+#: The fields a grid worker's patrol report (巡查上报) does without.
+PATROL_OMITS = (
+    "citizen_phone",
+    "citizen_name",
+    "is_anonymous",
+    "is_confidential",
+    "channel",
+    "nature",
+    "urgency",
+    "answer_text",
+    "knowledge",
+    "confirm_new",
+)
+
+
 class IntakeForm(forms.Form):
-    """What an operator fills in while the citizen talks."""
+    """What an operator fills in while the citizen talks; with ``patrol_grids``,
+    the grid worker's patrol report: their grid, channel 网格员上报, no caller."""
 
     citizen_phone = forms.CharField(label=_("来电号码"), max_length=32, required=False)
     citizen_name = forms.CharField(label=_("诉求人姓名"), max_length=50, required=False)
     is_anonymous = forms.BooleanField(label=_("匿名"), required=False)
     is_confidential = forms.BooleanField(label=_("保密（举报）"), required=False)
     channel = forms.ChoiceField(label=_("渠道"), choices=Channel.choices, initial=Channel.HOTLINE)
-    category = forms.ModelChoiceField(label=_("诉求分类"), queryset=Category.objects.filter(is_active=True))
+    # Required unless a knowledge-base answer supplies it (see clean).
+    category = forms.ModelChoiceField(
+        label=_("诉求分类"), queryset=Category.objects.filter(is_active=True), required=False
+    )
     nature = forms.ChoiceField(label=_("诉求性质"), choices=[("", _("按分类默认")), *Nature.choices], required=False)
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=[("", _("按分类默认")), *Urgency.choices], required=False)
-    content = forms.CharField(label=_("诉求内容"), widget=forms.Textarea(attrs={"rows": 6}))
+    content = forms.CharField(label=_("诉求内容"), widget=forms.Textarea(attrs={"rows": 6}), required=False)
     address = forms.CharField(
         label=_("诉求地址"), max_length=255, required=False, widget=forms.TextInput(attrs={"class": "vTextField"})
     )
@@ -658,19 +681,64 @@ class IntakeForm(forms.Form):
         help_text=_("留空则按地址自动识别属地。"),
     )
     attachments = MultipleFileField(label=_("诉求材料"))
+    upload_token = forms.CharField(required=False, widget=forms.HiddenInput)
     answer_text = forms.CharField(label=_("直接答复内容"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    # The knowledge-base article picked in the panel (a hidden field the script fills).
+    knowledge = forms.CharField(required=False, widget=forms.HiddenInput)
     confirm_new = forms.BooleanField(label=_("确认不是重复诉求，仍然新建"), required=False)
 
-    def __init__(self, *args, admin_site=None, **kwargs):
+    def __init__(self, *args, admin_site=None, action="create", patrol_grids=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.action = action
+        self.patrol = patrol_grids is not None
         site = admin_site or admin.site
         category = self.fields["category"]
         category.widget = AutocompleteSelect(Ticket._meta.get_field("category"), site)
         category.widget.choices = category.choices
+        if self.patrol:
+            for name in PATROL_OMITS:
+                del self.fields[name]
+            grid = self.fields["grid"]
+            grid.queryset = patrol_grids
+            grid.required = True
+            grid.empty_label = None
+            grid.help_text = ""
+            grid.error_messages = {**grid.error_messages, "required": ERR_PATROL_NO_GRID}
+            grid.initial = next(iter(patrol_grids), None)
+            self.fields["attachments"].label = _("现场照片")
+            self.fields["content"].label = _("发现的问题")
 
     def clean(self):
         data = super().clean()
-        if not data.get("is_anonymous") and not (data.get("citizen_phone") or "").strip():
+        article = None
+        if self.action == "answer" and data.get("knowledge"):
+            article = KnowledgeArticle.objects.current().filter(pk=pk_or_none(data["knowledge"])).first()
+            if article is None:
+                self.add_error(None, ERR_KNOWLEDGE_GONE)
+        if article is not None:
+            # A knowledge answer supplies what the caller asked and how it is answered.
+            if data.get("category") is None:
+                data["category"] = article.category
+            data["nature"] = data.get("nature") or Nature.CONSULT
+            data["content"] = data.get("content") or article.question
+            data["answer_text"] = data.get("answer_text") or article.answer
+        if data.get("category") is None and "category" not in self.errors:
+            self.add_error("category", ERR_INTAKE_CATEGORY)
+        if not (data.get("content") or "").strip() and "content" not in self.errors:
+            self.add_error("content", forms.Field.default_error_messages["required"])
+        if self.patrol:
+            data.update(channel=Channel.GRID, nature="", urgency="", citizen_name="", citizen_phone="")
+            data.update(is_anonymous=False, is_confidential=False, answer_text="", confirm_new=True)
+        elif not data.get("is_anonymous") and not (data.get("citizen_phone") or "").strip():
             if data.get("channel") == Channel.HOTLINE:
                 self.add_error("citizen_phone", _("热线来电请记录来电号码；不愿留号码请勾选“匿名”。"))
         return data
+
+
+def pk_or_none(value):
+    """A primary key from a request or a hidden field, or None (a database key is below 2**63)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None

@@ -3,6 +3,7 @@ action buttons, the action forms, and the live-call intake form."""
 
 import csv
 import dataclasses
+import mimetypes
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -31,13 +32,23 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from departments.models import Grid
 from departments.selectors import Territory, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
 from .. import clock, workflow
-from ..intake import intake_duplicates, knowledge_search
+from ..attachments import (
+    pending_discard,
+    pending_file,
+    pending_names,
+    pending_open,
+    pending_store,
+    pending_token_new,
+    pending_token_ok,
+)
+from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
 from ..ledger import ledger_header, ledger_rows
-from ..models import Attachment, Category, Colour, Ticket, TicketEvent, Urgency, deadline_colour
+from ..models import Attachment, Category, Colour, Nature, Ticket, TicketEvent, Urgency, deadline_colour
 from ..privacy import (
     citizen_reveal,
     citizen_view,
@@ -54,7 +65,7 @@ from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
 from ..workflow.registry import VERBS
 from . import filters
-from .forms import ACTION_FORMS, IntakeForm
+from .forms import ACTION_FORMS, IntakeForm, pk_or_none
 
 Kind = TicketEvent.Kind
 
@@ -316,6 +327,11 @@ class TicketAdmin(SimpleHistoryAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("intake/lookup/", wrap(self.intake_lookup_view), name=f"{prefix}_intake_lookup"),
+            path(
+                "intake/pending/<str:token>/<path:name>",
+                wrap(self.intake_pending_view),
+                name=f"{prefix}_intake_pending",
+            ),
             path("export-ledger/", wrap(self.export_ledger_view), name=f"{prefix}_export_ledger"),
             path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
             path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
@@ -508,41 +524,75 @@ class TicketAdmin(SimpleHistoryAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = IntakeForm(request.POST or None, request.FILES or None, admin_site=self.admin_site)
-        duplicates = []
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            action = request.POST.get("_action", "create")
-            merge_pk = None
+        patrol_grids = intake_patrol_grids(request.user)
+        action, merge_pk, another = "create", None, False
+        data = None
+        if request.method == "POST":
+            data = request.POST.copy()
+            if not pending_token_ok(data.get("upload_token")):
+                data["upload_token"] = pending_token_new()
+            action = data.get("_action", "create")
             if action.startswith("merge:"):
-                action, merge_pk = "merge", _int(action.partition(":")[2])
+                action, merge_pk = "merge", pk_or_none(action.partition(":")[2])
             another = action == "create_another"
-            if another:
+            if another or patrol_grids is not None:
                 action = "create"
-            territory = territory_resolve(grid=data["grid"], address=data["address"])
-            if action == "create" and not data["confirm_new"]:
-                duplicates = intake_duplicates(
-                    user=request.user,
-                    phone=data["citizen_phone"],
-                    content=data["content"],
-                    community=territory.community,
-                )
-            if not duplicates:
+        form = IntakeForm(
+            data,
+            request.FILES or None,
+            admin_site=self.admin_site,
+            action=action,
+            patrol_grids=patrol_grids,
+            initial={"upload_token": pending_token_new()},
+        )
+        duplicates = []
+        if data is not None:
+            token = data["upload_token"]
+            if form.is_valid():
+                cleaned = form.cleaned_data
+                territory = territory_resolve(grid=cleaned["grid"], address=cleaned["address"])
+                if action == "create" and not cleaned["confirm_new"]:
+                    duplicates = intake_duplicates(
+                        user=request.user,
+                        phone=cleaned["citizen_phone"],
+                        content=cleaned["content"],
+                        territory=territory,
+                        category=cleaned["category"],
+                        address=cleaned["address"],
+                    )
+                if not duplicates:
+                    try:
+                        ticket = self._intake(request, form, action, merge_pk, token)
+                    except (ValidationError, PermissionDenied) as error:
+                        form.add_error(None, _error_text(error))
+                    else:
+                        pending_discard(user=request.user, token=token)
+                        done = (
+                            gettext("已办结：%(number)s。") if action == "answer" else gettext("已受理：%(number)s。")
+                        )
+                        messages.success(request, done % {"number": ticket.number})
+                        if another:
+                            return HttpResponseRedirect(reverse("admin:cases_ticket_add"))
+                        return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
+            # Not saved: keep the photos for the retry, so nobody chooses them again.
+            if "attachments" not in form.errors:
                 try:
-                    ticket = self._intake(request, form, action, merge_pk)
-                except (ValidationError, PermissionDenied) as error:
-                    form.add_error(None, _error_text(error))
-                else:
-                    messages.success(request, gettext("已受理：%(number)s。") % {"number": ticket.number})
-                    if another:
-                        return HttpResponseRedirect(reverse("admin:cases_ticket_add"))
-                    return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
+                    pending_store(user=request.user, token=token, uploads=form.cleaned_data.get("attachments"))
+                except ValidationError as error:
+                    form.add_error("attachments", error)
+        token = form["upload_token"].value()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": gettext("受理登记"),
+            "title": gettext("巡查上报") if form.patrol else gettext("受理登记"),
             "form": form,
+            "patrol": form.patrol,
             "duplicates": duplicates,
+            "window_days": duplicate_window_days(),
+            "pending_uploads": [
+                (name.partition("/")[2], reverse("admin:cases_ticket_intake_pending", args=[token, name]))
+                for name in pending_names(user=request.user, token=token)
+            ],
             "media": self.media + form.media,
             "lookup_url": reverse("admin:cases_ticket_intake_lookup"),
             "has_view_permission": True,
@@ -550,33 +600,52 @@ class TicketAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/cases/ticket/intake.html", context)
 
-    def _intake(self, request, form, action, merge_pk=None):
-        """Create the ticket and, in the same transaction, merge or answer it."""
+    def _intake(self, request, form, action, merge_pk=None, token=""):
+        """Create the ticket (with the photos kept from an earlier try) and, in the
+        same transaction, merge or answer it."""
         data = form.cleaned_data
-        with transaction.atomic():
-            ticket = workflow.ticket_create(
-                actor=request.user,
-                channel=data["channel"],
-                category=data["category"],
-                content=data["content"],
-                nature=data["nature"],
-                urgency=data["urgency"],
-                citizen_name=data["citizen_name"],
-                citizen_phone=data["citizen_phone"],
-                is_anonymous=data["is_anonymous"],
-                is_confidential=data["is_confidential"],
-                address=data["address"],
-                grid=data["grid"],
-                attachments=data["attachments"],
-            )
-            if action == "merge":
-                master = ticket_scope(Ticket.objects.all(), request.user).filter(pk=merge_pk).first()
-                if master is None:
-                    raise ValidationError(gettext("要并入的工单不存在或不在您的查看范围内。"))
-                ticket = workflow.ticket_merge(ticket=ticket, actor=request.user, master=master)
-            elif action == "answer":
-                ticket = workflow.ticket_answer(ticket=ticket, actor=request.user, text=data["answer_text"])
+        kept = pending_open(user=request.user, token=token)
+        try:
+            with transaction.atomic():
+                ticket = workflow.ticket_create(
+                    actor=request.user,
+                    channel=data["channel"],
+                    category=data["category"],
+                    content=data["content"],
+                    nature=data["nature"],
+                    urgency=data["urgency"],
+                    citizen_name=data["citizen_name"],
+                    citizen_phone=data["citizen_phone"],
+                    is_anonymous=data["is_anonymous"],
+                    is_confidential=data["is_confidential"],
+                    address=data["address"],
+                    grid=data["grid"],
+                    attachments=[*kept, *data["attachments"]],
+                )
+                if action == "merge":
+                    master = ticket_scope(Ticket.objects.all(), request.user).filter(pk=merge_pk).first()
+                    if master is None:
+                        raise ValidationError(gettext("要并入的工单不存在或不在您的查看范围内。"))
+                    ticket = workflow.ticket_merge(ticket=ticket, actor=request.user, master=master)
+                elif action == "answer":
+                    ticket = workflow.ticket_answer(ticket=ticket, actor=request.user, text=data["answer_text"])
+        finally:
+            for upload in kept:
+                upload.close()
         return ticket
+
+    def intake_pending_view(self, request, token, name):
+        """A photo kept from an intake form that failed to save (its thumbnail)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        upload = pending_file(user=request.user, token=token, name=name)
+        if upload is None:
+            raise Http404
+        content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        response = FileResponse(upload, content_type=content_type)
+        disposition = "inline" if content_type.startswith("image/") else "attachment"
+        response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(upload.name)}"
+        return response
 
     def intake_lookup_view(self, request):
         """JSON for the intake form: where the address is, possible duplicates,
@@ -586,10 +655,13 @@ class TicketAdmin(SimpleHistoryAdmin):
         address = request.GET.get("address", "")[:255]
         content = request.GET.get("content", "")[:2000]
         phone = request.GET.get("phone", "")[:32]
-        category = Category.objects.filter(pk=_int(request.GET.get("category")), is_active=True).first()
-        territory = territory_resolve(address=address) if address else Territory()
-        duplicates = intake_duplicates(user=request.user, phone=phone, content=content, community=territory.community)
-        articles = knowledge_search(content or (category.name if category else ""), category=category)
+        category = Category.objects.filter(pk=pk_or_none(request.GET.get("category")), is_active=True).first()
+        grid = Grid.objects.filter(pk=pk_or_none(request.GET.get("grid")), is_active=True).first()
+        territory = territory_resolve(grid=grid, address=address) if (grid or address) else Territory()
+        duplicates = intake_duplicates(
+            user=request.user, phone=phone, content=content, territory=territory, category=category, address=address
+        )
+        articles = knowledge_search(content, category=category)
 
         def unit(d):
             return {"id": d.pk, "name": d.name} if d else None
@@ -610,13 +682,21 @@ class TicketAdmin(SimpleHistoryAdmin):
                         "state": d.ticket.get_state_display(),
                         "category": d.ticket.category.name,
                         "content": d.ticket.content[:80],
-                        "reason": gettext("同一来电号码") if d.reason == "phone" else gettext("同社区相似诉求"),
+                        "reason": d.reason_label,
                         "url": reverse("admin:cases_ticket_change", args=[d.ticket.pk]),
                     }
                     for d in duplicates
                 ],
                 "knowledge": [
-                    {"id": a.pk, "question": a.question, "answer": a.answer, "source": a.source} for a in articles
+                    {
+                        "id": a.pk,
+                        "question": a.question,
+                        "answer": a.answer,
+                        "source": a.source,
+                        "category": {"id": a.category.pk, "name": a.category.full_name} if a.category else None,
+                        "nature": Nature.CONSULT,
+                    }
+                    for a in articles
                 ],
             },
             json_dumps_params={"ensure_ascii": False},
@@ -627,13 +707,6 @@ def _error_text(error) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(getattr(error, "message", "") or error)
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _quote(name):

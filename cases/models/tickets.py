@@ -380,6 +380,8 @@ class Ticket(models.Model):
             models.Index(fields=["resolve_due_at"], name="ticket_resolve_due"),
             models.Index(fields=["category", "received_at"], name="ticket_category_received"),
             models.Index(fields=["community", "category", "received_at"], name="ticket_community_cat"),
+            # Intake's duplicates by place: the same grid and category family lately.
+            models.Index(fields=["grid", "category", "received_at"], name="ticket_grid_cat"),
             models.Index(fields=["citizen_phone"], name="ticket_phone"),
             models.Index(fields=["citizen_phone_last4"], name="ticket_phone_last4"),
             # Work lists are about open tickets, a tenth of the table or less: these
