@@ -62,6 +62,7 @@ ERR_CATEGORY_INACTIVE = _("诉求分类“%(name)s”已停用。")
 ERR_INVALID_KIND = _("请选择无效类型。")
 ERR_REPLY_RESULT = _("请选择办理结果。")
 ERR_PHONE = _("电话号码格式不正确。")
+ERR_REASON_CODE = _("原因“%(label)s”已停用或不适用于此操作。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")
