@@ -22,6 +22,7 @@ from cases.models import (
     TicketState,
 )
 from cases.workflow import ERR_REASON_CODE, WorkflowError
+from tests.api.conftest import staff_client
 from tests.conftest import drive, local, new_ticket
 
 S = TicketState
@@ -348,3 +349,15 @@ def test_pending_applications_are_untouched_by_looking(client, city, clock):
     client.force_login(city.dispatcher)
     client.get(act_url(ticket, K.EXTENSION_APPROVED))
     assert ticket.applications.get().status == TicketApplication.Status.PENDING
+
+
+def test_the_api_takes_the_code_too(city, clock):
+    reviewing = drive(city, new_ticket(city), S.REVIEWING)
+    api = staff_client(city.dispatcher)
+    url = f"/api/v1/tickets/{reviewing.number}/rework/"
+    wrong_kind = code(ReasonCode.Kind.RETURN, "duplicate")
+    assert api.post(url, {"reason": "…", "reason_code": wrong_kind.pk}, format="json").status_code == 400
+    assert api.post(url, {"reason": "…", "reason_code": "abc"}, format="json").status_code == 400
+    off_topic = code(ReasonCode.Kind.REWORK, "off_topic")
+    assert api.post(url, {"reason": "答非所问。", "reason_code": off_topic.pk}, format="json").status_code == 200
+    assert reviewing.events.get(kind=K.REWORK).reason_code == off_topic
