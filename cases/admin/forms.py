@@ -318,8 +318,10 @@ class ReturnRejectForm(ActionForm):
 
 class ExtensionRequestForm(ActionForm):
     kind = Kind.EXTENSION_REQUESTED
+    has_files = True
     working_days = forms.IntegerField(label=_("延期工作日"), min_value=1, max_value=30)
     reason = _note(_("延期理由"), required=True)
+    documents = MultipleFileField(label=_("证明材料"))
 
     def perform(self):
         return workflow.ticket_extension_request(
@@ -327,6 +329,7 @@ class ExtensionRequestForm(ActionForm):
             actor=self.user,
             working_days=self.cleaned_data["working_days"],
             reason=self.cleaned_data["reason"],
+            attachments=self.cleaned_data["documents"],
         )
 
 

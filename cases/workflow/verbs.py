@@ -859,13 +859,17 @@ def extension_due_after(ticket: Ticket, working_days: int) -> datetime | None:
 
 
 @performs(Kind.EXTENSION_REQUESTED)
-def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason: str) -> TicketApplication:
-    """申请延期: must come before the deadline; the total is capped."""
+def ticket_extension_request(
+    *, ticket: Ticket, actor, working_days: int, reason: str, attachments=()
+) -> TicketApplication:
+    """申请延期: must come before the deadline; the total is capped. Supporting
+    documents (attachments) go on the request's event, where the ruling shows them."""
     reason = _require_text(reason, _("延期理由"))
     cap = settings.EXTENSION_MAX_WORKING_DAYS
     if not isinstance(working_days, int) or not 1 <= working_days <= cap:
         raise WorkflowError(ERR_EXTENSION_DAYS, code="days", params={"max": cap})
-    with transaction.atomic():
+    validated = attachments_validate(attachments)
+    with stored_files_guard() as stored, transaction.atomic():
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.EXTENSION_REQUESTED, t, actor)
@@ -878,7 +882,7 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
         application = _open_application(
             t, TicketApplication.Kind.EXTENSION, actor, now, reason=reason, working_days=working_days
         )
-        _record(
+        event = _record(
             t,
             actor=actor,
             kind=Kind.EXTENSION_REQUESTED,
@@ -887,6 +891,9 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
             note=reason,
             fields=[],
             data=extension_requested_data(application=application, working_days=working_days),
+        )
+        attachments_store(
+            ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.OTHER, stored=stored
         )
     return application
 

@@ -83,6 +83,9 @@ def test_the_extension_request_and_its_ruling_show_their_context(page, live_serv
     shoot(page, "extension-request")
     page.fill("#id_working_days", "3")
     page.fill("#id_reason", "需产权单位更换小区主供热管道，材料采购需一周。")
+    page.set_input_files(
+        "#id_documents", files=[{"name": "管道锈蚀.png", "mimeType": "image/png", "buffer": photo_png()}]
+    )
     page.click("input[name=_submit]")
     expect(page.locator(".messagelist .success")).to_contain_text("申请延期")
 
@@ -93,4 +96,5 @@ def test_the_extension_request_and_its_ruling_show_their_context(page, live_serv
     expect(ruling.locator(".extension-days")).to_contain_text("3 个工作日")
     expect(ruling.locator(".extension-cap")).to_contain_text("尚余 10 个")
     expect(ruling.locator(".extension-deadlines")).to_contain_text("→")
+    expect(ruling.locator(".extension-attachments img.evidence-thumb")).to_be_visible()
     shoot(page, "extension-ruling")

@@ -70,12 +70,20 @@ def test_the_extension_ruling_shows_the_request_and_the_deadline_it_will_set(cli
     assert ticket.resolve_due_at == shown_after  # the page said what the verb did
 
 
-def test_the_extension_reject_form_shows_the_same_request(client, city, clock):
+def test_the_extension_reject_form_shows_the_same_request_and_its_documents(client, city, clock):
     ticket = drive(city, new_ticket(city), S.HANDLING)
-    workflow.ticket_extension_request(ticket=ticket, actor=city.handler, working_days=2, reason="等待配件。")
+    client.force_login(city.handler)
+    notice = SimpleUploadedFile("停水通知.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n", content_type="application/pdf")
+    response = client.post(
+        act_url(ticket, K.EXTENSION_REQUESTED), {"working_days": "2", "reason": "等待配件。", "documents": [notice]}
+    )
+    assert response.status_code == 302
     client.force_login(city.dispatcher)
     page = client.get(act_url(ticket, K.EXTENSION_REJECTED)).content.decode()
     assert 'id="extension-context"' in page and "等待配件。" in page and "2 个工作日" in page
+    document = ticket.events.get(kind=K.EXTENSION_REQUESTED).attachments.get()
+    assert document.original_name == "停水通知.pdf"
+    assert reverse("admin:cases_ticket_attachment", args=[ticket.pk, document.pk]) in page
 
 
 def test_the_extension_request_form_shows_the_cap_and_the_cutoff_before_submit(client, city, clock, settings):
