@@ -19,6 +19,7 @@ from .dashboard import dashboard_data, period_from, territory_from
 from .excel import axis_workbook
 from .hotspots import clusters_behind
 from .models import ExportJob
+from .reasons import reason_table
 
 
 def _require_citywide(request):
@@ -125,6 +126,7 @@ def statistics_view(request, admin_site):
         "export_url": "?" + export.urlencode(),
         "error": error,
         "period": period,
+        "reasons": reason_table(period, units=stats_unit_ids(request.user)) if period is not None else None,
     }
     return TemplateResponse(request, "reports/statistics.html", context)
 

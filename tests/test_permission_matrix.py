@@ -148,6 +148,12 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_knowledgearticle_add", {"superuser", "dispatcher"}),
     ("admin:cases_knowledgearticle_import", {"superuser", "dispatcher"}),
     ("admin:cases_knowledgearticle_*", {"superuser", "operator", "dispatcher", "supervisor", "callback"}),
+    ("admin:cases_reasoncode_delete", NOBODY),  # codes are deactivated: events point to them
+    ("admin:cases_reasoncode_add", {"superuser", "dispatcher"}),
+    ("admin:cases_reasoncode_*", REFERENCE_VIEW),
+    ("admin:cases_replytemplate_delete", SUPER),
+    ("admin:cases_replytemplate_add", {"superuser", "dispatcher"}),
+    ("admin:cases_replytemplate_*", REFERENCE_VIEW),
     ("admin:cases_category_add", SUPER),
     ("admin:cases_category_delete", SUPER),
     ("admin:cases_category_import", SUPER),

@@ -34,6 +34,8 @@ def _error_text(error) -> str:
     return str(getattr(error, "message", "") or error)
 
 
+ERR_FAULT_REQUIRED = _("市民反映未解决或不满意：请选择是否属承办单位原因。")
+
 SCORE_CHOICES = [("", "—"), *[(str(n), str(n)) for n in range(5, 0, -1)]]
 
 
@@ -61,9 +63,26 @@ class CallbackResultForm(forms.Form):
         label=_("办理效率"), choices=SCORE_CHOICES, coerce=int, required=False, empty_value=None
     )
     comment = forms.CharField(label=_("回访意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    unit_at_fault = forms.BooleanField(
-        label=_("属承办单位原因（未解决或不满意时将重办）"), required=False, initial=True
+    # Nothing is chosen for the agent: a reopen must be a decision, not a default.
+    unit_at_fault = forms.TypedChoiceField(
+        label=_("是否属承办单位原因"),
+        choices=[("1", _("是，转重办")), ("0", _("否，不重办"))],
+        coerce=lambda v: v == "1",
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("问题未解决或不满意时必选：选“是”工单将转重办。"),
     )
+
+    def clean(self):
+        data = super().clean()
+        unsatisfactory = (
+            data.get("solved") == Callback.Solved.UNSOLVED
+            or data.get("satisfaction") == Callback.Satisfaction.UNSATISFIED
+        )
+        if unsatisfactory and data.get("unit_at_fault") is None:
+            self.add_error("unit_at_fault", ERR_FAULT_REQUIRED)
+        return data
 
 
 class OverruleForm(forms.Form):

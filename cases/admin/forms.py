@@ -25,6 +25,7 @@ from ..models import (
     InvalidKind,
     KnowledgeArticle,
     Nature,
+    ReasonCode,
     ReplyResult,
     Ticket,
     TicketEvent,
@@ -36,6 +37,7 @@ from ..selectors.scope import ticket_list
 
 Kind = TicketEvent.Kind
 ERR_MASTER_NOT_FOUND = _("找不到编号为“%(number)s”的工单，或您无权查看。")
+ESCALATION_NO_CHANGE = _("办结时限未缩短：原时限已过或早于新时限，提级督办只会缩短、不会延长时限。")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -109,6 +111,20 @@ class ActionForm(forms.Form):
 
     def perform(self):
         raise NotImplementedError
+
+    def notices(self, result) -> list[str]:
+        """Warnings to show with the success message (what the action did not do)."""
+        return []
+
+
+def _reason_code_field(kind):
+    return forms.ModelChoiceField(
+        label=_("原因分类"),
+        queryset=ReasonCode.objects.filter(kind=kind, is_active=True),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        help_text=_("按原因分类统计各单位；具体情况写在下方。"),
+    )
 
 
 NOTE_LABEL = _("说明")
@@ -283,18 +299,30 @@ class ApproveForm(ActionForm):
 class ReworkForm(ActionForm):
     kind = Kind.REWORK
     submit_label = _("退回重办")
+    reason_code = _reason_code_field(ReasonCode.Kind.REWORK)
     reason = _note(_("退回理由"), required=True)
 
     def perform(self):
-        return workflow.ticket_rework(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+        return workflow.ticket_rework(
+            ticket=self.ticket,
+            actor=self.user,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
 
 
 class ReturnRequestForm(ActionForm):
     kind = Kind.RETURN_REQUESTED
+    reason_code = _reason_code_field(ReasonCode.Kind.RETURN)
     reason = _note(_("退单理由"), required=True)
 
     def perform(self):
-        return workflow.ticket_return_request(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+        return workflow.ticket_return_request(
+            ticket=self.ticket,
+            actor=self.user,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
 
 
 class ReturnApproveForm(ActionForm):
@@ -315,8 +343,10 @@ class ReturnRejectForm(ActionForm):
 
 class ExtensionRequestForm(ActionForm):
     kind = Kind.EXTENSION_REQUESTED
+    has_files = True
     working_days = forms.IntegerField(label=_("延期工作日"), min_value=1, max_value=30)
     reason = _note(_("延期理由"), required=True)
+    documents = MultipleFileField(label=_("证明材料"))
 
     def perform(self):
         return workflow.ticket_extension_request(
@@ -324,6 +354,7 @@ class ExtensionRequestForm(ActionForm):
             actor=self.user,
             working_days=self.cleaned_data["working_days"],
             reason=self.cleaned_data["reason"],
+            attachments=self.cleaned_data["documents"],
         )
 
 
@@ -533,6 +564,13 @@ class EscalateForm(ActionForm):
             working_days=d["working_days"],
             require_signoff=d["require_signoff"],
         )
+
+    def notices(self, result):
+        data = result.events.filter(kind=Kind.ESCALATED).order_by("-created_at", "-pk").values_list("data", flat=True)
+        data = data.first() or {}
+        if data.get("previous_due_at") and data.get("previous_due_at") == data.get("resolve_due_at"):
+            return [str(ESCALATION_NO_CHANGE)]
+        return []
 
 
 class UrgeForm(ActionForm):

@@ -27,6 +27,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -48,7 +49,17 @@ from ..attachments import (
 )
 from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
 from ..ledger import ledger_header, ledger_rows
-from ..models import Attachment, Category, Colour, Nature, Ticket, TicketEvent, Urgency, deadline_colour
+from ..models import (
+    Attachment,
+    Category,
+    Colour,
+    Nature,
+    Ticket,
+    TicketEvent,
+    TicketState,
+    Urgency,
+    deadline_colour,
+)
 from ..privacy import (
     citizen_reveal,
     citizen_view,
@@ -65,6 +76,7 @@ from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
 from ..workflow.registry import VERBS
 from . import filters
+from .decisions import decision_context, review_context
 from .forms import ACTION_FORMS, IntakeForm, pk_or_none
 
 Kind = TicketEvent.Kind
@@ -387,6 +399,11 @@ class TicketAdmin(SimpleHistoryAdmin):
                 gettext("已显示诉求人联系方式（%(minutes)s 分钟内有效），本次查看已记录。")
                 % {"minutes": settings.HOTLINE_REVEAL_MINUTES},
             )
+        # Back to the page the reveal was asked from (the contact form), if it is this ticket's.
+        back = request.POST.get("next", "")
+        own = reverse("admin:cases_ticket_change", args=[ticket.pk]).removesuffix("change/")
+        if back.startswith(own) and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            return HttpResponseRedirect(back)
         return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
 
     @admin.display(description=_("诉求人姓名"))
@@ -459,6 +476,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "callbacks": ticket.callbacks.select_related("agent").order_by("-closed_at"),
             "urges": ticket.urges.select_related("department", "issued_by", "acknowledged_by"),
             "show_save": False,
+            "review": review_context(ticket) if ticket.state == TicketState.REVIEWING else None,
         }
 
     def action_view(self, request, object_id, kind):
@@ -483,6 +501,8 @@ class TicketAdmin(SimpleHistoryAdmin):
                     form.add_error(None, _error_text(error))
                 else:
                     messages.success(request, gettext("已完成：%(action)s。") % {"action": label})
+                    for notice in form.notices(result):
+                        messages.warning(request, notice)
                     if (
                         isinstance(result, Ticket)
                         and not ticket_scope(Ticket.objects.filter(pk=result.pk), request.user).exists()
@@ -502,6 +522,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "change_url": change_url,
             "media": self.media + form.media,
             "suggestions": getattr(form, "suggestions", None),
+            **decision_context(kind, ticket, request.user, request.get_full_path()),
         }
         return TemplateResponse(request, "admin/cases/ticket/action.html", context)
 

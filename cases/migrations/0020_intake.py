@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0018_public_visibility'),
+        ('cases', '0019_reason_codes_reply_templates'),
         ('departments', '0004_department_calendar'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -91,6 +91,15 @@ class TicketEvent(models.Model):
     due_at = models.DateTimeField(_("考核时限"), null=True, blank=True)
     on_time = models.BooleanField(_("是否按时"), null=True, blank=True)
     round = models.PositiveSmallIntegerField(_("办理轮次"), null=True, blank=True)
+    reason_code = models.ForeignKey(
+        "cases.ReasonCode",
+        verbose_name=_("原因代码"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("退回重办、申请退单时选定的原因代码。"),
+    )
 
     class Meta:
         verbose_name = _("办理记录")

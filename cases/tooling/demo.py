@@ -36,6 +36,7 @@ from ..models import (
     Cluster,
     DeadlinePolicy,
     KnowledgeArticle,
+    ReasonCode,
     ReplyResult,
     ServiceAttribute,
     Ticket,
@@ -404,6 +405,7 @@ class Replay:
                 ticket=t,
                 actor=self.handler_of(lead),
                 reason="经核实不属于本单位职责，建议由属地街道办理。",
+                reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.RETURN, code="not_our_duty").first(),
             )
             moment += minutes(20, 180)
             self.at(moment, workflow.ticket_return_approve, ticket=t, actor=users["dispatcher"])
@@ -508,6 +510,7 @@ class Replay:
                 ticket=t,
                 actor=users["dispatcher"],
                 reason="反馈内容避重就轻，未说明具体处置结果，请补充现场照片。",
+                reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.REWORK, code="evasive").first(),
             )
             self._bump("rework")
             moment += timedelta(hours=rng.uniform(3, 30))

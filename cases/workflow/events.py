@@ -94,16 +94,28 @@ def master_closed_data(*, master) -> dict:
     return {"master": master.number}
 
 
-def rework_data(*, rework_count: int, became_problem: bool) -> dict:
-    """``rework``: ``{"rework_count", "became_problem"}`` — reworks so far, and
-    whether this one made it a 问题工单."""
-    return {"rework_count": rework_count, "became_problem": became_problem}
+def reason_ref(reason_code) -> dict | None:
+    """``{"id", "code", "label"}`` of a ``ReasonCode`` (the label as it was then), or ``None``."""
+    return {"id": reason_code.pk, "code": reason_code.code, "label": reason_code.label} if reason_code else None
+
+
+def rework_data(*, rework_count: int, became_problem: bool, reason_code=None) -> dict:
+    """``rework``: ``{"rework_count", "became_problem", "reason_code"}`` — reworks
+    so far, whether this one made it a 问题工单, and the coded reason (or ``None``;
+    absent on rows written before codes)."""
+    return {"rework_count": rework_count, "became_problem": became_problem, "reason_code": reason_ref(reason_code)}
 
 
 def application_data(*, application) -> dict:
-    """``return_requested``, ``return_rejected``, ``extension_rejected``:
+    """``return_rejected``, ``extension_rejected``:
     ``{"application"}`` — the id of the ``TicketApplication``."""
     return {"application": application.pk}
+
+
+def return_requested_data(*, application, reason_code=None) -> dict:
+    """``return_requested``: ``{"application", "reason_code"}`` — the id of the
+    ``TicketApplication`` and the coded reason (or ``None``; absent on old rows)."""
+    return {"application": application.pk, "reason_code": reason_ref(reason_code)}
 
 
 def return_approved_data(*, application, department) -> dict:

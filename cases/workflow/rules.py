@@ -63,6 +63,7 @@ ERR_INVALID_KIND = _("请选择无效类型。")
 ERR_REPLY_RESULT = _("请选择办理结果。")
 ERR_PHONE = _("电话号码格式不正确。")
 ERR_PUBLICITY_SAME = _("工单已是“%(setting)s”。")
+ERR_REASON_CODE = _("原因“%(label)s”已停用或不适用于此操作。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")

@@ -42,6 +42,7 @@ from ..models import (
     CoHandling,
     InvalidKind,
     Nature,
+    ReasonCode,
     ReplyResult,
     Ticket,
     TicketApplication,
@@ -73,6 +74,7 @@ from .events import (
     reopened_data,
     replied_data,
     return_approved_data,
+    return_requested_data,
     rework_data,
     signed_data,
     subdispatched_data,
@@ -99,6 +101,7 @@ from .rules import (
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
     ERR_PUBLICITY_SAME,
+    ERR_REASON_CODE,
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
@@ -727,9 +730,11 @@ def _close_merged(master: Ticket, actor, now) -> None:
 
 
 @performs(Kind.REWORK)
-def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
-    """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问)."""
+def ticket_rework(*, ticket: Ticket, actor, reason: str, reason_code: ReasonCode | None = None) -> Ticket:
+    """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问), optionally with
+    a coded reason (a ``ReasonCode`` of kind rework) that the reports count per unit."""
     reason = _require_text(reason, _("退回理由"))
+    _check_reason_code(reason_code, ReasonCode.Kind.REWORK)
     with transaction.atomic():
         t = _lock(ticket)
         now = _now()
@@ -746,19 +751,29 @@ def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=["rework_count", "is_problem"],
-            data=rework_data(rework_count=t.rework_count, became_problem=newly_problem),
+            data=rework_data(rework_count=t.rework_count, became_problem=newly_problem, reason_code=reason_code),
+            # The unit whose reply was sent back: what the rework-reason breakdown counts.
+            facts={**_facts(unit_id=t.lead_department_id, dispatch=_current_dispatch(t)), "reason_code": reason_code},
         )
     return t
+
+
+def _check_reason_code(reason_code: ReasonCode | None, kind: str) -> None:
+    if reason_code is not None and (reason_code.kind != kind or not reason_code.is_active):
+        raise WorkflowError(ERR_REASON_CODE, code="reason_code", params={"label": reason_code.label})
 
 
 # -- return (退单) ------------------------------------------------------------------
 
 
 @performs(Kind.RETURN_REQUESTED)
-def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplication:
-    """申请退单: the lead unit says "not ours". The clock keeps running until the
-    centre rules."""
+def ticket_return_request(
+    *, ticket: Ticket, actor, reason: str, reason_code: ReasonCode | None = None
+) -> TicketApplication:
+    """申请退单: the lead unit says "not ours" (optionally with a coded reason, a
+    ``ReasonCode`` of kind return). The clock keeps running until the centre rules."""
     reason = _require_text(reason, _("退单理由"))
+    _check_reason_code(reason_code, ReasonCode.Kind.RETURN)
     with transaction.atomic():
         t = _lock(ticket)
         now = _now()
@@ -772,7 +787,9 @@ def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplic
             now=now,
             note=reason,
             fields=[],
-            data=application_data(application=application),
+            data=return_requested_data(application=application, reason_code=reason_code),
+            # The unit that asked: what the return-reason breakdown counts.
+            facts={**_facts(unit_id=t.lead_department_id, dispatch=_current_dispatch(t)), "reason_code": reason_code},
         )
     return application
 
@@ -827,26 +844,45 @@ def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
 # -- extension (延期) ---------------------------------------------------------------
 
 
-def extension_is_late(ticket: Ticket, now) -> bool:
-    """Late: at or after the resolve deadline, or at or after the cut-off time
-    (17:00 by default) on the local day the deadline falls on."""
+def extension_request_deadline(ticket: Ticket) -> datetime | None:
+    """The last moment an extension may be asked for: the cut-off time (17:00 by
+    default) on the local day the resolve deadline falls on, or the deadline itself
+    if that comes first; ``None`` without a resolve deadline."""
     due = ticket.resolve_due_at
-    if due is None or now >= due:
-        return True
+    if due is None:
+        return None
     cal = calendar_for(ticket.lead_department_id)
     due_day = timezone.localtime(due, cal.tz).date()
     cutoff = cal.working_day_cutoff(due_day, time.fromisoformat(settings.EXTENSION_REQUEST_CUTOFF))
-    return now >= cutoff
+    return min(due, cutoff)
+
+
+def extension_is_late(ticket: Ticket, now) -> bool:
+    """Late: at or after the resolve deadline, or at or after the cut-off time
+    (17:00 by default) on the local day the deadline falls on."""
+    deadline = extension_request_deadline(ticket)
+    return deadline is None or now >= deadline
+
+
+def extension_due_after(ticket: Ticket, working_days: int) -> datetime | None:
+    """The resolve deadline once ``working_days`` are granted (the unit's calendar)."""
+    if ticket.resolve_due_at is None:
+        return None
+    return calendar_for(ticket.lead_department_id).add_limit(ticket.resolve_due_at, working_days, TimeUnit.WORKING_DAY)
 
 
 @performs(Kind.EXTENSION_REQUESTED)
-def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason: str) -> TicketApplication:
-    """申请延期: must come before the deadline; the total is capped."""
+def ticket_extension_request(
+    *, ticket: Ticket, actor, working_days: int, reason: str, attachments=()
+) -> TicketApplication:
+    """申请延期: must come before the deadline; the total is capped. Supporting
+    documents (attachments) go on the request's event, where the ruling shows them."""
     reason = _require_text(reason, _("延期理由"))
     cap = settings.EXTENSION_MAX_WORKING_DAYS
     if not isinstance(working_days, int) or not 1 <= working_days <= cap:
         raise WorkflowError(ERR_EXTENSION_DAYS, code="days", params={"max": cap})
-    with transaction.atomic():
+    validated = attachments_validate(attachments)
+    with stored_files_guard() as stored, transaction.atomic():
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.EXTENSION_REQUESTED, t, actor)
@@ -859,7 +895,7 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
         application = _open_application(
             t, TicketApplication.Kind.EXTENSION, actor, now, reason=reason, working_days=working_days
         )
-        _record(
+        event = _record(
             t,
             actor=actor,
             kind=Kind.EXTENSION_REQUESTED,
@@ -868,6 +904,9 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
             note=reason,
             fields=[],
             data=extension_requested_data(application=application, working_days=working_days),
+        )
+        attachments_store(
+            ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.OTHER, stored=stored
         )
     return application
 
@@ -891,7 +930,7 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
         cal = calendar_for(t.lead_department_id)
         previous_due = t.resolve_due_at
-        t.resolve_due_at = cal.add_limit(previous_due, days, TimeUnit.WORKING_DAY)
+        t.resolve_due_at = extension_due_after(t, days)
         start = t.dispatched_at or now
         t.resolve_warn_at = cal.warn_time(start, t.resolve_due_at, TimeUnit.WORKING_DAY)
         t.extension_count += 1
@@ -1262,6 +1301,15 @@ def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket
     return t
 
 
+def escalation_due(ticket: Ticket, now, working_days: int | None = None) -> tuple[datetime, bool]:
+    """(the resolve deadline ``working_days`` from ``now`` would set, whether it
+    is earlier than the current one): escalation only ever shortens the limit, so a
+    ticket already past its deadline keeps it."""
+    days = working_days or settings.HOTLINE_ESCALATION_WORKING_DAYS
+    shortened = calendar_for(ticket.lead_department_id).add_limit(now, days, TimeUnit.WORKING_DAY)
+    return shortened, ticket.resolve_due_at is None or shortened < ticket.resolve_due_at
+
+
 @performs(Kind.ESCALATED)
 def ticket_escalate(
     *, ticket: Ticket, actor, leader, reason: str, working_days: int | None = None, require_signoff: bool = True
@@ -1278,9 +1326,9 @@ def ticket_escalate(
         now = _now()
         _authorize(Kind.ESCALATED, t, actor)
         cal = calendar_for(t.lead_department_id)
-        shortened = cal.add_limit(now, days, TimeUnit.WORKING_DAY)
+        shortened, shortens = escalation_due(t, now, days)
         previous_due = t.resolve_due_at
-        if previous_due is None or shortened < previous_due:
+        if shortens:
             t.resolve_due_at = shortened
             t.resolve_warn_at = cal.warn_time(now, shortened, TimeUnit.WORKING_DAY)
         t.escalated_to, t.escalated_at = leader, now
