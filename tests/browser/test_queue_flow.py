@@ -1,0 +1,142 @@
+"""Working a queue, measured: each role works FIVE tickets of its main queue in a
+real browser, and the page loads each ticket costs are counted (navigations of the
+main frame: a click on a link, a form posted and its redirect count as one each).
+
+The table is printed and written to ``artifacts/queue-flow.txt``."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from playwright.sync_api import expect
+
+from cases import clock, workflow
+from cases.callbacks import callback_batch
+from cases.models import Callback, Ticket, TicketState
+from tests.browser.test_flows import login
+from tests.conftest import drive, new_ticket
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+S = TicketState
+TABLE = Path(__file__).resolve().parents[2] / "artifacts" / "queue-flow.txt"
+FIVE = 5
+RESULTS: dict[str, tuple[str, list[int], int]] = {}
+
+
+class Loads:
+    """Counts the main frame's navigations since the last ``take``."""
+
+    def __init__(self, page):
+        self.n = 0
+        page.on("framenavigated", lambda frame: self._seen(page, frame))
+
+    def _seen(self, page, frame):
+        if frame == page.main_frame:
+            self.n += 1
+
+    def take(self) -> int:
+        n, self.n = self.n, 0
+        return n
+
+
+def record(role, action, loads, target):
+    RESULTS[role] = (action, loads, target)
+    lines = ["role        action                          loads per ticket        max  target"]
+    for name, (what, counts, limit) in RESULTS.items():
+        lines.append(f"{name:<11} {what:<31} {' '.join(map(str, counts)):<23} {max(counts):>3}  <= {limit}")
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    TABLE.write_text(text, encoding="utf-8")
+
+
+def open_first(page, base, queue):
+    page.goto(f"{base}/admin/cases/ticket/?queue={queue}")
+    page.locator("#result_list tbody tr a").first.click()
+
+
+def act(page, label):
+    page.locator(".object-tools a.action-button", has_text=label).first.click()
+    expect(page.locator("form.action-form")).to_be_visible()
+
+
+def test_dispatcher_dispatches_five(page, live_server, city):
+    tickets = [new_ticket(city, content=f"东关大街{i}号院暖气不热。") for i in range(FIVE)]
+    login(page, live_server.url, "dispatcher")
+    loads, counts = Loads(page), []
+    for _ in tickets:
+        loads.take()
+        open_first(page, live_server.url, "to_dispatch")
+        act(page, "派单")
+        page.select_option("#id_department", str(city.street.pk))
+        page.click("input[name=_submit]")
+        expect(page.locator(".messagelist .success")).to_contain_text("派单")
+        counts.append(loads.take())
+    assert Ticket.objects.filter(state=S.DISPATCHED).count() == FIVE
+    record("dispatcher", "dispatch (派单)", counts, 2)
+
+
+def test_handler_signs_contacts_and_replies_five(page, live_server, city):
+    for i in range(FIVE):
+        drive(city, new_ticket(city, content=f"东关大街{i}号院暖气不热。"), S.DISPATCHED)
+    login(page, live_server.url, "handler_street")
+    loads, counts = Loads(page), []
+    for _ in range(FIVE):
+        loads.take()
+        open_first(page, live_server.url, "to_sign")
+        act(page, "签收")
+        page.click("input[name=_submit]")
+        act(page, "记录联系")
+        page.fill("#id_note", "已电话联系诉求人，约定上门。")
+        page.click("input[name=_submit]")
+        act(page, "办理反馈")
+        page.check("input[name=result][value=solved]")
+        page.fill("#id_text", "已协调热力公司排气，室温恢复到20度。")
+        page.click("input[name=_submit]")
+        expect(page.locator(".messagelist .success")).to_contain_text("办理反馈")
+        counts.append(loads.take())
+    assert Ticket.objects.filter(state=S.REVIEWING).count() == FIVE
+    record("handler", "sign → contact → reply", counts, 5)
+
+
+def test_reviewer_approves_five(page, live_server, city):
+    for i in range(FIVE):
+        drive(city, new_ticket(city, content=f"东关大街{i}号院暖气不热。"), S.REVIEWING)
+    login(page, live_server.url, "dispatcher")
+    loads, counts = Loads(page), []
+    for _ in range(FIVE):
+        loads.take()
+        open_first(page, live_server.url, "to_review")
+        act(page, "审核通过")
+        page.click("input[name=_submit]")
+        expect(page.locator(".messagelist .success")).to_contain_text("审核通过")
+        counts.append(loads.take())
+    assert Ticket.objects.filter(state=S.CLOSED).count() == FIVE
+    record("reviewer", "approve (审核通过)", counts, 2)
+
+
+def test_callback_agent_records_five(page, live_server, city):
+    yesterday = clock.local_day() - timedelta(days=1)
+    with time_machine.travel(clock.day_start(yesterday) + timedelta(hours=10), tick=False):
+        for i in range(FIVE):
+            ticket = drive(city, new_ticket(city, content=f"东关大街{i}号院暖气不热。"), S.REVIEWING)
+            workflow.ticket_approve(ticket=ticket, actor=city.dispatcher)
+    callback_batch(day=yesterday)
+    # The batch plans the calls for the next day; today is that day or later.
+    assert Callback.objects.filter(status=Callback.Status.PENDING, agent=city.callback).count() == FIVE
+    login(page, live_server.url, "callback")
+    loads, counts = Loads(page), []
+    page.goto(f"{live_server.url}/admin/cases/callback/")
+    for _ in range(FIVE):
+        loads.take()
+        page.locator("#result_list tbody tr a").first.click()
+        page.check("input[name=r-contacted][value='1']")
+        page.check("input[name=r-solved][value=solved]")
+        page.check("input[name=r-satisfaction][value=satisfied]")
+        page.click("#record-submit")
+        expect(page.locator(".messagelist .success")).to_contain_text("回访已记录")
+        counts.append(loads.take())
+    assert Callback.objects.filter(status=Callback.Status.DONE).count() == FIVE
+    record("callback", "record result (回访)", counts, 2)
