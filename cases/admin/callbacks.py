@@ -147,7 +147,7 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [ticket_link if name == "ticket_link" else name for name in self.list_display]
 
     @admin.display(description=_("工单"), ordering="ticket__number")
-    def ticket_link(self, obj, filters=""):
+    def ticket_link(self, obj, filters=None):
         url = with_filters(reverse("admin:cases_callback_record", args=[obj.pk]), filters)
         return format_html('<a href="{}">{}</a>', url, obj.ticket.number)
 
@@ -225,7 +225,7 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     if callback.reopened:
                         note += gettext("工单已转重办，限 3 个工作日办结。")
                     messages.success(request, note)
-                    if filters and "_next" in request.POST:
+                    if filters is not None and "_next" in request.POST:
                         return self._next_in_list(request, callback, filters)
                     return HttpResponseRedirect(back)
                 if action == "overrule" and can_overrule and overrule.is_valid():

@@ -15,24 +15,27 @@ FILTERS = "_changelist_filters"
 NEXT_CAP = 2000
 
 
-def carried_filters(request) -> str:
-    """The query string of the list this page was opened from ("" if none)."""
-    return (request.GET.get(FILTERS) or "")[:2000]
+def carried_filters(request) -> str | None:
+    """The query string of the list this page was opened from ("" for the list
+    without filters), None if it was not opened from a list."""
+    if FILTERS not in request.GET:
+        return None
+    return request.GET[FILTERS][:2000]
 
 
-def with_filters(url: str, filters: str) -> str:
-    return f"{url}?{urlencode({FILTERS: filters})}" if filters else url
+def with_filters(url: str, filters: str | None) -> str:
+    return url if filters is None else f"{url}?{urlencode({FILTERS: filters})}"
 
 
-def list_url(url: str, filters: str) -> str:
+def list_url(url: str, filters: str | None) -> str:
     return f"{url}?{filters}" if filters else url
 
 
-def changelist_pks(model_admin, request, filters: str) -> list[int] | None:
+def changelist_pks(model_admin, request, filters: str | None) -> list[int] | None:
     """The pks of ``model_admin``'s changelist for the query string ``filters``,
     as ``request.user`` sees it, in its order (the first ``NEXT_CAP``); None if
     the query string is not a valid list."""
-    params = QueryDict(filters, mutable=True)
+    params = QueryDict(filters or "", mutable=True)
     for name in (PAGE_VAR, ERROR_FLAG):
         params.pop(name, None)
     listing = copy.copy(request)

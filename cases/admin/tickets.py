@@ -119,7 +119,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     list_display = [
         "number_link",
-        "received_at",
+        "received",
         "category_name",
         "short_content",
         "lead_department",
@@ -267,35 +267,44 @@ class TicketAdmin(SimpleHistoryAdmin):
         """The list's columns; the ticket links carry the list they are on (so that
         the ticket's actions can go on to the next one), 待派单 shows how long each
         ticket has waited and 待签收 signs from the row."""
-        filters = request.GET.urlencode()
+        listing = request.GET.urlencode()
         columns = list(self.list_display)
 
         @admin.display(description=_("工单编号"), ordering="number")
         def number_link(obj):
-            return self.number_link(obj, filters)
+            return self.number_link(obj, listing)
 
         columns[columns.index("number_link")] = number_link
         queue = request.GET.get("queue")
-        if queue == "to_dispatch":
-            columns.insert(columns.index("received_at") + 1, "waiting")
+        if queue == "to_dispatch":  # not dispatched yet: no unit, no clock; how long it waits
+            columns.insert(columns.index("received") + 1, "waiting")
+            columns = [c for c in columns if c not in ("lead_department", "deadline")]
         if queue == "to_sign" and self.has_sign_permission(request):
+            # the unit that signs is the user's own: the room goes to the button
+            columns.remove("lead_department")
 
             @admin.display(description=_("操作"))
             def sign_button(obj):
                 url = reverse("admin:cases_ticket_sign", args=[obj.pk])
                 return format_html(
                     '<button type="submit" class="button sign-button" formaction="{}" formmethod="post">{}</button>',
-                    f"{with_filters(url, filters)}&_back=list" if filters else f"{url}?_back=list",
+                    f"{with_filters(url, listing)}&_back=list",
                     gettext("签收"),
                 )
 
-            columns.append(sign_button)
+            columns.insert(1, sign_button)  # next to the number: in reach whatever the width
         return columns
 
     @admin.display(description=_("工单编号"), ordering="number")
-    def number_link(self, obj, filters=""):
-        url = with_filters(reverse("admin:cases_ticket_change", args=[obj.pk]), filters)
+    def number_link(self, obj, listing=None):
+        url = with_filters(reverse("admin:cases_ticket_change", args=[obj.pk]), listing)
         return format_html('<a href="{}">{}</a>', url, obj.number)
+
+    @admin.display(description=_("受理时间"), ordering="received_at")
+    def received(self, obj):
+        """Short, on one line; the full date in the tooltip."""
+        local = timezone.localtime(obj.received_at)
+        return format_html('<span title="{}">{}</span>', f"{local:%Y-%m-%d %H:%M}", f"{local:%m-%d %H:%M}")
 
     @admin.display(description=_("诉求分类"), ordering="category__path")
     def category_name(self, obj):
@@ -374,7 +383,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         ticket = self._scoped_or_404(request, object_id)
-        filters = carried_filters(request)
+        listing = carried_filters(request)
         try:
             kind = self._sign(request, ticket)
         except (ValidationError, PermissionDenied) as error:
@@ -382,8 +391,8 @@ class TicketAdmin(SimpleHistoryAdmin):
         else:
             messages.success(request, gettext("已完成：%(action)s。") % {"action": VERBS[kind].label})
         if request.GET.get("_back") == "list":
-            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), filters))
-        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), filters))
+            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), listing))
 
     @admin.action(description=_("导出所选工单（CSV）"), permissions=["view"])
     def export_csv(self, request, queryset):
@@ -511,15 +520,15 @@ class TicketAdmin(SimpleHistoryAdmin):
     def _workbench_context(self, request, ticket):
         now = clock.now()
         allowed = set(workflow.allowed_actions(ticket, request.user))
-        filters = carried_filters(request)
+        listing = carried_filters(request)
         buttons = [
             {
                 "kind": verb.kind,
                 "label": verb.label,
-                "url": with_filters(reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]), filters),
+                "url": with_filters(reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]), listing),
                 "danger": verb.danger,
                 # 签收 needs no note: one POST; the form stays for a note.
-                "post_url": with_filters(reverse("admin:cases_ticket_sign", args=[ticket.pk]), filters)
+                "post_url": with_filters(reverse("admin:cases_ticket_sign", args=[ticket.pk]), listing)
                 if verb.kind in SIGN_KINDS
                 else "",
             }
@@ -544,7 +553,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             clocks.append({"label": label, "due": due, "running": running, "badge": deadline_badge(colour, due, now)})
         return {
             "ticket": ticket,
-            "queue_filters": filters,
+            "queue_filters": listing,
             "action_buttons": buttons,
             "timeline": events,
             "clocks": clocks,
@@ -563,8 +572,8 @@ class TicketAdmin(SimpleHistoryAdmin):
         if form_class is None:
             raise Http404
         label = VERBS[kind].label
-        filters = carried_filters(request)
-        change_url = with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), filters)
+        listing = carried_filters(request)
+        change_url = with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), listing)
         if kind not in workflow.allowed_actions(ticket, request.user):
             messages.error(
                 request,
@@ -580,14 +589,14 @@ class TicketAdmin(SimpleHistoryAdmin):
                     form.add_error(None, _error_text(error))
                 else:
                     messages.success(request, gettext("已完成：%(action)s。") % {"action": label})
-                    if filters and "_next" in request.POST:
-                        return self._next_in_list(request, ticket, filters)
+                    if listing is not None and "_next" in request.POST:
+                        return self._next_in_list(request, ticket, listing)
                     if (
                         isinstance(result, Ticket)
                         and not ticket_scope(Ticket.objects.filter(pk=result.pk), request.user).exists()
                     ):
                         # e.g. a return was approved: the unit no longer sees it
-                        return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), filters))
+                        return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
                     return HttpResponseRedirect(change_url)
         else:
             form = form_class(ticket=ticket, user=request.user)
@@ -599,20 +608,20 @@ class TicketAdmin(SimpleHistoryAdmin):
             "form": form,
             "action_label": label,
             "change_url": change_url,
-            "queue_filters": filters,
+            "queue_filters": listing,
             "media": self.media + form.media,
             "suggestions": getattr(form, "suggestions", None),
         }
         return TemplateResponse(request, "admin/cases/ticket/action.html", context)
 
-    def _next_in_list(self, request, done, filters):
+    def _next_in_list(self, request, done, listing):
         """提交并处理下一条: the next ticket of the list the action came from, or the
         list itself when nothing is left in it."""
-        pk = next_pk(changelist_pks(self, request, filters) or [], done.pk)
+        pk = next_pk(changelist_pks(self, request, listing) or [], done.pk)
         if pk is None:
             messages.info(request, gettext("本队列已没有下一条待处理的工单。"))
-            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), filters))
-        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[pk]), filters))
+            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[pk]), listing))
 
     def attachment_view(self, request, object_id, attachment_id):
         ticket = self._scoped_or_404(request, object_id)
