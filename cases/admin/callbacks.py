@@ -259,7 +259,10 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _next_in_list(self, request, done, filters):
         """记录并回访下一条: the next callback of the list the agent came from."""
-        pk = next_pk(changelist_pks(self, request, filters) or [], done.pk)
+        pks = changelist_pks(self, request, filters)
+        if pks is None:  # not a list we can rebuild: stay with what was just done
+            return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[done.pk]))
+        pk = next_pk(pks, done.pk)
         if pk is None:
             messages.info(request, gettext("本队列已没有下一条待处理的回访。"))
             return HttpResponseRedirect(list_url(reverse("admin:cases_callback_changelist"), filters))

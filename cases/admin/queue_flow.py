@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+from django.core.exceptions import SuspiciousOperation
 from django.http import QueryDict
 
 FILTERS = "_changelist_filters"
@@ -44,7 +45,7 @@ def changelist_pks(model_admin, request, filters: str | None) -> list[int] | Non
     listing.POST = QueryDict()
     try:
         changelist = model_admin.get_changelist_instance(listing)
-    except IncorrectLookupParameters:
+    except (IncorrectLookupParameters, SuspiciousOperation):  # e.g. a lookup the list does not allow
         return None
     return list(changelist.queryset.values_list("pk", flat=True)[:NEXT_CAP])
 

@@ -617,7 +617,10 @@ class TicketAdmin(SimpleHistoryAdmin):
     def _next_in_list(self, request, done, listing):
         """提交并处理下一条: the next ticket of the list the action came from, or the
         list itself when nothing is left in it."""
-        pk = next_pk(changelist_pks(self, request, listing) or [], done.pk)
+        pks = changelist_pks(self, request, listing)
+        if pks is None:  # not a list we can rebuild: stay with what was just done
+            return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[done.pk]))
+        pk = next_pk(pks, done.pk)
         if pk is None:
             messages.info(request, gettext("本队列已没有下一条待处理的工单。"))
             return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))

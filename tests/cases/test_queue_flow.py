@@ -111,12 +111,15 @@ def test_the_next_ticket_is_within_the_users_scope(client, city, clock):
     assert response["Location"] == f"{CHANGELIST}?queue=to_sign"  # street2's ticket is not offered
 
 
-def test_a_broken_carried_list_falls_back_to_the_list(client, city, clock):
+@pytest.mark.parametrize(
+    "queue", ["queue=to_dispatch&received_from=not-a-date", "citizen_phone__startswith=138", "o=abc&p=99"]
+)
+def test_a_carried_list_that_cannot_be_rebuilt_stays_with_the_ticket(client, city, clock, queue):
     first, _second = received(city, 2)
     client.force_login(city.dispatcher)
-    queue = "queue=to_dispatch&received_from=not-a-date"
     response = client.post(action_url(first, "dispatched", queue), {"department": city.street.pk, "_next": "1"})
     assert response.status_code == 302
+    assert response["Location"] in (change_url(first), change_url(_second, queue))
     first.refresh_from_db()
     assert first.state == S.DISPATCHED
 
