@@ -108,6 +108,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_ticket_export_ledger", NOBODY),  # POST only: queues an export job
     ("admin:cases_ticket_delete", NOBODY),  # nothing is deleted (DESIGN §8)
     ("admin:cases_ticket_reveal", NOBODY),  # POST only (tests/cases/test_privacy.py)
+    ("admin:cases_ticket_sign", NOBODY),  # POST only (tests/cases/test_queue_flow.py)
     ("admin:cases_ticket_action", {"superuser", *UNIT}),  # an action's form opens for who may take it
     ("admin:cases_ticket_*", SCOPE),  # change, history, versions, attachment, action
     # --- supervision, callbacks, notifications ---

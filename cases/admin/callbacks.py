@@ -26,6 +26,7 @@ from ..models import Callback, Cluster, Ticket
 from ..privacy import is_revealed, mask_name, mask_phone
 from ..selectors.scope import callback_scope, callbacks_visible, cluster_scope, clusters_visible, ticket_scope
 from .forms import LeaderChoiceField, _leaders
+from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
 
 
 def _error_text(error) -> str:
@@ -154,9 +155,19 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
+    def get_list_display(self, request):
+        """The links carry the list they are on, for "记录并回访下一条"."""
+        filters = request.GET.urlencode()
+
+        @admin.display(description=_("工单"), ordering="ticket__number")
+        def ticket_link(obj):
+            return self.ticket_link(obj, filters)
+
+        return [ticket_link if name == "ticket_link" else name for name in self.list_display]
+
     @admin.display(description=_("工单"), ordering="ticket__number")
-    def ticket_link(self, obj):
-        url = reverse("admin:cases_callback_record", args=[obj.pk])
+    def ticket_link(self, obj, filters=None):
+        url = with_filters(reverse("admin:cases_callback_record", args=[obj.pk]), filters)
         return format_html('<a href="{}">{}</a>', url, obj.ticket.number)
 
     @admin.display(description=_("诉求分类"))
@@ -205,13 +216,16 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         form = CallbackResultForm(request.POST or None, prefix="r") if can_record else None
         overrule = OverruleForm(request.POST or None, prefix="o") if can_overrule else None
+        filters = carried_filters(request)
+        back = list_url(reverse("admin:cases_callback_changelist"), filters)
         if request.method == "POST":
-            action = request.POST.get("_action")
+            # "记录并回访下一条" records too, then goes on.
+            action = "record" if "_next" in request.POST else request.POST.get("_action")
             try:
                 if action == "unreachable" and can_record:
                     callback_unreachable(callback=callback, actor=request.user, note=request.POST.get("note", ""))
                     messages.info(request, gettext("已记录未接通，将于下一个工作日再次回访。"))
-                    return HttpResponseRedirect(reverse("admin:cases_callback_changelist"))
+                    return HttpResponseRedirect(back)
                 if action == "record" and can_record and form.is_valid():
                     d = form.cleaned_data
                     callback = callback_record(
@@ -230,7 +244,9 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     if callback.reopened:
                         note += gettext("工单已转重办，限 3 个工作日办结。")
                     messages.success(request, note)
-                    return HttpResponseRedirect(reverse("admin:cases_callback_changelist"))
+                    if filters is not None and "_next" in request.POST:
+                        return self._next_in_list(request, callback, filters)
+                    return HttpResponseRedirect(back)
                 if action == "overrule" and can_overrule and overrule.is_valid():
                     callback_overrule(callback=callback, actor=request.user, reason=overrule.cleaned_data["reason"])
                     messages.success(request, gettext("已复核认定，不再计为单位不满意。"))
@@ -246,6 +262,8 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "opts": self.opts,
             "title": gettext("回访 · %(number)s") % {"number": ticket.number},
             "callback": callback,
+            "queue_filters": filters,
+            "back_url": back,
             "ticket": ticket,
             "phone": ticket.citizen_phone if show_phone else mask_phone(ticket.citizen_phone),
             "citizen_name": ticket.citizen_name if show_phone else mask_name(ticket.citizen_name),
@@ -257,6 +275,17 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else None,
         }
         return TemplateResponse(request, "admin/cases/callback/record.html", context)
+
+    def _next_in_list(self, request, done, filters):
+        """记录并回访下一条: the next callback of the list the agent came from."""
+        pks = changelist_pks(self, request, filters)
+        if pks is None:  # not a list we can rebuild: stay with what was just done
+            return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[done.pk]))
+        pk = next_pk(pks, done.pk)
+        if pk is None:
+            messages.info(request, gettext("本队列已没有下一条待处理的回访。"))
+            return HttpResponseRedirect(list_url(reverse("admin:cases_callback_changelist"), filters))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_callback_record", args=[pk]), filters))
 
 
 class ClusterEscalateForm(forms.Form):

@@ -52,6 +52,7 @@ from ..ledger import ledger_header, ledger_rows
 from ..models import (
     Attachment,
     Category,
+    Clock,
     Colour,
     Nature,
     Ticket,
@@ -72,14 +73,18 @@ from ..privacy import (
     shown_text,
 )
 from ..public import public_summary_scrub
+from ..selectors.queues import queue_get
 from ..selectors.scope import ticket_scope
-from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
+from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, ticket_search
 from ..workflow.registry import VERBS
 from . import filters
 from .decisions import decision_context, review_context
 from .forms import ACTION_FORMS, IntakeForm, pk_or_none
+from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
 
 Kind = TicketEvent.Kind
+#: The verbs of 签收: a lead unit's sign and a co-handling unit's; neither needs a note.
+SIGN_KINDS = (Kind.SIGNED, Kind.COHANDLER_SIGNED)
 
 COLOUR_STYLE = {Colour.GREEN: "#2e7d32", Colour.YELLOW: "#e0a000", Colour.RED: "#c62828"}
 URGENCY_STYLE = {Urgency.CRITICAL: "#c62828", Urgency.URGENT: "#e65100", Urgency.NORMAL: "#607d8b"}
@@ -103,26 +108,31 @@ class CappedCountPaginator(Paginator):
         return min(n, self.CAP)
 
 
-def humanize_delta(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
     if minutes < 60:
-        text = gettext("%(n)d分钟") % {"n": minutes}
-    elif minutes < 60 * 24:
-        text = gettext("%(h)d小时%(m)d分") % {"h": minutes // 60, "m": minutes % 60}
-    else:
-        text = gettext("%(d)d天%(h)d小时") % {"d": minutes // 1440, "h": (minutes % 1440) // 60}
+        return gettext("%(n)d分钟") % {"n": minutes}
+    if minutes < 60 * 24:
+        return gettext("%(h)d小时%(m)d分") % {"h": minutes // 60, "m": minutes % 60}
+    return gettext("%(d)d天%(h)d小时") % {"d": minutes // 1440, "h": (minutes % 1440) // 60}
+
+
+def humanize_delta(delta: timedelta) -> str:
+    text = duration_text(delta)
     return (gettext("剩%(t)s") if delta.total_seconds() >= 0 else gettext("超%(t)s")) % {"t": text}
 
 
-def deadline_badge(colour: str, due, now=None) -> str:
+def deadline_badge(colour: str, due, now=None, clock_name: str = "") -> str:
+    """A running clock's colour and time left; ``clock_name`` says which clock it is."""
     if not colour or due is None:
         return "—"
     now = now or clock.now()
     return format_html(
-        '<span class="deadline deadline-{}" style="color:{};font-weight:600" title="{}">● {}</span>',
+        '<span class="deadline deadline-{}" style="color:{};font-weight:600" title="{}">{}● {}</span>',
         colour,
         COLOUR_STYLE[colour],
         timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
+        format_html('<span class="clock-name">{}</span> ', Clock(clock_name).label) if clock_name else "",
         humanize_delta(due - now),
     )
 
@@ -134,7 +144,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     list_display = [
         "number_link",
-        "received_at",
+        "received",
         "category_name",
         "short_content",
         "lead_department",
@@ -165,7 +175,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     list_max_show_all = 500
     paginator = CappedCountPaginator
     show_full_result_count = False
-    actions = ["export_csv"]
+    actions = ["export_csv", "sign_selected"]
     change_form_template = "admin/cases/ticket/change_form.html"
     change_list_template = "admin/cases/ticket/change_list.html"
     object_history_template = "simple_history/object_history.html"
@@ -236,7 +246,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         return qs.with_colour(clock.now())
 
     def get_ordering(self, request):
-        return list(WORKLIST_ORDERING)
+        return list_ordering(request.GET, request.user)
 
     def get_readonly_fields(self, request, obj=None):
         return [name for _title, options in self.fieldsets for name in options["fields"]]
@@ -255,6 +265,12 @@ class TicketAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # nothing is deleted (DESIGN §8)
 
+    def has_sign_permission(self, request):
+        """Whether the user's role may sign at all (the bulk 签收 action); each
+        ticket is still checked by the verb."""
+        profile = staff_profile(request.user)
+        return profile is not None and any(profile.role in workflow.TRANSITIONS[k].roles for k in SIGN_KINDS)
+
     def _scoped_or_404(self, request, object_id) -> Ticket:
         try:
             pk = int(unquote(str(object_id)))
@@ -270,10 +286,54 @@ class TicketAdmin(SimpleHistoryAdmin):
     def get_search_results(self, request, queryset, search_term):
         return ticket_search(queryset, search_term), False
 
+    def changelist_view(self, request, extra_context=None):
+        queue = queue_get(request.user, request.GET.get("queue"))
+        if queue is not None:  # the page is the queue: "待签收", not "选择工单查看"
+            extra_context = {"title": queue.label, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def get_list_display(self, request):
+        """The list's columns; the ticket links carry the list they are on (so that
+        the ticket's actions can go on to the next one), 待派单 shows how long each
+        ticket has waited and 待签收 signs from the row."""
+        listing = request.GET.urlencode()
+        columns = list(self.list_display)
+
+        @admin.display(description=_("工单编号"), ordering="number")
+        def number_link(obj):
+            return self.number_link(obj, listing)
+
+        columns[columns.index("number_link")] = number_link
+        queue = request.GET.get("queue")
+        if queue == "to_dispatch":  # not dispatched yet: no unit, no clock; how long it waits
+            columns.insert(columns.index("received") + 1, "waiting")
+            columns = [c for c in columns if c not in ("lead_department", "deadline")]
+        if queue == "to_sign" and self.has_sign_permission(request):
+            # the unit that signs is the user's own: the room goes to the button
+            columns.remove("lead_department")
+
+            @admin.display(description=_("操作"))
+            def sign_button(obj):
+                url = reverse("admin:cases_ticket_sign", args=[obj.pk])
+                return format_html(
+                    '<button type="submit" class="button sign-button" formaction="{}" formmethod="post">{}</button>',
+                    f"{with_filters(url, listing)}&_back=list",
+                    gettext("签收"),
+                )
+
+            columns.insert(1, sign_button)  # next to the number: in reach whatever the width
+        return columns
+
     @admin.display(description=_("工单编号"), ordering="number")
-    def number_link(self, obj):
-        url = reverse("admin:cases_ticket_change", args=[obj.pk])
+    def number_link(self, obj, listing=None):
+        url = with_filters(reverse("admin:cases_ticket_change", args=[obj.pk]), listing)
         return format_html('<a href="{}">{}</a>', url, obj.number)
+
+    @admin.display(description=_("受理时间"), ordering="received_at")
+    def received(self, obj):
+        """Short, on one line; the full date in the tooltip."""
+        local = timezone.localtime(obj.received_at)
+        return format_html('<span title="{}">{}</span>', f"{local:%Y-%m-%d %H:%M}", f"{local:%m-%d %H:%M}")
 
     @admin.display(description=_("诉求分类"), ordering="category__path")
     def category_name(self, obj):
@@ -291,7 +351,21 @@ class TicketAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("时限"), ordering="next_due_at")
     def deadline(self, obj):
         colour = obj.deadline_colour if hasattr(obj, "deadline_colour") else obj.colour()
-        return deadline_badge(colour, obj.next_due_at)
+        return deadline_badge(colour, obj.next_due_at, clock_name=obj.next_clock() or "")
+
+    @admin.display(description=_("等待时长"), ordering="received_at")
+    def waiting(self, obj):
+        now = clock.now()
+        waited = obj.waiting_for_dispatch(now)
+        if waited is None:
+            return "—"
+        colour = obj.waiting_colour(now)
+        return format_html(
+            '<span class="waiting waiting-{}"{}>{}</span>',
+            colour or "none",
+            format_html(' style="color:{};font-weight:600"', COLOUR_STYLE[colour]) if colour else "",
+            gettext("已等%(t)s") % {"t": duration_text(waited)},
+        )
 
     @admin.display(description=_("紧急程度"), ordering="priority")
     def urgency_badge(self, obj):
@@ -301,6 +375,53 @@ class TicketAdmin(SimpleHistoryAdmin):
             "600" if obj.urgency != Urgency.NORMAL else "400",
             obj.get_urgency_display(),
         )
+
+    @admin.action(description=_("签收所选工单"), permissions=["sign"])
+    def sign_selected(self, request, queryset):
+        """签收 in bulk: each ticket through the same verb and check as its own
+        button, each in its own transaction; one message with what was skipped."""
+        signed, skipped = 0, []
+        for ticket in ticket_scope(queryset, request.user).order_by(*WORKLIST_ORDERING):
+            try:
+                self._sign(request, ticket)
+            except (ValidationError, PermissionDenied) as error:
+                skipped.append(f"{ticket.number}（{_error_text(error)}）")
+            else:
+                signed += 1
+        text = gettext("已签收 %(signed)d 件。") % {"signed": signed}
+        if skipped:
+            text += gettext("未签收 %(n)d 件：%(list)s") % {"n": len(skipped), "list": "；".join(skipped)}
+        messages.add_message(request, messages.WARNING if skipped else messages.SUCCESS, text)
+
+    def _sign(self, request, ticket):
+        """Sign ``ticket`` as the user's unit: the lead unit's 签收 or the co-handler's,
+        whichever the rules allow now, through its action form (no note)."""
+        allowed = workflow.allowed_actions(ticket, request.user)
+        kind = next((k for k in SIGN_KINDS if k in allowed), None)
+        if kind is None:
+            raise PermissionDenied(gettext("不是待本单位签收的工单，或您没有权限。"))
+        form = ACTION_FORMS[kind]({}, ticket=ticket, user=request.user)
+        if not form.is_valid():  # pragma: no cover - the sign forms have no required field
+            raise ValidationError(form.errors.as_text())
+        form.perform()
+        return kind
+
+    def sign_view(self, request, object_id):
+        """签收 in one click from the ticket page or the 待签收 list (POST, CSRF-checked
+        by the admin site); the 签收 form stays for signing with a note."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        ticket = self._scoped_or_404(request, object_id)
+        listing = carried_filters(request)
+        try:
+            kind = self._sign(request, ticket)
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, f"{ticket.number}：{_error_text(error)}")
+        else:
+            messages.success(request, gettext("已完成：%(action)s。") % {"action": VERBS[kind].label})
+        if request.GET.get("_back") == "list":
+            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), listing))
 
     @admin.action(description=_("导出所选工单（CSV）"), permissions=["view"])
     def export_csv(self, request, queryset):
@@ -346,6 +467,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             ),
             path("export-ledger/", wrap(self.export_ledger_view), name=f"{prefix}_export_ledger"),
             path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
+            path("<path:object_id>/sign/", wrap(self.sign_view), name=f"{prefix}_sign"),
             path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
             path("<path:object_id>/public-summary/", wrap(self.public_summary_view), name=f"{prefix}_public_summary"),
             path(
@@ -438,12 +560,17 @@ class TicketAdmin(SimpleHistoryAdmin):
     def _workbench_context(self, request, ticket):
         now = clock.now()
         allowed = set(workflow.allowed_actions(ticket, request.user))
+        listing = carried_filters(request)
         buttons = [
             {
                 "kind": verb.kind,
                 "label": verb.label,
-                "url": reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]),
+                "url": with_filters(reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]), listing),
                 "danger": verb.danger,
+                # 签收 needs no note: one POST; the form stays for a note.
+                "post_url": with_filters(reverse("admin:cases_ticket_sign", args=[ticket.pk]), listing)
+                if verb.kind in SIGN_KINDS
+                else "",
             }
             for verb in VERBS.values()  # the registry's order is the buttons' order
             if verb.kind in allowed
@@ -456,7 +583,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         for event in events:
             event.note_shown = shown_text(event.note, ticket)
         clocks = []
-        for name, label in (("sign", _("签收")), ("contact", _("响应")), ("resolve", _("办结"))):
+        for name, label in Clock.choices:
             due = getattr(ticket, f"{name}_due_at")
             if due is None:
                 continue
@@ -466,6 +593,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             clocks.append({"label": label, "due": due, "running": running, "badge": deadline_badge(colour, due, now)})
         return {
             "ticket": ticket,
+            "queue_filters": listing,
             "action_buttons": buttons,
             "timeline": events,
             "clocks": clocks,
@@ -485,7 +613,8 @@ class TicketAdmin(SimpleHistoryAdmin):
         if form_class is None:
             raise Http404
         label = VERBS[kind].label
-        change_url = reverse("admin:cases_ticket_change", args=[ticket.pk])
+        listing = carried_filters(request)
+        change_url = with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), listing)
         if kind not in workflow.allowed_actions(ticket, request.user):
             messages.error(
                 request,
@@ -503,12 +632,14 @@ class TicketAdmin(SimpleHistoryAdmin):
                     messages.success(request, gettext("已完成：%(action)s。") % {"action": label})
                     for notice in form.notices(result):
                         messages.warning(request, notice)
+                    if listing is not None and "_next" in request.POST:
+                        return self._next_in_list(request, ticket, listing)
                     if (
                         isinstance(result, Ticket)
                         and not ticket_scope(Ticket.objects.filter(pk=result.pk), request.user).exists()
                     ):
                         # e.g. a return was approved: the unit no longer sees it
-                        return HttpResponseRedirect(reverse("admin:cases_ticket_changelist"))
+                        return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
                     return HttpResponseRedirect(change_url)
         else:
             form = form_class(ticket=ticket, user=request.user)
@@ -520,6 +651,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "form": form,
             "action_label": label,
             "change_url": change_url,
+            "queue_filters": listing,
             "media": self.media + form.media,
             "suggestions": getattr(form, "suggestions", None),
             **decision_context(kind, ticket, request.user, request.get_full_path()),
@@ -531,6 +663,18 @@ class TicketAdmin(SimpleHistoryAdmin):
         ticket = self._scoped_or_404(request, object_id)
         text = (request.POST.get("text") or request.GET.get("text") or "")[:5000]
         return JsonResponse({"summary": public_summary_scrub(text, ticket)})
+
+    def _next_in_list(self, request, done, listing):
+        """提交并处理下一条: the next ticket of the list the action came from, or the
+        list itself when nothing is left in it."""
+        pks = changelist_pks(self, request, listing)
+        if pks is None:  # not a list we can rebuild: stay with what was just done
+            return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[done.pk]))
+        pk = next_pk(pks, done.pk)
+        if pk is None:
+            messages.info(request, gettext("本队列已没有下一条待处理的工单。"))
+            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[pk]), listing))
 
     def attachment_view(self, request, object_id, attachment_id):
         ticket = self._scoped_or_404(request, object_id)

@@ -1,6 +1,7 @@
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -83,6 +84,16 @@ CLOCK_RULES = (
     ClockRule(Clock.RESOLVE, CLOCKED_STATES),
 )
 RESOLVE_CLOCK = CLOCK_RULES[2]
+
+
+#: How long a received ticket may wait in 待派单 before its waiting time turns red.
+#: There is no statutory dispatch clock (DESIGN §5); these follow the sign clock's
+#: spirit (urgent 20 min) so that an urgent demand never sits unseen.
+DISPATCH_WAIT = {
+    Urgency.CRITICAL: timedelta(minutes=10),
+    Urgency.URGENT: timedelta(minutes=20),
+    Urgency.NORMAL: timedelta(hours=2),
+}
 
 
 def deadline_colour(due, warn, now) -> str:
@@ -451,6 +462,30 @@ class Ticket(models.Model):
         clocks = self.running_clocks().values()
         self.next_due_at = min((due for due, _warn in clocks), default=None)
         self.next_warn_at = min((warn or due for due, warn in clocks), default=None)
+
+    def next_clock(self) -> str | None:
+        """Which running clock the list's deadline (``next_due_at``) is: the one due
+        first; on a tie the earlier in ``CLOCK_RULES`` (sign, contact, resolve)."""
+        clocks = self.running_clocks()
+        if not clocks:
+            return None
+        return Clock(min(clocks, key=lambda name: clocks[name][0]))
+
+    def waiting_for_dispatch(self, now=None) -> timedelta | None:
+        """How long a received ticket has been waiting for its dispatch."""
+        if self.state != TicketState.RECEIVED:
+            return None
+        return (now or clock.now()) - self.received_at
+
+    def waiting_colour(self, now=None) -> str:
+        """Red once the wait passes ``DISPATCH_WAIT`` for the urgency; yellow while an
+        urgent ticket waits at all; "" otherwise."""
+        waited = self.waiting_for_dispatch(now)
+        if waited is None:
+            return ""
+        if waited >= DISPATCH_WAIT[self.urgency]:
+            return Colour.RED
+        return Colour.YELLOW if self.urgency != Urgency.NORMAL else ""
 
     def colour(self, now=None) -> str:
         """The list's warning colour (``TicketQuerySet.with_colour`` is the same rule)."""

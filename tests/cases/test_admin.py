@@ -40,7 +40,7 @@ def login(client, user):
 
 def listed_numbers(response):
     """Ticket numbers in the result rows (not in the search box or elsewhere)."""
-    return set(re.findall(r'/change/">(\d{8}-\d{5})</a>', response.content.decode()))
+    return set(re.findall(r'/change/(?:\?[^"]*)?">(\d{8}-\d{5})</a>', response.content.decode()))
 
 
 CHANGELIST = "/admin/cases/ticket/"
