@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
@@ -8,6 +10,8 @@ from cases import public_views
 # Uploaded files are never served from a public URL: attachments go through the
 # scoped view in the ticket admin (cases.admin.tickets.TicketAdmin.attachment_view).
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page links: the static file answers.
+    path("favicon.ico", RedirectView.as_view(url=static("cases/favicon.ico"), permanent=True), name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["cases"]), name="javascript-catalog"),
     path("admin/", admin.site.urls),
