@@ -47,6 +47,12 @@ def last_complete_period(kind: str, today: date) -> Period:
     return Period.year(date(today.year - 1, 1, 1))
 
 
+def report_shown_title(report) -> str:
+    """A stored report's title in the reader's language: rebuilt from its kind and
+    period at read time (``Report.title`` keeps the site language it was issued in)."""
+    return report_title(report.kind, Period(report.period_start, report.period_end))
+
+
 def report_title(kind: str, period: Period) -> str:
     if kind == K.DAILY:
         return _("日小结（%(day)s）") % {"day": period.start.isoformat()}
