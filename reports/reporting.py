@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Count
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases import clock
@@ -45,6 +45,12 @@ def last_complete_period(kind: str, today: date) -> Period:
     if kind == K.MONTHLY:
         return Period.month(today.replace(day=1) - timedelta(days=1))
     return Period.year(date(today.year - 1, 1, 1))
+
+
+def report_shown_title(report) -> str:
+    """A stored report's title in the reader's language: rebuilt from its kind and
+    period at read time (``Report.title`` keeps the site language it was issued in)."""
+    return report_title(report.kind, Period(report.period_start, report.period_end))
 
 
 def report_title(kind: str, period: Period) -> str:
@@ -118,7 +124,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     return {
         "kind": kind,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
-        "generated_at": now.isoformat(),
+        "generated_at": clock.local_time(now).isoformat(),
         "ranking_metric": metric,
         "totals": {"counters": totals.as_dict(), "rates": _rates(totals)},
         "units": rows,
@@ -129,7 +135,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
                 "number": t.number,
                 "category": t.category.full_name,
                 "unit": t.lead_department.name if t.lead_department else "",
-                "due": timezone.localtime(t.resolve_due_at).strftime("%Y-%m-%d %H:%M"),
+                "due": clock.local_stamp(t.resolve_due_at),
                 "overdue_hours": round((now - t.resolve_due_at).total_seconds() / 3600, 1),
             }
             for t in overdue

@@ -63,6 +63,7 @@ RULES: list[tuple[str, set]] = [
     ("open311:*", EVERYONE),
     ("set_language", NOBODY),  # POST only
     ("javascript-catalog", EVERYONE),
+    ("favicon", EVERYONE),
     ("api-schema", EVERYONE),
     ("api-docs", EVERYONE),
     ("api-redoc", EVERYONE),

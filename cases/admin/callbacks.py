@@ -23,8 +23,15 @@ from ..callbacks import (
 )
 from ..cluster_actions import cluster_escalate, cluster_may_act, cluster_merge
 from ..models import Callback, Cluster, Ticket
-from ..privacy import is_revealed, mask_name, mask_phone
-from ..selectors.scope import callback_scope, callbacks_visible, cluster_scope, clusters_visible, ticket_scope
+from ..privacy import citizen_hidden_from, is_revealed, mask_name, mask_phone, showing_citizen, shown_text
+from ..selectors.scope import (
+    callback_results_only,
+    callback_scope,
+    callbacks_visible,
+    cluster_scope,
+    clusters_visible,
+    ticket_scope,
+)
 from .forms import LeaderChoiceField, _leaders
 from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
 
@@ -91,10 +98,23 @@ class OverruleForm(forms.Form):
 
 
 class CallbackQueueFilter(admin.SimpleListFilter):
+    """The agents' queues; a unit (``callback_results_only``) opens on its results."""
+
     title = _("回访队列")
     parameter_name = "queue"
 
+    def __init__(self, request, params, model, model_admin):
+        self.results_only = callback_results_only(request.user)
+        super().__init__(request, params, model, model_admin)
+
     def lookups(self, request, model_admin):
+        if callback_results_only(request.user):
+            return [
+                ("results", _("回访结果")),
+                ("unsatisfied", _("未解决/不满意")),
+                ("reopened", _("已重办")),
+                ("all", _("全部")),
+            ]
         return [
             ("today", _("今日待回访")),
             ("unsatisfied", _("未解决/不满意")),
@@ -105,7 +125,7 @@ class CallbackQueueFilter(admin.SimpleListFilter):
         ]
 
     def value(self):
-        return super().value() or "today"
+        return super().value() or ("results" if self.results_only else "today")
 
     def choices(self, changelist):
         for lookup, title in self.lookup_choices:
@@ -120,6 +140,8 @@ class CallbackQueueFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "today":
             return queryset.filter(status=Callback.Status.PENDING, next_attempt_on__lte=today)
+        if value == "results":
+            return queryset.filter(status=Callback.Status.DONE)
         if value == "unsatisfied":
             return queryset.filter(
                 Q(solved=Callback.Solved.UNSOLVED) | Q(satisfaction=Callback.Satisfaction.UNSATISFIED),
@@ -148,6 +170,24 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return callback_scope(super().get_queryset(request), request.user)
+
+    def get_list_display(self, request):
+        if not callback_results_only(request.user):
+            return self.list_display
+
+        # A unit reads its results: when, how satisfied, whose fault, who called and
+        # what the citizen said (names and numbers in it masked, hidden on a
+        # confidential report); no phone, no attempts.
+        @admin.display(description=_("回访意见"))
+        def comment(obj):
+            view = "hidden" if citizen_hidden_from(request.user, obj.ticket) else "masked"
+            with showing_citizen(view):
+                return shown_text(obj.comment, obj.ticket) or "—"
+
+        return ["ticket_link", "completed_at", "category", "unit", "result", "unit_at_fault", "agent", comment]
+
+    def get_ordering(self, request):
+        return ["-completed_at", "-pk"] if callback_results_only(request.user) else super().get_ordering(request)
 
     def has_module_permission(self, request):
         return request.user.is_staff and callbacks_visible(request.user)

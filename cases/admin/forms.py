@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department, Grid, StaffProfile
 from departments.roles import Role
-from departments.selectors import Territory, duty_suggest
+from departments.selectors import Territory, duty_suggest, person_name
 
 from .. import workflow
 from ..callbacks import callback_overrule
@@ -520,7 +520,7 @@ class PublicitySetForm(ActionForm):
 
 def _leaders():
     return [
-        (p.user_id, f"{p.user.get_full_name() or p.user.username}（{p.department.name}）")
+        (p.user_id, f"{person_name(p.user)}（{p.department.name}）")
         for p in StaffProfile.objects.filter(role=Role.LEADER, user__is_active=True).select_related(
             "user", "department"
         )

@@ -4,6 +4,7 @@ the knowledge base — editable in the admin and in bulk from Excel."""
 from django import forms
 from django.contrib import admin
 from django.db.models import Prefetch
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
@@ -201,7 +202,7 @@ class HolidayAdmin(ImportExportModelAdmin):
 
     @admin.display(description=_("星期"))
     def weekday(self, obj):
-        return "一二三四五六日"[obj.date.weekday()]
+        return date_format(obj.date, "l")  # 星期一 / Monday, in the reader's language
 
 
 @admin.register(KnowledgeArticle)

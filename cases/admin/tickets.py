@@ -441,7 +441,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                 yield writer.writerow(row)
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        stamp = clock.local_stamp(clock.now(), "%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.csv"'
         return response
 

@@ -194,10 +194,12 @@ def _demo_password_hash() -> str:
 
 
 def _user(username, full_name, *, superuser=False):
+    """A demo login; a Chinese name is stored as family name + given name."""
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
-        user = User(username=username, first_name=full_name, is_staff=True, is_superuser=superuser)
+        last, first = (full_name[:1], full_name[1:]) if len(full_name) <= 3 else ("", full_name)
+        user = User(username=username, first_name=first, last_name=last, is_staff=True, is_superuser=superuser)
         user.password = _demo_password_hash()
         user.save()
     return user
@@ -218,11 +220,13 @@ def build_users(c: City) -> dict:
         first_grid.save(update_fields=["worker"])
     handlers = {}
     named = {u[2]: users[u[0]] for u in D.DEMO_USERS if u[1] == "handler"}
-    for unit in Department.objects.exclude(kind__in=[Department.Kind.CENTRE, Department.Kind.CITY]):
+    units = Department.objects.exclude(kind__in=[Department.Kind.CENTRE, Department.Kind.CITY]).order_by("code")
+    for i, unit in enumerate(units):
         if unit.code in named:
             handlers[unit.pk] = named[unit.code]
             continue
-        user = _user(f"h{unit.code}", f"{unit.name}承办人")
+        name = D.SURNAMES[i % len(D.SURNAMES)] + D.GIVEN_NAMES[(i // len(D.SURNAMES) + i) % len(D.GIVEN_NAMES)]
+        user = _user(f"h{unit.code}", name)
         StaffProfile.objects.get_or_create(user=user, defaults={"department": unit, "role": Role.HANDLER})
         handlers[unit.pk] = user
     users["handlers"] = handlers

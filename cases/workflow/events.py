@@ -14,6 +14,7 @@ as an ISO 8601 string.
 from datetime import datetime
 
 from departments.models import Department
+from departments.selectors import person_name
 
 
 def unit_ref(department: Department | None) -> dict | None:
@@ -181,7 +182,7 @@ def escalated_data(*, leader, resolve_due_at: datetime | None, previous_due_at: 
     leader (``{"id", "name"}``), the resolve deadline after and before (either
     may be ``None``)."""
     return {
-        "leader": {"id": leader.pk, "name": leader.get_full_name() or leader.get_username()},
+        "leader": {"id": leader.pk, "name": person_name(leader)},
         "resolve_due_at": _when(resolve_due_at),
         "previous_due_at": _when(previous_due_at),
     }
