@@ -172,6 +172,16 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return callback_scope(super().get_queryset(request), request.user)
 
     def get_list_display(self, request):
+        """The links carry the list they are on, for "记录并回访下一条"."""
+        filters = request.GET.urlencode()
+
+        @admin.display(description=_("工单"), ordering="ticket__number")
+        def ticket_link(obj):
+            return self.ticket_link(obj, filters)
+
+        return [ticket_link if name == "ticket_link" else name for name in self._columns(request)]
+
+    def _columns(self, request):
         if not callback_results_only(request.user):
             return self.list_display
 
@@ -194,16 +204,6 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def get_list_display(self, request):
-        """The links carry the list they are on, for "记录并回访下一条"."""
-        filters = request.GET.urlencode()
-
-        @admin.display(description=_("工单"), ordering="ticket__number")
-        def ticket_link(obj):
-            return self.ticket_link(obj, filters)
-
-        return [ticket_link if name == "ticket_link" else name for name in self.list_display]
 
     @admin.display(description=_("工单"), ordering="ticket__number")
     def ticket_link(self, obj, filters=None):
