@@ -1,10 +1,17 @@
 """Validation and storage of ticket attachments (photos and documents)."""
 
+import contextlib
 import os
+import re
+import secrets
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Attachment
@@ -92,3 +99,111 @@ def attachments_store(*, ticket, event, validated, actor, kind, stored: list, no
         attachment.save()
         created.append(attachment)
     return created
+
+
+# -- pending uploads: a form that failed to save keeps its photos ---------------------
+
+PENDING_ROOT = "pending"
+_PENDING_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def pending_token_new() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def pending_token_ok(token) -> bool:
+    return bool(token) and isinstance(token, str) and bool(_PENDING_TOKEN.match(token))
+
+
+def _pending_dir(user, token: str) -> str | None:
+    if not pending_token_ok(token):
+        return None
+    return f"{PENDING_ROOT}/{user.pk}/{token}"
+
+
+def pending_store(*, user, token: str, uploads) -> None:
+    """Keep validated uploads under the user's token until the form saves
+    (or the prune task removes them). Raises ``ValidationError`` like
+    :func:`attachments_validate`; nothing is kept then."""
+    folder = _pending_dir(user, token)
+    if folder is None or not uploads:
+        return
+    validated = attachments_validate([*pending_open(user=user, token=token), *uploads])
+    start = len(pending_names(user=user, token=token))
+    for offset, (upload, _type) in enumerate(validated[start:]):
+        name = os.path.basename(upload.name)
+        default_storage.save(f"{folder}/{start + offset:02d}/{name}", upload)
+
+
+def pending_names(*, user, token: str) -> list[str]:
+    """The original names of the uploads kept under the token, in upload order."""
+    folder = _pending_dir(user, token)
+    if folder is None or not default_storage.exists(folder):
+        return []
+    slots, _files = default_storage.listdir(folder)
+    names = []
+    for slot in sorted(slots):
+        _dirs, files = default_storage.listdir(f"{folder}/{slot}")
+        names.extend(f"{slot}/{name}" for name in files)
+    return names
+
+
+def pending_file(*, user, token: str, name: str):
+    """One kept upload, opened, with its original name; None if there is none."""
+    folder = _pending_dir(user, token)
+    if folder is None or name not in pending_names(user=user, token=token):
+        return None
+    return File(default_storage.open(f"{folder}/{name}", "rb"), name=os.path.basename(name))
+
+
+def pending_open(*, user, token: str) -> list:
+    return [pending_file(user=user, token=token, name=name) for name in pending_names(user=user, token=token)]
+
+
+def pending_discard(*, user, token: str) -> None:
+    folder = _pending_dir(user, token)
+    if folder is not None:
+        _delete_tree(folder)
+
+
+def pending_prune(*, max_age_hours: int, now=None) -> int:
+    """Remove kept uploads older than ``max_age_hours``; returns how many folders went."""
+    if not default_storage.exists(PENDING_ROOT):
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(hours=max_age_hours)
+    removed = 0
+    users, _files = default_storage.listdir(PENDING_ROOT)
+    for user_dir in users:
+        tokens, _files = default_storage.listdir(f"{PENDING_ROOT}/{user_dir}")
+        for token in tokens:
+            folder = f"{PENDING_ROOT}/{user_dir}/{token}"
+            if _newest_file(folder) < cutoff:
+                _delete_tree(folder)
+                removed += 1
+    return removed
+
+
+def _newest_file(folder: str):
+    newest = None
+    dirs, files = default_storage.listdir(folder)
+    for name in files:
+        modified = default_storage.get_modified_time(f"{folder}/{name}")
+        newest = modified if newest is None or modified > newest else newest
+    for name in dirs:
+        modified = _newest_file(f"{folder}/{name}")
+        newest = modified if newest is None or modified > newest else newest
+    return newest or datetime.min.replace(tzinfo=UTC)
+
+
+def _delete_tree(folder: str) -> None:
+    if not default_storage.exists(folder):
+        return
+    dirs, files = default_storage.listdir(folder)
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+    for name in dirs:
+        _delete_tree(f"{folder}/{name}")
+    path = getattr(default_storage, "path", None)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.rmdir(path(folder))

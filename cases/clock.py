@@ -33,9 +33,28 @@ def clock_at(moment: datetime):
         _pinned.reset(token)
 
 
+def local_time(moment: datetime | None = None) -> datetime:
+    """``moment`` (default: now) on the hotline's local clock (Asia/Shanghai),
+    whatever timezone a request or a worker has active: what every export prints."""
+    return timezone.localtime(moment or now(), timezone.get_default_timezone())
+
+
+def local_stamp(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A local time written out for a file (a ledger cell, a 生成时间, a file
+    name); ``""`` for no time."""
+    return local_time(moment).strftime(fmt) if moment else ""
+
+
 def local_day(moment: datetime | None = None) -> date:
     """The local calendar day of ``moment`` (default: now)."""
     return timezone.localtime(moment or now(), timezone.get_default_timezone()).date()
+
+
+def day_complete(day: date, moment: datetime | None = None) -> bool:
+    """Whether the local ``day`` is over at ``moment`` (default: now). Counts of a
+    day that is not over are partial: today's responses, closes and callbacks are
+    still to come, so a chart draws today as partial, never as a fall."""
+    return day < local_day(moment)
 
 
 def day_start(day: date) -> datetime:

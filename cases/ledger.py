@@ -4,14 +4,14 @@ export of a ticket list (the list's CSV action, the background Excel export).
 The citizen's name and phone are masked for everyone and left out where the
 ticket is confidential to the reader (``citizen_hidden_from``)."""
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .clock import local_stamp
 from .privacy import citizen_hidden_from, mask_name, mask_phone
 
 
 def _when(value):
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    return local_stamp(value)
 
 
 COLUMNS = [

@@ -10,7 +10,15 @@ from django.views.decorators.http import require_http_methods
 from departments.models import Department
 
 from .models import Category, TicketState
-from .public import public_event_text, public_notes, public_tickets, public_unit, ticket_lookup
+from .public import (
+    never_public_categories,
+    public_event_text,
+    public_notes,
+    public_tickets,
+    public_unit,
+    ticket_is_public,
+    ticket_lookup,
+)
 from .ratelimit import over_limit
 from .workflow.registry import PUBLIC_KINDS
 
@@ -45,6 +53,9 @@ def lookup(request):
             ticket = ticket_lookup(form.cleaned_data["number"], form.cleaned_data["last4"])
             if ticket is None:
                 context["error"] = NOT_FOUND
+            elif not ticket_is_public(ticket):
+                # The caller's own ticket, but not a public one: where it stands, nothing more.
+                context.update(ticket=ticket, private=True)
             else:
                 events = ticket.events.filter(kind__in=PUBLIC_KINDS).select_related("ticket").order_by("created_at")
                 context.update(
@@ -60,7 +71,11 @@ def lookup(request):
 def board(request):
     """问题墙回音壁: what was raised, who is on it, by when, and what came of it."""
     tickets = public_tickets().exclude(state__in=[TicketState.MERGED, TicketState.RECEIVED])
-    categories = Category.objects.filter(parent__isnull=True, is_active=True).order_by("path")
+    categories = (
+        Category.objects.filter(parent__isnull=True, is_active=True)
+        .exclude(pk__in=never_public_categories().values("pk"))
+        .order_by("path")
+    )
     streets = Department.objects.filter(kind=Department.Kind.STREET, is_active=True).order_by("path")
     category = _pick(categories, request.GET.get("category"))
     street = _pick(streets, request.GET.get("street"))

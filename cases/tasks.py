@@ -51,3 +51,11 @@ def prune_broker_files(max_age_hours: int = 24):
         except FileNotFoundError:
             continue
     return removed
+
+
+@shared_task(ignore_result=True)
+def prune_pending_uploads():
+    """Photos kept for an intake form that was never saved: drop them after a day."""
+    from .attachments import pending_prune  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+
+    return pending_prune(max_age_hours=settings.INTAKE_PENDING_UPLOAD_HOURS)

@@ -16,6 +16,13 @@ def bigrams(text: str) -> frozenset[str]:
     return frozenset(cleaned[i : i + 2] for i in range(len(cleaned) - 1))
 
 
+def char_ngrams(text: str) -> list[str]:
+    """The characters and character bigrams of a text, with repeats (for term
+    weighting: a search index counts how often each occurs)."""
+    cleaned = _NOISE.sub("", text or "").lower()
+    return [*cleaned, *(cleaned[i : i + 2] for i in range(len(cleaned) - 1))]
+
+
 def similarity(a: str, b: str) -> float:
     """Jaccard similarity of the bigram sets, 0.0 … 1.0."""
     return bigram_similarity(bigrams(a), bigrams(b))
@@ -26,11 +33,3 @@ def bigram_similarity(x: set, y: set) -> float:
     if not x or not y:
         return 0.0
     return len(x & y) / len(x | y)
-
-
-def containment(query: str, text: str) -> float:
-    """Share of the query's bigrams found in the text (for searching)."""
-    q, t = bigrams(query), bigrams(text)
-    if not q:
-        return 0.0
-    return len(q & t) / len(q)

@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from cases.callbacks import callbacks_due
+from cases.intake import intake_patrol_grids
 from cases.selectors.queues import queue_counts
 from cases.selectors.scope import has_callback_queue, reports_visible, stats_unit_ids
 from reports import views
@@ -84,6 +85,7 @@ class HotlineAdminSite(admin.AdminSite):
         context = {"work_queues": queues, **(extra_context or {})}
         if request.user.has_perm("cases.add_ticket"):
             context["intake_url"] = reverse("admin:cases_ticket_add", current_app=self.name)
+            context["intake_is_patrol"] = intake_patrol_grids(request.user) is not None
         if reports_visible(request.user):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
         if stats_unit_ids(request.user) != []:

@@ -290,6 +290,11 @@ PROBLEM_REWORK_THRESHOLD = env_int("HOTLINE_PROBLEM_REWORKS", 3)
 PROBLEM_UNITS_THRESHOLD = env_int("HOTLINE_PROBLEM_UNITS", 3)
 # How long a process trusts its in-memory copy of the holiday table.
 HOLIDAY_CACHE_SECONDS = env_int("HOTLINE_HOLIDAY_CACHE_SECONDS", 60)
+# 受理登记: how far back the intake form looks for possible duplicates (same phone,
+# similar words, or the same category at the same compound or grid).
+INTAKE_DUPLICATE_WINDOW_DAYS = env_int("HOTLINE_DUPLICATE_WINDOW_DAYS", 7)
+# Photos of an intake form that failed to save are kept this long for the retry.
+INTAKE_PENDING_UPLOAD_HOURS = env_int("HOTLINE_PENDING_UPLOAD_HOURS", 24)
 # Warn administrators this many days before a year the calendar has no data for.
 CALENDAR_LOOKAHEAD_DAYS = env_int("HOTLINE_CALENDAR_LOOKAHEAD_DAYS", 60)
 
@@ -379,6 +384,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("HOTLINE_DELIVER_INTERVAL_SECONDS", 60),
     },
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
+    "prune-pending-uploads": {"task": "cases.tasks.prune_pending_uploads", "schedule": crontab(hour=3, minute=27)},
 }
 
 # --- Callbacks and clusters (DESIGN §5–§6) ----------------------------------------

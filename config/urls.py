@@ -1,13 +1,29 @@
+from pathlib import Path
+
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from cases import public_views
 
+FAVICON = Path(__file__).resolve().parent.parent / "cases" / "static" / "cases" / "favicon.ico"
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links (the pages link the SVG)."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
+
+
 # Uploaded files are never served from a public URL: attachments go through the
 # scoped view in the ticket admin (cases.admin.tickets.TicketAdmin.attachment_view).
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["cases"]), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -3,9 +3,11 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, SetUnusablePasswordMixin
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Exists, OuterRef
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -85,8 +87,19 @@ class RoleGroupAdmin(SafeInputAdminMixin, GroupAdmin):
     """Django's group page, safe against hostile ids (config.admin_input)."""
 
 
+class PasswordChangeForm(AdminPasswordChangeForm):
+    # Django joins its lazy help text with a str at import time, freezing it in the
+    # language the process started in (Chinese): keep it lazy, and its warning translated.
+    usable_password_help_text = format_lazy(
+        '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+        SetUnusablePasswordMixin.usable_password_help_text,
+        _("If disabled, the current password for this user will be lost."),
+    )
+
+
 @admin.register(User)
 class StaffUserAdmin(SafeInputAdminMixin, UserAdmin):
+    change_password_form = PasswordChangeForm
     inlines = [StaffProfileInline]
     list_display = ["username", "first_name", "last_name", "staff_department", "staff_role", "two_factor", "is_active"]
     list_select_related = ["staff__department"]

@@ -195,8 +195,7 @@ class StaffProfile(models.Model):
         indexes = [models.Index(fields=["department", "role"])]
 
     def __str__(self):
-        name = self.user.get_full_name() or self.user.get_username()
-        return f"{name}（{self.department.name} · {self.get_role_display()}）"
+        return f"{self.user}（{self.department.name} · {self.get_role_display()}）"
 
 
 class TerritorialLevel(models.TextChoices):

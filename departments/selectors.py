@@ -12,6 +12,26 @@ from .models import Department, DutyAssignment, Grid, StaffProfile, TerritorialL
 # -- actors ------------------------------------------------------------------------
 
 
+def _has_han(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def person_name(user) -> str:
+    """How a person is shown wherever the interface names one (登记人, 承办人,
+    回访员, the timeline, exports): the person's name, family name first without a
+    space for Chinese names (王丽), "First Last" otherwise, the username when no name
+    is on file. ``str(user)`` answers this too (see ``DepartmentsConfig.ready``);
+    keep the username where an id is meant."""
+    if user is None:
+        return ""
+    first, last = (user.first_name or "").strip(), (user.last_name or "").strip()
+    if _has_han(first + last):
+        name = f"{last}{first}"
+    else:
+        name = f"{first} {last}".strip()
+    return name or user.get_username()
+
+
 def staff_profile(user) -> StaffProfile | None:
     """The user's staff profile (cached on the user object), or None."""
     if user is None or not getattr(user, "is_authenticated", False):

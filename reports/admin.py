@@ -16,6 +16,7 @@ from .excel import report_workbook
 from .export_jobs import export_create
 from .metrics import RATE_LABELS
 from .models import ExportJob, Report, ReportSubscription, Spike
+from .reporting import report_shown_title
 
 
 class CitywideOnly(ReadOnlyAdminMixin):
@@ -41,7 +42,8 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
 
     @admin.display(description=_("标题"), ordering="period_start")
     def title_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:reports_report_view", args=[obj.pk]), obj.title)
+        url = reverse("admin:reports_report_view", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, report_shown_title(obj))
 
     @admin.display(description=_("Excel"))
     def xlsx_link(self, obj):
@@ -73,10 +75,11 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": report.title,
+            "title": report_shown_title(report),
             "report": report,
             "data": report.data,
-            "rate_labels": RATE_LABELS,
+            # Stored with Chinese labels; shown in the reader's language (catalogued).
+            "rate_labels": {name: gettext(label) for name, label in RATE_LABELS.items()},
             "unit_rates": ["response", "resolution", "satisfaction", "composite", "on_time", "sign_on_time"],
         }
         return TemplateResponse(request, "reports/report.html", context)
@@ -87,7 +90,7 @@ class ReportAdmin(CitywideOnly, admin.ModelAdmin):
             report_workbook(report), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         )
 
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(report.title)}.xlsx"
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(report_shown_title(report))}.xlsx"
         return response
 
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import clock
@@ -13,7 +14,7 @@ from cases.models import Callback, Category, Channel, Ticket, TicketState
 from departments.models import Department
 
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_from_rollups, counters_live, rates
+from .metrics import Counters, Period, counters_from_rollups, counters_live, rank_eligible, rates
 from .models import Spike
 from .supervision import SupervisionCounts, supervision_counts
 
@@ -50,6 +51,42 @@ def _pct(value):
     return None if value is None else round(value * 100, 1)
 
 
+#: The order of the ranking's panels: one kind of unit is ranked against its own kind.
+RANKED_KINDS = [
+    Department.Kind.STREET,
+    Department.Kind.COMMUNITY,
+    Department.Kind.BUREAU,
+    Department.Kind.COMPANY,
+    Department.Kind.DISTRICT,
+]
+
+
+def _rankings(scored) -> list[dict]:
+    """综合得分 ranked within each kind of unit (streets with streets, bureaus with
+    bureaus): a street and a bureau answer different calls and are not compared."""
+    by_kind: dict = {}
+    for (name, kind), r in scored:
+        if r["composite"] is not None:
+            by_kind.setdefault(kind, []).append((r["composite"], name))
+    order = [*RANKED_KINDS, *sorted(set(by_kind) - set(RANKED_KINDS))]
+    panels = []
+    for kind in order:
+        if kind not in by_kind:
+            continue
+        ranked = sorted(by_kind[kind], key=lambda sn: (-sn[0], sn[1]))
+        panels.append(
+            {
+                "kind": kind,
+                "label": str(Department.Kind(kind).label),
+                "units": [
+                    {"rank": position, "name": name, "value": _pct(score)}
+                    for position, (score, name) in enumerate(ranked, start=1)
+                ],
+            }
+        )
+    return panels
+
+
 def dashboard_data(period: Period, territory: Department | None = None) -> dict:
     """Every chart of the period. With a territory, every number — tiles, trends,
     rankings, charts, supervision — counts the tickets located in it (its
@@ -80,22 +117,26 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
     for day in days:
         key = day - timedelta(days=day.weekday()) if weekly else day
         buckets.setdefault(key, Counters()).add(by_day.get(day, Counters()))
+    now = clock.now()
+    as_of = timezone.localtime(now, timezone.get_default_timezone()).strftime("%H:%M")
+    # a bucket is complete once its last day in the period is over (the clock's rule)
+    last_days = [min(k + timedelta(days=6), period.end) if weekly else k for k in buckets]
     rate_trend = {
         "labels": [k.isoformat() for k in buckets],
+        "complete": [clock.day_complete(day, now) for day in last_days],
         "response": [_pct(rates(c)["response"]) for c in buckets.values()],
         "resolution": [_pct(rates(c)["resolution"]) for c in buckets.values()],
         "satisfaction": [_pct(rates(c)["satisfaction"]) for c in buckets.values()],
     }
     watched = supervision_counts(period, group_by="department", tickets=located)
     named = {pk for pk in (*by_unit, *watched) if pk}
-    names = dict(Department.objects.filter(pk__in=named).values_list("pk", "name"))  # ranking and supervision
-    threshold = settings.HOTLINE_METRICS["ranking_min_tickets"]  # the reports rank by the same setting
-    scored = [(names[pk], rates(c)) for pk, c in by_unit.items() if pk in names and c.dispatched >= threshold]
-    ranking = sorted([(name, r["composite"]) for name, r in scored if r["composite"] is not None], key=lambda x: -x[1])[
-        :15
-    ]
+    units = {
+        pk: (name, kind) for pk, name, kind in Department.objects.filter(pk__in=named).values_list("pk", "name", "kind")
+    }
+    names = {pk: name for pk, (name, _kind) in units.items()}  # ranking and supervision
+    scored = [(units[pk], rates(c)) for pk, c in by_unit.items() if pk in units and rank_eligible(c)]
     slowest = sorted(
-        [(name, r["avg_handling_hours"]) for name, r in scored if r["avg_handling_hours"] is not None],
+        [(name, r["avg_handling_hours"]) for (name, _kind), r in scored if r["avg_handling_hours"] is not None],
         key=lambda x: -x[1],
     )[:10]
     totals = rates(total)
@@ -130,7 +171,9 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "weekly": weekly},
         "territory": territory.name if territory else None,
         "territory_meaning": _("位于%(name)s的工单") % {"name": territory.name} if territory else _("全市工单"),
-        "ranking_min_tickets": threshold,
+        "ranking_min_tickets": settings.HOTLINE_METRICS["ranking_min_tickets"],
+        # the note on a trend's partial last day (or week)
+        "as_of": (_("本周截至%(time)s") if weekly else _("今日截至%(time)s")) % {"time": as_of},
         "kpis": {
             "received": total.received,
             "dispatched": total.dispatched,
@@ -144,6 +187,7 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         "volume": {
             "labels": [d.isoformat() for d in days],
             "values": [by_day.get(d, Counters()).received for d in days],
+            "complete": [clock.day_complete(d, now) for d in days],
         },
         "rates": rate_trend,
         "channels": [{"name": str(Channel(code).label), "value": n} for code, n in channels],
@@ -151,19 +195,22 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
             {"name": top_names.get(pk, "?"), "value": n} for pk, n in sorted(tops.items(), key=lambda kv: -kv[1])[:10]
         ],
         "territories": [{"name": name, "value": n} for name, n in streets],
-        "ranking": [{"name": name, "value": _pct(score)} for name, score in ranking],
+        "rankings": _rankings(scored),
         "overdue_by_unit": [{"name": name, "value": n} for name, n in overdue],
         "handling_time": [{"name": name, "value": round(hours, 1)} for name, hours in slowest],
         "callbacks": {
             "satisfaction": [
-                {"name": "满意", "value": total.cb_satisfied},
-                {"name": "基本满意", "value": total.cb_basically},
-                {"name": "不满意", "value": total.cb_unsatisfied},
+                {"name": str(Callback.Satisfaction.SATISFIED.label), "value": total.cb_satisfied},
+                {"name": str(Callback.Satisfaction.BASICALLY.label), "value": total.cb_basically},
+                {"name": str(Callback.Satisfaction.UNSATISFIED.label), "value": total.cb_unsatisfied},
             ],
             "solved": [
-                {"name": "已解决", "value": total.cb_solved},
-                {"name": "部分解决", "value": total.cb_partly},
-                {"name": "未解决", "value": max(total.cb_valid - total.cb_solved - total.cb_partly, 0)},
+                {"name": str(Callback.Solved.SOLVED.label), "value": total.cb_solved},
+                {"name": str(Callback.Solved.PARTLY.label), "value": total.cb_partly},
+                {
+                    "name": str(Callback.Solved.UNSOLVED.label),
+                    "value": max(total.cb_valid - total.cb_solved - total.cb_partly, 0),
+                },
             ],
         },
         "completion": {"completion": _pct(totals["completion"]), "on_time": _pct(totals["on_time"])},

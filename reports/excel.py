@@ -7,6 +7,8 @@ from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from cases.clock import local_stamp
+
 from .axes import BASE_COUNTS
 from .metrics import RATE_LABELS
 from .supervision import SUPERVISION_LABELS
@@ -45,7 +47,7 @@ def report_workbook(report) -> bytes:
     ws["A1"] = report.title
     ws["A1"].font = TITLE_FONT
     ws["A2"] = f"统计期间：{data['period']['start']} 至 {data['period']['end']}"
-    ws["A3"] = f"生成时间：{report.issued_at:%Y-%m-%d %H:%M}"
+    ws["A3"] = f"生成时间：{local_stamp(report.issued_at)}"
     _header(ws, 5, ["指标", "数值"])
     for i, (name, label) in enumerate(RATE_LABELS.items(), start=6):
         ws.cell(row=i, column=1, value=label)

@@ -11,7 +11,7 @@ from io import BytesIO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import translation
 from openpyxl import Workbook
 
 from cases import clock
@@ -65,7 +65,7 @@ def export_run(job_id: int) -> ExportJob:
                     ExportJob.objects.filter(pk=job.pk).update(done_rows=n, heartbeat_at=clock.now())
         out = BytesIO()
         wb.save(out)
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+        stamp = clock.local_stamp(clock.now(), "%Y%m%d-%H%M%S")
         job.file.save(f"工单台账-{stamp}.xlsx", ContentFile(out.getvalue()), save=False)
         job.done_rows = job.total
         job.status = ExportJob.Status.DONE

@@ -119,6 +119,12 @@ def rates(c: Counters) -> dict:
     }
 
 
+def rank_eligible(c: Counters) -> bool:
+    """A unit is ranked from ``ranking_min_tickets`` dispatches in the period: the
+    reports and the dashboard rank by this one rule."""
+    return c.dispatched >= settings.HOTLINE_METRICS["ranking_min_tickets"]
+
+
 RATE_LABELS = {
     "response": "响应率",
     "resolution": "解决率",

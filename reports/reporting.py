@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Count
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases import clock
@@ -22,7 +22,7 @@ from departments.models import Department
 from .axes import axis_table
 from .excel import report_workbook
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_live, rates
+from .metrics import Counters, Period, counters_live, rank_eligible, rates
 from .models import Report, ReportSubscription
 from .supervision import SupervisionCounts, supervision_counts
 
@@ -45,6 +45,12 @@ def last_complete_period(kind: str, today: date) -> Period:
     if kind == K.MONTHLY:
         return Period.month(today.replace(day=1) - timedelta(days=1))
     return Period.year(date(today.year - 1, 1, 1))
+
+
+def report_shown_title(report) -> str:
+    """A stored report's title in the reader's language: rebuilt from its kind and
+    period at read time (``Report.title`` keeps the site language it was issued in)."""
+    return report_title(report.kind, Period(report.period_start, report.period_end))
 
 
 def report_title(kind: str, period: Period) -> str:
@@ -91,11 +97,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     metric = RANKED_BY.get(kind)
     ranked = []
     if metric:
-        eligible = [
-            r
-            for r in rows
-            if r["counters"]["dispatched"] >= cfg["ranking_min_tickets"] and r["rates"][metric] is not None
-        ]
+        eligible = [r for r in rows if rank_eligible(per_unit[r["id"]]) and r["rates"][metric] is not None]
         ranked = sorted(eligible, key=lambda r: (-r["rates"][metric], r["name"]))
         for position, row in enumerate(ranked, start=1):
             row["rank"] = position
@@ -122,7 +124,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     return {
         "kind": kind,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
-        "generated_at": now.isoformat(),
+        "generated_at": clock.local_time(now).isoformat(),
         "ranking_metric": metric,
         "totals": {"counters": totals.as_dict(), "rates": _rates(totals)},
         "units": rows,
@@ -133,7 +135,7 @@ def report_data(kind: str, period: Period, now=None) -> dict:
                 "number": t.number,
                 "category": t.category.full_name,
                 "unit": t.lead_department.name if t.lead_department else "",
-                "due": timezone.localtime(t.resolve_due_at).strftime("%Y-%m-%d %H:%M"),
+                "due": clock.local_stamp(t.resolve_due_at),
                 "overdue_hours": round((now - t.resolve_due_at).total_seconds() / 3600, 1),
             }
             for t in overdue

@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases import clock
 from cases.models import Category, Ticket
@@ -19,6 +20,7 @@ from .dashboard import dashboard_data, period_from, territory_from
 from .excel import axis_workbook
 from .hotspots import clusters_behind
 from .models import ExportJob
+from .reasons import reason_table
 
 
 def _require_citywide(request):
@@ -48,11 +50,11 @@ def dashboard_data_view(request):
 
 
 PERIOD_CHOICES = {
-    "day": _("日"),
-    "week": _("周"),
-    "month": _("月"),
-    "year": _("年"),
-    "range": _("自定义期间"),
+    "day": gettext_lazy("日"),
+    "week": gettext_lazy("周"),
+    "month": gettext_lazy("月"),
+    "year": gettext_lazy("年"),
+    "range": gettext_lazy("自定义期间"),
 }
 
 
@@ -125,6 +127,7 @@ def statistics_view(request, admin_site):
         "export_url": "?" + export.urlencode(),
         "error": error,
         "period": period,
+        "reasons": reason_table(period, units=stats_unit_ids(request.user)) if period is not None else None,
     }
     return TemplateResponse(request, "reports/statistics.html", context)
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from cases import workflow
 from cases.deadlines.calendar import calendar_invalidate
@@ -47,6 +48,9 @@ def _fresh_caches(settings, tmp_path):
     yield
     calendar_invalidate()
     territory_index_invalidate()
+    # A request in English leaves this thread's language active; the next test
+    # starts in the default language again.
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
@@ -96,19 +100,19 @@ def city(db):
     c.bureau2 = DepartmentFactory(name="生态环境局", kind=Department.Kind.BUREAU, parent=c.city)
     c.utility = DepartmentFactory(name="西宁热力公司", kind=Department.Kind.COMPANY, parent=c.city)
 
-    c.operator = staff(Role.OPERATOR, c.centre, "operator")
-    c.dispatcher = staff(Role.DISPATCHER, c.centre, "dispatcher")
-    c.supervisor = staff(Role.SUPERVISOR, c.centre, "supervisor")
-    c.callback = staff(Role.CALLBACK, c.centre, "callback")
-    c.leader = staff(Role.LEADER, c.city, "leader")
-    c.handler = staff(Role.HANDLER, c.street, "handler_street")
-    c.head = staff(Role.UNIT_HEAD, c.street, "head_street")
-    c.handler2 = staff(Role.HANDLER, c.street2, "handler_street2")
-    c.community_handler = staff(Role.HANDLER, c.community, "handler_community")
-    c.bureau_handler = staff(Role.HANDLER, c.bureau, "handler_bureau")
-    c.bureau2_handler = staff(Role.HANDLER, c.bureau2, "handler_bureau2")
-    c.utility_handler = staff(Role.HANDLER, c.utility, "handler_utility")
-    c.gridworker = staff(Role.GRID_WORKER, c.community, "gridworker")
+    c.operator = staff(Role.OPERATOR, c.centre, "operator", last_name="王", first_name="丽")
+    c.dispatcher = staff(Role.DISPATCHER, c.centre, "dispatcher", last_name="李", first_name="建国")
+    c.supervisor = staff(Role.SUPERVISOR, c.centre, "supervisor", last_name="张", first_name="明华")
+    c.callback = staff(Role.CALLBACK, c.centre, "callback", last_name="刘", first_name="芳")
+    c.leader = staff(Role.LEADER, c.city, "leader", last_name="赵", first_name="志强")
+    c.handler = staff(Role.HANDLER, c.street, "handler_street", last_name="周", first_name="海燕")
+    c.head = staff(Role.UNIT_HEAD, c.street, "head_street", last_name="吴", first_name="国栋")
+    c.handler2 = staff(Role.HANDLER, c.street2, "handler_street2", last_name="马", first_name="文斌")
+    c.community_handler = staff(Role.HANDLER, c.community, "handler_community", last_name="何", first_name="晓东")
+    c.bureau_handler = staff(Role.HANDLER, c.bureau, "handler_bureau", last_name="孙", first_name="立新")
+    c.bureau2_handler = staff(Role.HANDLER, c.bureau2, "handler_bureau2", last_name="郑", first_name="红")
+    c.utility_handler = staff(Role.HANDLER, c.utility, "handler_utility", last_name="高", first_name="鹏")
+    c.gridworker = staff(Role.GRID_WORKER, c.community, "gridworker", last_name="韩", first_name="秀兰")
     c.grid = GridFactory(
         name="东关一网格",
         code="G-DG-01",
@@ -163,7 +167,11 @@ def drive(c, ticket, target: str, *, lead=None):
             ticket = workflow.ticket_contact(ticket=ticket, actor=handler, note="电话联系王女士，约定上门。")
         elif state == TicketState.REVIEWING:
             ticket = workflow.ticket_reply(
-                ticket=ticket, actor=handler, result="solved", text="已协调热力公司排气，室温恢复到20度。"
+                ticket=ticket,
+                actor=handler,
+                result="solved",
+                text="已协调热力公司排气，室温恢复到20度。",
+                public_summary="已协调热力公司排气，室温已恢复。",
             )
         elif state == TicketState.CLOSED:
             ticket = workflow.ticket_approve(ticket=ticket, actor=c.dispatcher)

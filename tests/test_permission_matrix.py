@@ -63,6 +63,7 @@ RULES: list[tuple[str, set]] = [
     ("open311:*", EVERYONE),
     ("set_language", NOBODY),  # POST only
     ("javascript-catalog", EVERYONE),
+    ("favicon", EVERYONE),
     ("api-schema", EVERYONE),
     ("api-docs", EVERYONE),
     ("api-redoc", EVERYONE),
@@ -103,10 +104,12 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_ticket_changelist", STAFF),
     ("admin:cases_ticket_add", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
     ("admin:cases_ticket_intake_lookup", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
+    ("admin:cases_ticket_intake_pending", NOBODY),  # one's own kept photo only (tests/cases/test_intake.py)
     ("admin:*_process_import", NOBODY),  # POST only (the import form's second step)
     ("admin:cases_ticket_export_ledger", NOBODY),  # POST only: queues an export job
     ("admin:cases_ticket_delete", NOBODY),  # nothing is deleted (DESIGN §8)
     ("admin:cases_ticket_reveal", NOBODY),  # POST only (tests/cases/test_privacy.py)
+    ("admin:cases_ticket_sign", NOBODY),  # POST only (tests/cases/test_queue_flow.py)
     ("admin:cases_ticket_action", {"superuser", *UNIT}),  # an action's form opens for who may take it
     ("admin:cases_ticket_*", SCOPE),  # change, history, versions, attachment, action
     # --- supervision, callbacks, notifications ---
@@ -147,6 +150,12 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_knowledgearticle_add", {"superuser", "dispatcher"}),
     ("admin:cases_knowledgearticle_import", {"superuser", "dispatcher"}),
     ("admin:cases_knowledgearticle_*", {"superuser", "operator", "dispatcher", "supervisor", "callback"}),
+    ("admin:cases_reasoncode_delete", NOBODY),  # codes are deactivated: events point to them
+    ("admin:cases_reasoncode_add", {"superuser", "dispatcher"}),
+    ("admin:cases_reasoncode_*", REFERENCE_VIEW),
+    ("admin:cases_replytemplate_delete", SUPER),
+    ("admin:cases_replytemplate_add", {"superuser", "dispatcher"}),
+    ("admin:cases_replytemplate_*", REFERENCE_VIEW),
     ("admin:cases_category_add", SUPER),
     ("admin:cases_category_delete", SUPER),
     ("admin:cases_category_import", SUPER),
@@ -342,6 +351,8 @@ def path_for(route, city, objects) -> str:
             kwargs[param] = city.cold_room.pk
         elif param == "kind":
             kwargs[param] = "contacted"
+        elif param == "name":
+            kwargs[param] = "00/photo.png"
         else:
             raise AssertionError(f"{name}: no value for <{param}>")
     if name == "admin:cases_ticket_change" or name == "admin:cases_ticket_history":

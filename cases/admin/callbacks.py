@@ -24,9 +24,17 @@ from ..callbacks import (
 )
 from ..cluster_actions import cluster_escalate, cluster_may_act, cluster_merge
 from ..models import Callback, Cluster, Ticket
-from ..privacy import is_revealed, mask_name, mask_phone
-from ..selectors.scope import callback_scope, callbacks_visible, cluster_scope, clusters_visible, ticket_scope
+from ..privacy import citizen_hidden_from, is_revealed, mask_name, mask_phone, showing_citizen, shown_text
+from ..selectors.scope import (
+    callback_results_only,
+    callback_scope,
+    callbacks_visible,
+    cluster_scope,
+    clusters_visible,
+    ticket_scope,
+)
 from .forms import LeaderChoiceField, _leaders
+from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
 
 
 def _error_text(error) -> str:
@@ -34,6 +42,8 @@ def _error_text(error) -> str:
         return " ".join(error.messages)
     return str(getattr(error, "message", "") or error)
 
+
+ERR_FAULT_REQUIRED = _("市民反映未解决或不满意：请选择是否属承办单位原因。")
 
 SCORE_CHOICES = [("", "—"), *[(str(n), str(n)) for n in range(5, 0, -1)]]
 
@@ -62,9 +72,26 @@ class CallbackResultForm(forms.Form):
         label=_("办理效率"), choices=SCORE_CHOICES, coerce=int, required=False, empty_value=None
     )
     comment = forms.CharField(label=_("回访意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    unit_at_fault = forms.BooleanField(
-        label=_("属承办单位原因（未解决或不满意时将重办）"), required=False, initial=True
+    # Nothing is chosen for the agent: a reopen must be a decision, not a default.
+    unit_at_fault = forms.TypedChoiceField(
+        label=_("是否属承办单位原因"),
+        choices=[("1", _("是，转重办")), ("0", _("否，不重办"))],
+        coerce=lambda v: v == "1",
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("问题未解决或不满意时必选：选“是”工单将转重办。"),
     )
+
+    def clean(self):
+        data = super().clean()
+        unsatisfactory = (
+            data.get("solved") == Callback.Solved.UNSOLVED
+            or data.get("satisfaction") == Callback.Satisfaction.UNSATISFIED
+        )
+        if unsatisfactory and data.get("unit_at_fault") is None:
+            self.add_error("unit_at_fault", ERR_FAULT_REQUIRED)
+        return data
 
 
 class OverruleForm(forms.Form):
@@ -72,10 +99,23 @@ class OverruleForm(forms.Form):
 
 
 class CallbackQueueFilter(admin.SimpleListFilter):
+    """The agents' queues; a unit (``callback_results_only``) opens on its results."""
+
     title = _("回访队列")
     parameter_name = "queue"
 
+    def __init__(self, request, params, model, model_admin):
+        self.results_only = callback_results_only(request.user)
+        super().__init__(request, params, model, model_admin)
+
     def lookups(self, request, model_admin):
+        if callback_results_only(request.user):
+            return [
+                ("results", _("回访结果")),
+                ("unsatisfied", _("未解决/不满意")),
+                ("reopened", _("已重办")),
+                ("all", _("全部")),
+            ]
         return [
             ("today", _("今日待回访")),
             ("unsatisfied", _("未解决/不满意")),
@@ -86,7 +126,7 @@ class CallbackQueueFilter(admin.SimpleListFilter):
         ]
 
     def value(self):
-        return super().value() or "today"
+        return super().value() or ("results" if self.results_only else "today")
 
     def choices(self, changelist):
         for lookup, title in self.lookup_choices:
@@ -101,6 +141,8 @@ class CallbackQueueFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "today":
             return queryset.filter(status=Callback.Status.PENDING, next_attempt_on__lte=today)
+        if value == "results":
+            return queryset.filter(status=Callback.Status.DONE)
         if value == "unsatisfied":
             return queryset.filter(
                 Q(solved=Callback.Solved.UNSOLVED) | Q(satisfaction=Callback.Satisfaction.UNSATISFIED),
@@ -130,6 +172,34 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return callback_scope(super().get_queryset(request), request.user)
 
+    def get_list_display(self, request):
+        """The links carry the list they are on, for "记录并回访下一条"."""
+        filters = request.GET.urlencode()
+
+        @admin.display(description=_("工单"), ordering="ticket__number")
+        def ticket_link(obj):
+            return self.ticket_link(obj, filters)
+
+        return [ticket_link if name == "ticket_link" else name for name in self._columns(request)]
+
+    def _columns(self, request):
+        if not callback_results_only(request.user):
+            return self.list_display
+
+        # A unit reads its results: when, how satisfied, whose fault, who called and
+        # what the citizen said (names and numbers in it masked, hidden on a
+        # confidential report); no phone, no attempts.
+        @admin.display(description=_("回访意见"))
+        def comment(obj):
+            view = "hidden" if citizen_hidden_from(request.user, obj.ticket) else "masked"
+            with showing_citizen(view):
+                return shown_text(obj.comment, obj.ticket) or "—"
+
+        return ["ticket_link", "completed_at", "category", "unit", "result", "unit_at_fault", "agent", comment]
+
+    def get_ordering(self, request):
+        return ["-completed_at", "-pk"] if callback_results_only(request.user) else super().get_ordering(request)
+
     def has_module_permission(self, request):
         return request.user.is_staff and callbacks_visible(request.user)
 
@@ -137,8 +207,8 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self.has_module_permission(request)
 
     @admin.display(description=_("工单"), ordering="ticket__number")
-    def ticket_link(self, obj):
-        url = reverse("admin:cases_callback_record", args=[obj.pk])
+    def ticket_link(self, obj, filters=None):
+        url = with_filters(reverse("admin:cases_callback_record", args=[obj.pk]), filters)
         return format_html('<a href="{}">{}</a>', url, obj.ticket.number)
 
     @admin.display(description=_("诉求分类"))
@@ -189,13 +259,16 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         form = CallbackResultForm(request.POST or None, prefix="r") if can_record else None
         overrule = OverruleForm(request.POST or None, prefix="o") if can_overrule else None
+        filters = carried_filters(request)
+        back = list_url(reverse("admin:cases_callback_changelist"), filters)
         if request.method == "POST":
-            action = request.POST.get("_action")
+            # "记录并回访下一条" records too, then goes on.
+            action = "record" if "_next" in request.POST else request.POST.get("_action")
             try:
                 if action == "unreachable" and can_record:
                     callback_unreachable(callback=callback, actor=request.user, note=request.POST.get("note", ""))
                     messages.info(request, gettext("已记录未接通，将于下一个工作日再次回访。"))
-                    return HttpResponseRedirect(reverse("admin:cases_callback_changelist"))
+                    return HttpResponseRedirect(back)
                 if action == "record" and can_record and form.is_valid():
                     d = form.cleaned_data
                     callback = callback_record(
@@ -214,7 +287,9 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     if callback.reopened:
                         note += gettext("工单已转重办，限 3 个工作日办结。")
                     messages.success(request, note)
-                    return HttpResponseRedirect(reverse("admin:cases_callback_changelist"))
+                    if filters is not None and "_next" in request.POST:
+                        return self._next_in_list(request, callback, filters)
+                    return HttpResponseRedirect(back)
                 if action == "overrule" and can_overrule and overrule.is_valid():
                     callback_overrule(callback=callback, actor=request.user, reason=overrule.cleaned_data["reason"])
                     messages.success(request, gettext("已复核认定，不再计为单位不满意。"))
@@ -230,6 +305,8 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "opts": self.opts,
             "title": gettext("回访 · %(number)s") % {"number": ticket.number},
             "callback": callback,
+            "queue_filters": filters,
+            "back_url": back,
             "ticket": ticket,
             "phone": ticket.citizen_phone if show_phone else mask_phone(ticket.citizen_phone),
             "citizen_name": ticket.citizen_name if show_phone else mask_name(ticket.citizen_name),
@@ -241,6 +318,17 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else None,
         }
         return TemplateResponse(request, "admin/cases/callback/record.html", context)
+
+    def _next_in_list(self, request, done, filters):
+        """记录并回访下一条: the next callback of the list the agent came from."""
+        pks = changelist_pks(self, request, filters)
+        if pks is None:  # not a list we can rebuild: stay with what was just done
+            return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[done.pk]))
+        pk = next_pk(pks, done.pk)
+        if pk is None:
+            messages.info(request, gettext("本队列已没有下一条待处理的回访。"))
+            return HttpResponseRedirect(list_url(reverse("admin:cases_callback_changelist"), filters))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_callback_record", args=[pk]), filters))
 
 
 class ClusterEscalateForm(forms.Form):

@@ -8,12 +8,13 @@ from django.contrib import admin
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_input import SafeAutocompleteSelect
 from departments.models import Department, Grid, StaffProfile
 from departments.roles import Role
-from departments.selectors import Territory, duty_suggest
+from departments.selectors import Territory, duty_suggest, person_name
 
 from .. import workflow
 from ..callbacks import callback_overrule
@@ -23,17 +24,21 @@ from ..models import (
     Category,
     Channel,
     InvalidKind,
+    KnowledgeArticle,
     Nature,
+    ReasonCode,
     ReplyResult,
     Ticket,
     TicketEvent,
     Urge,
     Urgency,
 )
+from ..public import PUBLIC_SUMMARY_MAX, category_is_never_public, public_summary_scrub
 from ..selectors.scope import ticket_list
 
 Kind = TicketEvent.Kind
 ERR_MASTER_NOT_FOUND = _("找不到编号为“%(number)s”的工单，或您无权查看。")
+ESCALATION_NO_CHANGE = _("办结时限未缩短：原时限已过或早于新时限，提级督办只会缩短、不会延长时限。")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -107,6 +112,20 @@ class ActionForm(forms.Form):
 
     def perform(self):
         raise NotImplementedError
+
+    def notices(self, result) -> list[str]:
+        """Warnings to show with the success message (what the action did not do)."""
+        return []
+
+
+def _reason_code_field(kind):
+    return forms.ModelChoiceField(
+        label=_("原因分类"),
+        queryset=ReasonCode.objects.filter(kind=kind, is_active=True),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        help_text=_("按原因分类统计各单位；具体情况写在下方。"),
+    )
 
 
 NOTE_LABEL = _("说明")
@@ -234,7 +253,28 @@ class ReplyForm(ActionForm):
     result = forms.ChoiceField(label=_("办理结果"), choices=ReplyResult.choices, widget=forms.RadioSelect)
     text = _note(_("办理情况"), required=True, rows=5)
     reason = _note(_("无法解决原因"))
+    public_summary = forms.CharField(
+        label=_("公开答复摘要"),
+        required=False,
+        max_length=PUBLIC_SUMMARY_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "问题墙和办理进度查询只显示这段摘要，不显示办理情况原文。系统已按办理情况去除姓名、电话、"
+            "证件号和门牌号，请核对修改；留空则只公开办理结果。"
+        ),
+    )
     photos = MultipleFileField(label=_("处置后照片"))
+
+    class Media:
+        js = ["cases/public_summary.js"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Suggested from the reply (scrubbed as it will be stored); a rework's
+        # second reply starts from the summary approved the first time.
+        field = self.fields["public_summary"]
+        field.initial = public_summary_scrub(self.ticket.public_summary or self.ticket.reply_text, self.ticket)
+        field.widget.attrs["data-scrub-url"] = reverse("admin:cases_ticket_public_summary", args=[self.ticket.pk])
 
     def perform(self):
         return workflow.ticket_reply(
@@ -243,6 +283,7 @@ class ReplyForm(ActionForm):
             result=self.cleaned_data["result"],
             text=self.cleaned_data["text"],
             reason=self.cleaned_data["reason"],
+            public_summary=self.cleaned_data["public_summary"],
             attachments=self.cleaned_data["photos"],
         )
 
@@ -259,18 +300,30 @@ class ApproveForm(ActionForm):
 class ReworkForm(ActionForm):
     kind = Kind.REWORK
     submit_label = _("退回重办")
+    reason_code = _reason_code_field(ReasonCode.Kind.REWORK)
     reason = _note(_("退回理由"), required=True)
 
     def perform(self):
-        return workflow.ticket_rework(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+        return workflow.ticket_rework(
+            ticket=self.ticket,
+            actor=self.user,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
 
 
 class ReturnRequestForm(ActionForm):
     kind = Kind.RETURN_REQUESTED
+    reason_code = _reason_code_field(ReasonCode.Kind.RETURN)
     reason = _note(_("退单理由"), required=True)
 
     def perform(self):
-        return workflow.ticket_return_request(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+        return workflow.ticket_return_request(
+            ticket=self.ticket,
+            actor=self.user,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
 
 
 class ReturnApproveForm(ActionForm):
@@ -291,8 +344,10 @@ class ReturnRejectForm(ActionForm):
 
 class ExtensionRequestForm(ActionForm):
     kind = Kind.EXTENSION_REQUESTED
+    has_files = True
     working_days = forms.IntegerField(label=_("延期工作日"), min_value=1, max_value=30)
     reason = _note(_("延期理由"), required=True)
+    documents = MultipleFileField(label=_("证明材料"))
 
     def perform(self):
         return workflow.ticket_extension_request(
@@ -300,6 +355,7 @@ class ExtensionRequestForm(ActionForm):
             actor=self.user,
             working_days=self.cleaned_data["working_days"],
             reason=self.cleaned_data["reason"],
+            attachments=self.cleaned_data["documents"],
         )
 
 
@@ -433,9 +489,39 @@ class RequireSignoffForm(ActionForm):
         return workflow.ticket_require_signoff(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
 
 
+class PublicitySetForm(ActionForm):
+    kind = Kind.PUBLICITY_CHANGED
+    public = forms.TypedChoiceField(
+        label=_("公开范围"),
+        choices=[("1", _("公开")), ("0", _("不公开"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    reason = _note(_("理由"), required=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["public"]
+        field.initial = "0" if self.ticket.is_public else "1"
+        notes = [_("当前：公开。") if self.ticket.is_public else _("当前：不公开。")]
+        if self.ticket.is_confidential:
+            notes.append(_("保密举报件在任何公开页面都不显示。"))
+        if category_is_never_public(self.ticket.category):
+            notes.append(
+                _("分类“%(category)s”设为不公开，本工单在任何公开页面都不显示。")
+                % {"category": self.ticket.category.full_name}
+            )
+        field.help_text = " ".join(str(n) for n in notes)
+
+    def perform(self):
+        return workflow.ticket_publicity_set(
+            ticket=self.ticket, actor=self.user, public=self.cleaned_data["public"], reason=self.cleaned_data["reason"]
+        )
+
+
 def _leaders():
     return [
-        (p.user_id, f"{p.user.get_full_name() or p.user.username}（{p.department.name}）")
+        (p.user_id, f"{person_name(p.user)}（{p.department.name}）")
         for p in StaffProfile.objects.filter(role=Role.LEADER, user__is_active=True).select_related(
             "user", "department"
         )
@@ -479,6 +565,13 @@ class EscalateForm(ActionForm):
             working_days=d["working_days"],
             require_signoff=d["require_signoff"],
         )
+
+    def notices(self, result):
+        data = result.events.filter(kind=Kind.ESCALATED).order_by("-created_at", "-pk").values_list("data", flat=True)
+        data = data.first() or {}
+        if data.get("previous_due_at") and data.get("previous_due_at") == data.get("resolve_due_at"):
+            return [str(ESCALATION_NO_CHANGE)]
+        return []
 
 
 class UrgeForm(ActionForm):
@@ -575,6 +668,7 @@ ACTION_FORMS = {
         UrgeForm,
         UrgeAcknowledgeForm,
         OverruleForm,
+        PublicitySetForm,
     ]
 }
 
@@ -582,18 +676,40 @@ ACTION_FORMS = {
 # -- intake ------------------------------------------------------------------------
 
 
+ERR_INTAKE_CATEGORY = _("请选择诉求分类。")
+ERR_KNOWLEDGE_GONE = _("所选知识库口径已停用或不存在，请重新选择。")
+ERR_PATROL_NO_GRID = _("您还没有负责的网格，请联系管理员在“网格”中指定网格员。")
+#: The fields a grid worker's patrol report (巡查上报) does without.
+PATROL_OMITS = (
+    "citizen_phone",
+    "citizen_name",
+    "is_anonymous",
+    "is_confidential",
+    "channel",
+    "nature",
+    "urgency",
+    "answer_text",
+    "knowledge",
+    "confirm_new",
+)
+
+
 class IntakeForm(forms.Form):
-    """What an operator fills in while the citizen talks."""
+    """What an operator fills in while the citizen talks; with ``patrol_grids``,
+    the grid worker's patrol report: their grid, channel 网格员上报, no caller."""
 
     citizen_phone = forms.CharField(label=_("来电号码"), max_length=32, required=False)
     citizen_name = forms.CharField(label=_("诉求人姓名"), max_length=50, required=False)
     is_anonymous = forms.BooleanField(label=_("匿名"), required=False)
     is_confidential = forms.BooleanField(label=_("保密（举报）"), required=False)
     channel = forms.ChoiceField(label=_("渠道"), choices=Channel.choices, initial=Channel.HOTLINE)
-    category = forms.ModelChoiceField(label=_("诉求分类"), queryset=Category.objects.filter(is_active=True))
+    # Required unless a knowledge-base answer supplies it (see clean).
+    category = forms.ModelChoiceField(
+        label=_("诉求分类"), queryset=Category.objects.filter(is_active=True), required=False
+    )
     nature = forms.ChoiceField(label=_("诉求性质"), choices=[("", _("按分类默认")), *Nature.choices], required=False)
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=[("", _("按分类默认")), *Urgency.choices], required=False)
-    content = forms.CharField(label=_("诉求内容"), widget=forms.Textarea(attrs={"rows": 6}))
+    content = forms.CharField(label=_("诉求内容"), widget=forms.Textarea(attrs={"rows": 6}), required=False)
     address = forms.CharField(
         label=_("诉求地址"), max_length=255, required=False, widget=forms.TextInput(attrs={"class": "vTextField"})
     )
@@ -604,19 +720,64 @@ class IntakeForm(forms.Form):
         help_text=_("留空则按地址自动识别属地。"),
     )
     attachments = MultipleFileField(label=_("诉求材料"))
+    upload_token = forms.CharField(required=False, widget=forms.HiddenInput)
     answer_text = forms.CharField(label=_("直接答复内容"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    # The knowledge-base article picked in the panel (a hidden field the script fills).
+    knowledge = forms.CharField(required=False, widget=forms.HiddenInput)
     confirm_new = forms.BooleanField(label=_("确认不是重复诉求，仍然新建"), required=False)
 
-    def __init__(self, *args, admin_site=None, **kwargs):
+    def __init__(self, *args, admin_site=None, action="create", patrol_grids=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.action = action
+        self.patrol = patrol_grids is not None
         site = admin_site or admin.site
         category = self.fields["category"]
         category.widget = SafeAutocompleteSelect(Ticket._meta.get_field("category"), site)
         category.widget.choices = category.choices
+        if self.patrol:
+            for name in PATROL_OMITS:
+                del self.fields[name]
+            grid = self.fields["grid"]
+            grid.queryset = patrol_grids
+            grid.required = True
+            grid.empty_label = None
+            grid.help_text = ""
+            grid.error_messages = {**grid.error_messages, "required": ERR_PATROL_NO_GRID}
+            grid.initial = next(iter(patrol_grids), None)
+            self.fields["attachments"].label = _("现场照片")
+            self.fields["content"].label = _("发现的问题")
 
     def clean(self):
         data = super().clean()
-        if not data.get("is_anonymous") and not (data.get("citizen_phone") or "").strip():
+        article = None
+        if self.action == "answer" and data.get("knowledge"):
+            article = KnowledgeArticle.objects.current().filter(pk=pk_or_none(data["knowledge"])).first()
+            if article is None:
+                self.add_error(None, ERR_KNOWLEDGE_GONE)
+        if article is not None:
+            # A knowledge answer supplies what the caller asked and how it is answered.
+            if data.get("category") is None:
+                data["category"] = article.category
+            data["nature"] = data.get("nature") or Nature.CONSULT
+            data["content"] = data.get("content") or article.question
+            data["answer_text"] = data.get("answer_text") or article.answer
+        if data.get("category") is None and "category" not in self.errors:
+            self.add_error("category", ERR_INTAKE_CATEGORY)
+        if not (data.get("content") or "").strip() and "content" not in self.errors:
+            self.add_error("content", forms.Field.default_error_messages["required"])
+        if self.patrol:
+            data.update(channel=Channel.GRID, nature="", urgency="", citizen_name="", citizen_phone="")
+            data.update(is_anonymous=False, is_confidential=False, answer_text="", confirm_new=True)
+        elif not data.get("is_anonymous") and not (data.get("citizen_phone") or "").strip():
             if data.get("channel") == Channel.HOTLINE:
                 self.add_error("citizen_phone", _("热线来电请记录来电号码；不愿留号码请勾选“匿名”。"))
         return data
+
+
+def pk_or_none(value):
+    """A primary key from a request or a hidden field, or None (a database key is below 2**63)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None

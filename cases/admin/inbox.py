@@ -16,7 +16,7 @@ from config.admin_site import ReadOnlyAdminMixin
 from departments.models import Department
 
 from ..models import Notification, NotificationPreference, Ticket, Urge
-from ..notifications.inbox import notifications_mark_read
+from ..notifications.inbox import inbox_body, inbox_list, notifications_mark_read
 from ..selectors.scope import notification_scope, ticket_scope, urge_scope
 
 
@@ -52,14 +52,22 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["unread_mark", "title_link", "kind", "created_at"]
     list_display_links = None
     list_filter = [ReadFilter, "kind"]
-    search_fields = ["title", "body"]
+    # The title only: a body whose ticket left the unit's scope must not be findable.
+    search_fields = ["title"]
     actions = ["mark_read"]
     list_per_page = 50
     show_full_result_count = False
     change_list_template = "admin/cases/notification/change_list.html"
 
     def get_queryset(self, request):
-        return notification_scope(super().get_queryset(request), request.user).select_related("ticket")
+        return inbox_list(super().get_queryset(request), request.user).select_related("ticket")
+
+    def get_object(self, request, object_id, from_field=None):
+        # The read-only change page shows the body as the reader may read it (never saved).
+        notification = super().get_object(request, object_id, from_field)
+        if notification is not None:
+            notification.body = inbox_body(notification)
+        return notification
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -76,7 +84,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = reverse("admin:cases_notification_open", args=[obj.pk])
         style = "font-weight:600" if not obj.read_at else ""
         return format_html(
-            '<a href="{}" style="{}">{}</a><div class="help">{}</div>', url, style, obj.title, obj.body[:80]
+            '<a href="{}" style="{}">{}</a><div class="help">{}</div>', url, style, obj.title, inbox_body(obj)[:80]
         )
 
     @admin.action(description=_("标为已读"), permissions=["view"])

@@ -4,6 +4,7 @@ the knowledge base — editable in the admin and in bulk from Excel."""
 from django import forms
 from django.contrib import admin
 from django.db.models import Prefetch
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
@@ -39,8 +40,16 @@ class DeadlinePolicyInline(admin.TabularInline):
 @admin.register(Category)
 class CategoryAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [CategoryResource]
-    list_display = ["indented_name", "code", "default_nature", "default_urgency", "default_department", "is_active"]
-    list_filter = ["depth", "is_active", "default_nature", "default_urgency"]
+    list_display = [
+        "indented_name",
+        "code",
+        "default_nature",
+        "default_urgency",
+        "default_department",
+        "never_public",
+        "is_active",
+    ]
+    list_filter = ["depth", "is_active", "never_public", "default_nature", "default_urgency"]
     search_fields = ["name", "code", "description"]
     autocomplete_fields = ["parent", "default_department"]
     list_select_related = ["parent__parent", "default_department"]
@@ -194,7 +203,7 @@ class HolidayAdmin(SafeInputAdminMixin, ImportExportModelAdmin):
 
     @admin.display(description=_("星期"))
     def weekday(self, obj):
-        return "一二三四五六日"[obj.date.weekday()]
+        return date_format(obj.date, "l")  # 星期一 / Monday, in the reader's language
 
 
 @admin.register(KnowledgeArticle)

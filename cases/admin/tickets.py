@@ -3,6 +3,7 @@ action buttons, the action forms, and the live-call intake form."""
 
 import csv
 import dataclasses
+import mimetypes
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -26,18 +27,40 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from departments.models import Grid
 from departments.selectors import Territory, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
 from .. import clock, workflow
-from ..intake import intake_duplicates, knowledge_search
+from ..attachments import (
+    pending_discard,
+    pending_file,
+    pending_names,
+    pending_open,
+    pending_store,
+    pending_token_new,
+    pending_token_ok,
+)
+from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
 from ..ledger import ledger_header, ledger_rows
-from ..models import Attachment, Category, Colour, Ticket, TicketEvent, Urgency, deadline_colour
+from ..models import (
+    Attachment,
+    Category,
+    Clock,
+    Colour,
+    Nature,
+    Ticket,
+    TicketEvent,
+    TicketState,
+    Urgency,
+    deadline_colour,
+)
 from ..privacy import (
     citizen_reveal,
     citizen_view,
@@ -49,13 +72,19 @@ from ..privacy import (
     shown_phone,
     shown_text,
 )
+from ..public import public_summary_scrub
+from ..selectors.queues import queue_get
 from ..selectors.scope import ticket_scope
-from ..selectors.tickets import WORKLIST_ORDERING, ticket_search
+from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, ticket_search
 from ..workflow.registry import VERBS
 from . import filters
-from .forms import ACTION_FORMS, IntakeForm
+from .decisions import decision_context, review_context
+from .forms import ACTION_FORMS, IntakeForm, pk_or_none
+from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
 
 Kind = TicketEvent.Kind
+#: The verbs of 签收: a lead unit's sign and a co-handling unit's; neither needs a note.
+SIGN_KINDS = (Kind.SIGNED, Kind.COHANDLER_SIGNED)
 
 COLOUR_STYLE = {Colour.GREEN: "#2e7d32", Colour.YELLOW: "#e0a000", Colour.RED: "#c62828"}
 URGENCY_STYLE = {Urgency.CRITICAL: "#c62828", Urgency.URGENT: "#e65100", Urgency.NORMAL: "#607d8b"}
@@ -79,26 +108,31 @@ class CappedCountPaginator(Paginator):
         return min(n, self.CAP)
 
 
-def humanize_delta(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
     if minutes < 60:
-        text = gettext("%(n)d分钟") % {"n": minutes}
-    elif minutes < 60 * 24:
-        text = gettext("%(h)d小时%(m)d分") % {"h": minutes // 60, "m": minutes % 60}
-    else:
-        text = gettext("%(d)d天%(h)d小时") % {"d": minutes // 1440, "h": (minutes % 1440) // 60}
+        return gettext("%(n)d分钟") % {"n": minutes}
+    if minutes < 60 * 24:
+        return gettext("%(h)d小时%(m)d分") % {"h": minutes // 60, "m": minutes % 60}
+    return gettext("%(d)d天%(h)d小时") % {"d": minutes // 1440, "h": (minutes % 1440) // 60}
+
+
+def humanize_delta(delta: timedelta) -> str:
+    text = duration_text(delta)
     return (gettext("剩%(t)s") if delta.total_seconds() >= 0 else gettext("超%(t)s")) % {"t": text}
 
 
-def deadline_badge(colour: str, due, now=None) -> str:
+def deadline_badge(colour: str, due, now=None, clock_name: str = "") -> str:
+    """A running clock's colour and time left; ``clock_name`` says which clock it is."""
     if not colour or due is None:
         return "—"
     now = now or clock.now()
     return format_html(
-        '<span class="deadline deadline-{}" style="color:{};font-weight:600" title="{}">● {}</span>',
+        '<span class="deadline deadline-{}" style="color:{};font-weight:600" title="{}">{}● {}</span>',
         colour,
         COLOUR_STYLE[colour],
         timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
+        format_html('<span class="clock-name">{}</span> ', Clock(clock_name).label) if clock_name else "",
         humanize_delta(due - now),
     )
 
@@ -110,7 +144,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     list_display = [
         "number_link",
-        "received_at",
+        "received",
         "category_name",
         "short_content",
         "lead_department",
@@ -141,12 +175,15 @@ class TicketAdmin(SimpleHistoryAdmin):
     list_max_show_all = 500
     paginator = CappedCountPaginator
     show_full_result_count = False
-    actions = ["export_csv"]
+    actions = ["export_csv", "sign_selected"]
     change_form_template = "admin/cases/ticket/change_form.html"
     change_list_template = "admin/cases/ticket/change_list.html"
     object_history_template = "simple_history/object_history.html"
     fieldsets = [
-        (_("诉求"), {"fields": ["number", "channel", "nature", "urgency", "category", "content", "is_proactive"]}),
+        (
+            _("诉求"),
+            {"fields": ["number", "channel", "nature", "urgency", "category", "content", "is_proactive", "is_public"]},
+        ),
         (_("诉求人"), {"fields": ["citizen_name_shown", "citizen_phone_shown", "is_anonymous", "is_confidential"]}),
         (_("属地"), {"fields": ["address", "grid", "community", "street", "district", "latitude", "longitude"]}),
         (
@@ -160,6 +197,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                     "reply_result",
                     "reply_text",
                     "reply_reason",
+                    "public_summary",
                     "merged_into",
                     "invalid_kind",
                     "invalid_reason",
@@ -208,7 +246,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         return qs.with_colour(clock.now())
 
     def get_ordering(self, request):
-        return list(WORKLIST_ORDERING)
+        return list_ordering(request.GET, request.user)
 
     def get_readonly_fields(self, request, obj=None):
         return [name for _title, options in self.fieldsets for name in options["fields"]]
@@ -227,6 +265,12 @@ class TicketAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # nothing is deleted (DESIGN §8)
 
+    def has_sign_permission(self, request):
+        """Whether the user's role may sign at all (the bulk 签收 action); each
+        ticket is still checked by the verb."""
+        profile = staff_profile(request.user)
+        return profile is not None and any(profile.role in workflow.TRANSITIONS[k].roles for k in SIGN_KINDS)
+
     def _scoped_or_404(self, request, object_id) -> Ticket:
         try:
             pk = int(unquote(str(object_id)))
@@ -242,10 +286,54 @@ class TicketAdmin(SimpleHistoryAdmin):
     def get_search_results(self, request, queryset, search_term):
         return ticket_search(queryset, search_term), False
 
+    def changelist_view(self, request, extra_context=None):
+        queue = queue_get(request.user, request.GET.get("queue"))
+        if queue is not None:  # the page is the queue: "待签收", not "选择工单查看"
+            extra_context = {"title": queue.label, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def get_list_display(self, request):
+        """The list's columns; the ticket links carry the list they are on (so that
+        the ticket's actions can go on to the next one), 待派单 shows how long each
+        ticket has waited and 待签收 signs from the row."""
+        listing = request.GET.urlencode()
+        columns = list(self.list_display)
+
+        @admin.display(description=_("工单编号"), ordering="number")
+        def number_link(obj):
+            return self.number_link(obj, listing)
+
+        columns[columns.index("number_link")] = number_link
+        queue = request.GET.get("queue")
+        if queue == "to_dispatch":  # not dispatched yet: no unit, no clock; how long it waits
+            columns.insert(columns.index("received") + 1, "waiting")
+            columns = [c for c in columns if c not in ("lead_department", "deadline")]
+        if queue == "to_sign" and self.has_sign_permission(request):
+            # the unit that signs is the user's own: the room goes to the button
+            columns.remove("lead_department")
+
+            @admin.display(description=_("操作"))
+            def sign_button(obj):
+                url = reverse("admin:cases_ticket_sign", args=[obj.pk])
+                return format_html(
+                    '<button type="submit" class="button sign-button" formaction="{}" formmethod="post">{}</button>',
+                    f"{with_filters(url, listing)}&_back=list",
+                    gettext("签收"),
+                )
+
+            columns.insert(1, sign_button)  # next to the number: in reach whatever the width
+        return columns
+
     @admin.display(description=_("工单编号"), ordering="number")
-    def number_link(self, obj):
-        url = reverse("admin:cases_ticket_change", args=[obj.pk])
+    def number_link(self, obj, listing=None):
+        url = with_filters(reverse("admin:cases_ticket_change", args=[obj.pk]), listing)
         return format_html('<a href="{}">{}</a>', url, obj.number)
+
+    @admin.display(description=_("受理时间"), ordering="received_at")
+    def received(self, obj):
+        """Short, on one line; the full date in the tooltip."""
+        local = timezone.localtime(obj.received_at)
+        return format_html('<span title="{}">{}</span>', f"{local:%Y-%m-%d %H:%M}", f"{local:%m-%d %H:%M}")
 
     @admin.display(description=_("诉求分类"), ordering="category__path")
     def category_name(self, obj):
@@ -263,7 +351,21 @@ class TicketAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("时限"), ordering="next_due_at")
     def deadline(self, obj):
         colour = obj.deadline_colour if hasattr(obj, "deadline_colour") else obj.colour()
-        return deadline_badge(colour, obj.next_due_at)
+        return deadline_badge(colour, obj.next_due_at, clock_name=obj.next_clock() or "")
+
+    @admin.display(description=_("等待时长"), ordering="received_at")
+    def waiting(self, obj):
+        now = clock.now()
+        waited = obj.waiting_for_dispatch(now)
+        if waited is None:
+            return "—"
+        colour = obj.waiting_colour(now)
+        return format_html(
+            '<span class="waiting waiting-{}"{}>{}</span>',
+            colour or "none",
+            format_html(' style="color:{};font-weight:600"', COLOUR_STYLE[colour]) if colour else "",
+            gettext("已等%(t)s") % {"t": duration_text(waited)},
+        )
 
     @admin.display(description=_("紧急程度"), ordering="priority")
     def urgency_badge(self, obj):
@@ -273,6 +375,53 @@ class TicketAdmin(SimpleHistoryAdmin):
             "600" if obj.urgency != Urgency.NORMAL else "400",
             obj.get_urgency_display(),
         )
+
+    @admin.action(description=_("签收所选工单"), permissions=["sign"])
+    def sign_selected(self, request, queryset):
+        """签收 in bulk: each ticket through the same verb and check as its own
+        button, each in its own transaction; one message with what was skipped."""
+        signed, skipped = 0, []
+        for ticket in ticket_scope(queryset, request.user).order_by(*WORKLIST_ORDERING):
+            try:
+                self._sign(request, ticket)
+            except (ValidationError, PermissionDenied) as error:
+                skipped.append(f"{ticket.number}（{_error_text(error)}）")
+            else:
+                signed += 1
+        text = gettext("已签收 %(signed)d 件。") % {"signed": signed}
+        if skipped:
+            text += gettext("未签收 %(n)d 件：%(list)s") % {"n": len(skipped), "list": "；".join(skipped)}
+        messages.add_message(request, messages.WARNING if skipped else messages.SUCCESS, text)
+
+    def _sign(self, request, ticket):
+        """Sign ``ticket`` as the user's unit: the lead unit's 签收 or the co-handler's,
+        whichever the rules allow now, through its action form (no note)."""
+        allowed = workflow.allowed_actions(ticket, request.user)
+        kind = next((k for k in SIGN_KINDS if k in allowed), None)
+        if kind is None:
+            raise PermissionDenied(gettext("不是待本单位签收的工单，或您没有权限。"))
+        form = ACTION_FORMS[kind]({}, ticket=ticket, user=request.user)
+        if not form.is_valid():  # pragma: no cover - the sign forms have no required field
+            raise ValidationError(form.errors.as_text())
+        form.perform()
+        return kind
+
+    def sign_view(self, request, object_id):
+        """签收 in one click from the ticket page or the 待签收 list (POST, CSRF-checked
+        by the admin site); the 签收 form stays for signing with a note."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        ticket = self._scoped_or_404(request, object_id)
+        listing = carried_filters(request)
+        try:
+            kind = self._sign(request, ticket)
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, f"{ticket.number}：{_error_text(error)}")
+        else:
+            messages.success(request, gettext("已完成：%(action)s。") % {"action": VERBS[kind].label})
+        if request.GET.get("_back") == "list":
+            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), listing))
 
     @admin.action(description=_("导出所选工单（CSV）"), permissions=["view"])
     def export_csv(self, request, queryset):
@@ -292,7 +441,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                 yield writer.writerow(row)
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        stamp = clock.local_stamp(clock.now(), "%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.csv"'
         return response
 
@@ -311,9 +460,16 @@ class TicketAdmin(SimpleHistoryAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("intake/lookup/", wrap(self.intake_lookup_view), name=f"{prefix}_intake_lookup"),
+            path(
+                "intake/pending/<str:token>/<path:name>",
+                wrap(self.intake_pending_view),
+                name=f"{prefix}_intake_pending",
+            ),
             path("export-ledger/", wrap(self.export_ledger_view), name=f"{prefix}_export_ledger"),
             path("<path:object_id>/act/<str:kind>/", wrap(self.action_view), name=f"{prefix}_action"),
+            path("<path:object_id>/sign/", wrap(self.sign_view), name=f"{prefix}_sign"),
             path("<path:object_id>/reveal/", wrap(self.reveal_view), name=f"{prefix}_reveal"),
+            path("<path:object_id>/public-summary/", wrap(self.public_summary_view), name=f"{prefix}_public_summary"),
             path(
                 "<path:object_id>/attachment/<int:attachment_id>/",
                 wrap(self.attachment_view),
@@ -365,6 +521,11 @@ class TicketAdmin(SimpleHistoryAdmin):
                 gettext("已显示诉求人联系方式（%(minutes)s 分钟内有效），本次查看已记录。")
                 % {"minutes": settings.HOTLINE_REVEAL_MINUTES},
             )
+        # Back to the page the reveal was asked from (the contact form), if it is this ticket's.
+        back = request.POST.get("next", "")
+        own = reverse("admin:cases_ticket_change", args=[ticket.pk]).removesuffix("change/")
+        if back.startswith(own) and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            return HttpResponseRedirect(back)
         return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
 
     @admin.display(description=_("诉求人姓名"))
@@ -399,12 +560,17 @@ class TicketAdmin(SimpleHistoryAdmin):
     def _workbench_context(self, request, ticket):
         now = clock.now()
         allowed = set(workflow.allowed_actions(ticket, request.user))
+        listing = carried_filters(request)
         buttons = [
             {
                 "kind": verb.kind,
                 "label": verb.label,
-                "url": reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]),
+                "url": with_filters(reverse("admin:cases_ticket_action", args=[ticket.pk, verb.kind]), listing),
                 "danger": verb.danger,
+                # 签收 needs no note: one POST; the form stays for a note.
+                "post_url": with_filters(reverse("admin:cases_ticket_sign", args=[ticket.pk]), listing)
+                if verb.kind in SIGN_KINDS
+                else "",
             }
             for verb in VERBS.values()  # the registry's order is the buttons' order
             if verb.kind in allowed
@@ -417,7 +583,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         for event in events:
             event.note_shown = shown_text(event.note, ticket)
         clocks = []
-        for name, label in (("sign", _("签收")), ("contact", _("响应")), ("resolve", _("办结"))):
+        for name, label in Clock.choices:
             due = getattr(ticket, f"{name}_due_at")
             if due is None:
                 continue
@@ -427,6 +593,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             clocks.append({"label": label, "due": due, "running": running, "badge": deadline_badge(colour, due, now)})
         return {
             "ticket": ticket,
+            "queue_filters": listing,
             "action_buttons": buttons,
             "timeline": events,
             "clocks": clocks,
@@ -437,6 +604,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "callbacks": ticket.callbacks.select_related("agent").order_by("-closed_at"),
             "urges": ticket.urges.select_related("department", "issued_by", "acknowledged_by"),
             "show_save": False,
+            "review": review_context(ticket) if ticket.state == TicketState.REVIEWING else None,
         }
 
     def action_view(self, request, object_id, kind):
@@ -445,7 +613,8 @@ class TicketAdmin(SimpleHistoryAdmin):
         if form_class is None:
             raise Http404
         label = VERBS[kind].label
-        change_url = reverse("admin:cases_ticket_change", args=[ticket.pk])
+        listing = carried_filters(request)
+        change_url = with_filters(reverse("admin:cases_ticket_change", args=[ticket.pk]), listing)
         if kind not in workflow.allowed_actions(ticket, request.user):
             messages.error(
                 request,
@@ -461,12 +630,16 @@ class TicketAdmin(SimpleHistoryAdmin):
                     form.add_error(None, _error_text(error))
                 else:
                     messages.success(request, gettext("已完成：%(action)s。") % {"action": label})
+                    for notice in form.notices(result):
+                        messages.warning(request, notice)
+                    if listing is not None and "_next" in request.POST:
+                        return self._next_in_list(request, ticket, listing)
                     if (
                         isinstance(result, Ticket)
                         and not ticket_scope(Ticket.objects.filter(pk=result.pk), request.user).exists()
                     ):
                         # e.g. a return was approved: the unit no longer sees it
-                        return HttpResponseRedirect(reverse("admin:cases_ticket_changelist"))
+                        return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
                     return HttpResponseRedirect(change_url)
         else:
             form = form_class(ticket=ticket, user=request.user)
@@ -478,10 +651,30 @@ class TicketAdmin(SimpleHistoryAdmin):
             "form": form,
             "action_label": label,
             "change_url": change_url,
+            "queue_filters": listing,
             "media": self.media + form.media,
             "suggestions": getattr(form, "suggestions", None),
+            **decision_context(kind, ticket, request.user, request.get_full_path()),
         }
         return TemplateResponse(request, "admin/cases/ticket/action.html", context)
+
+    def public_summary_view(self, request, object_id):
+        """The reply form's 公开答复摘要 suggestion: the reply as it would be stored."""
+        ticket = self._scoped_or_404(request, object_id)
+        text = (request.POST.get("text") or request.GET.get("text") or "")[:5000]
+        return JsonResponse({"summary": public_summary_scrub(text, ticket)})
+
+    def _next_in_list(self, request, done, listing):
+        """提交并处理下一条: the next ticket of the list the action came from, or the
+        list itself when nothing is left in it."""
+        pks = changelist_pks(self, request, listing)
+        if pks is None:  # not a list we can rebuild: stay with what was just done
+            return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[done.pk]))
+        pk = next_pk(pks, done.pk)
+        if pk is None:
+            messages.info(request, gettext("本队列已没有下一条待处理的工单。"))
+            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
+        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[pk]), listing))
 
     def attachment_view(self, request, object_id, attachment_id):
         ticket = self._scoped_or_404(request, object_id)
@@ -496,41 +689,75 @@ class TicketAdmin(SimpleHistoryAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = IntakeForm(request.POST or None, request.FILES or None, admin_site=self.admin_site)
-        duplicates = []
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            action = request.POST.get("_action", "create")
-            merge_pk = None
+        patrol_grids = intake_patrol_grids(request.user)
+        action, merge_pk, another = "create", None, False
+        data = None
+        if request.method == "POST":
+            data = request.POST.copy()
+            if not pending_token_ok(data.get("upload_token")):
+                data["upload_token"] = pending_token_new()
+            action = data.get("_action", "create")
             if action.startswith("merge:"):
-                action, merge_pk = "merge", _int(action.partition(":")[2])
+                action, merge_pk = "merge", pk_or_none(action.partition(":")[2])
             another = action == "create_another"
-            if another:
+            if another or patrol_grids is not None:
                 action = "create"
-            territory = territory_resolve(grid=data["grid"], address=data["address"])
-            if action == "create" and not data["confirm_new"]:
-                duplicates = intake_duplicates(
-                    user=request.user,
-                    phone=data["citizen_phone"],
-                    content=data["content"],
-                    community=territory.community,
-                )
-            if not duplicates:
+        form = IntakeForm(
+            data,
+            request.FILES or None,
+            admin_site=self.admin_site,
+            action=action,
+            patrol_grids=patrol_grids,
+            initial={"upload_token": pending_token_new()},
+        )
+        duplicates = []
+        if data is not None:
+            token = data["upload_token"]
+            if form.is_valid():
+                cleaned = form.cleaned_data
+                territory = territory_resolve(grid=cleaned["grid"], address=cleaned["address"])
+                if action == "create" and not cleaned["confirm_new"]:
+                    duplicates = intake_duplicates(
+                        user=request.user,
+                        phone=cleaned["citizen_phone"],
+                        content=cleaned["content"],
+                        territory=territory,
+                        category=cleaned["category"],
+                        address=cleaned["address"],
+                    )
+                if not duplicates:
+                    try:
+                        ticket = self._intake(request, form, action, merge_pk, token)
+                    except (ValidationError, PermissionDenied) as error:
+                        form.add_error(None, _error_text(error))
+                    else:
+                        pending_discard(user=request.user, token=token)
+                        done = (
+                            gettext("已办结：%(number)s。") if action == "answer" else gettext("已受理：%(number)s。")
+                        )
+                        messages.success(request, done % {"number": ticket.number})
+                        if another:
+                            return HttpResponseRedirect(reverse("admin:cases_ticket_add"))
+                        return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
+            # Not saved: keep the photos for the retry, so nobody chooses them again.
+            if "attachments" not in form.errors:
                 try:
-                    ticket = self._intake(request, form, action, merge_pk)
-                except (ValidationError, PermissionDenied) as error:
-                    form.add_error(None, _error_text(error))
-                else:
-                    messages.success(request, gettext("已受理：%(number)s。") % {"number": ticket.number})
-                    if another:
-                        return HttpResponseRedirect(reverse("admin:cases_ticket_add"))
-                    return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
+                    pending_store(user=request.user, token=token, uploads=form.cleaned_data.get("attachments"))
+                except ValidationError as error:
+                    form.add_error("attachments", error)
+        token = form["upload_token"].value()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": gettext("受理登记"),
+            "title": gettext("巡查上报") if form.patrol else gettext("受理登记"),
             "form": form,
+            "patrol": form.patrol,
             "duplicates": duplicates,
+            "window_days": duplicate_window_days(),
+            "pending_uploads": [
+                (name.partition("/")[2], reverse("admin:cases_ticket_intake_pending", args=[token, name]))
+                for name in pending_names(user=request.user, token=token)
+            ],
             "media": self.media + form.media,
             "lookup_url": reverse("admin:cases_ticket_intake_lookup"),
             "has_view_permission": True,
@@ -538,33 +765,52 @@ class TicketAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/cases/ticket/intake.html", context)
 
-    def _intake(self, request, form, action, merge_pk=None):
-        """Create the ticket and, in the same transaction, merge or answer it."""
+    def _intake(self, request, form, action, merge_pk=None, token=""):
+        """Create the ticket (with the photos kept from an earlier try) and, in the
+        same transaction, merge or answer it."""
         data = form.cleaned_data
-        with transaction.atomic():
-            ticket = workflow.ticket_create(
-                actor=request.user,
-                channel=data["channel"],
-                category=data["category"],
-                content=data["content"],
-                nature=data["nature"],
-                urgency=data["urgency"],
-                citizen_name=data["citizen_name"],
-                citizen_phone=data["citizen_phone"],
-                is_anonymous=data["is_anonymous"],
-                is_confidential=data["is_confidential"],
-                address=data["address"],
-                grid=data["grid"],
-                attachments=data["attachments"],
-            )
-            if action == "merge":
-                master = ticket_scope(Ticket.objects.all(), request.user).filter(pk=merge_pk).first()
-                if master is None:
-                    raise ValidationError(gettext("要并入的工单不存在或不在您的查看范围内。"))
-                ticket = workflow.ticket_merge(ticket=ticket, actor=request.user, master=master)
-            elif action == "answer":
-                ticket = workflow.ticket_answer(ticket=ticket, actor=request.user, text=data["answer_text"])
+        kept = pending_open(user=request.user, token=token)
+        try:
+            with transaction.atomic():
+                ticket = workflow.ticket_create(
+                    actor=request.user,
+                    channel=data["channel"],
+                    category=data["category"],
+                    content=data["content"],
+                    nature=data["nature"],
+                    urgency=data["urgency"],
+                    citizen_name=data["citizen_name"],
+                    citizen_phone=data["citizen_phone"],
+                    is_anonymous=data["is_anonymous"],
+                    is_confidential=data["is_confidential"],
+                    address=data["address"],
+                    grid=data["grid"],
+                    attachments=[*kept, *data["attachments"]],
+                )
+                if action == "merge":
+                    master = ticket_scope(Ticket.objects.all(), request.user).filter(pk=merge_pk).first()
+                    if master is None:
+                        raise ValidationError(gettext("要并入的工单不存在或不在您的查看范围内。"))
+                    ticket = workflow.ticket_merge(ticket=ticket, actor=request.user, master=master)
+                elif action == "answer":
+                    ticket = workflow.ticket_answer(ticket=ticket, actor=request.user, text=data["answer_text"])
+        finally:
+            for upload in kept:
+                upload.close()
         return ticket
+
+    def intake_pending_view(self, request, token, name):
+        """A photo kept from an intake form that failed to save (its thumbnail)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        upload = pending_file(user=request.user, token=token, name=name)
+        if upload is None:
+            raise Http404
+        content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        response = FileResponse(upload, content_type=content_type)
+        disposition = "inline" if content_type.startswith("image/") else "attachment"
+        response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(upload.name)}"
+        return response
 
     def intake_lookup_view(self, request):
         """JSON for the intake form: where the address is, possible duplicates,
@@ -574,10 +820,13 @@ class TicketAdmin(SimpleHistoryAdmin):
         address = request.GET.get("address", "")[:255]
         content = request.GET.get("content", "")[:2000]
         phone = request.GET.get("phone", "")[:32]
-        category = Category.objects.filter(pk=_int(request.GET.get("category")), is_active=True).first()
-        territory = territory_resolve(address=address) if address else Territory()
-        duplicates = intake_duplicates(user=request.user, phone=phone, content=content, community=territory.community)
-        articles = knowledge_search(content or (category.name if category else ""), category=category)
+        category = Category.objects.filter(pk=pk_or_none(request.GET.get("category")), is_active=True).first()
+        grid = Grid.objects.filter(pk=pk_or_none(request.GET.get("grid")), is_active=True).first()
+        territory = territory_resolve(grid=grid, address=address) if (grid or address) else Territory()
+        duplicates = intake_duplicates(
+            user=request.user, phone=phone, content=content, territory=territory, category=category, address=address
+        )
+        articles = knowledge_search(content, category=category)
 
         def unit(d):
             return {"id": d.pk, "name": d.name} if d else None
@@ -598,13 +847,21 @@ class TicketAdmin(SimpleHistoryAdmin):
                         "state": d.ticket.get_state_display(),
                         "category": d.ticket.category.name,
                         "content": d.ticket.content[:80],
-                        "reason": gettext("同一来电号码") if d.reason == "phone" else gettext("同社区相似诉求"),
+                        "reason": d.reason_label,
                         "url": reverse("admin:cases_ticket_change", args=[d.ticket.pk]),
                     }
                     for d in duplicates
                 ],
                 "knowledge": [
-                    {"id": a.pk, "question": a.question, "answer": a.answer, "source": a.source} for a in articles
+                    {
+                        "id": a.pk,
+                        "question": a.question,
+                        "answer": a.answer,
+                        "source": a.source,
+                        "category": {"id": a.category.pk, "name": a.category.full_name} if a.category else None,
+                        "nature": Nature.CONSULT,
+                    }
+                    for a in articles
                 ],
             },
             json_dumps_params={"ensure_ascii": False},
@@ -615,13 +872,6 @@ def _error_text(error) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(getattr(error, "message", "") or error)
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _quote(name):

@@ -6,7 +6,18 @@ from rest_framework import serializers
 from departments.models import Department, Grid
 
 from ..attachments import MAX_FILES_PER_ACTION
-from ..models import Callback, Category, Channel, InvalidKind, Nature, ReplyResult, Ticket, TicketEvent, Urgency
+from ..models import (
+    Callback,
+    Category,
+    Channel,
+    InvalidKind,
+    Nature,
+    ReasonCode,
+    ReplyResult,
+    Ticket,
+    TicketEvent,
+    Urgency,
+)
 from ..privacy import citizen_hidden_from, mask_name, mask_phone
 from ..selectors.scope import ticket_scope
 from ..workflow import VERBS, allowed_actions
@@ -189,6 +200,12 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+class CodedReasonSerializer(ReasonSerializer):
+    """A reason with an optional ``ReasonCode`` id (the verb checks its kind)."""
+
+    reason_code = serializers.PrimaryKeyRelatedField(queryset=ReasonCode.objects.all(), required=False)
+
+
 class DispatchSerializer(NoteSerializer):
     department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.filter(is_active=True))
     cohandlers = serializers.PrimaryKeyRelatedField(
@@ -204,6 +221,8 @@ class ReplySerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=ReplyResult.choices)
     text = serializers.CharField(max_length=5000)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # 公开答复摘要: scrubbed by the workflow; empty, the public pages show the result only.
+    public_summary = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class AnswerSerializer(serializers.Serializer):
@@ -247,9 +266,9 @@ ACTION_SERIALIZERS = {
     TicketEvent.Kind.PROGRESS: RequiredNoteSerializer,
     TicketEvent.Kind.REPLIED: ReplySerializer,
     TicketEvent.Kind.APPROVED: NoteSerializer,
-    TicketEvent.Kind.REWORK: ReasonSerializer,
+    TicketEvent.Kind.REWORK: CodedReasonSerializer,
     TicketEvent.Kind.ANSWERED: AnswerSerializer,
-    TicketEvent.Kind.RETURN_REQUESTED: ReasonSerializer,
+    TicketEvent.Kind.RETURN_REQUESTED: CodedReasonSerializer,
     TicketEvent.Kind.RETURN_APPROVED: NoteSerializer,
     TicketEvent.Kind.RETURN_REJECTED: ReasonSerializer,
     TicketEvent.Kind.EXTENSION_REQUESTED: ExtensionRequestSerializer,

@@ -33,6 +33,7 @@ import chinese_calendar
 import holidays
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from departments.models import Department
 
@@ -252,11 +253,12 @@ class WallCalendar(WorkCalendar):
 
 
 @functools.cache
-def statutory_holidays(year: int) -> dict[date, str]:
-    """The statutory rest days of ``year`` (date → Chinese name), without any
-    make-up swap: ``observed=False`` drops the library's guessed 调休 days, which
-    only the State Council's yearly notice decides."""
-    return dict(holidays.China(years=year, observed=False, language="zh_CN").items())
+def statutory_holidays(year: int, language: str = "zh_CN") -> dict[date, str]:
+    """The statutory rest days of ``year`` (date → name, Chinese unless
+    ``language`` is "en_US"), without any make-up swap: ``observed=False`` drops
+    the library's guessed 调休 days, which only the State Council's yearly notice
+    decides."""
+    return dict(holidays.China(years=year, observed=False, language=language).items())
 
 
 # -- the process-wide calendar -----------------------------------------------------
@@ -354,5 +356,7 @@ def calendar_gaps(today: date | None = None) -> list[int]:
 
 def assumed_holidays(year: int) -> list[tuple[date, str]]:
     """The rest days the fallback assumes for an uncovered ``year`` (shown in the
-    admin banner so a maintainer sees what the deadlines are computed on)."""
-    return sorted(statutory_holidays(year).items())
+    admin banner so a maintainer sees what the deadlines are computed on), named
+    in the reader's language."""
+    language = "zh_CN" if (get_language() or "zh").startswith("zh") else "en_US"
+    return sorted(statutory_holidays(year, language).items())

@@ -18,6 +18,7 @@ from .choices import (
     Urgency,
 )
 from .clusters import Cluster, ClusterMember
+from .decisions import ReasonCode, ReplyTemplate
 from .events import TicketEvent
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
@@ -71,8 +72,10 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "PersonalDataAccess",
+    "ReasonCode",
     "Reminder",
     "ReplyResult",
+    "ReplyTemplate",
     "RetimeRun",
     "ScanMark",
     "ServiceAttribute",

@@ -41,6 +41,15 @@ class Category(TreeNode):
     )
     description = models.TextField(_("说明"), blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
+    never_public = models.BooleanField(
+        _("不公开"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "勾选后，本分类及其全部下级分类的工单一律不在问题墙、办理进度查询和 Open311 中公开"
+            "（如养老/独居老人、举报、家暴、心理、治安类），已有工单立即生效。"
+        ),
+    )
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
 
     history = HistoricalRecords(excluded_fields=["path", "depth"])

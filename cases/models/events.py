@@ -43,6 +43,7 @@ class TicketEvent(models.Model):
         URGE_ACKNOWLEDGED = "urge_acknowledged", _("催办签收")
         REOPEN_OVERRULED = "reopen_overruled", _("复核不予重办")
         DEADLINES_RETIMED = "deadlines_retimed", _("时限调整")
+        PUBLICITY_CHANGED = "publicity_changed", _("公开设置变更")
 
     ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)
@@ -90,6 +91,15 @@ class TicketEvent(models.Model):
     due_at = models.DateTimeField(_("考核时限"), null=True, blank=True)
     on_time = models.BooleanField(_("是否按时"), null=True, blank=True)
     round = models.PositiveSmallIntegerField(_("办理轮次"), null=True, blank=True)
+    reason_code = models.ForeignKey(
+        "cases.ReasonCode",
+        verbose_name=_("原因代码"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("退回重办、申请退单时选定的原因代码。"),
+    )
 
     class Meta:
         verbose_name = _("办理记录")

@@ -1,6 +1,7 @@
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -83,6 +84,16 @@ CLOCK_RULES = (
     ClockRule(Clock.RESOLVE, CLOCKED_STATES),
 )
 RESOLVE_CLOCK = CLOCK_RULES[2]
+
+
+#: How long a received ticket may wait in 待派单 before its waiting time turns red.
+#: There is no statutory dispatch clock (DESIGN §5); these follow the sign clock's
+#: spirit (urgent 20 min) so that an urgent demand never sits unseen.
+DISPATCH_WAIT = {
+    Urgency.CRITICAL: timedelta(minutes=10),
+    Urgency.URGENT: timedelta(minutes=20),
+    Urgency.NORMAL: timedelta(hours=2),
+}
 
 
 def deadline_colour(due, warn, now) -> str:
@@ -189,6 +200,15 @@ class Ticket(models.Model):
     content = models.TextField(_("诉求内容"))
     is_proactive = models.BooleanField(_("未诉先办"), default=False)
     external_id = models.CharField(_("来源系统编号"), max_length=64, blank=True)
+    # Decided at intake by ``cases.public.public_by_default``; changed only by the
+    # workflow's ``ticket_publicity_set`` (audited).
+    is_public = models.BooleanField(
+        _("公开"),
+        default=True,
+        db_default=True,
+        editable=False,
+        help_text=_("可在问题墙、办理进度查询和 Open311 中公开；主动治理和物联感知工单默认不公开。"),
+    )
 
     # The citizen (personal data, DESIGN §8).
     citizen_name = models.CharField(_("诉求人姓名"), max_length=50, blank=True)
@@ -295,6 +315,14 @@ class Ticket(models.Model):
     reply_result = models.CharField(_("办理结果"), max_length=16, choices=ReplyResult.choices, blank=True)
     reply_text = models.TextField(_("办理情况"), blank=True)
     reply_reason = models.TextField(_("无法解决原因"), blank=True)
+    public_summary = models.TextField(
+        _("公开答复摘要"),
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text=_("承办单位确认的公开答复，已去除姓名、电话、证件号和门牌号；公开页面只显示它，不显示办理情况原文。"),
+    )
     invalid_kind = models.CharField(_("无效类型"), max_length=20, choices=InvalidKind.choices, blank=True)
     invalid_reason = models.TextField(_("无效原因"), blank=True)
     merged_into = models.ForeignKey(
@@ -363,6 +391,8 @@ class Ticket(models.Model):
             models.Index(fields=["resolve_due_at"], name="ticket_resolve_due"),
             models.Index(fields=["category", "received_at"], name="ticket_category_received"),
             models.Index(fields=["community", "category", "received_at"], name="ticket_community_cat"),
+            # Intake's duplicates by place: the same grid and category family lately.
+            models.Index(fields=["grid", "category", "received_at"], name="ticket_grid_cat"),
             models.Index(fields=["citizen_phone"], name="ticket_phone"),
             models.Index(fields=["citizen_phone_last4"], name="ticket_phone_last4"),
             # Work lists are about open tickets, a tenth of the table or less: these
@@ -432,6 +462,30 @@ class Ticket(models.Model):
         clocks = self.running_clocks().values()
         self.next_due_at = min((due for due, _warn in clocks), default=None)
         self.next_warn_at = min((warn or due for due, warn in clocks), default=None)
+
+    def next_clock(self) -> str | None:
+        """Which running clock the list's deadline (``next_due_at``) is: the one due
+        first; on a tie the earlier in ``CLOCK_RULES`` (sign, contact, resolve)."""
+        clocks = self.running_clocks()
+        if not clocks:
+            return None
+        return Clock(min(clocks, key=lambda name: clocks[name][0]))
+
+    def waiting_for_dispatch(self, now=None) -> timedelta | None:
+        """How long a received ticket has been waiting for its dispatch."""
+        if self.state != TicketState.RECEIVED:
+            return None
+        return (now or clock.now()) - self.received_at
+
+    def waiting_colour(self, now=None) -> str:
+        """Red once the wait passes ``DISPATCH_WAIT`` for the urgency; yellow while an
+        urgent ticket waits at all; "" otherwise."""
+        waited = self.waiting_for_dispatch(now)
+        if waited is None:
+            return ""
+        if waited >= DISPATCH_WAIT[self.urgency]:
+            return Colour.RED
+        return Colour.YELLOW if self.urgency != Urgency.NORMAL else ""
 
     def colour(self, now=None) -> str:
         """The list's warning colour (``TicketQuerySet.with_colour`` is the same rule)."""

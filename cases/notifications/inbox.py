@@ -4,14 +4,15 @@ unread counts."""
 import logging
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
 
 from config import health
 from departments.models import StaffProfile
 
 from .. import clock
 from ..models import Delivery, Notification, NotificationPreference, Ticket, Urgency
-from ..selectors.scope import notification_scope
+from ..selectors.scope import notification_scope, ticket_scope
 from .delivery import quiet_until
 from .tasks import deliver_many
 
@@ -114,6 +115,27 @@ def is_urgent(ticket: Ticket) -> bool:
 
 
 UNREAD_CAP = 99
+
+#: What a message about a ticket that has left the reader's scope (returned and
+#: re-dispatched to another unit) says instead of the demand and address it carried.
+MOVED_OUT_TEXT = _("该工单已移出本单位办理范围")
+
+
+def inbox_list(queryset, user):
+    """``user``'s own messages (``notification_scope``), each marked
+    ``ticket_visible``: whether ``user`` may still see its ticket (``ticket_scope``,
+    decided now, at read time, not when the message was sent)."""
+    visible = ticket_scope(Ticket.objects.filter(pk=OuterRef("ticket_id")), user)
+    return notification_scope(queryset, user).annotate(ticket_visible=Exists(visible))
+
+
+def inbox_body(notification) -> str:
+    """The text a message shows its reader: its body, or ``MOVED_OUT_TEXT`` when
+    its ticket has left the reader's scope (the message itself, its time, kind and
+    title with the ticket number stay). ``notification`` comes from ``inbox_list``."""
+    if notification.ticket_id and not getattr(notification, "ticket_visible", False):
+        return str(MOVED_OUT_TEXT)
+    return notification.body
 
 
 def unread_count(user) -> int:

@@ -21,12 +21,14 @@ from ..api_keys import api_key_check
 from ..models import ApiKey, Category, ServiceAttribute, ServiceRequestToken, Ticket, TicketEvent
 from ..public import (
     anonymise,
+    never_public_categories,
     public_event_text,
     public_notes,
     public_place,
     public_status,
     public_tickets,
     public_unit,
+    ticket_is_public,
 )
 from ..ratelimit import over_limit
 from ..workflow import PUBLIC_KINDS, WorkflowError, WorkflowPermissionError
@@ -106,8 +108,14 @@ def _services_changed():
 
 
 def _services():
-    """Leaf categories: the services a request can be filed under."""
-    categories = list(Category.objects.filter(is_active=True).select_related("parent").order_by("path"))
+    """Leaf categories: the services a request can be filed under. A never-public
+    category is none: GeoReport requests are public by design."""
+    categories = list(
+        Category.objects.filter(is_active=True)
+        .exclude(pk__in=never_public_categories().values("pk"))
+        .select_related("parent")
+        .order_by("path")
+    )
     parents = {c.parent_id for c in categories if c.parent_id}
     return [c for c in categories if c.pk not in parents]
 
@@ -253,7 +261,7 @@ def request_detail(request, fmt, request_id):
 @endpoint()
 def token(request, fmt, token):
     row = ServiceRequestToken.objects.filter(token=token).select_related("ticket").first() if _uuid(token) else None
-    if row is None or row.ticket.is_confidential:
+    if row is None or not ticket_is_public(row.ticket):
         return error(fmt, 404, f"token {token} not found")
     return respond(
         fmt,

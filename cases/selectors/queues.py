@@ -7,7 +7,7 @@ the ticket list filtered by that queue."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from departments.roles import Role
@@ -58,12 +58,21 @@ def _own(ctx) -> Q:
     return Q(assignee_department_id=ctx.department_id)
 
 
+#: Work lists sort the most urgent first, then the nearest deadline, then the newest
+#: (the pk last, so that "the next ticket" of a list is always the same one).
+WORKLIST_ORDERING = ("priority", F("next_due_at").asc(nulls_last=True), "-received_at", "-pk")
+#: Waiting for a first step (dispatch): the most urgent, then the longest waiting.
+WAITING_ORDERING = ("priority", "received_at", "pk")
+
+
 @dataclass(frozen=True)
 class Queue:
     key: str
     label: str
     build: object  # Context -> Q | Exists
     tone: str = ""  # "", "warning" or "danger": how the count is shown
+    #: The order in which the queue is worked (the list and "提交并处理下一条").
+    ordering: tuple = WORKLIST_ORDERING
 
     def condition(self, ctx: Context):
         return self.build(ctx)
@@ -74,7 +83,7 @@ QUEUES = {
     for q in [
         Queue("my_intake_today", _("我今日受理"), lambda c: Q(created_by=c.user) & _received_today(c)),
         Queue("intake_today", _("今日受理"), lambda c: _received_today(c)),
-        Queue("to_dispatch", _("待派单"), lambda c: Q(state=S.RECEIVED), "warning"),
+        Queue("to_dispatch", _("待派单"), lambda c: Q(state=S.RECEIVED), "warning", WAITING_ORDERING),
         Queue("to_review", _("待审核"), lambda c: Q(state=S.REVIEWING), "warning"),
         Queue("return_requests", _("退单申请"), lambda c: _pending(TicketApplication.Kind.RETURN), "warning"),
         Queue("extension_requests", _("延期申请"), lambda c: _pending(TicketApplication.Kind.EXTENSION), "warning"),
@@ -209,6 +218,11 @@ def queues_for(user) -> list[Queue]:
         profile = staff_profile(user)
         keys = ROLE_QUEUES.get(profile.role, []) if profile else []
     return [QUEUES[key] for key in keys]
+
+
+def queue_get(user, key) -> Queue | None:
+    """The queue ``key`` if it is one of ``user``'s queues."""
+    return next((q for q in queues_for(user) if q.key == key), None)
 
 
 def queue_filter(queryset, queue: Queue, ctx: Context):

@@ -119,6 +119,12 @@ def callbacks_visible(user) -> bool:
     return _signed_in(user) and (user.is_superuser or staff_profile(user) is not None)
 
 
+def callback_results_only(user) -> bool:
+    """Units and grid workers read callbacks as the results of their own tickets
+    (no queue to work, no dialling): the 回访 page opens on their results."""
+    return callbacks_visible(user) and not has_callback_queue(user) and not is_citywide(user)
+
+
 def callback_scope(queryset, user):
     """The callbacks ``user`` may read.
 

@@ -19,15 +19,12 @@ from departments.selectors import staff_profile
 
 from .. import clock
 from ..models import Category, Colour, Ticket, TicketState
-from .queues import queue_context, queue_filter, queues_for
+from .queues import WORKLIST_ORDERING, queue_context, queue_filter, queue_get
 from .scope import ticket_list, user_unit_ids
 
 #: ``state`` values besides the states themselves.
 STATE_OPEN = "open"
 STATE_ALL = "all"
-
-#: Work lists sort the most urgent first, then the nearest deadline, then the newest.
-WORKLIST_ORDERING = ["priority", F("next_due_at").asc(nulls_last=True), "-received_at"]
 
 
 # -- search -----------------------------------------------------------------------------
@@ -213,7 +210,7 @@ def filter_territory(queryset, pk):
 
 
 def filter_queue(queryset, key: str, user):
-    queue = {q.key: q for q in queues_for(user)}.get(key)
+    queue = queue_get(user, key)
     if queue is None:
         return queryset
     return queue_filter(queryset, queue, queue_context(user))
@@ -316,4 +313,10 @@ def ticket_list_filtered(*, user, params: QueryDict | dict | str = ""):
     string or a mapping of the list's parameters), in work-list order."""
     if isinstance(params, str):
         params = QueryDict(params)
-    return TicketListFilter(params, ticket_list(user=user), user=user).qs.order_by(*WORKLIST_ORDERING)
+    return TicketListFilter(params, ticket_list(user=user), user=user).qs.order_by(*list_ordering(params, user))
+
+
+def list_ordering(params, user) -> list:
+    """The order of a list: its work queue's, else the work list's."""
+    queue = queue_get(user, params.get("queue")) if params.get("queue") else None
+    return list(queue.ordering if queue else WORKLIST_ORDERING)

@@ -36,6 +36,7 @@ from ..models import (
     Cluster,
     DeadlinePolicy,
     KnowledgeArticle,
+    ReasonCode,
     ReplyResult,
     ServiceAttribute,
     Ticket,
@@ -146,7 +147,13 @@ def build_categories() -> dict[str, Category]:
     def add(code, name, nature, urgency, parent):
         category, _ = Category.objects.get_or_create(
             code=code,
-            defaults={"name": name, "parent": parent, "default_nature": nature, "default_urgency": urgency},
+            defaults={
+                "name": name,
+                "parent": parent,
+                "default_nature": nature,
+                "default_urgency": urgency,
+                "never_public": code in D.NEVER_PUBLIC,
+            },
         )
         by_code[code] = category
         return category
@@ -187,10 +194,12 @@ def _demo_password_hash() -> str:
 
 
 def _user(username, full_name, *, superuser=False):
+    """A demo login; a Chinese name is stored as family name + given name."""
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
-        user = User(username=username, first_name=full_name, is_staff=True, is_superuser=superuser)
+        last, first = (full_name[:1], full_name[1:]) if len(full_name) <= 3 else ("", full_name)
+        user = User(username=username, first_name=first, last_name=last, is_staff=True, is_superuser=superuser)
         user.password = _demo_password_hash()
         user.save()
     return user
@@ -211,11 +220,13 @@ def build_users(c: City) -> dict:
         first_grid.save(update_fields=["worker"])
     handlers = {}
     named = {u[2]: users[u[0]] for u in D.DEMO_USERS if u[1] == "handler"}
-    for unit in Department.objects.exclude(kind__in=[Department.Kind.CENTRE, Department.Kind.CITY]):
+    units = Department.objects.exclude(kind__in=[Department.Kind.CENTRE, Department.Kind.CITY]).order_by("code")
+    for i, unit in enumerate(units):
         if unit.code in named:
             handlers[unit.pk] = named[unit.code]
             continue
-        user = _user(f"h{unit.code}", f"{unit.name}承办人")
+        name = D.SURNAMES[i % len(D.SURNAMES)] + D.GIVEN_NAMES[(i // len(D.SURNAMES) + i) % len(D.GIVEN_NAMES)]
+        user = _user(f"h{unit.code}", name)
         StaffProfile.objects.get_or_create(user=user, defaults={"department": unit, "role": Role.HANDLER})
         handlers[unit.pk] = user
     users["handlers"] = handlers
@@ -398,6 +409,7 @@ class Replay:
                 ticket=t,
                 actor=self.handler_of(lead),
                 reason="经核实不属于本单位职责，建议由属地街道办理。",
+                reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.RETURN, code="not_our_duty").first(),
             )
             moment += minutes(20, 180)
             self.at(moment, workflow.ticket_return_approve, ticket=t, actor=users["dispatcher"])
@@ -482,15 +494,16 @@ class Replay:
         self.at(moment, workflow.ticket_progress, ticket=t, actor=worker, note="已到现场查看，正在组织处置。")
         moment += minutes(30, 600)
         result = rng.choices([ReplyResult.SOLVED, ReplyResult.EXPLAINED, ReplyResult.UNSOLVABLE], [80, 15, 5])[0]
+        solved = result == ReplyResult.SOLVED
         t = self.at(
             moment,
             workflow.ticket_reply,
             ticket=t,
             actor=worker,
             result=result,
-            text="已现场处置完毕，问题已解决，并向诉求人反馈。"
-            if result == ReplyResult.SOLVED
-            else "已向诉求人解释相关政策和处理情况。",
+            text="已现场处置完毕，问题已解决，并向诉求人反馈。" if solved else "已向诉求人解释相关政策和处理情况。",
+            # The 公开答复摘要 the unit approves for the board (cases.public).
+            public_summary=f"{t.category.name}问题已现场处置完毕。" if solved else "已向诉求人解释相关政策。",
             reason="涉及历史遗留产权问题，需纳入明年改造计划。" if result == ReplyResult.UNSOLVABLE else "",
         )
         moment += minutes(20, 900)
@@ -501,6 +514,7 @@ class Replay:
                 ticket=t,
                 actor=users["dispatcher"],
                 reason="反馈内容避重就轻，未说明具体处置结果，请补充现场照片。",
+                reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.REWORK, code="evasive").first(),
             )
             self._bump("rework")
             moment += timedelta(hours=rng.uniform(3, 30))
@@ -511,6 +525,7 @@ class Replay:
                 actor=worker,
                 result=ReplyResult.SOLVED,
                 text="已补充处置情况：更换损坏部件，诉求人确认恢复正常。",
+                public_summary="已更换损坏部件，恢复正常。",
             )
             moment += minutes(20, 600)
         self.at(moment, workflow.ticket_approve, ticket=t, actor=users["dispatcher"])
@@ -748,6 +763,7 @@ def _finish_reopened(replay: Replay, cb, reopened_at) -> None:
                 actor=handler,
                 result=ReplyResult.SOLVED,
                 text="重办：已彻底处置，诉求人现场确认。",
+                public_summary="经重新办理，问题已处置完毕。",
             )
             replay.at(
                 reply_at + timedelta(hours=5), workflow.ticket_approve, ticket=ticket, actor=replay.users["dispatcher"]

@@ -230,6 +230,7 @@ CATEGORIES = [
         [
             ("0701", "入学学位", "consult", "", []),
             ("0702", "医疗服务", "complaint", "", []),
+            ("0703", "心理健康", "help", "", []),
         ],
     ),
     (
@@ -269,7 +270,31 @@ CATEGORIES = [
             ("1001", "景区服务", "complaint", "", []),
         ],
     ),
+    (
+        "11",
+        "社会治安",
+        "report",
+        "",
+        [
+            ("1101", "治安隐患", "report", "", []),
+            ("1102", "违法犯罪举报", "report", "", []),
+        ],
+    ),
+    (
+        "12",
+        "妇女儿童权益",
+        "help",
+        "",
+        [
+            ("1201", "家庭暴力", "help", "urgent", []),
+            ("1202", "儿童关爱", "help", "", []),
+        ],
+    ),
 ]
+
+#: Categories never shown on public pages, with all below them (养老/独居老人, 心理,
+#: 治安 and 举报, 家暴): cases.public reads ``Category.never_public``.
+NEVER_PUBLIC = {"0801", "0703", "11", "1201"}
 
 # category code → (lead by fixed unit code | "street" | "community")
 DUTIES = {
@@ -292,6 +317,7 @@ DUTIES = {
     "0602": "630100-B05",
     "0701": "630100-B04",
     "0702": "630100-B07",
+    "0703": "630100-B07",
     "0801": "community",
     "0802": "630100-B09",
     "1001": "630100-B08",
@@ -386,20 +412,25 @@ KNOWLEDGE = [
 
 # login, role, unit (code or "centre"/"city"), full name
 DEMO_USERS = [
-    ("operator", "operator", "centre", "话务员小王"),
-    ("dispatcher", "dispatcher", "centre", "派单员老李"),
-    ("supervisor", "supervisor", "centre", "督办员张科长"),
-    ("callback", "callback", "centre", "回访员小刘"),
-    ("leader", "leader", "city", "分管领导"),
-    ("handler_street", "handler", "630102001", "周家泉街道承办人"),
-    ("handler_street2", "handler", "630102002", "清真巷街道承办人"),
-    ("handler_bureau", "handler", "630100-B01", "生态环境局承办人"),
-    ("gridworker", "gridworker", "630102001001", "建国路社区网格员"),
+    ("operator", "operator", "centre", "王丽"),
+    ("dispatcher", "dispatcher", "centre", "李建国"),
+    ("supervisor", "supervisor", "centre", "张明华"),
+    ("callback", "callback", "centre", "刘芳"),
+    ("leader", "leader", "city", "赵志强"),
+    ("handler_street", "handler", "630102001", "周海燕"),
+    ("handler_street2", "handler", "630102002", "马文斌"),
+    ("handler_bureau", "handler", "630100-B01", "孙立新"),
+    ("gridworker", "gridworker", "630102001001", "韩秀兰"),
 ]
 
 # Further accounts the demo needs (not printed as logins): a second callback agent
 # and the unit head of the first street office.
+# Names for the generated handler of each further unit (family name, given name),
+# picked in turn so the timeline shows people, not logins like "h630103003".
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾"
+GIVEN_NAMES = "伟 芳 娜 敏 静 强 磊 洋 艳 勇 军 杰 娟 涛 明 超 霞 平 刚 桂英".split()
+
 EXTRA_USERS = [
-    ("callback2", "callback", "centre", "回访员小陈"),
-    ("head_street", "unit_head", "630102001", "周家泉街道主任"),
+    ("callback2", "callback", "centre", "陈静"),
+    ("head_street", "unit_head", "630102001", "吴国栋"),
 ]

@@ -156,7 +156,8 @@ class Writer:
 
 TICKET_COLUMNS = [
     "id", "number", "channel", "nature", "urgency", "priority", "category_id", "content", "is_proactive",
-    "external_id", "citizen_name", "citizen_phone", "citizen_phone_last4", "is_anonymous", "is_confidential",
+    "is_public", "external_id", "citizen_name", "citizen_phone", "citizen_phone_last4", "is_anonymous",
+    "is_confidential",
     "address", "grid_id", "community_id", "street_id", "district_id", "lead_department_id",
     "assignee_department_id", "handler_id", "state", "sign_due_at", "sign_warn_at", "contact_due_at",
     "contact_warn_at", "resolve_due_at", "resolve_warn_at", "next_warn_at", "next_due_at", "received_at",
@@ -346,6 +347,7 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
             (
                 ticket_id, number, channels[i], natures[i], urgency, {"critical": 0, "urgent": 1}.get(urgency, 2),
                 category.pk, content, int(channels[i] in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),
+                int(channels[i] not in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),  # public_by_default
                 "", rng.choice(demo.SURNAMES) + rng.choice("先生女士"), phone, phone[-4:], 0,
                 int(natures[i] == "report" and rng.random() < 0.5), f"{prefix}{rng.randrange(1, 30)}号院",
                 grid_id, community_id, street_id, district_id, lead if dispatched else None, assignee, handler,

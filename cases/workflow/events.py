@@ -14,6 +14,7 @@ as an ISO 8601 string.
 from datetime import datetime
 
 from departments.models import Department
+from departments.selectors import person_name
 
 
 def unit_ref(department: Department | None) -> dict | None:
@@ -77,10 +78,11 @@ def contacted_data(*, first: bool, on_time: bool | None = None) -> dict:
     return data
 
 
-def replied_data(*, result: str, reason: str, department) -> dict:
-    """``replied`` and ``reply_drafted``: ``{"result", "reason", "department"}`` —
-    the ``ReplyResult``, why it could not be solved (or ``""``), the replying unit."""
-    return {"result": result, "reason": reason, "department": unit_ref(department)}
+def replied_data(*, result: str, reason: str, department, public_summary: str = "") -> dict:
+    """``replied`` and ``reply_drafted``: ``{"result", "reason", "department",
+    "public_summary"}`` — the ``ReplyResult``, why it could not be solved (or ``""``),
+    the replying unit, the 公开答复摘要 it approved (scrubbed; ``""``: none)."""
+    return {"result": result, "reason": reason, "department": unit_ref(department), "public_summary": public_summary}
 
 
 def approved_data(*, on_time: bool) -> dict:
@@ -93,16 +95,28 @@ def master_closed_data(*, master) -> dict:
     return {"master": master.number}
 
 
-def rework_data(*, rework_count: int, became_problem: bool) -> dict:
-    """``rework``: ``{"rework_count", "became_problem"}`` — reworks so far, and
-    whether this one made it a 问题工单."""
-    return {"rework_count": rework_count, "became_problem": became_problem}
+def reason_ref(reason_code) -> dict | None:
+    """``{"id", "code", "label"}`` of a ``ReasonCode`` (the label as it was then), or ``None``."""
+    return {"id": reason_code.pk, "code": reason_code.code, "label": reason_code.label} if reason_code else None
+
+
+def rework_data(*, rework_count: int, became_problem: bool, reason_code=None) -> dict:
+    """``rework``: ``{"rework_count", "became_problem", "reason_code"}`` — reworks
+    so far, whether this one made it a 问题工单, and the coded reason (or ``None``;
+    absent on rows written before codes)."""
+    return {"rework_count": rework_count, "became_problem": became_problem, "reason_code": reason_ref(reason_code)}
 
 
 def application_data(*, application) -> dict:
-    """``return_requested``, ``return_rejected``, ``extension_rejected``:
+    """``return_rejected``, ``extension_rejected``:
     ``{"application"}`` — the id of the ``TicketApplication``."""
     return {"application": application.pk}
+
+
+def return_requested_data(*, application, reason_code=None) -> dict:
+    """``return_requested``: ``{"application", "reason_code"}`` — the id of the
+    ``TicketApplication`` and the coded reason (or ``None``; absent on old rows)."""
+    return {"application": application.pk, "reason_code": reason_ref(reason_code)}
 
 
 def return_approved_data(*, application, department) -> dict:
@@ -168,7 +182,7 @@ def escalated_data(*, leader, resolve_due_at: datetime | None, previous_due_at: 
     leader (``{"id", "name"}``), the resolve deadline after and before (either
     may be ``None``)."""
     return {
-        "leader": {"id": leader.pk, "name": leader.get_full_name() or leader.get_username()},
+        "leader": {"id": leader.pk, "name": person_name(leader)},
         "resolve_due_at": _when(resolve_due_at),
         "previous_due_at": _when(previous_due_at),
     }
@@ -183,6 +197,11 @@ def urged_data(*, urge, department) -> dict:
 def urge_acknowledged_data(*, urge) -> dict:
     """``urge_acknowledged``: ``{"urge", "number"}`` — the ``Urge`` id and number."""
     return {"urge": urge.pk, "number": urge.number}
+
+
+def publicity_changed_data(*, public: bool) -> dict:
+    """``publicity_changed``: ``{"public"}`` — whether the ticket may now be public."""
+    return {"public": public}
 
 
 def deadlines_retimed_data(*, reason: str, clocks: dict) -> dict:

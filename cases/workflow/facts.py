@@ -62,6 +62,8 @@ class _Replay:
             due = self.contact_due
             on_time = due is None or at <= due
             facts.update(unit_id=self.lead, dispatch_id=self.dispatch, due_at=due, on_time=on_time)
+        elif kind in (K.REWORK, K.RETURN_REQUESTED):  # charged to the lead unit of the moment
+            facts.update(unit_id=self.lead, dispatch_id=self.dispatch)
         elif kind == K.RETURN_APPROVED:
             facts.update(unit_id=_unit_id(data) or self.lead, dispatch_id=self.dispatch)
             self.lead, self.resolve_due = None, None

@@ -158,6 +158,8 @@ VERBS: dict[str, Verb] = _rows(
     # Written by the re-timing task after a calendar or policy change; the unit
     # hears of it once per batch (cases.deadlines.retiming), not per ticket.
     Verb(Kind.DEADLINES_RETIMED),
+    # Whether the ticket may be on public pages (cases.public): the centre decides.
+    Verb(Kind.PUBLICITY_CHANGED, _("设置公开范围")),
 )
 
 #: Events that change what a citizen would see (status page, Open311 updates).

@@ -62,6 +62,8 @@ ERR_CATEGORY_INACTIVE = _("诉求分类“%(name)s”已停用。")
 ERR_INVALID_KIND = _("请选择无效类型。")
 ERR_REPLY_RESULT = _("请选择办理结果。")
 ERR_PHONE = _("电话号码格式不正确。")
+ERR_PUBLICITY_SAME = _("工单已是“%(setting)s”。")
+ERR_REASON_CODE = _("原因“%(label)s”已停用或不适用于此操作。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")
@@ -172,6 +174,8 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.REOPEN_OVERRULED: _rule({S.HANDLING}, {S.CLOSED}, {Role.SUPERVISOR: Scope.ANY}),
     # Re-timing after a calendar or policy change: the system only, on running clocks.
     Kind.DEADLINES_RETIMED: _rule(set(CLOCKED_STATES), set(CLOCKED_STATES), {}),
+    # Public or private (cases.public): the centre may decide in any state, the state stays.
+    Kind.PUBLICITY_CHANGED: _rule(set(S), set(S), {Role.SUPERVISOR: Scope.ANY, **DISPATCHER}),
 }
 
 #: Transitions the system itself may make (``actor=None``): the deadline scan urges,

@@ -42,6 +42,7 @@ from ..models import (
     CoHandling,
     InvalidKind,
     Nature,
+    ReasonCode,
     ReplyResult,
     Ticket,
     TicketApplication,
@@ -52,6 +53,7 @@ from ..models import (
 )
 from ..notifications import on_transition  # the module: it reads the registry, so may still be loading
 from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
+from ..public import public_by_default, public_summary_scrub
 from ..selectors.scope import user_unit_ids
 from .events import (
     application_data,
@@ -68,9 +70,11 @@ from .events import (
     invalidated_data,
     master_closed_data,
     merged_data,
+    publicity_changed_data,
     reopened_data,
     replied_data,
     return_approved_data,
+    return_requested_data,
     rework_data,
     signed_data,
     subdispatched_data,
@@ -96,6 +100,8 @@ from .rules import (
     ERR_NOT_COHANDLER,
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
+    ERR_PUBLICITY_SAME,
+    ERR_REASON_CODE,
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
@@ -277,6 +283,7 @@ def ticket_create(
     if is_anonymous:
         citizen_name = ""
     validated = attachments_validate(attachments)
+    is_proactive = channel in PROACTIVE_CHANNELS if is_proactive is None else is_proactive
     territory: Territory = territory_resolve(
         grid=grid, community=community, address=address, latitude=latitude, longitude=longitude
     )
@@ -290,7 +297,8 @@ def ticket_create(
             urgency=urgency,
             category=category,
             content=content,
-            is_proactive=channel in PROACTIVE_CHANNELS if is_proactive is None else is_proactive,
+            is_proactive=is_proactive,
+            is_public=public_by_default(channel=channel, is_proactive=is_proactive),
             external_id=external_id,
             citizen_name=citizen_name.strip(),
             citizen_phone=citizen_phone.strip(),
@@ -621,9 +629,13 @@ def ticket_progress(*, ticket: Ticket, actor, note: str, attachments=(), kind=At
 
 
 @performs(Kind.REPLIED)
-def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str = "", attachments=()) -> Ticket:
+def ticket_reply(
+    *, ticket: Ticket, actor, result: str, text: str, reason: str = "", public_summary: str = "", attachments=()
+) -> Ticket:
     """办理反馈: the unit reports what was done; the centre reviews it next. The
-    citizen must have been contacted first, unless they left no way to reach them."""
+    citizen must have been contacted first, unless they left no way to reach them.
+    ``public_summary`` is the 公开答复摘要 the unit approves for public pages; it is
+    scrubbed of personal data here, and left empty the pages show only the result."""
     if result not in ReplyResult.values:
         raise WorkflowError(ERR_REPLY_RESULT, code="result")
     text = _require_text(text, _("办理情况"))
@@ -649,6 +661,7 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
             t.signoff_pending = False
             t.replied_at = now
         t.reply_result, t.reply_text, t.reply_reason = result, text, reason
+        t.public_summary = public_summary_scrub(public_summary, t)
         event = _record(
             t,
             actor=actor,
@@ -656,8 +669,10 @@ def ticket_reply(*, ticket: Ticket, actor, result: str, text: str, reason: str =
             from_state=from_state,
             now=now,
             note=text,
-            fields=["reply_result", "reply_text", "reply_reason", "replied_at", "signoff_pending"],
-            data=replied_data(result=result, reason=reason, department=t.assignee_department),
+            fields=["reply_result", "reply_text", "reply_reason", "public_summary", "replied_at", "signoff_pending"],
+            data=replied_data(
+                result=result, reason=reason, department=t.assignee_department, public_summary=t.public_summary
+            ),
         )
         attachments_store(
             ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
@@ -700,6 +715,7 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 def _close_merged(master: Ticket, actor, now) -> None:
     for child in Ticket.objects.select_for_update().filter(merged_into=master, state=S.MERGED):
         child.reply_result, child.reply_text = master.reply_result, master.reply_text
+        child.public_summary = master.public_summary
         child.replied_at, child.closed_at = master.replied_at, now
         _record(
             child,
@@ -708,15 +724,17 @@ def _close_merged(master: Ticket, actor, now) -> None:
             from_state=S.MERGED,
             now=now,
             note=master.reply_text,
-            fields=["reply_result", "reply_text", "replied_at", "closed_at"],
+            fields=["reply_result", "reply_text", "public_summary", "replied_at", "closed_at"],
             data=master_closed_data(master=master),
         )
 
 
 @performs(Kind.REWORK)
-def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
-    """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问)."""
+def ticket_rework(*, ticket: Ticket, actor, reason: str, reason_code: ReasonCode | None = None) -> Ticket:
+    """退回重办: the centre rejects the reply (避重就轻、推诿、答非所问), optionally with
+    a coded reason (a ``ReasonCode`` of kind rework) that the reports count per unit."""
     reason = _require_text(reason, _("退回理由"))
+    _check_reason_code(reason_code, ReasonCode.Kind.REWORK)
     with transaction.atomic():
         t = _lock(ticket)
         now = _now()
@@ -733,19 +751,29 @@ def ticket_rework(*, ticket: Ticket, actor, reason: str) -> Ticket:
             now=now,
             note=reason,
             fields=["rework_count", "is_problem"],
-            data=rework_data(rework_count=t.rework_count, became_problem=newly_problem),
+            data=rework_data(rework_count=t.rework_count, became_problem=newly_problem, reason_code=reason_code),
+            # The unit whose reply was sent back: what the rework-reason breakdown counts.
+            facts={**_facts(unit_id=t.lead_department_id, dispatch=_current_dispatch(t)), "reason_code": reason_code},
         )
     return t
+
+
+def _check_reason_code(reason_code: ReasonCode | None, kind: str) -> None:
+    if reason_code is not None and (reason_code.kind != kind or not reason_code.is_active):
+        raise WorkflowError(ERR_REASON_CODE, code="reason_code", params={"label": reason_code.label})
 
 
 # -- return (退单) ------------------------------------------------------------------
 
 
 @performs(Kind.RETURN_REQUESTED)
-def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplication:
-    """申请退单: the lead unit says "not ours". The clock keeps running until the
-    centre rules."""
+def ticket_return_request(
+    *, ticket: Ticket, actor, reason: str, reason_code: ReasonCode | None = None
+) -> TicketApplication:
+    """申请退单: the lead unit says "not ours" (optionally with a coded reason, a
+    ``ReasonCode`` of kind return). The clock keeps running until the centre rules."""
     reason = _require_text(reason, _("退单理由"))
+    _check_reason_code(reason_code, ReasonCode.Kind.RETURN)
     with transaction.atomic():
         t = _lock(ticket)
         now = _now()
@@ -759,7 +787,9 @@ def ticket_return_request(*, ticket: Ticket, actor, reason: str) -> TicketApplic
             now=now,
             note=reason,
             fields=[],
-            data=application_data(application=application),
+            data=return_requested_data(application=application, reason_code=reason_code),
+            # The unit that asked: what the return-reason breakdown counts.
+            facts={**_facts(unit_id=t.lead_department_id, dispatch=_current_dispatch(t)), "reason_code": reason_code},
         )
     return application
 
@@ -814,26 +844,45 @@ def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
 # -- extension (延期) ---------------------------------------------------------------
 
 
-def extension_is_late(ticket: Ticket, now) -> bool:
-    """Late: at or after the resolve deadline, or at or after the cut-off time
-    (17:00 by default) on the local day the deadline falls on."""
+def extension_request_deadline(ticket: Ticket) -> datetime | None:
+    """The last moment an extension may be asked for: the cut-off time (17:00 by
+    default) on the local day the resolve deadline falls on, or the deadline itself
+    if that comes first; ``None`` without a resolve deadline."""
     due = ticket.resolve_due_at
-    if due is None or now >= due:
-        return True
+    if due is None:
+        return None
     cal = calendar_for(ticket.lead_department_id)
     due_day = timezone.localtime(due, cal.tz).date()
     cutoff = cal.working_day_cutoff(due_day, time.fromisoformat(settings.EXTENSION_REQUEST_CUTOFF))
-    return now >= cutoff
+    return min(due, cutoff)
+
+
+def extension_is_late(ticket: Ticket, now) -> bool:
+    """Late: at or after the resolve deadline, or at or after the cut-off time
+    (17:00 by default) on the local day the deadline falls on."""
+    deadline = extension_request_deadline(ticket)
+    return deadline is None or now >= deadline
+
+
+def extension_due_after(ticket: Ticket, working_days: int) -> datetime | None:
+    """The resolve deadline once ``working_days`` are granted (the unit's calendar)."""
+    if ticket.resolve_due_at is None:
+        return None
+    return calendar_for(ticket.lead_department_id).add_limit(ticket.resolve_due_at, working_days, TimeUnit.WORKING_DAY)
 
 
 @performs(Kind.EXTENSION_REQUESTED)
-def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason: str) -> TicketApplication:
-    """申请延期: must come before the deadline; the total is capped."""
+def ticket_extension_request(
+    *, ticket: Ticket, actor, working_days: int, reason: str, attachments=()
+) -> TicketApplication:
+    """申请延期: must come before the deadline; the total is capped. Supporting
+    documents (attachments) go on the request's event, where the ruling shows them."""
     reason = _require_text(reason, _("延期理由"))
     cap = settings.EXTENSION_MAX_WORKING_DAYS
     if not isinstance(working_days, int) or not 1 <= working_days <= cap:
         raise WorkflowError(ERR_EXTENSION_DAYS, code="days", params={"max": cap})
-    with transaction.atomic():
+    validated = attachments_validate(attachments)
+    with stored_files_guard() as stored, transaction.atomic():
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.EXTENSION_REQUESTED, t, actor)
@@ -846,7 +895,7 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
         application = _open_application(
             t, TicketApplication.Kind.EXTENSION, actor, now, reason=reason, working_days=working_days
         )
-        _record(
+        event = _record(
             t,
             actor=actor,
             kind=Kind.EXTENSION_REQUESTED,
@@ -855,6 +904,9 @@ def ticket_extension_request(*, ticket: Ticket, actor, working_days: int, reason
             note=reason,
             fields=[],
             data=extension_requested_data(application=application, working_days=working_days),
+        )
+        attachments_store(
+            ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.OTHER, stored=stored
         )
     return application
 
@@ -878,7 +930,7 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
         cal = calendar_for(t.lead_department_id)
         previous_due = t.resolve_due_at
-        t.resolve_due_at = cal.add_limit(previous_due, days, TimeUnit.WORKING_DAY)
+        t.resolve_due_at = extension_due_after(t, days)
         start = t.dispatched_at or now
         t.resolve_warn_at = cal.warn_time(start, t.resolve_due_at, TimeUnit.WORKING_DAY)
         t.extension_count += 1
@@ -1249,6 +1301,15 @@ def ticket_require_signoff(*, ticket: Ticket, actor, reason: str = "") -> Ticket
     return t
 
 
+def escalation_due(ticket: Ticket, now, working_days: int | None = None) -> tuple[datetime, bool]:
+    """(the resolve deadline ``working_days`` from ``now`` would set, whether it
+    is earlier than the current one): escalation only ever shortens the limit, so a
+    ticket already past its deadline keeps it."""
+    days = working_days or settings.HOTLINE_ESCALATION_WORKING_DAYS
+    shortened = calendar_for(ticket.lead_department_id).add_limit(now, days, TimeUnit.WORKING_DAY)
+    return shortened, ticket.resolve_due_at is None or shortened < ticket.resolve_due_at
+
+
 @performs(Kind.ESCALATED)
 def ticket_escalate(
     *, ticket: Ticket, actor, leader, reason: str, working_days: int | None = None, require_signoff: bool = True
@@ -1265,9 +1326,9 @@ def ticket_escalate(
         now = _now()
         _authorize(Kind.ESCALATED, t, actor)
         cal = calendar_for(t.lead_department_id)
-        shortened = cal.add_limit(now, days, TimeUnit.WORKING_DAY)
+        shortened, shortens = escalation_due(t, now, days)
         previous_due = t.resolve_due_at
-        if previous_due is None or shortened < previous_due:
+        if shortens:
             t.resolve_due_at = shortened
             t.resolve_warn_at = cal.warn_time(now, shortened, TimeUnit.WORKING_DAY)
         t.escalated_to, t.escalated_at = leader, now
@@ -1451,5 +1512,35 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             note=reason,
             fields=["closed_at", "callback_exempt", "signoff_pending"],
             facts=_close_facts(t, now),
+        )
+    return t
+
+
+# -- public or private -------------------------------------------------------------------
+
+
+@performs(Kind.PUBLICITY_CHANGED)
+def ticket_publicity_set(*, ticket: Ticket, actor, public: bool, reason: str) -> Ticket:
+    """设置公开范围: whether the ticket may appear on public pages (the board, the
+    lookup's content, Open311). A never-public category or a confidential report
+    stays off them whatever this says (``cases.public.public_tickets``)."""
+    reason = _require_text(reason, _("理由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.PUBLICITY_CHANGED, t, actor)
+        if t.is_public == bool(public):
+            setting = _("公开") if public else _("不公开")
+            raise WorkflowError(ERR_PUBLICITY_SAME, code="publicity_same", params={"setting": setting})
+        t.is_public = bool(public)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.PUBLICITY_CHANGED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=["is_public"],
+            data=publicity_changed_data(public=t.is_public),
         )
     return t

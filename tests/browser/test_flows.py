@@ -131,7 +131,7 @@ def test_the_dashboard_draws_its_charts(page, live_server, city, shoot):
     page.click("#dashboard-link")
     expect(page.locator(".dashboard[data-ready=true]")).to_be_attached()
     expect(page.locator("#kpis")).to_contain_text("受理量")
-    assert page.locator(".charts canvas").count() >= 10  # drawn by ECharts from our own static files
+    assert page.locator(".charts .canvas svg").count() >= 10  # drawn by ECharts from our own static files
     expect(page.locator("#table-hotspots")).to_contain_text("东关社区")
     shoot(page, "11-dashboard")
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import workflow
-from cases.models import Attachment, KnowledgeArticle, Ticket, TicketEvent, TicketState, Urgency
+from cases.models import Attachment, KnowledgeArticle, ReasonCode, Ticket, TicketEvent, TicketState, Urgency
 from tests.conftest import drive, local, new_ticket
 
 Kind = TicketEvent.Kind
@@ -40,7 +40,7 @@ def login(client, user):
 
 def listed_numbers(response):
     """Ticket numbers in the result rows (not in the search box or elsewhere)."""
-    return set(re.findall(r'/change/">(\d{8}-\d{5})</a>', response.content.decode()))
+    return set(re.findall(r'/change/(?:\?[^"]*)?">(\d{8}-\d{5})</a>', response.content.decode()))
 
 
 CHANGELIST = "/admin/cases/ticket/"
@@ -333,10 +333,10 @@ def test_unknown_action_is_not_found(client, city, clock):
     [
         (S.RECEIVED, "operator", Kind.ANSWERED, {"result": "explained", "text": "已解释"}),
         (S.RECEIVED, "operator", Kind.INVALIDATED, {"invalid_kind": "harassment", "reason": "骚扰"}),
-        (S.REVIEWING, "dispatcher", Kind.REWORK, {"reason": "答非所问"}),
+        (S.REVIEWING, "dispatcher", Kind.REWORK, {"reason_code": ("rework", "off_topic"), "reason": "答非所问"}),
         (S.HANDLING, "handler", Kind.PROGRESS, {"note": "处理中"}),
         (S.HANDLING, "handler", Kind.SUBDISPATCHED, {"department": "community"}),
-        (S.HANDLING, "handler", Kind.RETURN_REQUESTED, {"reason": "非本单位职责"}),
+        (S.HANDLING, "handler", Kind.RETURN_REQUESTED, {"reason_code": ("return", "duplicate"), "reason": "非"}),
         (S.HANDLING, "handler", Kind.EXTENSION_REQUESTED, {"working_days": 2, "reason": "需协调"}),
         (S.HANDLING, "handler", Kind.COHANDLERS_ADDED, {"departments": ["bureau"]}),
         (S.CLOSED, "callback", Kind.REOPENED, {"reason": "回访不满意"}),
@@ -347,6 +347,8 @@ def test_each_action_form_works(client, city, clock, state, user, kind, data):
     data = {
         key: ([getattr(city, v).pk for v in value] if isinstance(value, list) else getattr(city, value).pk)
         if key in ("department", "departments")
+        else ReasonCode.objects.get(kind=value[0], code=value[1]).pk
+        if key == "reason_code"
         else value
         for key, value in data.items()
     }

@@ -270,7 +270,7 @@ def test_the_agents_queue_and_recording_through_the_admin(client, city, pending)
                 "r-satisfaction": "unsatisfied",
                 "r-score_attitude": "2",
                 "r-comment": "仍然不热",
-                "r-unit_at_fault": "on",
+                "r-unit_at_fault": "1",
             },
         )
     assert response.status_code == 302

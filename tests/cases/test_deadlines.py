@@ -7,6 +7,7 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from cases.deadlines import calendar as deadlines
 from cases.deadlines import policy
@@ -165,8 +166,11 @@ def test_unknown_year_falls_back_to_statutory_holidays_and_weekends_and_is_flagg
     assert cal.add_limit(local(2026, 12, 31, 10, 0), 1, TimeUnit.WORKING_DAY) == local(2027, 1, 4, 10, 0)
     assert calendar_gaps(today=date(2026, 11, 23)) == [2027]
     assert calendar_gaps(today=date(2026, 9, 1)) == []  # 2027 is not needed yet
-    assumed = dict(deadlines.assumed_holidays(2027))
+    with translation.override("zh-hans"):
+        assumed = dict(deadlines.assumed_holidays(2027))
     assert assumed[date(2027, 1, 1)] == "元旦" and date(2027, 2, 8) in assumed
+    with translation.override("en"):  # the banner names them in the reader's language
+        assert dict(deadlines.assumed_holidays(2027))[date(2027, 1, 1)] == "New Year's Day"
 
 
 def test_unknown_year_uses_the_holiday_table_once_entered(db, library_without_2027):

@@ -8,7 +8,8 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from cases.models import Callback, Cluster, DeadlinePolicy, Ticket, TicketEvent, Urge
+from cases.models import Callback, Category, Cluster, DeadlinePolicy, Ticket, TicketEvent, Urge
+from cases.public import public_tickets
 from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
 from tests.cases.invariants import assert_consistent
@@ -67,6 +68,16 @@ def test_seed_demo_builds_the_city_and_is_idempotent():
     assert {Cluster.Kind.MASS, Cluster.Kind.REPEAT_CALLER} <= set(Cluster.objects.values_list("kind", flat=True))
     assert Cluster.objects.filter(status=Cluster.Status.ESCALATED).exists()
     assert Urge.objects.exists()
+    # the public face (cases.public): the care categories never public, sensor
+    # tickets private, closed tickets with the summary their unit approved
+    public = public_tickets(include_invalid=True)
+    assert {"养老服务", "心理健康", "社会治安", "家庭暴力"} <= set(
+        Category.objects.filter(never_public=True).values_list("name", flat=True)
+    )
+    assert not public.filter(category__code="080101").exists()
+    assert not public.filter(channel="sensor").exists()
+    closed = tickets.filter(state="closed", events__kind=TicketEvent.Kind.APPROVED)
+    assert closed.exists() and not closed.filter(public_summary="").exists()
 
     before = table_counts()
     out = io.StringIO()

@@ -685,6 +685,7 @@ def test_allowed_actions_follow_the_table(city, clock):
         Kind.COHANDLERS_ADDED,
         Kind.MERGED,
         Kind.SIGNOFF_REQUIRED,
+        Kind.PUBLICITY_CHANGED,
     }
     workflow.ticket_return_request(ticket=ticket, actor=city.handler, reason="…")
     assert {Kind.RETURN_APPROVED, Kind.RETURN_REJECTED} <= set(workflow.allowed_actions(ticket, city.dispatcher))

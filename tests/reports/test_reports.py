@@ -201,7 +201,7 @@ def test_dashboard_data_for_at_least_ten_charts(client, october):
         "channels",
         "categories",
         "territories",
-        "ranking",
+        "rankings",
         "overdue_by_unit",
         "handling_time",
         "callbacks",

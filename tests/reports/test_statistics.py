@@ -308,9 +308,14 @@ def test_one_ranking_threshold_for_the_dashboard_and_the_reports(client, month, 
         more = client.get(reverse("admin:dashboard_data"), {"period": "month"}).json()
     dispatched = Counter(t.lead_department.name for t in Ticket.objects.all() if _in(t.first_dispatched_at))
     assert dispatched["东关大街街道"] == 2 and dispatched["住房和城乡建设局"] == 1
+
     # ranked on 综合得分, which needs callbacks: the street (a) and the bureau (c) have them
-    assert {r["name"] for r in ranked["ranking"]} == {"东关大街街道"} and ranked["ranking_min_tickets"] == 2
-    assert {r["name"] for r in more["ranking"]} == {"东关大街街道", "住房和城乡建设局"}
+    def ranked_by_kind(data):
+        return {panel["kind"]: [u["name"] for u in panel["units"]] for panel in data["rankings"]}
+
+    assert ranked_by_kind(ranked) == {"street": ["东关大街街道"]} and ranked["ranking_min_tickets"] == 2
+    # a street and a bureau are ranked each against its own kind, never against each other
+    assert ranked_by_kind(more) == {"street": ["东关大街街道"], "bureau": ["住房和城乡建设局"]}
 
 
 # -- the reports -----------------------------------------------------------------------------

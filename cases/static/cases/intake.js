@@ -1,5 +1,7 @@
 /* Live-call intake: while the operator types, look up the place, possible
-   duplicates and knowledge-base answers. Plain JavaScript, no CDN. */
+   duplicates and knowledge-base answers. A new lookup goes out (debounced) when
+   the content, the phone, the address, the grid or the category changes.
+   Plain JavaScript, no CDN. */
 (function () {
   "use strict";
   const root = document.querySelector(".intake");
@@ -7,10 +9,11 @@
   if (!root || !form) return;
   const url = root.dataset.lookupUrl;
   const field = (name) => form.elements.namedItem(name);
+  const value = (name) => (field(name) ? field(name).value || "" : "");
   let timer = null;
   let lastQuery = "";
 
-  function text(el, value) { el.textContent = value; return el; }
+  function text(el, content) { el.textContent = content; return el; }
   function make(tag, cls) { const el = document.createElement(tag); if (cls) el.className = cls; return el; }
 
   function renderTerritory(t) {
@@ -26,7 +29,8 @@
     items.forEach((d) => {
       const li = make("li", "duplicate");
       const link = make("a"); link.href = d.url; link.target = "_blank"; text(link, d.number);
-      li.append(link, " ", text(make("span", "help"), `${d.reason} · ${d.received_at} · ${d.state}`), make("br"),
+      li.append(link, " ", text(make("strong", "duplicate-reason"), d.reason), " ",
+                text(make("span", "help"), `${d.received_at} · ${d.state}`), make("br"),
                 text(make("span"), d.content), make("br"));
       const button = make("button", "button merge-button");
       button.type = "submit"; button.name = "_action"; button.value = `merge:${d.id}`;
@@ -36,15 +40,43 @@
     });
   }
 
+  function setCategory(category) {
+    const select = field("category");
+    if (!select || !category) return;
+    const id = String(category.id);
+    if (![...select.options].some((o) => o.value === id)) select.add(new Option(category.name, id, false, false));
+    select.value = id;
+    // Tell select2 (it listens to jQuery's change); that change also refreshes the panels.
+    if (window.django && window.django.jQuery) window.django.jQuery(select).trigger("change");
+  }
+
+  function useAnswer(a, li) {
+    field("answer_text").value = a.answer;
+    if (field("knowledge")) field("knowledge").value = a.id;
+    if (field("nature")) field("nature").value = a.nature;
+    if (!field("content").value.trim()) field("content").value = a.question;
+    document.querySelectorAll("#knowledge-list li.chosen").forEach((el) => el.classList.remove("chosen"));
+    li.classList.add("chosen");
+    const chosen = document.getElementById("knowledge-chosen");
+    chosen.hidden = false;
+    text(chosen, interpolate(gettext("已选用口径：%s。可直接答复办结。"), [a.question]));
+    setCategory(a.category);
+    document.getElementById("answer-submit").focus();
+  }
+
   function renderKnowledge(items) {
     const list = document.getElementById("knowledge-list");
+    if (!list) return;
     list.replaceChildren();
     if (!items.length) { list.append(text(make("li", "help"), gettext("没有匹配的知识库口径。"))); return; }
+    const picked = value("knowledge");
     items.forEach((a) => {
       const li = make("li", "knowledge");
+      if (String(a.id) === picked) li.classList.add("chosen");
       li.append(text(make("strong"), a.question), make("br"), text(make("span"), a.answer));
+      if (a.category) li.append(make("br"), text(make("span", "help"), a.category.name));
       const use = make("button", "button use-answer"); use.type = "button"; text(use, gettext("使用此口径"));
-      use.addEventListener("click", () => { field("answer_text").value = a.answer; field("answer_text").focus(); });
+      use.addEventListener("click", () => useAnswer(a, li));
       li.append(make("br"), use);
       list.append(li);
     });
@@ -52,10 +84,11 @@
 
   function lookup() {
     const params = new URLSearchParams({
-      phone: field("citizen_phone").value || "",
-      address: field("address").value || "",
-      content: field("content").value || "",
-      category: field("category").value || "",
+      phone: value("citizen_phone"),
+      address: value("address"),
+      content: value("content"),
+      category: value("category"),
+      grid: value("grid"),
     });
     const query = params.toString();
     if (query === lastQuery) return;
@@ -63,7 +96,7 @@
     fetch(`${url}?${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((r) => (r.ok ? r.json() : null))
       .then((data) => {
-        if (!data) return;
+        if (!data || query !== lastQuery) return;
         renderTerritory(data.territory);
         renderDuplicates(data.duplicates);
         renderKnowledge(data.knowledge);
@@ -72,7 +105,14 @@
   }
 
   function schedule() { clearTimeout(timer); timer = setTimeout(lookup, 400); }
-  ["citizen_phone", "address", "content"].forEach((name) => field(name).addEventListener("input", schedule));
-  field("category").addEventListener("change", schedule);
-  if (window.django && window.django.jQuery) window.django.jQuery(field("category")).on("change", schedule);
+  ["citizen_phone", "address", "content"].forEach((name) => { if (field(name)) field(name).addEventListener("input", schedule); });
+  ["category", "grid"].forEach((name) => {
+    const el = field(name);
+    if (!el) return;
+    el.addEventListener("change", schedule);
+    // select2 announces a choice through jQuery only.
+    if (window.django && window.django.jQuery) window.django.jQuery(el).on("change select2:select select2:clear", schedule);
+  });
+  // After a failed save the form comes back filled in: show its panels again at once.
+  if (value("content") || value("address") || value("citizen_phone") || value("category")) lookup();
 })();
