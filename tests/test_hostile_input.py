@@ -60,6 +60,7 @@ KINDS: list[tuple[str, str]] = [
     ("admin:view_on_site", SKIP),  # a redirect by content type and id: the hostile ids below
     ("admin:jsi18n", SKIP),  # a static catalog
     ("javascript-catalog", SKIP),
+    ("favicon", SKIP),  # a static icon
     ("api-schema", SKIP),  # generated documents
     ("api-docs", SKIP),
     ("api-redoc", SKIP),

@@ -3,11 +3,13 @@ templates (办理反馈常用语). Codes are deactivated, never deleted: events 
 
 from django.contrib import admin
 
+from config.admin_input import SafeInputAdminMixin
+
 from ..models import ReasonCode, ReplyTemplate
 
 
 @admin.register(ReasonCode)
-class ReasonCodeAdmin(admin.ModelAdmin):
+class ReasonCodeAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ["label", "kind", "code", "order", "is_active"]
     list_editable = ["order", "is_active"]
     list_filter = ["kind", "is_active"]
@@ -22,7 +24,7 @@ class ReasonCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReplyTemplate)
-class ReplyTemplateAdmin(admin.ModelAdmin):
+class ReplyTemplateAdmin(SafeInputAdminMixin, admin.ModelAdmin):
     list_display = ["title", "category", "result", "order", "is_active"]
     list_filter = ["result", "is_active"]
     search_fields = ["title", "text"]
