@@ -76,6 +76,7 @@ from ..public import public_summary_scrub
 from ..selectors.queues import queue_get
 from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, ticket_search
+from ..workflow.events import event_detail
 from ..workflow.registry import VERBS
 from . import filters
 from .decisions import decision_context, review_context
@@ -582,6 +583,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         )
         for event in events:
             event.note_shown = shown_text(event.note, ticket)
+            event.detail = event_detail(event)
         clocks = []
         for name, label in Clock.choices:
             due = getattr(ticket, f"{name}_due_at")

@@ -16,6 +16,8 @@ from datetime import datetime
 from departments.models import Department
 from departments.selectors import person_name
 
+from ..models import TicketEvent, Urge
+
 
 def unit_ref(department: Department | None) -> dict | None:
     """``{"id", "name"}`` of a unit, or ``None``."""
@@ -192,6 +194,17 @@ def urged_data(*, urge, department) -> dict:
     """``urged``: ``{"urge", "urge_kind", "number", "department"}`` — the ``Urge``
     id, its kind, its notice number (``""`` unless written) and the urged unit."""
     return {"urge": urge.pk, "urge_kind": urge.kind, "number": urge.number, "department": unit_ref(department)}
+
+
+def event_detail(event) -> str:
+    """What the timeline line adds to an event's kind from its payload: an urge's
+    kind and notice number (``""`` for the kinds that need nothing)."""
+    data = event.data or {}
+    if event.kind not in (TicketEvent.Kind.URGED, TicketEvent.Kind.URGE_ACKNOWLEDGED):
+        return ""
+    kind = data.get("urge_kind")
+    label = Urge.Kind(kind).label if kind in Urge.Kind.values else ""
+    return " ".join(str(part) for part in (label, data.get("number") or "") if part)
 
 
 def urge_acknowledged_data(*, urge) -> dict:

@@ -47,7 +47,7 @@ PERSONAL = (
 VULNERABLE = f"{ELDER}24小时用水读数低于0.01立方米。" + PERSONAL
 
 #: Routes outside the admin and the staff API that carry no ticket data at all.
-DATA_FREE_ROUTES = {"set_language", "javascript-catalog", "api-schema", "api-docs", "api-redoc"}
+DATA_FREE_ROUTES = {"set_language", "javascript-catalog", "favicon", "api-schema", "api-docs", "api-redoc"}
 #: Routes that carry ticket data: each is rendered below.
 PUBLIC_DATA_ROUTES = {
     "public-board",

@@ -80,6 +80,10 @@ def test_urge_buttons_on_the_ticket_page(client, city, clock):
     url = reverse("admin:cases_ticket_action", args=[ticket.pk, Kind.URGE_ACKNOWLEDGED])
     assert client.post(url, {"urge": urge.pk, "reply": "已办"}).status_code == 302
     assert Urge.objects.get().acknowledged_at is not None
+    # The timeline line names the urge's kind and its notice number.
+    page = client.get(reverse("admin:cases_ticket_change", args=[ticket.pk])).content.decode()
+    assert f'<span class="event-detail">书面催办（催办通知书） {urge.number}</span>' in page
+    assert f'<span class="event-detail">{urge.number}</span>' in page  # its acknowledgement
 
 
 # -- escalation and sign-off -----------------------------------------------------------------
