@@ -571,10 +571,13 @@ def test_hostile_query_strings_on_every_page(hostile_world):
             params = read_page(html, base_path)[1] | set(generic) | set(base)
             fresh = sorted(name for name in params if (route.name, name) not in attacked)
             attacked.update((route.name, name) for name in params)
-            for name in fresh:  # each parameter with each value, by the first role that sees it
-                for value in generic.get(name, ["abc", "-1", "9" * 30, "2026-02-30", "\x00", LONG, MANY]):
+            # Each parameter with each value, by the first role that sees it. A NUL is
+            # refused at the door (config.middleware) whatever carries it: it goes in
+            # once per page and role, with every parameter, below.
+            for name in fresh:
+                for value in generic.get(name, ["abc", "9" * 30, "2026-02-30", LONG, MANY]):
                     attack.get(label, client, base_path, with_value(base, name, value), name, value)
-            for value in ("abc", "9" * 30):  # every role: all parameters at once
+            for value in ("abc", "9" * 30, "\x00"):  # every role: all parameters at once
                 attack.get(
                     label, client, base_path, {**base, **dict.fromkeys(params, value)}, "<every parameter>", value
                 )
