@@ -554,6 +554,7 @@ def test_hostile_query_strings_on_every_page(hostile_world):
         "all": [""],
     }
     attacked = set()
+    seen_routes = set()
     for route in all_routes():
         if kind_of(route.name) not in (PAGE, FORM):
             continue
@@ -573,11 +574,15 @@ def test_hostile_query_strings_on_every_page(hostile_world):
             attacked.update((route.name, name) for name in params)
             # Each parameter with each value, by the first role that sees it. A NUL is
             # refused at the door (config.middleware) whatever carries it: it goes in
-            # once per page and role, with every parameter, below.
+            # once per page, with every parameter, below.
             for name in fresh:
                 for value in generic.get(name, ["abc", "9" * 30, "2026-02-30", LONG, MANY]):
                     attack.get(label, client, base_path, with_value(base, name, value), name, value)
-            for value in ("abc", "9" * 30, "\x00"):  # every role: all parameters at once
+            # Every role: all parameters at once (the first role that sees the page with
+            # every kind of value, the others with one: their code paths are the same).
+            first_here = route.name not in seen_routes
+            seen_routes.add(route.name)
+            for value in ("abc", "9" * 30, "\x00") if first_here else ("abc",):
                 attack.get(
                     label, client, base_path, {**base, **dict.fromkeys(params, value)}, "<every parameter>", value
                 )
