@@ -34,7 +34,7 @@ from ..selectors.scope import (
     ticket_scope,
 )
 from .forms import LeaderChoiceField, _leaders
-from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
+from .queue_flow import carried_filters, list_url, next_in_list, with_filters
 
 
 def _error_text(error) -> str:
@@ -321,14 +321,14 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _next_in_list(self, request, done, filters):
         """记录并回访下一条: the next callback of the list the agent came from."""
-        pks = changelist_pks(self, request, filters)
-        if pks is None:  # not a list we can rebuild: stay with what was just done
-            return HttpResponseRedirect(reverse("admin:cases_callback_record", args=[done.pk]))
-        pk = next_pk(pks, done.pk)
-        if pk is None:
-            messages.info(request, gettext("本队列已没有下一条待处理的回访。"))
-            return HttpResponseRedirect(list_url(reverse("admin:cases_callback_changelist"), filters))
-        return HttpResponseRedirect(with_filters(reverse("admin:cases_callback_record", args=[pk]), filters))
+        return next_in_list(
+            self,
+            request,
+            done.pk,
+            filters,
+            item="admin:cases_callback_record",
+            empty_message=gettext("本队列已没有下一条待处理的回访。"),
+        )
 
 
 class ClusterEscalateForm(forms.Form):

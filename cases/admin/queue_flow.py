@@ -6,10 +6,12 @@ filters, the search and the ordering are the ones the user saw."""
 import copy
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import SuspiciousOperation
-from django.http import QueryDict
+from django.http import HttpResponseRedirect, QueryDict
+from django.urls import reverse
 
 FILTERS = "_changelist_filters"
 #: "提交并处理下一条" looks this far down the list for the row after the one done.
@@ -55,3 +57,18 @@ def next_pk(pks: list[int], done: int) -> int | None:
     one done has left the list: what follows is now at the top)."""
     rest = pks[pks.index(done) + 1 :] if done in pks else pks
     return rest[0] if rest else None
+
+
+def next_in_list(model_admin, request, done_pk: int, filters: str | None, *, item: str, empty_message: str):
+    """ "…并处理下一条": the page ``item`` (an admin URL name taking a pk) of the next
+    row of the list the user came from; the list itself, with ``empty_message``,
+    when nothing is left in it; the row just done when the list cannot be rebuilt."""
+    pks = changelist_pks(model_admin, request, filters)
+    if pks is None:
+        return HttpResponseRedirect(reverse(item, args=[done_pk]))
+    pk = next_pk(pks, done_pk)
+    if pk is None:
+        messages.info(request, empty_message)
+        opts = model_admin.opts
+        return HttpResponseRedirect(list_url(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"), filters))
+    return HttpResponseRedirect(with_filters(reverse(item, args=[pk]), filters))

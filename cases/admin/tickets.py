@@ -81,7 +81,7 @@ from ..workflow.registry import VERBS
 from . import filters
 from .decisions import decision_context, review_context
 from .forms import ACTION_FORMS, IntakeForm, pk_or_none
-from .queue_flow import carried_filters, changelist_pks, list_url, next_pk, with_filters
+from .queue_flow import carried_filters, list_url, next_in_list, with_filters
 
 Kind = TicketEvent.Kind
 #: The verbs of 签收: a lead unit's sign and a co-handling unit's; neither needs a note.
@@ -667,16 +667,15 @@ class TicketAdmin(SimpleHistoryAdmin):
         return JsonResponse({"summary": public_summary_scrub(text, ticket)})
 
     def _next_in_list(self, request, done, listing):
-        """提交并处理下一条: the next ticket of the list the action came from, or the
-        list itself when nothing is left in it."""
-        pks = changelist_pks(self, request, listing)
-        if pks is None:  # not a list we can rebuild: stay with what was just done
-            return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[done.pk]))
-        pk = next_pk(pks, done.pk)
-        if pk is None:
-            messages.info(request, gettext("本队列已没有下一条待处理的工单。"))
-            return HttpResponseRedirect(list_url(reverse("admin:cases_ticket_changelist"), listing))
-        return HttpResponseRedirect(with_filters(reverse("admin:cases_ticket_change", args=[pk]), listing))
+        """提交并处理下一条: the next ticket of the list the action came from."""
+        return next_in_list(
+            self,
+            request,
+            done.pk,
+            listing,
+            item="admin:cases_ticket_change",
+            empty_message=gettext("本队列已没有下一条待处理的工单。"),
+        )
 
     def attachment_view(self, request, object_id, attachment_id):
         ticket = self._scoped_or_404(request, object_id)
