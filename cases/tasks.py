@@ -59,3 +59,16 @@ def prune_pending_uploads():
     from .attachments import pending_prune  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
 
     return pending_prune(max_age_hours=settings.INTAKE_PENDING_UPLOAD_HOURS)
+
+
+@shared_task(ignore_result=True)
+def retrain_suggestions():
+    """智能派单: retrain the suggestion model on the centre's closed tickets (nightly).
+    Too little history is no error: the model in use stays and the reason is returned."""
+    from .suggestions import SuggestionsUnavailable, suggestion_train  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+
+    try:
+        row = suggestion_train()
+    except SuggestionsUnavailable as refused:
+        return str(refused)
+    return f"{row.file_name}: {row.rows} rows"

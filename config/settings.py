@@ -296,6 +296,15 @@ HOLIDAY_CACHE_SECONDS = env_int("HOTLINE_HOLIDAY_CACHE_SECONDS", 60)
 INTAKE_DUPLICATE_WINDOW_DAYS = env_int("HOTLINE_DUPLICATE_WINDOW_DAYS", 7)
 # Photos of an intake form that failed to save are kept this long for the retry.
 INTAKE_PENDING_UPLOAD_HOURS = env_int("HOTLINE_PENDING_UPLOAD_HOURS", 24)
+# 智能派单 (cases/suggestions.py): the model trained on closed tickets. Training reads
+# at most the newest SUGGEST_TRAIN_MAX_ROWS of them (bounded time and memory at any
+# size), needs at least SUGGEST_MIN_ROWS, keeps SUGGEST_MAX_FEATURES character
+# n-grams and the newest SUGGEST_NEIGHBOUR_ROWS tickets for "similar past tickets".
+SUGGEST_DIR = Path(os.environ.get("HOTLINE_SUGGEST_DIR", VAR_DIR / "suggest"))
+SUGGEST_TRAIN_MAX_ROWS = env_int("HOTLINE_SUGGEST_TRAIN_MAX_ROWS", 200_000)
+SUGGEST_MIN_ROWS = env_int("HOTLINE_SUGGEST_MIN_ROWS", 50)
+SUGGEST_MAX_FEATURES = env_int("HOTLINE_SUGGEST_MAX_FEATURES", 30_000)
+SUGGEST_NEIGHBOUR_ROWS = env_int("HOTLINE_SUGGEST_NEIGHBOUR_ROWS", 20_000)
 # Warn administrators this many days before a year the calendar has no data for.
 CALENDAR_LOOKAHEAD_DAYS = env_int("HOTLINE_CALENDAR_LOOKAHEAD_DAYS", 60)
 
@@ -386,6 +395,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
     "prune-pending-uploads": {"task": "cases.tasks.prune_pending_uploads", "schedule": crontab(hour=3, minute=27)},
+    # 智能派单: retrain the suggestion model on the day's closures, nightly.
+    "retrain-suggestions": {"task": "cases.tasks.retrain_suggestions", "schedule": crontab(hour=2, minute=40)},
 }
 
 # --- Callbacks and clusters (DESIGN §5–§6) ----------------------------------------

@@ -82,6 +82,7 @@ from . import filters
 from .decisions import decision_context, review_context
 from .forms import ACTION_FORMS, IntakeForm, pk_or_none
 from .queue_flow import carried_filters, list_url, next_in_list, with_filters
+from .suggestions import dispatch_suggestion, intake_suggestion_payload
 
 Kind = TicketEvent.Kind
 #: The verbs of 签收: a lead unit's sign and a co-handling unit's; neither needs a note.
@@ -461,6 +462,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("intake/lookup/", wrap(self.intake_lookup_view), name=f"{prefix}_intake_lookup"),
+            path("intake/suggest/", wrap(self.intake_suggest_view), name=f"{prefix}_intake_suggest"),
             path(
                 "intake/pending/<str:token>/<path:name>",
                 wrap(self.intake_pending_view),
@@ -656,6 +658,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "queue_filters": listing,
             "media": self.media + form.media,
             "suggestions": getattr(form, "suggestions", None),
+            "learned": dispatch_suggestion(kind, ticket, request.user),
             **decision_context(kind, ticket, request.user, request.get_full_path()),
         }
         return TemplateResponse(request, "admin/cases/ticket/action.html", context)
@@ -761,6 +764,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             ],
             "media": self.media + form.media,
             "lookup_url": reverse("admin:cases_ticket_intake_lookup"),
+            "suggest_url": reverse("admin:cases_ticket_intake_suggest"),
             "has_view_permission": True,
             **(extra_context or {}),
         }
@@ -867,6 +871,13 @@ class TicketAdmin(SimpleHistoryAdmin):
             },
             json_dumps_params={"ensure_ascii": False},
         )
+
+    def intake_suggest_view(self, request):
+        """JSON for the intake form: category and unit suggested by the model
+        (智能派单), the duty list's unit, and the nearest past tickets."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return JsonResponse(intake_suggestion_payload(request), json_dumps_params={"ensure_ascii": False})
 
 
 def _error_text(error) -> str:

@@ -23,6 +23,7 @@ from .events import TicketEvent
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .privacy import PersonalDataAccess
+from .suggestions import SuggestionModel
 from .supervision import Urge, UrgeNumberSequence
 from .tickets import (
     CLOCK_RULES,
@@ -80,6 +81,7 @@ __all__ = [
     "ScanMark",
     "ServiceAttribute",
     "ServiceRequestToken",
+    "SuggestionModel",
     "Ticket",
     "TicketApplication",
     "TicketEvent",

@@ -50,6 +50,7 @@ from ..models import (
     TicketState,
 )
 from . import demo_data
+from .bench_suggest import suggest_bench
 
 S = TicketState
 
@@ -160,6 +161,7 @@ OPERATIONS = [
     "api",
     "dashboard",
     "memory",
+    "suggest",
 ]
 OPEN_SQL = "tk.state IN ('received', 'dispatched', 'handling', 'reviewing')"
 LIST_SQL = """
@@ -337,6 +339,8 @@ def run(*, runs: int = 5, only: set | None = None, out=print) -> list[Row]:
         row.note = f"{_worker_peak_mb():.0f} MB RSS, a fresh process like a Celery worker"
         rows.append(row)
         out("  " + " | ".join(row.cells()))
+    if want("suggest"):
+        suggest_bench(out=out)
     return rows
 
 

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand
 from django.db.models import Count
 from tqdm import tqdm
 
-from cases.models import Ticket
+from cases.models import SuggestionModel, Ticket
+from cases.suggestions import SuggestionsUnavailable, suggestion_model_describe, suggestion_train
 from cases.tooling import demo
 
 
@@ -31,6 +32,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Deadline scan: {summary['scan']['reminders']}, urges {summary['scan']['urges']}")
             self.stdout.write(f"Follow-ups: {summary['followups']}")
             self.stdout.write(f"Reports issued: {', '.join(summary['reports'])}")
+        if not summary["skipped"] or not SuggestionModel.objects.exists():
+            # 智能派单: the nightly task's first run, now, so the forms show suggestions at once.
+            try:
+                self.stdout.write(suggestion_model_describe(suggestion_train()))
+            except SuggestionsUnavailable as refused:
+                self.stdout.write(str(refused))
         states = dict(Ticket.objects.values_list("state").annotate(n=Count("pk")))
         self.stdout.write(f"Tickets by state: {states}")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password {demo.DEMO_PASSWORD}):"))

@@ -50,6 +50,9 @@
     if (window.django && window.django.jQuery) window.django.jQuery(select).trigger("change");
   }
 
+  // The suggestion panel (suggest.js) fills the category the same way.
+  window.hotlineIntake = { setCategory };
+
   function useAnswer(a, li) {
     field("answer_text").value = a.answer;
     if (field("knowledge")) field("knowledge").value = a.id;
