@@ -427,7 +427,8 @@ def _neighbours(trained: Trained, vector, *, user, exclude_pk=None) -> list[Neig
     """The most similar past tickets the user may see, most similar first."""
     if trained.neighbour_matrix.shape[0] == 0:
         return []
-    similarity = (trained.neighbour_matrix @ vector.T).toarray().ravel()
+    # A sparse matrix times a dense vector: a tenth of the time of sparse × sparse.
+    similarity = trained.neighbour_matrix @ vector.toarray().ravel()
     order = np.argsort(-similarity)[: NEIGHBOURS * 4]
     wanted = {
         int(trained.neighbour_ids[i]): float(similarity[i])

@@ -41,6 +41,7 @@ def _database_is_the_one_ci_asked_for(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _fresh_caches(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SUGGEST_DIR = tmp_path / "suggest"
     cache.clear()  # throttles and lookup counters start from zero
     health.forget()
     calendar_invalidate()

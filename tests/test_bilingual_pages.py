@@ -56,6 +56,7 @@ SKIP_ROUTES = {
     "admin:dashboard_data",  # JSON
     "admin:export_status",  # JSON
     "admin:cases_ticket_intake_lookup",  # JSON
+    "admin:cases_ticket_intake_suggest",  # JSON
     "admin:cases_ticket_action",  # every action form is rendered below, per ticket and kind
 }
 ROLES = ["superuser", "operator", "dispatcher", "supervisor", "callback", "leader", "gridworker"]

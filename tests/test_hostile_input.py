@@ -70,6 +70,7 @@ KINDS: list[tuple[str, str]] = [
     ("admin:cases_notification_read_all", POST),
     ("admin:*_process_import", POST),
     ("admin:cases_ticket_intake_lookup", JSON),
+    ("admin:cases_ticket_intake_suggest", JSON),
     ("admin:autocomplete", JSON),
     ("admin:dashboard_data", JSON),
     ("admin:export_status", JSON),
@@ -613,6 +614,7 @@ def test_hostile_object_ids_in_urls(hostile_world):
 
 JSON_PARAMS = {
     "admin:cases_ticket_intake_lookup": ["address", "content", "phone", "category"],
+    "admin:cases_ticket_intake_suggest": ["content", "address", "channel", "grid"],
     "admin:autocomplete": ["app_label", "model_name", "field_name", "term", "page"],
     "admin:dashboard_data": ["period", "from", "to", "territory"],
     "admin:export_status": ["format"],

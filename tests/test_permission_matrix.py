@@ -104,6 +104,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_ticket_changelist", STAFF),
     ("admin:cases_ticket_add", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
     ("admin:cases_ticket_intake_lookup", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
+    ("admin:cases_ticket_intake_suggest", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
     ("admin:cases_ticket_intake_pending", NOBODY),  # one's own kept photo only (tests/cases/test_intake.py)
     ("admin:*_process_import", NOBODY),  # POST only (the import form's second step)
     ("admin:cases_ticket_export_ledger", NOBODY),  # POST only: queues an export job

@@ -62,7 +62,7 @@ def suggest_bench(*, max_rows: int | None = None, out=print) -> dict:
         vector = trained.vectorizer.transform([row.text])
         trained.category.predict_proba(vector)
         trained.unit.predict_proba(vector)
-        (trained.neighbour_matrix @ vector.T).toarray()
+        trained.neighbour_matrix @ vector.toarray().ravel()
     single_ms = (time.process_time() - started) / max(len(singles), 1) * 1000
     duty = _duty_top1(tail)
 

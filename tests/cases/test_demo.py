@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from cases.models import Callback, Category, Cluster, DeadlinePolicy, Ticket, TicketEvent, Urge
+from cases.models import Callback, Category, Cluster, DeadlinePolicy, SuggestionModel, Ticket, TicketEvent, Urge
 from cases.public import public_tickets
 from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
@@ -39,10 +39,13 @@ def table_counts():
 
 @pytest.mark.django_db
 @time_machine.travel(local(2026, 11, 25, 11, 0), tick=True)  # mid-morning: some of today's calls are still ahead
-def test_seed_demo_builds_the_city_and_is_idempotent():
+def test_seed_demo_builds_the_city_and_is_idempotent(settings):
+    settings.SUGGEST_MIN_ROWS = 10
     out = io.StringIO()
     call_command("seed_demo", tickets=80, days=8, no_progress=True, stdout=out)
     assert "Replayed 80 tickets" in out.getvalue()
+    # 智能派单: the model is trained, so the forms show suggestions at once
+    assert "Suggestion model" in out.getvalue() and SuggestionModel.objects.exists()
     districts = set(Department.objects.filter(kind="district").values_list("name", flat=True))
     assert {"城东区", "城中区", "城西区", "城北区", "湟中区", "大通县", "湟源县"} == districts
     for name in ["生态环境局", "城市管理综合行政执法局", "人力资源和社会保障局", "西宁热力公司", "西宁燃气公司"]:

@@ -280,9 +280,7 @@ def test_accuracy_is_the_share_of_rows_whose_label_is_among_the_top(data, n, k):
     labels = data.draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n))
     unit_labels = data.draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n))
     returned = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
-    rows = [
-        TrainingRow(i, "", labels[i], unit_labels[i], None, returned[i]) for i in range(n)
-    ]
+    rows = [TrainingRow(i, "", labels[i], unit_labels[i], None, returned[i]) for i in range(n)]
     trained = SimpleNamespace(
         vectorizer=SimpleNamespace(transform=lambda texts: np.arange(len(texts))),
         category=_Fixed(classes, proba),
