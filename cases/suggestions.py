@@ -32,6 +32,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
+from sklearn.preprocessing import normalize
 
 from departments.models import Department
 from departments.selectors import Territory, duty_suggest, territory_resolve
@@ -53,6 +54,9 @@ NEIGHBOURS = 5
 NEIGHBOUR_MIN_SIMILARITY = 0.15
 #: The share of the newest rows held out to measure accuracy (a time split).
 HELD_OUT_SHARE = 0.2
+#: "Similar past tickets" are similar demands first, then nearby: the address's
+#: n-grams count this much against the content's.
+NEIGHBOUR_ADDRESS_WEIGHT = 0.4
 TEXT_MAX = 2000
 
 
@@ -71,6 +75,8 @@ class TrainingRow:
     unit_id: int
     received_at: object
     returned: bool
+    content: str = ""
+    address: str = ""
 
 
 def suggestion_text(*, content: str, address: str = "", channel: str = "") -> str:
@@ -99,6 +105,8 @@ def training_rows(*, max_rows: int | None = None, until=None) -> list[TrainingRo
             unit_id,
             received_at,
             bool(returns),
+            (content or "")[:TEXT_MAX],
+            (address or "")[:255],
         )
         for pk, content, address, channel, category_id, unit_id, received_at, returns in values.iterator(
             chunk_size=5000
@@ -148,14 +156,22 @@ def _fit(rows: list[TrainingRow]) -> Trained:
         # Half the memory and file size, the same ranking.
         clf.coef_ = clf.coef_.astype(np.float32)
     keep = settings.SUGGEST_NEIGHBOUR_ROWS
+    recent = rows[-keep:]
     return Trained(
         vectorizer=vectorizer,
         category=category,
         unit=unit,
-        neighbour_matrix=matrix[-keep:].tocsr(),
-        neighbour_ids=np.array([r.pk for r in rows[-keep:]], dtype=np.int64),
+        neighbour_matrix=_neighbour_vectors(vectorizer, [r.content for r in recent], [r.address for r in recent]),
+        neighbour_ids=np.array([r.pk for r in recent], dtype=np.int64),
         trained_rows=len(rows),
     )
+
+
+def _neighbour_vectors(vectorizer, contents: list[str], addresses: list[str]):
+    """What "similar" means for the past tickets shown: the demand's words, and
+    less so its place (rows L2-normalised, so a product is a cosine)."""
+    matrix = vectorizer.transform(contents) + NEIGHBOUR_ADDRESS_WEIGHT * vectorizer.transform(addresses)
+    return normalize(matrix.tocsr())
 
 
 def _ranked(clf: SGDClassifier, matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -419,7 +435,8 @@ def suggest(
         (UnitChoice(d, unit_of.get(d.pk, 0.0), allowed=True) for d in rule_units),
         key=lambda c: -c.confidence,
     )
-    suggestion.neighbours = _neighbours(trained, vector, user=user, exclude_pk=exclude_pk)
+    near = _neighbour_vectors(trained.vectorizer, [(content or "")[:TEXT_MAX]], [(address or "")[:255]])
+    suggestion.neighbours = _neighbours(trained, near, user=user, exclude_pk=exclude_pk)
     return suggestion
 
 

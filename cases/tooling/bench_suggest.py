@@ -12,7 +12,7 @@ from departments.models import Department, Grid
 from departments.selectors import Territory, duty_suggest
 
 from ..models import Category, Ticket
-from ..suggestions import _fit, evaluate, time_split, training_rows
+from ..suggestions import _fit, _neighbour_vectors, evaluate, time_split, training_rows
 
 #: Single suggestions timed one by one (what a form pays per request, model part).
 SINGLE_RUNS = 200
@@ -62,7 +62,8 @@ def suggest_bench(*, max_rows: int | None = None, out=print) -> dict:
         vector = trained.vectorizer.transform([row.text])
         trained.category.predict_proba(vector)
         trained.unit.predict_proba(vector)
-        trained.neighbour_matrix @ vector.toarray().ravel()
+        near = _neighbour_vectors(trained.vectorizer, [row.content], [row.address])
+        trained.neighbour_matrix @ near.toarray().ravel()
     single_ms = (time.process_time() - started) / max(len(singles), 1) * 1000
     duty = _duty_top1(tail)
 

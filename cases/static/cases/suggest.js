@@ -36,7 +36,12 @@
       return;
     }
     panel.hidden = false;
-    if (data.disagreement) body.append(text(make("p", "errornote suggestion-disagrees"), data.disagreement));
+    if (data.disagreement) {
+      const rule = data.rule_unit ? data.rule_unit.name : "";
+      const model = data.units.length ? data.units[0].name : "";
+      body.append(text(make("p", "errornote suggestion-disagrees"),
+                       `${data.disagreement}：${gettext("职责清单")} ${rule} · ${gettext("模型")} ${model}`));
+    }
     const cats = make("ul", "suggested-categories");
     data.categories.forEach((c) => {
       const li = make("li");
