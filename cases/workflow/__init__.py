@@ -4,7 +4,8 @@
 - ``registry``: one row per event kind (``VERBS``): label, button order, API slug,
   public or not, notification — what the doors read;
 - ``verbs``: one function per transition;
-- ``events``: the builders of each kind's ``TicketEvent.data``.
+- ``events``: the builders of each kind's ``TicketEvent.data``;
+- ``chain``: the sub-dispatch chain's hops (下派, 收回, 交回上级), kept by the verbs.
 """
 
 from .registry import PUBLIC_KINDS, VERBS, Audience, Verb
@@ -42,6 +43,14 @@ from .rules import (
     ERR_STATE,
     ERR_SUBDISPATCH_TARGET,
     ERR_SUBDISPATCH_UNSIGNED,
+    ERR_COHANDLER_OUT_OF_RULES,
+    ERR_GRID_NO_WORKER,
+    ERR_HAND_BACK_UNSIGNED,
+    ERR_NO_CHAIN,
+    ERR_REPLY_BY_LEAD,
+    ERR_SUBDISPATCH_GRID,
+    ERR_SUBDISPATCH_ONE_TARGET,
+    ERR_TAKE_BACK_SELF,
     LEAD_ACTORS,
     PRECONDITIONS,
     SYSTEM_KINDS,
@@ -54,6 +63,8 @@ from .rules import (
     WorkflowError,
     WorkflowPermissionError,
     allowed_actions,
+    cohandler_allowed,
+    ticket_is_down_the_chain,
 )
 from .verbs import (
     ERR_NO_SIGNOFF_PENDING,
@@ -96,9 +107,23 @@ from .verbs import (
     ticket_subdispatch,
     ticket_urge,
     ticket_urge_acknowledge,
+    ticket_hand_back,
+    ticket_take_back,
 )
 
 __all__ = [
+    "ERR_COHANDLER_OUT_OF_RULES",
+    "ERR_GRID_NO_WORKER",
+    "ERR_HAND_BACK_UNSIGNED",
+    "ERR_NO_CHAIN",
+    "ERR_REPLY_BY_LEAD",
+    "ERR_SUBDISPATCH_GRID",
+    "ERR_SUBDISPATCH_ONE_TARGET",
+    "ERR_TAKE_BACK_SELF",
+    "cohandler_allowed",
+    "ticket_is_down_the_chain",
+    "ticket_hand_back",
+    "ticket_take_back",
     "COHANDLER_ACTORS",
     "DISPATCHER",
     "ERR_CATEGORY_INACTIVE",
