@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from cases import workflow
 from cases.deadlines.calendar import get_calendar
@@ -437,4 +438,40 @@ def test_the_api_takes_back_and_hands_back(tree, clock, client):
     assert client.post(url + "take-back/", {"note": "收回"}, content_type="application/json").status_code == 200
     ticket.refresh_from_db()
     assert (ticket.assignee_department, ticket.assignee_worker) == (c.district, None)
+    assert_consistent(ticket)
+
+
+def test_the_ticket_page_shows_the_chain_and_its_forms_work(tree, clock, client):
+    c = tree
+    ticket = at_district(c)
+    client.force_login(c.district_handler)
+    url = reverse("admin:cases_ticket_action", args=[ticket.pk, Kind.SUBDISPATCHED])
+    page = client.get(url).content.decode()
+    assert c.street.name in page and c.community.name not in page  # one level down only
+    response = client.post(url, {"department": c.street.pk, "note": "请街道办理"})
+    assert response.status_code == 302
+    workflow.ticket_sign(ticket=ticket, actor=c.handler)
+    workflow.ticket_subdispatch(ticket=ticket, actor=c.handler, department=c.community)
+    workflow.ticket_sign(ticket=ticket, actor=c.community_handler)
+    client.force_login(c.community_handler)
+    url = reverse("admin:cases_ticket_action", args=[ticket.pk, Kind.SUBDISPATCHED])
+    assert client.post(url, {"note": "…"}).status_code == 200  # neither a unit nor a grid: the form says so
+    response = client.post(url, {"grid": c.grid.pk})
+    assert response.status_code == 302
+    client.force_login(c.district_handler)
+    page = client.get(reverse("admin:cases_ticket_change", args=[ticket.pk])).content.decode()
+    assert 'id="chain"' in page
+    for name in ("城东区", "东关大街街道", "东关社区 · 韩秀兰"):
+        assert name in page
+    assert "action-taken_back" in page  # the district may take it back
+    client.force_login(c.gridworker)
+    workflow.ticket_sign(ticket=ticket, actor=c.gridworker)
+    url = reverse("admin:cases_ticket_action", args=[ticket.pk, Kind.HANDED_BACK])
+    assert client.post(url, {"note": ""}).status_code == 200  # a note is required
+    assert client.post(url, {"note": "已处置"}).status_code == 302
+    client.force_login(c.handler)
+    url = reverse("admin:cases_ticket_action", args=[ticket.pk, Kind.TAKEN_BACK])
+    assert client.post(url, {"note": "街道收回"}).status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.assignee_department, ticket.assignee_worker) == (c.street, None)
     assert_consistent(ticket)
