@@ -143,7 +143,13 @@ def _chain_rows(ticket, now) -> list[dict]:
             badge = deadline_badge(deadline_colour(hop.sign_due_at, hop.sign_warn_at, now), hop.sign_due_at, now)
         holder = f"{hop.to_department.name} · {person_name(hop.to_worker)}" if hop.to_worker_id else hop.to_department
         rows.append(
-            {"holder": holder, "sent_at": hop.sent_at, "signed_at": hop.signed_at, "due": hop.sign_due_at, "badge": badge}
+            {
+                "holder": holder,
+                "sent_at": hop.sent_at,
+                "signed_at": hop.signed_at,
+                "due": hop.sign_due_at,
+                "badge": badge,
+            }
         )
     return rows
 

@@ -260,7 +260,8 @@ class Replay:
         self.recent: list[tuple[int, datetime]] = []
         self.stats: dict[str, int] = {}
         self.worker_grids = {
-            g.community_id: g for g in Grid.objects.filter(worker__isnull=False, is_active=True).select_related("worker")
+            g.community_id: g
+            for g in Grid.objects.filter(worker__isnull=False, is_active=True).select_related("worker")
         }
 
     def handler_of(self, unit: Department):

@@ -15,9 +15,11 @@ End = DispatchHop.End
 
 def hops_open(ticket: Ticket) -> list[DispatchHop]:
     """The open chain, from the lead unit down (locked with the ticket's row)."""
-    return list(DispatchHop.objects.select_for_update().filter(ticket_id=ticket.pk, ended_at__isnull=True).order_by(
-        "sent_at", "pk"
-    ))
+    return list(
+        DispatchHop.objects.select_for_update()
+        .filter(ticket_id=ticket.pk, ended_at__isnull=True)
+        .order_by("sent_at", "pk")
+    )
 
 
 def hop_open(*, ticket: Ticket, actor, dispatch, to_department, to_worker=None, grid=None, sign=None, now):
@@ -38,9 +40,12 @@ def hop_open(*, ticket: Ticket, actor, dispatch, to_department, to_worker=None, 
 
 def hop_sign(*, ticket: Ticket, actor, now) -> DispatchHop | None:
     """The receiver signs the pending (last, unsigned) hop: its fact, written once."""
-    hop = DispatchHop.objects.select_for_update().filter(
-        ticket_id=ticket.pk, ended_at__isnull=True, signed_at__isnull=True
-    ).order_by("-sent_at", "-pk").first()
+    hop = (
+        DispatchHop.objects.select_for_update()
+        .filter(ticket_id=ticket.pk, ended_at__isnull=True, signed_at__isnull=True)
+        .order_by("-sent_at", "-pk")
+        .first()
+    )
     if hop is None:
         return None
     hop.signed_at, hop.signed_by = now, actor

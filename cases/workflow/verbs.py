@@ -58,8 +58,8 @@ from ..selectors.scope import user_unit_ids
 from . import chain
 from .events import (
     application_data,
-    chain_back_data,
     approved_data,
+    chain_back_data,
     cohandler_data,
     cohandlers_added_data,
     contacted_data,

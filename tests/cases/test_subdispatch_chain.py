@@ -42,7 +42,9 @@ def tree(city):
     a second grid (in another community) with its own worker."""
     city.district_handler = staff(Role.HANDLER, city.district, "handler_district", last_name="冯", first_name="军")
     city.district_head = staff(Role.UNIT_HEAD, city.district, "head_district", last_name="陈", first_name="伟")
-    city.community_b_handler = staff(Role.HANDLER, city.community_b, "handler_community_b", last_name="杜", first_name="梅")
+    city.community_b_handler = staff(
+        Role.HANDLER, city.community_b, "handler_community_b", last_name="杜", first_name="梅"
+    )
     city.gridworker2 = staff(Role.GRID_WORKER, city.community_b, "gridworker2", last_name="邓", first_name="超")
     city.grid2 = GridFactory(name="北小街一网格", code="G-BX-01", community=city.community_b, worker=city.gridworker2)
     return city
@@ -82,7 +84,11 @@ def test_district_to_street_to_community_to_grid_worker_and_back_up(tree, clock)
     ticket = at_district(c)
     resolve = ticket.resolve_due_at
     ticket = down_to_worker(c)
-    assert (ticket.state, ticket.assignee_department, ticket.assignee_worker) == (S.DISPATCHED, c.community, c.gridworker)
+    assert (ticket.state, ticket.assignee_department, ticket.assignee_worker) == (
+        S.DISPATCHED,
+        c.community,
+        c.gridworker,
+    )
     assert ticket.lead_department == c.district and ticket.resolve_due_at == resolve  # the lead stays accountable
     assert chain_of(ticket) == [
         (c.district.pk, c.street.pk, None),

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from cases import workflow
 from cases.models import DispatchHop, InvalidKind, ReplyResult, Ticket
 from cases.workflow import WorkflowError, WorkflowPermissionError
-from tests.cases.invariants import assert_consistent
 from departments.models import Department
 from departments.roles import Role
+from tests.cases.invariants import assert_consistent
 from tests.conftest import local, new_ticket
 from tests.departments.factories import GridFactory, staff
 
