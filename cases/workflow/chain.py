@@ -63,8 +63,9 @@ def hops_end(hops, *, end: str, now) -> list[int]:
 
 
 def chain_leave(ticket: Ticket, *, now) -> list[int]:
-    """The ticket leaves the lead unit (re-dispatched, returned, merged): the whole
-    open chain ends and no grid worker holds it any more. Returns the hop ids."""
+    """The ticket leaves the lead unit (re-dispatched, returned, merged) or closes
+    while passed down (a reopen overruled): the whole open chain ends and no grid
+    worker holds it any more. Returns the hop ids."""
     ticket.assignee_worker = None
     return hops_end(hops_open(ticket), end=End.LEFT, now=now)
 

@@ -1621,6 +1621,7 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
         t.closed_at = now
         t.callback_exempt = True
         t.signoff_pending = False
+        chain.chain_leave(t, now=now)  # a reopened ticket may have been passed down again
         _record(
             t,
             actor=actor,
@@ -1628,7 +1629,7 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             from_state=from_state,
             now=now,
             note=reason,
-            fields=["closed_at", "callback_exempt", "signoff_pending"],
+            fields=["closed_at", "callback_exempt", "signoff_pending", "assignee_worker"],
             facts=_close_facts(t, now),
         )
     return t

@@ -84,6 +84,8 @@ def assert_consistent(ticket: Ticket) -> None:
         assert (hop.ended_at is None) == (hop.end == "")
         assert (hop.signed_at is None) == (hop.on_time is None)
     chain = [hop for hop in hops if hop.ended_at is None]
+    if ticket.state not in (S.DISPATCHED, S.HANDLING):
+        assert not chain, ticket.state
     if chain:
         assert ticket.state in (S.DISPATCHED, S.HANDLING)
         assert chain[0].from_department_id == ticket.lead_department_id

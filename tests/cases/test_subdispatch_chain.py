@@ -481,3 +481,17 @@ def test_the_ticket_page_shows_the_chain_and_its_forms_work(tree, clock, client)
     ticket.refresh_from_db()
     assert (ticket.assignee_department, ticket.assignee_worker) == (c.street, None)
     assert_consistent(ticket)
+
+
+def test_a_reopen_overruled_while_passed_down_ends_the_chain(tree, clock):
+    c = tree
+    ticket = at_district(c)
+    ticket = workflow.ticket_reply(ticket=ticket, actor=c.district_handler, result=ReplyResult.SOLVED, text="已解决")
+    ticket = workflow.ticket_approve(ticket=ticket, actor=c.dispatcher)
+    ticket = workflow.ticket_reopen(ticket=ticket, actor=c.callback, reason="回访不满意")
+    ticket = workflow.ticket_subdispatch(ticket=ticket, actor=c.district_handler, department=c.street)
+    ticket = workflow.ticket_sign(ticket=ticket, actor=c.handler)
+    ticket = workflow.ticket_overrule_reopen(ticket=ticket, actor=c.supervisor, reason="不合理诉求")
+    assert ticket.state == S.CLOSED and not ticket_chain(ticket)
+    assert DispatchHop.objects.get(ticket=ticket).end == End.LEFT
+    assert_consistent(ticket)
