@@ -76,6 +76,7 @@ RULES: list[tuple[str, set]] = [
     ("api:ticket-detail", SCOPE),
     ("api:ticket-sign", {"superuser", *UNIT}),
     ("api:ticket-cohandler-sign", SUPER),
+    ("api:ticket-take-back", SUPER),  # a unit above the holder on the chain only; this ticket has no chain
     ("api:ticket-approve", {"superuser", "dispatcher"}),
     ("api:ticket-extension-approve", {"superuser", "dispatcher"}),
     ("api:ticket-return-approve", {"superuser", "dispatcher"}),

@@ -189,29 +189,60 @@ class DispatchForm(ActionForm):
 
 
 class SubdispatchForm(ActionForm):
+    """下派 one level down: a child unit of the holder or, from a community, one of
+    its grids (to the grid's worker)."""
+
     kind = Kind.SUBDISPATCHED
-    department = UnitChoiceField(label=_("下派至"))
+    department = UnitChoiceField(label=_("下派至"), required=False)
+    grid = forms.TypedChoiceField(label=_("或下派至网格员"), required=False, coerce=int, empty_value=None)
     note = _note(_("下派意见"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        lead = self.ticket.lead_department
-        units = lead.descendants().filter(is_active=True).exclude(pk=self.ticket.assignee_department_id)
-        self.fields["department"].choices = [
+        holder = self.ticket.assignee_department
+        units = Department.objects.filter(parent=holder, is_active=True) if holder else Department.objects.none()
+        self.fields["department"].choices = [("", "---------"), *[(str(u.pk), u.name) for u in units.order_by("path")]]
+        grids = (
+            Grid.objects.filter(community=holder, is_active=True, worker__isnull=False).select_related("worker")
+            if holder
+            else Grid.objects.none()
+        )
+        self.fields["grid"].choices = [
             ("", "---------"),
-            *[
-                (str(u.pk), (_("收回本单位办理：%s") % u.name) if u.pk == lead.pk else u.name)
-                for u in units.order_by("path")
-            ],
+            *[(str(g.pk), f"{g.name}（{person_name(g.worker)}）") for g in grids],
         ]
 
+    def clean(self):
+        data = super().clean()
+        if not self.errors and (data.get("department") is None) == (data.get("grid") is None):
+            raise forms.ValidationError(workflow.ERR_SUBDISPATCH_ONE_TARGET)
+        return data
+
     def perform(self):
+        grid = Grid.objects.get(pk=self.cleaned_data["grid"]) if self.cleaned_data["grid"] else None
         return workflow.ticket_subdispatch(
             ticket=self.ticket,
             actor=self.user,
             department=self.cleaned_data["department"],
+            grid=grid,
             note=self.cleaned_data["note"],
         )
+
+
+class TakeBackForm(ActionForm):
+    kind = Kind.TAKEN_BACK
+    note = _note(_("收回理由"))
+
+    def perform(self):
+        return workflow.ticket_take_back(ticket=self.ticket, actor=self.user, note=self.cleaned_data["note"])
+
+
+class HandBackForm(ActionForm):
+    kind = Kind.HANDED_BACK
+    note = _note(_("交回说明"), required=True)
+
+    def perform(self):
+        return workflow.ticket_hand_back(ticket=self.ticket, actor=self.user, note=self.cleaned_data["note"])
 
 
 class SignForm(ActionForm):
@@ -643,6 +674,8 @@ ACTION_FORMS = {
         AnswerForm,
         DispatchForm,
         SubdispatchForm,
+        TakeBackForm,
+        HandBackForm,
         SignForm,
         ContactForm,
         ProgressForm,

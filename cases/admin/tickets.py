@@ -34,7 +34,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from departments.models import Grid
-from departments.selectors import Territory, staff_profile, territory_resolve
+from departments.selectors import Territory, person_name, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
 from .. import clock, workflow
@@ -76,6 +76,7 @@ from ..public import public_summary_scrub
 from ..selectors.queues import queue_get
 from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, ticket_search
+from ..workflow.chain import ticket_chain
 from ..workflow.events import event_detail
 from ..workflow.registry import VERBS
 from . import filters
@@ -122,6 +123,36 @@ def duration_text(delta: timedelta) -> str:
 def humanize_delta(delta: timedelta) -> str:
     text = duration_text(delta)
     return (gettext("剩%(t)s") if delta.total_seconds() >= 0 else gettext("超%(t)s")) % {"t": text}
+
+
+ON_TIME_BADGE = {True: (Colour.GREEN, _("按时签收")), False: (Colour.RED, _("超时签收"))}
+
+
+def _chain_rows(ticket, now) -> list[dict]:
+    """The ticket's sub-dispatch chain for its page (lead → … → holder): who, when
+    sent and signed, and the sign's colour (on time or late; a pending hop's
+    running sign clock). Empty while the lead unit holds the ticket itself."""
+    hops = ticket_chain(ticket)
+    if not hops:
+        return []
+    rows = [{"holder": ticket.lead_department, "sent_at": ticket.dispatched_at, "signed_at": ticket.signed_at}]
+    for hop in hops:
+        if hop.signed_at is not None:
+            colour, label = ON_TIME_BADGE[bool(hop.on_time)]
+            badge = format_html('<span style="color:{};font-weight:600">● {}</span>', COLOUR_STYLE[colour], label)
+        else:
+            badge = deadline_badge(deadline_colour(hop.sign_due_at, hop.sign_warn_at, now), hop.sign_due_at, now)
+        holder = f"{hop.to_department.name} · {person_name(hop.to_worker)}" if hop.to_worker_id else hop.to_department
+        rows.append(
+            {
+                "holder": holder,
+                "sent_at": hop.sent_at,
+                "signed_at": hop.signed_at,
+                "due": hop.sign_due_at,
+                "badge": badge,
+            }
+        )
+    return rows
 
 
 def deadline_badge(colour: str, due, now=None, clock_name: str = "") -> str:
@@ -601,6 +632,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "action_buttons": buttons,
             "timeline": events,
             "clocks": clocks,
+            "chain": _chain_rows(ticket, now),
             "cohandlings": ticket.cohandlings.select_related("department", "signed_by", "replied_by"),
             "applications": ticket.applications.select_related("department", "requested_by", "decided_by"),
             "attachments": ticket.attachments.select_related("uploaded_by"),

@@ -214,7 +214,15 @@ class DispatchSerializer(NoteSerializer):
 
 
 class SubdispatchSerializer(NoteSerializer):
-    department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.filter(is_active=True))
+    """One of: a child unit of the holder (``department``), or a grid of the holding
+    community (``grid``, by its code: to the grid's worker)."""
+
+    department = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.filter(is_active=True), required=False, default=None
+    )
+    grid = serializers.SlugRelatedField(
+        slug_field="code", queryset=Grid.objects.filter(is_active=True), required=False, default=None
+    )
 
 
 class ReplySerializer(serializers.Serializer):
@@ -261,6 +269,8 @@ class TextSerializer(serializers.Serializer):
 ACTION_SERIALIZERS = {
     TicketEvent.Kind.DISPATCHED: DispatchSerializer,
     TicketEvent.Kind.SUBDISPATCHED: SubdispatchSerializer,
+    TicketEvent.Kind.TAKEN_BACK: NoteSerializer,
+    TicketEvent.Kind.HANDED_BACK: RequiredNoteSerializer,
     TicketEvent.Kind.SIGNED: NoteSerializer,
     TicketEvent.Kind.CONTACTED: RequiredNoteSerializer,
     TicketEvent.Kind.PROGRESS: RequiredNoteSerializer,

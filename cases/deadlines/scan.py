@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, Value
 from django.utils import timezone, translation
@@ -270,6 +271,7 @@ REMIND_FIELDS = [
     "handler_id",
     "lead_department_id",
     "assignee_department_id",
+    "assignee_worker_id",
     "category__name",
     "assignee_department__name",
 ]
@@ -305,6 +307,8 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     result.reminders[(spec.name, level)] += len(mine)
     units = {t.assignee_department_id for t in tickets.values()} | {t.lead_department_id for t in tickets.values()}
     staff = staff_by_unit(units - {None}, [Role.HANDLER, Role.UNIT_HEAD])
+    # A ticket passed down to a grid worker: the worker is its handler (the hop's sign clock).
+    workers = get_user_model().objects.in_bulk({t.assignee_worker_id for t in tickets.values()} - {None})
     supervisors = staff_with_role(Role.SUPERVISOR) if level == L.ESCALATED else []
     urges = {}
     if level == L.ESCALATED:
@@ -318,7 +322,7 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     items = []
     for reminder in mine:
         ticket = tickets[reminder.ticket_id]
-        recipients = _recipients(ticket, level, staff, supervisors)
+        recipients = _recipients(ticket, level, staff, supervisors, workers)
         title, body = _texts(ticket, spec, level, reminder)
         if reminder.pk in urges:
             number = urges[reminder.pk].number
@@ -338,11 +342,14 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     result.notifications += len(notifications_create(items, now=now))
 
 
-def _recipients(ticket, level, staff, supervisors) -> list:
+def _recipients(ticket, level, staff, supervisors, workers=None) -> list:
     unit = ticket.assignee_department_id or ticket.lead_department_id
     handlers = staff.get((unit, Role.HANDLER), [])
     if ticket.handler_id and any(u.pk == ticket.handler_id for u in handlers):
         handlers = [u for u in handlers if u.pk == ticket.handler_id]
+    worker = (workers or {}).get(ticket.assignee_worker_id) if ticket.assignee_worker_id else None
+    if worker is not None and worker.is_active:
+        handlers = [worker]  # the grid worker the ticket was passed down to
     people = list(handlers)
     if level >= L.RED:
         for dept in {unit, ticket.lead_department_id} - {None}:

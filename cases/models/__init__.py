@@ -20,6 +20,7 @@ from .choices import (
 from .clusters import Cluster, ClusterMember
 from .decisions import ReasonCode, ReplyTemplate
 from .events import TicketEvent
+from .hops import DispatchHop
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .privacy import PersonalDataAccess
@@ -66,6 +67,7 @@ __all__ = [
     "DeadlinePolicy",
     "Delivery",
     "DeliveryAttempt",
+    "DispatchHop",
     "Holiday",
     "InvalidKind",
     "KnowledgeArticle",

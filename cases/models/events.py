@@ -15,6 +15,8 @@ class TicketEvent(models.Model):
         ANSWERED = "answered", _("直接办结")
         DISPATCHED = "dispatched", _("派单")
         SUBDISPATCHED = "subdispatched", _("下派")
+        TAKEN_BACK = "taken_back", _("收回")
+        HANDED_BACK = "handed_back", _("交回上级")
         SIGNED = "signed", _("签收")
         CONTACTED = "contacted", _("联系诉求人")
         PROGRESS = "progress", _("办理进展")

@@ -274,6 +274,16 @@ class Ticket(models.Model):
         related_name="cohandled_tickets",
         blank=True,
     )
+    # A hop to a grid worker (网格员): the unit stays the community, the worker holds.
+    assignee_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("当前承办网格员"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="worker_tickets",
+        editable=False,
+    )
     handler = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("承办人"),

@@ -7,6 +7,7 @@ verb registry's (``Verb.template``, ``Verb.audience``)."""
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import translation
 
@@ -45,6 +46,8 @@ def _units(event, audience: Audience) -> list:
         return [t.assignee_department_id]
     if audience == Audience.COHANDLERS:
         return [d["id"] for d in event.data.get("cohandlers", [])]
+    if audience == Audience.PREVIOUS_HOLDER:
+        return [(event.data.get("previous") or {}).get("id")]
     return [t.lead_department_id]
 
 
@@ -55,6 +58,17 @@ def _people(staff, unit, audience: Audience) -> list:
     if audience == Audience.LEAD:
         return handlers + heads
     return handlers or heads
+
+
+def _worker(event, audience: Audience):
+    """The grid worker a chain event is about: the one a hop went down to, or the
+    one who held the ticket before a take-back (``data.worker``); else ``None``."""
+    if not (event.kind == Kind.SUBDISPATCHED or audience == Audience.PREVIOUS_HOLDER):
+        return None
+    ref = event.data.get("worker")
+    if not isinstance(ref, dict):
+        return None
+    return get_user_model().objects.filter(pk=ref.get("id"), is_active=True).first()
 
 
 def event_notify(event_id: int) -> int:
@@ -79,9 +93,11 @@ def event_notify(event_id: int) -> int:
     body = mask_phones_in_text(
         f"{ticket.category.name}\n{ticket.content[:120]}" + (f"\n{event.note}" if event.note else "")
     )
+    worker = _worker(event, verb.audience)
     items = []
     for unit in units:
-        people = _people(staff, unit, verb.audience)
+        # A hop to (or back from) a grid worker concerns the worker, not the community's staff.
+        people = [worker] if worker is not None else _people(staff, unit, verb.audience)
         if event.kind == Kind.ESCALATED and ticket.escalated_to:
             people = [*people, ticket.escalated_to]
         if event.kind == Kind.REWORK and ticket.handler_id:

@@ -91,7 +91,7 @@ QUEUES = {
             "to_sign",
             _("待签收"),
             lambda c: (
-                (Q(state=S.DISPATCHED) & _own(c))
+                (Q(state=S.DISPATCHED, assignee_worker__isnull=True) & _own(c))
                 | Exists(
                     CoHandling.objects.filter(
                         ticket_id=OuterRef("pk"), department_id=c.department_id, status=CoHandling.Status.PENDING
@@ -180,6 +180,9 @@ QUEUES = {
         Queue("escalated_to_me", _("交办我的"), lambda c: Q(escalated_to=c.user, state__in=OPEN_STATES), "danger"),
         Queue("problem", _("问题工单"), lambda c: Q(is_problem=True, state__in=OPEN_STATES), "danger"),
         Queue("my_reports", _("我上报的"), lambda c: Q(created_by=c.user)),
+        # A hop of the sub-dispatch chain addressed to a grid worker (下派至网格员).
+        Queue("worker_to_sign", _("待我签收"), lambda c: Q(state=S.DISPATCHED, assignee_worker=c.user), "warning"),
+        Queue("worker_in_hand", _("我办理中"), lambda c: Q(state=S.HANDLING, assignee_worker=c.user)),
         Queue("my_grid_open", _("本网格未办结"), lambda c: Q(state__in=OPEN_STATES)),
     ]
 }
@@ -200,7 +203,7 @@ ROLE_QUEUES = {
         "urges_unacked",
     ],
     Role.CALLBACK: ["intake_today"],
-    Role.GRID_WORKER: ["my_reports", "my_grid_open"],
+    Role.GRID_WORKER: ["worker_to_sign", "worker_in_hand", "my_reports", "my_grid_open"],
     Role.LEADER: ["escalated_to_me", "intake_today", "all_overdue", "problem"],
 }
 SUPERUSER_QUEUES = ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue", "problem"]

@@ -18,7 +18,7 @@ from departments.models import Grid
 from departments.roles import CITYWIDE_ROLES, UNIT_ROLES, Role
 from departments.selectors import department_subtree_ids, staff_profile
 
-from ..models import CoHandling, Ticket
+from ..models import CoHandling, DispatchHop, Ticket
 
 
 def _role(user) -> str | None:
@@ -65,7 +65,8 @@ def ticket_scope(queryset, user):
     - superusers and the centre's citywide roles: everything;
     - handlers and unit heads: tickets led by, assigned to or co-handled by their
       unit or any unit below it (a street sees its communities' tickets);
-    - grid workers: tickets in their grids and the ones they reported;
+    - grid workers: tickets in their grids, the ones they reported and the ones
+      passed down to them (a hop of the sub-dispatch chain);
     - anyone else: nothing."""
     if not _signed_in(user):
         return queryset.none()
@@ -91,7 +92,9 @@ def ticket_scope(queryset, user):
         )
     if profile.role == Role.GRID_WORKER:
         grid_ids = Grid.objects.filter(worker=user).values("pk")
-        return queryset.filter(Q(grid_id__in=grid_ids) | Q(created_by=user))
+        # Tickets passed down to them (下派至网格员), now or before, wherever they lie.
+        passed = DispatchHop.objects.filter(to_worker=user).values("ticket_id")
+        return queryset.filter(Q(grid_id__in=grid_ids) | Q(created_by=user) | Q(pk__in=passed))
     return queryset.none()
 
 

@@ -259,6 +259,10 @@ class Replay:
         self.recent_by_key: dict[tuple, list] = {}
         self.recent: list[tuple[int, datetime]] = []
         self.stats: dict[str, int] = {}
+        self.worker_grids = {
+            g.community_id: g
+            for g in Grid.objects.filter(worker__isnull=False, is_active=True).select_related("worker")
+        }
 
     def handler_of(self, unit: Department):
         return self.users["handlers"][unit.pk]
@@ -386,6 +390,17 @@ class Replay:
         territory = Territory(grid=t.grid, community=t.community, street=t.street, district=t.district)
         suggestions = duty_suggest(category=t.category, territory=territory) or [t.street or self.c.streets[0]]
         lead = suggestions[0]
+        # A few tickets go down the whole chain: 区 → 街道 → 社区 (→ 网格员 where the
+        # grid has one), each hop signed, handed back up, and the district replies.
+        worker_grid = self.worker_grids.get(t.community_id)
+        chain = (
+            t.district is not None
+            and t.street is not None
+            and t.community is not None
+            and rng.random() < (0.5 if worker_grid else 0.03)
+        )
+        if chain:
+            lead = t.district
         cohandlers = []
         if rng.random() < 0.05:
             cohandlers = [rng.choice(list(self.c.bureaus.values()))]
@@ -445,19 +460,22 @@ class Replay:
                 text="已派员到现场配合处置，相关情况已告知主办单位。",
             )
         worker = handler
-        if lead.kind == Department.Kind.STREET and t.community and rng.random() < 0.3:
+        holders = []  # who holds the ticket below the lead, in order: they hand it back up
+        hops = []
+        if chain and lead.pk == t.district_id:
+            hops = [({"department": t.street}, self.handler_of(t.street), "请街道牵头处置。")]
+            hops.append(({"department": t.community}, self.handler_of(t.community), "请社区入户核实并处置。"))
+            if worker_grid is not None:
+                hops.append(({"grid": worker_grid}, worker_grid.worker, "请网格员到现场查看处置。"))
+        elif lead.kind == Department.Kind.STREET and t.community and rng.random() < 0.3:
+            hops = [({"department": t.community}, self.handler_of(t.community), "请社区入户核实并处置。")]
+        for target, receiver, note in hops:
             moment += minutes(10, 120)
-            t = self.at(
-                moment,
-                workflow.ticket_subdispatch,
-                ticket=t,
-                actor=handler,
-                department=t.community,
-                note="请社区入户核实并处置。",
-            )
-            worker = self.handler_of(t.community)
+            t = self.at(moment, workflow.ticket_subdispatch, ticket=t, actor=worker, note=note, **target)
+            worker = receiver
             moment += minutes(10, 180)
             t = self.at(moment, workflow.ticket_sign, ticket=t, actor=worker)
+            holders.append(worker)
         if rng.random() < 0.05:
             moment += minutes(60, 1200)
             try:
@@ -492,6 +510,12 @@ class Replay:
             work = timedelta(days=rng.uniform(0.3, 4.5))
         moment += work
         self.at(moment, workflow.ticket_progress, ticket=t, actor=worker, note="已到现场查看，正在组织处置。")
+        # Back up the chain with the result: the lead unit replies to the centre.
+        for holder in reversed(holders):
+            moment += minutes(20, 240)
+            t = self.at(
+                moment, workflow.ticket_hand_back, ticket=t, actor=holder, note="已现场处置完毕，交回上级审核反馈。"
+            )
         moment += minutes(30, 600)
         result = rng.choices([ReplyResult.SOLVED, ReplyResult.EXPLAINED, ReplyResult.UNSOLVABLE], [80, 15, 5])[0]
         solved = result == ReplyResult.SOLVED
@@ -499,7 +523,7 @@ class Replay:
             moment,
             workflow.ticket_reply,
             ticket=t,
-            actor=worker,
+            actor=handler,
             result=result,
             text="已现场处置完毕，问题已解决，并向诉求人反馈。" if solved else "已向诉求人解释相关政策和处理情况。",
             # The 公开答复摘要 the unit approves for the board (cases.public).
@@ -522,7 +546,7 @@ class Replay:
                 moment,
                 workflow.ticket_reply,
                 ticket=t,
-                actor=worker,
+                actor=handler,
                 result=ReplyResult.SOLVED,
                 text="已补充处置情况：更换损坏部件，诉求人确认恢复正常。",
                 public_summary="已更换损坏部件，恢复正常。",

@@ -24,6 +24,10 @@ def unit_ref(department: Department | None) -> dict | None:
     return {"id": department.pk, "name": department.name} if department else None
 
 
+#: The kinds that move the ticket along the sub-dispatch chain.
+CHAIN_KINDS = (TicketEvent.Kind.SUBDISPATCHED, TicketEvent.Kind.TAKEN_BACK, TicketEvent.Kind.HANDED_BACK)
+
+
 def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -50,24 +54,58 @@ def dispatched_data(
     }
 
 
-def subdispatched_data(*, department, previous, sign_due_at: datetime | None = None) -> dict:
+def person_ref(user) -> dict | None:
+    """``{"id", "name"}`` of a person (the name as it was then), or ``None``."""
+    return {"id": user.pk, "name": person_name(user)} if user else None
+
+
+def subdispatched_data(
+    *, department, previous, sign_due_at: datetime | None = None, worker=None, grid=None, hop=None
+) -> dict:
     """``subdispatched``: ``{"department", "previous"}`` — the unit it now lies
-    with, and the one it came from; on a hop to a child unit also
-    ``{"sign_due_at"}``, the child's sign deadline (a take-back has none)."""
+    with, and the one it came from; on a hop down also ``{"sign_due_at"}``, the
+    receiver's sign deadline (rows from before take-back had its own kind lack it).
+    A hop to a grid worker adds ``{"worker", "grid"}`` (``department`` stays the
+    community); ``{"hop"}`` is the ``DispatchHop`` id (absent on old rows)."""
     data = {"department": unit_ref(department), "previous": unit_ref(previous)}
     if sign_due_at is not None:
         data["sign_due_at"] = _when(sign_due_at)
+    if worker is not None:
+        data["worker"] = person_ref(worker)
+        data["grid"] = {"id": grid.pk, "name": grid.name} if grid else None
+    if hop is not None:
+        data["hop"] = hop.pk
     return data
 
 
-def signed_data(*, department, on_time: bool | None = None, contact_due_at: datetime | None = None) -> dict:
+def chain_back_data(*, department, previous, worker=None, hops=()) -> dict:
+    """``taken_back`` and ``handed_back``: ``{"department", "previous", "worker",
+    "hops"}`` — the unit that holds the ticket again, the unit (and grid worker,
+    or ``None``) that held it, and the ids of the hops this closed."""
+    return {
+        "department": unit_ref(department),
+        "previous": unit_ref(previous),
+        "worker": person_ref(worker),
+        "hops": list(hops),
+    }
+
+
+def signed_data(
+    *, department, on_time: bool | None = None, contact_due_at: datetime | None = None, hop=None, worker=None
+) -> dict:
     """``signed``: ``{"department"}``, and on the lead unit's first sign also
     ``{"on_time", "contact_due_at"}`` (signed within the sign deadline; the
-    contact deadline it started)."""
+    contact deadline it started). The sign of a hop down the chain adds
+    ``{"hop": {"id", "on_time"}}`` (the hop's own fact) and, by a grid worker,
+    ``{"worker"}``."""
     data = {"department": unit_ref(department)}
     if contact_due_at is not None:
         data["on_time"] = on_time
         data["contact_due_at"] = _when(contact_due_at)
+    if hop is not None:
+        data["hop"] = {"id": hop.pk, "on_time": hop.on_time}
+    if worker is not None:
+        data["worker"] = person_ref(worker)
     return data
 
 
@@ -196,10 +234,20 @@ def urged_data(*, urge, department) -> dict:
     return {"urge": urge.pk, "urge_kind": urge.kind, "number": urge.number, "department": unit_ref(department)}
 
 
+def _name(ref) -> str:
+    return str(ref.get("name") or "") if isinstance(ref, dict) else ""
+
+
 def event_detail(event) -> str:
     """What the timeline line adds to an event's kind from its payload: an urge's
-    kind and notice number (``""`` for the kinds that need nothing)."""
+    kind and notice number; from → to of a hop down the chain, a take-back or a
+    hand-back (``""`` for the kinds that need nothing)."""
     data = event.data or {}
+    if event.kind in CHAIN_KINDS:
+        down = event.kind == TicketEvent.Kind.SUBDISPATCHED
+        source = _name(data.get("previous")) if down else (_name(data.get("worker")) or _name(data.get("previous")))
+        target = (_name(data.get("worker")) or _name(data.get("department"))) if down else _name(data.get("department"))
+        return f"{source} → {target}" if source and target else ""
     if event.kind not in (TicketEvent.Kind.URGED, TicketEvent.Kind.URGE_ACKNOWLEDGED):
         return ""
     kind = data.get("urge_kind")

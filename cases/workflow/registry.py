@@ -30,7 +30,8 @@ Kind = TicketEvent.Kind
 class Audience(enum.Enum):
     """Who hears of an event (``cases.notifications.on_transition``)."""
 
-    ASSIGNEE = "assignee"  # the unit now holding the ticket: its handlers, else its heads
+    ASSIGNEE = "assignee"  # the unit (or grid worker) now holding the ticket: its handlers, else its heads
+    PREVIOUS_HOLDER = "previous_holder"  # the unit (or grid worker) that held it before (``data.previous``)
     COHANDLERS = "cohandlers"  # the co-handling units just brought in: handlers, else heads
     LEAD = "lead"  # the lead unit's handlers and heads
     LEAD_HEADS = "lead_heads"  # the lead unit's heads only (a draft or a sign-off to approve)
@@ -103,6 +104,21 @@ VERBS: dict[str, Verb] = _rows(
         _("下派"),
         slug="subdispatch",
         template=_("【新工单】%(number)s 已下派至本单位，请及时签收"),
+        audience=Audience.ASSIGNEE,
+    ),
+    Verb(
+        Kind.TAKEN_BACK,
+        _("收回"),
+        danger=True,
+        slug="take-back",
+        template=_("【收回】工单 %(number)s 已被上级单位收回"),
+        audience=Audience.PREVIOUS_HOLDER,
+    ),
+    Verb(
+        Kind.HANDED_BACK,
+        _("交回上级"),
+        slug="hand-back",
+        template=_("【交回】工单 %(number)s 已由下级交回本单位"),
         audience=Audience.ASSIGNEE,
     ),
     Verb(

@@ -20,6 +20,7 @@ from departments.selectors import staff_profile
 from ..models import (
     CLOCKED_STATES,
     CoHandling,
+    DispatchHop,
     Ticket,
     TicketApplication,
     TicketEvent,
@@ -45,6 +46,14 @@ ERR_COHANDLER_IS_LEAD = _("主办单位不能同时作为协办单位。")
 ERR_COHANDLER_EXISTS = _("“%(name)s”已是协办单位。")
 ERR_SUBDISPATCH_TARGET = _("只能下派给本单位的下级单位。")
 ERR_SUBDISPATCH_UNSIGNED = _("请先签收，再下派。")
+ERR_SUBDISPATCH_GRID = _("只能下派给本社区网格的网格员。")
+ERR_GRID_NO_WORKER = _("网格“%(name)s”没有网格员。")
+ERR_SUBDISPATCH_ONE_TARGET = _("请选择一个下级单位或一个网格。")
+ERR_NO_CHAIN = _("工单没有下派给下级，无可收回或交回。")
+ERR_TAKE_BACK_SELF = _("工单已在本单位办理，无需收回。")
+ERR_HAND_BACK_UNSIGNED = _("请先签收，再交回上级。")
+ERR_REPLY_BY_LEAD = _("工单已下派至“%(name)s”，请待其交回或收回后，由主办单位反馈。")
+ERR_COHANDLER_OUT_OF_RULES = _("“%(name)s”不在本单位可召集的范围内：可召集职能部门、公共服务企业和本单位的下级单位。")
 ERR_CONTACT_FIRST = _("请先联系诉求人并记录，再反馈办理结果。")
 ERR_REPLY_REASON = _("办理结果为“无法解决”时，请说明原因。")
 ERR_PENDING_APPLICATION = _("已有待审批的%(kind)s。")
@@ -78,11 +87,21 @@ class Scope:
     LEAD = "lead"  # the lead unit lies in the actor's unit subtree
     ASSIGNEE = "assignee"  # the current handling unit lies in the actor's subtree
     COHANDLER = "cohandler"  # a co-handling unit lies in the actor's subtree
+    #: The holder itself: while the ticket is down the chain (cases.workflow.chain),
+    #: the actor's own unit is the unit holding it (not one above); while the lead
+    #: holds it, the lead lies in the actor's subtree (as ASSIGNEE).
+    HOLDER = "holder"
+    WORKER = "worker"  # a grid worker the ticket was passed down to (Ticket.assignee_worker)
+    CHAIN = "chain"  # the actor's unit passed the ticket down the open chain (take-back)
+    LEAD_OR_HOLDER = "lead_or_holder"  # LEAD or HOLDER (吹哨: the lead or the holder)
 
 
 UNIT_ACTORS = {Role.HANDLER: Scope.ASSIGNEE, Role.UNIT_HEAD: Scope.ASSIGNEE}
 LEAD_ACTORS = {Role.HANDLER: Scope.LEAD, Role.UNIT_HEAD: Scope.LEAD}
 COHANDLER_ACTORS = {Role.HANDLER: Scope.COHANDLER, Role.UNIT_HEAD: Scope.COHANDLER}
+HOLDER_ACTORS = {Role.HANDLER: Scope.HOLDER, Role.UNIT_HEAD: Scope.HOLDER}
+CHAIN_ACTORS = {Role.HANDLER: Scope.CHAIN, Role.UNIT_HEAD: Scope.CHAIN}
+GRID_WORKER = {Role.GRID_WORKER: Scope.WORKER}
 DISPATCHER = {Role.DISPATCHER: Scope.ANY}
 
 
@@ -110,10 +129,15 @@ TRANSITIONS: dict[str, Rule] = {
     ),
     Kind.ANSWERED: _rule({S.RECEIVED}, {S.CLOSED}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
     Kind.DISPATCHED: _rule({S.RECEIVED, S.DISPATCHED}, {S.DISPATCHED}, DISPATCHER),
-    Kind.SUBDISPATCHED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
-    Kind.SIGNED: _rule({S.DISPATCHED}, {S.HANDLING}, UNIT_ACTORS),
-    Kind.CONTACTED: _rule({S.HANDLING}, {S.HANDLING}, UNIT_ACTORS),
-    Kind.PROGRESS: _rule({S.HANDLING}, {S.HANDLING}, UNIT_ACTORS),
+    # 下派 down the chain (区 → 街道 → 社区 → 网格员): by the holder, once it has signed.
+    Kind.SUBDISPATCHED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED}, HOLDER_ACTORS),
+    # 收回: a unit above the holder on the open chain pulls the ticket back to itself.
+    Kind.TAKEN_BACK: _rule({S.DISPATCHED, S.HANDLING}, {S.HANDLING}, CHAIN_ACTORS),
+    # 交回上级: the holder (not the lead) gives it back to the unit that sent it.
+    Kind.HANDED_BACK: _rule({S.DISPATCHED, S.HANDLING}, {S.HANDLING}, {**HOLDER_ACTORS, **GRID_WORKER}),
+    Kind.SIGNED: _rule({S.DISPATCHED}, {S.HANDLING}, {**HOLDER_ACTORS, **GRID_WORKER}),
+    Kind.CONTACTED: _rule({S.HANDLING}, {S.HANDLING}, {**UNIT_ACTORS, **GRID_WORKER}),
+    Kind.PROGRESS: _rule({S.HANDLING}, {S.HANDLING}, {**UNIT_ACTORS, **GRID_WORKER}),
     Kind.REPLIED: _rule({S.HANDLING}, {S.REVIEWING}, UNIT_ACTORS),
     Kind.APPROVED: _rule({S.REVIEWING}, {S.CLOSED}, DISPATCHER),
     Kind.REWORK: _rule({S.REVIEWING}, {S.HANDLING}, DISPATCHER),
@@ -127,7 +151,13 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.EXTENSION_REJECTED: _rule(
         {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, DISPATCHER
     ),
-    Kind.COHANDLERS_ADDED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, {**DISPATCHER, **LEAD_ACTORS}),
+    # 吹哨报到: the centre, the lead unit, or the unit holding the ticket down the chain
+    # (whom a unit may summon: ``cohandler_allowed``).
+    Kind.COHANDLERS_ADDED: _rule(
+        {S.DISPATCHED, S.HANDLING},
+        {S.DISPATCHED, S.HANDLING},
+        {**DISPATCHER, Role.HANDLER: Scope.LEAD_OR_HOLDER, Role.UNIT_HEAD: Scope.LEAD_OR_HOLDER},
+    ),
     Kind.COHANDLER_SIGNED: _rule(
         {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, COHANDLER_ACTORS
     ),
@@ -215,9 +245,42 @@ def _in_subtree(actor, department_id) -> bool:
     return department_id is not None and (unit_ids is None or department_id in unit_ids)
 
 
+def ticket_is_down_the_chain(ticket: Ticket) -> bool:
+    """The lead unit has passed the ticket down (it has open hops): a unit below
+    the lead, or a grid worker, holds it."""
+    return ticket.assignee_worker_id is not None or ticket.assignee_department_id != ticket.lead_department_id
+
+
+def _holds(actor, ticket: Ticket) -> bool:
+    if ticket.assignee_worker_id is not None:
+        return False  # a grid worker holds it
+    if ticket_is_down_the_chain(ticket):
+        profile = staff_profile(actor)
+        return profile is not None and profile.department_id == ticket.assignee_department_id
+    return _in_subtree(actor, ticket.assignee_department_id)
+
+
+def chain_senders(ticket: Ticket) -> set[int]:
+    """The units that passed the ticket down its open chain (the lead first)."""
+    return set(
+        DispatchHop.objects.filter(ticket_id=ticket.pk, ended_at__isnull=True).values_list(
+            "from_department_id", flat=True
+        )
+    )
+
+
 def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
     if scope == Scope.ANY:
         return True
+    if scope == Scope.HOLDER:
+        return _holds(actor, ticket)
+    if scope == Scope.WORKER:
+        return ticket.assignee_worker_id is not None and ticket.assignee_worker_id == actor.pk
+    if scope == Scope.CHAIN:
+        profile = staff_profile(actor)
+        return profile is not None and profile.department_id in chain_senders(ticket)
+    if scope == Scope.LEAD_OR_HOLDER:
+        return _in_subtree(actor, ticket.lead_department_id) or _holds(actor, ticket)
     if scope == Scope.LEAD:
         return _in_subtree(actor, ticket.lead_department_id)
     if scope == Scope.ASSIGNEE:
@@ -277,7 +340,9 @@ def _has_cohandling(status):
 #: Conditions beyond state, role and scope that decide whether an action button
 #: makes sense at all (the transitions check them again, with a message).
 PRECONDITIONS = {
-    Kind.SUBDISPATCHED: lambda t, actor: t.signed_at is not None,
+    Kind.SUBDISPATCHED: lambda t, actor: t.state == S.HANDLING,
+    Kind.HANDED_BACK: lambda t, actor: t.state == S.HANDLING and ticket_is_down_the_chain(t),
+    Kind.REPLIED: lambda t, actor: not ticket_is_down_the_chain(t),
     Kind.RETURN_REQUESTED: lambda t, actor: not _has_application(TicketApplication.Kind.RETURN)(t, actor),
     Kind.RETURN_APPROVED: _has_application(TicketApplication.Kind.RETURN),
     Kind.RETURN_REJECTED: _has_application(TicketApplication.Kind.RETURN),
@@ -286,7 +351,7 @@ PRECONDITIONS = {
     ),
     Kind.EXTENSION_APPROVED: _has_application(TicketApplication.Kind.EXTENSION),
     Kind.EXTENSION_REJECTED: _has_application(TicketApplication.Kind.EXTENSION),
-    Kind.HEAD_SIGNED: lambda t, actor: t.signoff_pending,
+    Kind.HEAD_SIGNED: lambda t, actor: t.signoff_pending and not ticket_is_down_the_chain(t),
     Kind.HEAD_RETURNED: lambda t, actor: t.signoff_pending,
     Kind.SIGNOFF_REQUIRED: lambda t, actor: not t.head_signoff_required,
     Kind.URGE_ACKNOWLEDGED: lambda t, actor: t.urges.filter(acknowledged_at__isnull=True).exists(),
@@ -334,3 +399,15 @@ def _check_unit(department: Department) -> None:
         raise WorkflowError(ERR_DEPARTMENT_INACTIVE, code="inactive", params={"name": department.name})
     if department.kind in (Department.Kind.CENTRE, Department.Kind.CITY):
         raise WorkflowError(ERR_DEPARTMENT_KIND, code="department_kind", params={"name": department.name})
+
+
+def cohandler_allowed(actor, ticket: Ticket, unit: Department) -> bool:
+    """吹哨报到 "within the rules": whom ``actor`` may bring in as a co-handler.
+    The centre (citywide roles, superusers) may add any handling unit. The lead
+    unit, or the unit holding the ticket down the chain, may summon bureaus and
+    public-service companies (部门报到) and units inside its own subtree — not a
+    sibling street or another district's units, which go through the centre."""
+    unit_ids = user_unit_ids(actor)
+    if unit_ids is None:
+        return True
+    return unit.kind in (Department.Kind.BUREAU, Department.Kind.COMPANY) or unit.pk in unit_ids

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department, Grid
 from departments.roles import Role
-from departments.selectors import Territory, staff_profile, territory_resolve
+from departments.selectors import Territory, person_name, staff_profile, territory_resolve
 
 from .. import clock
 from ..attachments import attachments_store, attachments_validate, stored_files_guard
@@ -55,9 +55,11 @@ from ..notifications import on_transition  # the module: it reads the registry, 
 from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
 from ..public import public_by_default, public_summary_scrub
 from ..selectors.scope import user_unit_ids
+from . import chain
 from .events import (
     application_data,
     approved_data,
+    chain_back_data,
     cohandler_data,
     cohandlers_added_data,
     contacted_data,
@@ -86,28 +88,36 @@ from .rules import (
     ERR_CATEGORY_INACTIVE,
     ERR_COHANDLER_EXISTS,
     ERR_COHANDLER_IS_LEAD,
+    ERR_COHANDLER_OUT_OF_RULES,
     ERR_CONTACT_FIRST,
     ERR_EXTENSION_CAP,
     ERR_EXTENSION_DAYS,
     ERR_EXTENSION_LATE,
     ERR_EXTENSION_NO_CLOCK,
+    ERR_GRID_NO_WORKER,
+    ERR_HAND_BACK_UNSIGNED,
     ERR_INVALID_KIND,
     ERR_MERGE_HAS_CHILDREN,
     ERR_MERGE_MASTER_MERGED,
     ERR_MERGE_MASTER_STATE,
     ERR_MERGE_SELF,
+    ERR_NO_CHAIN,
     ERR_NO_PENDING_APPLICATION,
     ERR_NOT_COHANDLER,
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
     ERR_PUBLICITY_SAME,
     ERR_REASON_CODE,
+    ERR_REPLY_BY_LEAD,
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
     ERR_SAME_DEPARTMENT,
+    ERR_SUBDISPATCH_GRID,
+    ERR_SUBDISPATCH_ONE_TARGET,
     ERR_SUBDISPATCH_TARGET,
     ERR_SUBDISPATCH_UNSIGNED,
+    ERR_TAKE_BACK_SELF,
     PHONE,
     TRANSITIONS,
     Kind,
@@ -117,6 +127,8 @@ from .rules import (
     _authorize,
     _check_unit,
     _require_text,
+    cohandler_allowed,
+    ticket_is_down_the_chain,
 )
 
 # -- plumbing ----------------------------------------------------------------------
@@ -402,6 +414,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t.dispatched_at = now
         t.first_dispatched_at = t.first_dispatched_at or now
         t.signed_at = t.first_contact_at = t.handler = t.subdispatched_at = None
+        chain.chain_leave(t, now=now)
         fields = _clear_clocks(t)
         t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
@@ -420,6 +433,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
                 *fields,
                 "lead_department",
                 "assignee_department",
+                "assignee_worker",
                 "dispatched_at",
                 "first_dispatched_at",
                 "signed_at",
@@ -473,38 +487,55 @@ def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
 
 
 @performs(Kind.SUBDISPATCHED)
-def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: str = "") -> Ticket:
-    """下派: the lead unit passes the work to one of its child units (which must
-    sign), or takes it back (``department`` = the lead unit itself). The lead unit
-    stays accountable: the resolve clock is unchanged. A hop to a child starts the
-    child's own sign clock (the ticket's policy, the child's calendar), which its
-    sign stops; a take-back starts none."""
-    _check_unit(department)
+def ticket_subdispatch(
+    *, ticket: Ticket, actor, department: Department | None = None, grid: Grid | None = None, note: str = ""
+) -> Ticket:
+    """下派: the unit holding the ticket (the lead unit, or a unit it was passed down
+    to) passes it one level down the tree — to a child unit, or, from a community,
+    to the worker of one of its grids (网格员). The holder must have signed; the
+    receiver must sign before it may pass it further. Each hop is recorded
+    (``DispatchHop``) with its own sign clock (the ticket's policy, the receiver's
+    calendar), which the receiver's sign stops. The lead unit stays accountable:
+    the resolve clock and the reply to the centre stay with it."""
+    if (department is None) == (grid is None):
+        raise WorkflowError(ERR_SUBDISPATCH_ONE_TARGET, code="target")
+    if department is not None:
+        _check_unit(department)
     with transaction.atomic():
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.SUBDISPATCHED, t, actor)
-        lead = t.lead_department
-        if t.signed_at is None:
+        if t.state != S.HANDLING:
             raise WorkflowError(ERR_SUBDISPATCH_UNSIGNED, code="unsigned")
-        if not department.is_descendant_of(lead):
-            raise WorkflowError(ERR_SUBDISPATCH_TARGET, code="target")
-        if department.pk == t.assignee_department_id:
-            raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
-        from_state = t.state
-        previous = t.assignee_department
-        t.assignee_department = department
-        fields = ["assignee_department"]
-        sign = None
-        if department.pk == lead.pk:
-            t.state = S.HANDLING
+        holder = t.assignee_department
+        worker = None
+        if grid is not None:
+            if grid.community_id != holder.pk or not grid.is_active:
+                raise WorkflowError(ERR_SUBDISPATCH_GRID, code="target")
+            if grid.worker_id is None:
+                raise WorkflowError(ERR_GRID_NO_WORKER, code="no_worker", params={"name": grid.name})
+            worker, receiver = grid.worker, holder
         else:
-            t.state = S.DISPATCHED
-            limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=department)
-            sign = clock_times(now, limits.sign, calendar_for(department.pk))
-            t.subdispatched_at = now
-            t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
-            fields += ["subdispatched_at", "sign_due_at", "sign_warn_at"]
+            if department.parent_id != holder.pk:
+                raise WorkflowError(ERR_SUBDISPATCH_TARGET, code="target")
+            receiver = department
+        from_state = t.state
+        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=receiver)
+        sign = clock_times(now, limits.sign, calendar_for(receiver.pk))
+        hop = chain.hop_open(
+            ticket=t,
+            actor=actor,
+            dispatch=_current_dispatch(t),
+            to_department=receiver,
+            to_worker=worker,
+            grid=grid,
+            sign=sign,
+            now=now,
+        )
+        t.state = S.DISPATCHED
+        t.assignee_department, t.assignee_worker = receiver, worker
+        t.subdispatched_at = now
+        t.sign_due_at, t.sign_warn_at = sign.due_at, sign.warn_at
         _record(
             t,
             actor=actor,
@@ -512,11 +543,69 @@ def ticket_subdispatch(*, ticket: Ticket, actor, department: Department, note: s
             from_state=from_state,
             now=now,
             note=note,
-            fields=fields,
+            fields=["assignee_department", "assignee_worker", "subdispatched_at", "sign_due_at", "sign_warn_at"],
             data=subdispatched_data(
-                department=department, previous=previous, sign_due_at=sign.due_at if sign else None
+                department=receiver, previous=holder, sign_due_at=sign.due_at, worker=worker, grid=grid, hop=hop
             ),
         )
+    return t
+
+
+@performs(Kind.TAKEN_BACK)
+def ticket_take_back(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """收回: a unit above the holder on the chain (the lead unit, or a unit between)
+    pulls the ticket back to itself; the hops below it end. It had signed before
+    passing the ticket on, so it handles it at once (no sign clock)."""
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.TAKEN_BACK, t, actor)
+        hops = chain.hops_open(t)
+        if not hops:
+            raise WorkflowError(ERR_NO_CHAIN, code="no_chain")
+        target_id = t.lead_department_id if actor.is_superuser else _actor_department_id(actor)
+        index = next((i for i, hop in enumerate(hops) if hop.from_department_id == target_id), None)
+        if index is None:
+            raise WorkflowError(ERR_TAKE_BACK_SELF, code="no_chain")
+        return _chain_back(t, actor, now, hops[index:], kind=Kind.TAKEN_BACK, end=chain.End.TAKEN_BACK, note=note)
+
+
+@performs(Kind.HANDED_BACK)
+def ticket_hand_back(*, ticket: Ticket, actor, note: str) -> Ticket:
+    """交回上级: the holder down the chain (a unit below the lead, or the grid worker)
+    gives the ticket back to the unit that sent it, with what it did (e.g. the
+    grid worker reports the on-site work done). The lead unit replies to the centre."""
+    note = _require_text(note, _("交回说明"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.HANDED_BACK, t, actor)
+        hops = chain.hops_open(t)
+        if not hops:
+            raise WorkflowError(ERR_NO_CHAIN, code="no_chain")
+        if t.state != S.HANDLING:
+            raise WorkflowError(ERR_HAND_BACK_UNSIGNED, code="unsigned")
+        return _chain_back(t, actor, now, hops[-1:], kind=Kind.HANDED_BACK, end=chain.End.HANDED_BACK, note=note)
+
+
+def _chain_back(t: Ticket, actor, now, hops, *, kind, end, note) -> Ticket:
+    """Back up the chain to where ``hops[0]`` started; the hops end."""
+    previous, previous_worker = t.assignee_department, t.assignee_worker
+    from_state = t.state
+    ended = chain.hops_end(hops, end=end, now=now)
+    t.assignee_department = hops[0].from_department
+    t.assignee_worker = None
+    t.state = S.HANDLING
+    _record(
+        t,
+        actor=actor,
+        kind=kind,
+        from_state=from_state,
+        now=now,
+        note=note,
+        fields=["assignee_department", "assignee_worker"],
+        data=chain_back_data(department=t.assignee_department, previous=previous, worker=previous_worker, hops=ended),
+    )
     return t
 
 
@@ -552,8 +641,18 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             t.contact_due_at, t.contact_warn_at = contact.due_at, contact.warn_at
             fields += ["signed_at", "contact_due_at", "contact_warn_at"]
             on_time, contact_due_at = t.sign_due_at is None or now <= t.sign_due_at, contact.due_at
+        hop = None
+        if ticket_is_down_the_chain(t):
+            # A hop's sign: the hop's own fact, on its row (not the lead's 签收及时率).
+            hop = chain.hop_sign(ticket=t, actor=actor, now=now)
         t.state = S.HANDLING
-        data = signed_data(department=t.assignee_department, on_time=on_time, contact_due_at=contact_due_at)
+        data = signed_data(
+            department=t.assignee_department,
+            on_time=on_time,
+            contact_due_at=contact_due_at,
+            hop=hop,
+            worker=t.assignee_worker,
+        )
         _record(
             t,
             actor=actor,
@@ -647,6 +746,7 @@ def ticket_reply(
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.REPLIED, t, actor)
+        _require_lead_holds(t)
         reachable = bool(t.citizen_phone) and not t.is_anonymous
         if reachable and t.first_contact_at is None:
             raise WorkflowError(ERR_CONTACT_FIRST, code="contact_first")
@@ -678,6 +778,15 @@ def ticket_reply(
             ticket=t, event=event, validated=validated, actor=actor, kind=Attachment.Kind.AFTER, stored=stored
         )
     return t
+
+
+def _require_lead_holds(t: Ticket) -> None:
+    """The lead unit replies to the centre (DESIGN §4): a unit down the chain hands
+    the ticket back up with its result first."""
+    if ticket_is_down_the_chain(t):
+        holder = t.assignee_worker or t.assignee_department
+        name = person_name(holder) if t.assignee_worker_id else holder.name
+        raise WorkflowError(ERR_REPLY_BY_LEAD, code="down_the_chain", params={"name": name})
 
 
 # -- review ------------------------------------------------------------------------
@@ -811,6 +920,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         t.state = S.RECEIVED
         t.lead_department = t.assignee_department = None
         t.signed_at = t.first_contact_at = t.handler = None
+        chain.chain_leave(t, now=now)
         fields = _clear_clocks(t)
         t.return_count += 1
         _record(
@@ -824,6 +934,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
                 *fields,
                 "lead_department",
                 "assignee_department",
+                "assignee_worker",
                 "signed_at",
                 "first_contact_at",
                 "handler",
@@ -1019,7 +1130,9 @@ def _decide(application: TicketApplication, status, actor, now, note) -> None:
 
 @performs(Kind.COHANDLERS_ADDED)
 def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "") -> Ticket:
-    """Bring co-handling units in: the centre, or the lead unit "blowing the whistle"."""
+    """Bring co-handling units in (吹哨报到): the centre, or the lead unit or the unit
+    holding the ticket down the chain "blowing the whistle" — whom a unit may
+    summon is ``rules.cohandler_allowed``."""
     departments = list(dict.fromkeys(departments))
     if not departments:
         raise WorkflowError(ERR_REQUIRED_TEXT, code="required", params={"field": _("协办单位")})
@@ -1029,6 +1142,9 @@ def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "")
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.COHANDLERS_ADDED, t, actor)
+        for unit in departments:
+            if not cohandler_allowed(actor, t, unit):
+                raise WorkflowError(ERR_COHANDLER_OUT_OF_RULES, code="out_of_rules", params={"name": unit.name})
         existing = set(
             t.cohandlings.exclude(status=CoHandling.Status.CANCELLED).values_list("department_id", flat=True)
         )
@@ -1144,6 +1260,7 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
         _cancel_pending_applications(t, actor, now)
         t.state = S.MERGED
         t.merged_into = m
+        chain.chain_leave(t, now=now)
         fields = _clear_clocks(t)
         _record(
             t,
@@ -1152,7 +1269,7 @@ def ticket_merge(*, ticket: Ticket, actor, master: Ticket, note: str = "") -> Ti
             from_state=from_state,
             now=now,
             note=note,
-            fields=[*fields, "merged_into"],
+            fields=[*fields, "merged_into", "assignee_worker"],
             data=merged_data(master=m),
         )
     return t
@@ -1239,6 +1356,7 @@ def ticket_head_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.HEAD_SIGNED, t, actor)
+        _require_lead_holds(t)
         if not t.signoff_pending:
             raise WorkflowError(ERR_NO_SIGNOFF_PENDING, code="no_signoff_pending")
         from_state = t.state
@@ -1503,6 +1621,7 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
         t.closed_at = now
         t.callback_exempt = True
         t.signoff_pending = False
+        chain.chain_leave(t, now=now)  # a reopened ticket may have been passed down again
         _record(
             t,
             actor=actor,
@@ -1510,7 +1629,7 @@ def ticket_overrule_reopen(*, ticket: Ticket, actor, reason: str) -> Ticket:
             from_state=from_state,
             now=now,
             note=reason,
-            fields=["closed_at", "callback_exempt", "signoff_pending"],
+            fields=["closed_at", "callback_exempt", "signoff_pending", "assignee_worker"],
             facts=_close_facts(t, now),
         )
     return t

@@ -3,7 +3,7 @@
 import itertools
 from collections import Counter
 
-from cases.models import CoHandling, Ticket, TicketApplication, TicketEvent, TicketState
+from cases.models import CoHandling, DispatchHop, Ticket, TicketApplication, TicketEvent, TicketState
 from cases.workflow import TRANSITIONS
 
 Kind = TicketEvent.Kind
@@ -74,3 +74,32 @@ def assert_consistent(ticket: Ticket) -> None:
     if ticket.lead_department_id:
         active = CoHandling.objects.exclude(status=CoHandling.Status.CANCELLED)
         assert not active.filter(ticket=ticket, department_id=ticket.lead_department_id).exists()
+
+    # The sub-dispatch chain: the open hops go from the lead down to the holder, one
+    # level at a time; only the last may be unsigned, and only while it waits for its
+    # receiver's sign; each hop was one sub-dispatch event; ended hops say how.
+    hops = list(DispatchHop.objects.filter(ticket=ticket).order_by("sent_at", "pk"))
+    assert len(hops) == kinds[Kind.SUBDISPATCHED]
+    for hop in hops:
+        assert (hop.ended_at is None) == (hop.end == "")
+        assert (hop.signed_at is None) == (hop.on_time is None)
+    chain = [hop for hop in hops if hop.ended_at is None]
+    if ticket.state not in (S.DISPATCHED, S.HANDLING):
+        assert not chain, ticket.state
+    if chain:
+        assert ticket.state in (S.DISPATCHED, S.HANDLING)
+        assert chain[0].from_department_id == ticket.lead_department_id
+        for upper, lower in itertools.pairwise(chain):
+            assert upper.to_worker_id is None and lower.from_department_id == upper.to_department_id
+            assert upper.signed_at is not None
+        assert (chain[-1].to_department_id, chain[-1].to_worker_id) == (
+            ticket.assignee_department_id,
+            ticket.assignee_worker_id,
+        )
+        assert (chain[-1].signed_at is None) == (ticket.state == S.DISPATCHED)
+        for hop in chain:
+            assert hop.to_department.is_descendant_of(ticket.lead_department)
+    else:
+        assert ticket.assignee_worker_id is None
+        if ticket.state in (S.DISPATCHED, S.HANDLING, S.REVIEWING):
+            assert ticket.assignee_department_id == ticket.lead_department_id

@@ -8,7 +8,17 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from cases.models import Callback, Category, Cluster, DeadlinePolicy, SuggestionModel, Ticket, TicketEvent, Urge
+from cases.models import (
+    Callback,
+    Category,
+    Cluster,
+    DeadlinePolicy,
+    DispatchHop,
+    SuggestionModel,
+    Ticket,
+    TicketEvent,
+    Urge,
+)
 from cases.public import public_tickets
 from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
@@ -60,6 +70,11 @@ def test_seed_demo_builds_the_city_and_is_idempotent(settings):
     for ticket in tickets.order_by("?")[:25]:
         assert_consistent(ticket)
     assert TicketEvent.objects.filter(kind=TicketEvent.Kind.DISPATCHED).exists()
+    # Some tickets went down the whole chain (区 → 街道 → 社区 → 网格员) and back up.
+    to_worker = DispatchHop.objects.filter(to_worker__username="gridworker")
+    assert to_worker.exists()
+    assert DispatchHop.objects.filter(ticket__in=to_worker.values("ticket")).count() >= 3 * to_worker.count()
+    assert DispatchHop.objects.filter(end=DispatchHop.End.HANDED_BACK).exists()
     assert "Deadline scan:" in out.getvalue()
     # per-unit calendars and a unit-scoped policy: a 24×7 utility, a 20-minute duty point
     assert Department.objects.get(name="西宁热力公司").calendar.kind == "24x7"

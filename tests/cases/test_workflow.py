@@ -323,8 +323,9 @@ def test_street_subdispatches_to_its_community_and_takes_it_back(city, clock):
     ticket = workflow.ticket_sign(ticket=ticket, actor=city.community_handler)
     assert ticket.state == S.HANDLING
     ticket = workflow.ticket_progress(ticket=ticket, actor=city.community_handler, note="社区已上门。")
-    ticket = workflow.ticket_subdispatch(ticket=ticket, actor=city.handler, department=city.street)
+    ticket = workflow.ticket_take_back(ticket=ticket, actor=city.handler)
     assert (ticket.state, ticket.assignee_department) == (S.HANDLING, city.street)
+    assert ticket.events.last().kind == Kind.TAKEN_BACK
     assert_consistent(ticket)
 
 
@@ -338,10 +339,14 @@ def test_subdispatch_limits(city, clock):
         workflow.ticket_subdispatch(ticket=ticket, actor=city.handler, department=city.community2)
     assert refused(exc, workflow.ERR_SUBDISPATCH_TARGET)
     ticket = workflow.ticket_subdispatch(ticket=ticket, actor=city.handler, department=city.community)
-    # The community handles, but only the lead unit passes the ticket on.
-    ticket = workflow.ticket_sign(ticket=ticket, actor=city.community_handler)
+    # Once passed down, the street no longer holds it: it may take it back, not pass it on.
     with pytest.raises(WorkflowPermissionError):
+        workflow.ticket_subdispatch(ticket=ticket, actor=city.handler, department=city.community_b)
+    ticket = workflow.ticket_sign(ticket=ticket, actor=city.community_handler)
+    # The community holds it now, and passes it down only, never up or sideways.
+    with pytest.raises(WorkflowError) as exc:
         workflow.ticket_subdispatch(ticket=ticket, actor=city.community_handler, department=city.street)
+    assert refused(exc, workflow.ERR_SUBDISPATCH_TARGET)
 
 
 # -- reply and review --------------------------------------------------------------

@@ -10,10 +10,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cases import workflow
-from cases.models import InvalidKind, ReplyResult, Ticket
+from cases.models import DispatchHop, InvalidKind, ReplyResult, Ticket
 from cases.workflow import WorkflowError, WorkflowPermissionError
+from departments.models import Department
+from departments.roles import Role
 from tests.cases.invariants import assert_consistent
 from tests.conftest import local, new_ticket
+from tests.departments.factories import GridFactory, staff
 
 ACTORS = [
     "utility_handler",
@@ -29,6 +32,9 @@ ACTORS = [
     "bureau_handler",
     "bureau2_handler",
     "gridworker",
+    "district_handler",
+    "community_b_handler",
+    "gridworker2",
 ]
 # "auto" picks the actor a real office would send for the action (most steps use
 # it, so sequences get deep into the lifecycle); the named actors probe refusals.
@@ -36,6 +42,7 @@ NATURAL_ROLE = {
     "answer": "operator",
     "dispatch": "dispatcher",
     "dispatch_with_cohandler": "dispatcher",
+    "dispatch_district": "dispatcher",
     "approve": "dispatcher",
     "rework": "dispatcher",
     "return_approve": "dispatcher",
@@ -56,6 +63,9 @@ NATURAL_ROLE = {
     "cohandler_reply": "bureau_handler",
 }
 HANDLER_OF = {
+    "district": "district_handler",
+    "community_b": "community_b_handler",
+    "community2": "community2_handler",
     "street": "handler",
     "street2": "handler2",
     "community": "community_handler",
@@ -65,22 +75,62 @@ HANDLER_OF = {
 }
 
 
-def _natural_actor(c, action, ticket_pk):
+def _handler_of(c, unit):
+    for name, handler in HANDLER_OF.items():
+        if unit is not None and getattr(c, name).pk == unit.pk:
+            return getattr(c, handler)
+    return None
+
+
+def _natural_actor(c, action, ticket_pk, n):
     if action in NATURAL_ROLE:
         return getattr(c, NATURAL_ROLE[action])
-    ticket = Ticket.objects.select_related("lead_department", "assignee_department").get(pk=ticket_pk)
-    unit = (
-        ticket.lead_department
-        if action in ("subdispatch", "return_request", "extension_request")
-        else (ticket.assignee_department)
+    ticket = Ticket.objects.select_related("lead_department", "assignee_department", "assignee_worker").get(
+        pk=ticket_pk
     )
+    if action == "take_back":
+        # Any unit on the chain above the holder: the lead or one in between.
+        senders = list(
+            DispatchHop.objects.filter(ticket=ticket, ended_at__isnull=True)
+            .order_by("sent_at", "pk")
+            .values_list("from_department", flat=True)
+        )
+        unit = Department.objects.get(pk=senders[n % len(senders)]) if senders else ticket.lead_department
+        return _handler_of(c, unit) or c.dispatcher
+    if ticket.assignee_worker is not None and action in ("sign", "contact", "progress", "hand_back"):
+        return ticket.assignee_worker
+    unit = ticket.lead_department if action in ("return_request", "extension_request") else ticket.assignee_department
     for name, handler in HANDLER_OF.items():
         if unit is not None and getattr(c, name).pk == unit.pk:
             return getattr(c, handler)
     return c.dispatcher
 
 
-UNITS = ["street", "street2", "community", "community2", "bureau", "bureau2", "utility", "centre"]
+UNITS = [
+    "district",
+    "street",
+    "street2",
+    "community",
+    "community_b",
+    "community2",
+    "bureau",
+    "bureau2",
+    "utility",
+    "centre",
+]
+
+
+def _down(c, t, actor, n):
+    """下派 one level below the holder: the n-th child unit, or a grid of the community."""
+    t = Ticket.objects.get(pk=t.pk)
+    holder = t.assignee_department
+    grids = list(holder.grids.order_by("pk")) if holder is not None else []
+    children = list(Department.objects.filter(parent=holder).order_by("pk")) if holder is not None else []
+    targets = [("department", u) for u in children] + [("grid", g) for g in grids]
+    if not targets:
+        return workflow.ticket_subdispatch(ticket=t, actor=actor, department=c.community)  # refused
+    key, target = targets[n % len(targets)]
+    return workflow.ticket_subdispatch(ticket=t, actor=actor, **{key: target})
 
 
 def _call(name, c, tickets, actor, unit, n):
@@ -93,6 +143,11 @@ def _call(name, c, tickets, actor, unit, n):
             ticket=t, actor=actor, department=c.street, cohandlers=[c.bureau]
         ),
         "subdispatch": lambda: workflow.ticket_subdispatch(ticket=t, actor=actor, department=unit),
+        "dispatch_district": lambda: workflow.ticket_dispatch(ticket=t, actor=actor, department=c.district),
+        "subdispatch_down": lambda: _down(c, t, actor, n),
+        "subdispatch_grid": lambda: workflow.ticket_subdispatch(ticket=t, actor=actor, grid=[c.grid, c.grid2][n % 2]),
+        "take_back": lambda: workflow.ticket_take_back(ticket=t, actor=actor),
+        "hand_back": lambda: workflow.ticket_hand_back(ticket=t, actor=actor, note="已处置，交回"),
         "sign": lambda: workflow.ticket_sign(ticket=t, actor=actor),
         "contact": lambda: workflow.ticket_contact(ticket=t, actor=actor, note="已电话联系"),
         "progress": lambda: workflow.ticket_progress(ticket=t, actor=actor, note="处理中"),
@@ -138,6 +193,11 @@ ACTIONS = [
     "dispatch",
     "dispatch_with_cohandler",
     "subdispatch",
+    "dispatch_district",
+    "subdispatch_down",
+    "subdispatch_grid",
+    "take_back",
+    "hand_back",
     "sign",
     "contact",
     "progress",
@@ -169,8 +229,11 @@ ACTIONS = [
 
 steps = st.lists(
     st.tuples(
-        # The main path twice as often as the side paths.
-        st.sampled_from([*ACTIONS, "dispatch", "sign", "contact", "reply", "approve"]),
+        # The main path twice as often as the side paths; the chain (下派, 签收, 收回,
+        # 交回) as often again, so that sequences go several levels down and back.
+        st.sampled_from(
+            [*ACTIONS, "dispatch", "sign", "contact", "reply", "approve", "subdispatch_down", "sign", "hand_back"]
+        ),
         st.sampled_from(["auto"] * len(ACTORS) * 2 + ACTORS),
         st.sampled_from(UNITS),
         st.integers(min_value=0, max_value=3),
@@ -178,6 +241,16 @@ steps = st.lists(
     min_size=1,
     max_size=30,
 )
+
+
+def _whole_tree(c):
+    """Staff down the whole chain (rolled back with each example): the district's
+    handler, the other communities' handlers, a second grid and its worker."""
+    c.district_handler = staff(Role.HANDLER, c.district, "p_handler_district")
+    c.community_b_handler = staff(Role.HANDLER, c.community_b, "p_handler_community_b")
+    c.community2_handler = staff(Role.HANDLER, c.community2, "p_handler_community2")
+    c.gridworker2 = staff(Role.GRID_WORKER, c.community_b, "p_gridworker2")
+    c.grid2 = GridFactory(name="北小街一网格", code="P-BX-01", community=c.community_b, worker=c.gridworker2)
 
 
 @settings(
@@ -188,6 +261,7 @@ steps = st.lists(
 @given(steps=steps)
 def test_random_action_sequences_keep_tickets_consistent(city, steps):
     with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
+        _whole_tree(city)
         tickets = (new_ticket(city), new_ticket(city, citizen_phone="13900005678"))
         for action, actor_name, unit, n in steps:
             if action == "wait":
@@ -196,7 +270,7 @@ def test_random_action_sequences_keep_tickets_consistent(city, steps):
                 clock.shift(timedelta(hours=(n + 1) ** 3))
                 continue
             if actor_name == "auto":
-                actor = _natural_actor(city, action, tickets[0].pk)
+                actor = _natural_actor(city, action, tickets[0].pk, n)
             else:
                 actor = getattr(city, actor_name)
             try:
@@ -207,4 +281,75 @@ def test_random_action_sequences_keep_tickets_consistent(city, steps):
                 assert_consistent(ticket)
         for ticket in Ticket.objects.filter(pk__in=[t.pk for t in tickets]):
             event(f"reached {ticket.state}")
+            depth = DispatchHop.objects.filter(ticket=ticket).count()
+            event(f"hops: {min(depth, 3)}{'+' if depth > 3 else ''}")
+        transaction.set_rollback(True)
+
+
+#: Down the chain most often (each hop needs its sign before the next), the ways back
+#: and the actions around them less, a return (which ends the chain) seldom. A
+#: re-dispatch is left to the test above: allowed while a hop waits for its sign,
+#: it would cut most chains short here.
+CHAIN_ACTIONS = [
+    *["subdispatch_down"] * 5,
+    *["sign"] * 5,
+    "subdispatch_grid",
+    "take_back",
+    "take_back",
+    "hand_back",
+    "hand_back",
+    "contact",
+    "progress",
+    "reply",
+    "cohandlers_add",
+    "return_request",
+    "return_approve",
+    "extension_request",
+    "wait",
+]
+
+chain_steps = st.lists(
+    st.tuples(
+        st.sampled_from(CHAIN_ACTIONS),
+        st.sampled_from(["auto"] * len(ACTORS) * 3 + ACTORS),
+        st.sampled_from(UNITS),
+        st.integers(min_value=0, max_value=3),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=chain_steps)
+def test_random_moves_along_the_chain_keep_it_a_chain(city, steps):
+    """From a ticket the district leads: random 下派 / 签收 / 收回 / 交回 and the
+    actions around them, by the natural actor or anyone else. The holder stays
+    inside the lead's subtree, at most one hop waits for a sign, and the open hops
+    lead from the lead unit down to the holder (``assert_consistent``)."""
+    with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
+        _whole_tree(city)
+        t = new_ticket(city)
+        t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.district)
+        t = workflow.ticket_sign(ticket=t, actor=city.district_handler)
+        tickets = (t, new_ticket(city, citizen_phone="13900005678"))
+        deepest = 0
+        for action, actor_name, unit, n in steps:
+            if action == "wait":
+                clock.shift(timedelta(hours=(n + 1) ** 2))
+                continue
+            actor = _natural_actor(city, action, t.pk, n) if actor_name == "auto" else getattr(city, actor_name)
+            try:
+                _call(action, city, tickets, actor, unit, n)
+            except (WorkflowError, WorkflowPermissionError):
+                pass
+            assert_consistent(t)
+            open_hops = DispatchHop.objects.filter(ticket=t, ended_at__isnull=True)
+            assert open_hops.filter(signed_at__isnull=True).count() <= 1
+            deepest = max(deepest, open_hops.count())
+        event(f"deepest chain: {deepest}")
         transaction.set_rollback(True)
