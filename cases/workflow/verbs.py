@@ -403,6 +403,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         _authorize(Kind.DISPATCHED, t, actor)
         for unit in (department, *cohandlers):
             check_centre_target(actor, unit)
+        taken_back = awaits_centre_sign(t)
         if t.lead_department_id == department.pk:
             raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
         from_state = t.state
@@ -422,7 +423,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
         t.units_passed += 1
         newly_problem = _mark_problem(t)
-        if awaits_centre_sign(t):  # the city dispatches a transfer the sub-centre never signed: taken back
+        if taken_back:  # the city dispatches a transfer the sub-centre never signed: taken back
             t.centre = t.centre_sign_due_at = None
             fields += ["centre", "centre_sign_due_at"]
         _withdraw_cohandlers(t, [unit.pk for unit in cohandlers], now)
