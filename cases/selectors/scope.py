@@ -267,6 +267,14 @@ def cluster_scope(queryset, user):
     )
 
 
+def personal_data_access_scope(queryset, user):
+    """个人信息查看记录 (who revealed a citizen's contact details): the hotline
+    centre reviews them all, a sub-centre those about the tickets it sees."""
+    if is_citywide(user):
+        return queryset
+    return queryset.filter(ticket__in=ticket_scope(Ticket.objects.all(), user))
+
+
 # -- one's own rows -----------------------------------------------------------------
 
 
