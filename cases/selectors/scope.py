@@ -315,6 +315,21 @@ def stats_unit_ids(user) -> list[int] | None:
     return department_subtree_ids(profile.department)
 
 
+def stats_units_cut(user, centre_id) -> list[int] | None:
+    """``stats_unit_ids`` cut to one sub-centre's subtree (the reports' 分中心
+    filter): a sub-centre ``centre_id`` names, within what ``user`` may see; an
+    unknown or empty ``centre_id`` leaves it uncut."""
+    units = stats_unit_ids(user)
+    try:
+        centre = subcentres().filter(pk=int(centre_id)).first() if centre_id else None
+    except (TypeError, ValueError):
+        centre = None
+    if centre is None or units == []:
+        return units
+    subtree = department_subtree_ids(centre)
+    return subtree if units is None else [pk for pk in subtree if pk in set(units)]
+
+
 def stats_home_unit(user):
     """The unit whose numbers ``user`` gets when they name none: ``None`` (the
     whole city) for citywide users, else their own unit (callers still check it
