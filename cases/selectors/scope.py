@@ -205,7 +205,7 @@ def callbacks_visible(user) -> bool:
 def callback_results_only(user) -> bool:
     """Units and grid workers read callbacks as the results of their own tickets
     (no queue to work, no dialling): the 回访 page opens on their results."""
-    return callbacks_visible(user) and not has_callback_queue(user) and not is_citywide(user)
+    return callbacks_visible(user) and not has_callback_queue(user) and not is_centre_staff(user)
 
 
 def callback_scope(queryset, user):

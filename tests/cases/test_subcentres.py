@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
 from cases import workflow
 from cases.callbacks import callback_batch, callback_record
@@ -428,3 +430,43 @@ def test_the_replay_writes_the_sub_centre_facts_the_verbs_wrote(c, clock):
     TicketEvent.objects.filter(kind__in=kinds).update(unit=None, due_at=None, on_time=None, round=None)
     assert facts_repair()["events"] == len(written)
     assert list(TicketEvent.objects.filter(kind__in=kinds).order_by("pk").values_list(*fields)) == written
+
+
+# -- the admin ------------------------------------------------------------------------------------
+
+
+def _login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _action(ticket, kind):
+    return reverse("admin:cases_ticket_action", args=[ticket.pk, kind])
+
+
+def test_the_admin_transfers_signs_and_dispatches_within_the_subtree(c, clock):
+    ticket = new_ticket(c)
+    city = _login(c.dispatcher)
+    form = city.get(_action(ticket, Kind.TRANSFERRED)).content.decode()
+    assert f'<option value="{c.district.pk}">城东区</option>' in form and "西关街道" not in form
+    assert city.post(_action(ticket, Kind.TRANSFERRED), {"centre": c.district.pk}).status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.centre == c.district
+    page = city.get(reverse("admin:cases_ticket_change", args=[ticket.pk])).content.decode()
+    assert "城东区（待签收）" in page
+    east = _login(c.sub_dispatcher)
+    assert east.post(_action(ticket, Kind.CENTRE_SIGNED), {"note": ""}).status_code == 302
+    form = east.get(_action(ticket, Kind.DISPATCHED)).content.decode()
+    assert "东关大街街道" in form and "住房和城乡建设局" not in form and "西关街道" not in form
+    east.post(_action(ticket, Kind.DISPATCHED), {"department": c.bureau.pk})  # refused: outside 城东区
+    ticket.refresh_from_db()
+    assert ticket.state == S.RECEIVED
+    assert east.post(_action(ticket, Kind.DISPATCHED), {"department": c.street.pk}).status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.state == S.DISPATCHED and ticket.lead_department == c.street
+    # the city's list, cut by the owning centre
+    listed = city.get(reverse("admin:cases_ticket_changelist"), {"centre": c.district.pk, "state": "all"})
+    assert [t.pk for t in listed.context["cl"].result_list] == [ticket.pk]
+    listed = city.get(reverse("admin:cases_ticket_changelist"), {"centre": "city", "state": "all"})
+    assert ticket.pk not in [t.pk for t in listed.context["cl"].result_list]
