@@ -28,7 +28,7 @@ from .api_keys import service_account_key
 from .batching import atomic_or_one_by_one
 from .deadlines.calendar import get_calendar
 from .models import Callback, CallbackAttempt, CallbackDuty, Ticket, TicketState, TimeUnit
-from .selectors.scope import callback_scope, has_callback_queue
+from .selectors.scope import callback_scope, has_callback_queue, is_citywide
 from .workflow import WorkflowError, WorkflowPermissionError
 
 S = TicketState
@@ -83,6 +83,16 @@ def agents_on_duty(day: date) -> list:
     ]
 
 
+def agents_centres(agents) -> dict:
+    """``{agent id: the sub-centre unit id it works for}``; agents of the hotline
+    centre are left out (their centre is ``None``). One query."""
+    return dict(
+        StaffProfile.objects.filter(user__in=agents, department__is_subcentre=True).values_list(
+            "user_id", "department_id"
+        )
+    )
+
+
 def callback_batch(*, day: date, now: datetime | None = None, chunk_size: int = 2000) -> BatchResult:
     """Create the callbacks for the tickets closed on ``day`` (local time)."""
     started = perf_counter()
@@ -109,7 +119,7 @@ def _batch(day, now, chunk_size, result):
     todo = list(
         closed.filter(~Exists(existing))
         .order_by("closed_at", "pk")
-        .values_list("pk", "closed_at", "citizen_phone", "is_anonymous")
+        .values_list("pk", "closed_at", "citizen_phone", "is_anonymous", "centre_id")
     )
     if not todo:
         return
@@ -121,12 +131,19 @@ def _batch(day, now, chunk_size, result):
         .annotate(n=Count("pk"))
         .values_list("agent", "n")
     )
-    heap = [(load.get(a.pk, 0), a.pk) for a in agents]
-    heapq.heapify(heap)
+    # One pile per centre: a sub-centre's tickets go to its own agents when it has
+    # any on duty, everything else to the hotline centre's (``None``).
+    centre_of = agents_centres(agents)
+    heaps: dict = {}
+    for a in agents:
+        heaps.setdefault(centre_of.get(a.pk), []).append((load.get(a.pk, 0), a.pk))
+    for pile in heaps.values():
+        heapq.heapify(pile)
     cal = get_calendar()
     for i in range(0, len(todo), chunk_size):
         rows = []
-        for pk, closed_at, phone, anonymous in todo[i : i + chunk_size]:
+        for pk, closed_at, phone, anonymous, centre_id in todo[i : i + chunk_size]:
+            heap = heaps.get(centre_id) or heaps.get(None)
             reachable = bool((phone or "").strip()) and not anonymous
             try:
                 due_at = cal.add_limit(closed_at, 1, TimeUnit.WORKING_DAY)
@@ -196,10 +213,12 @@ def callback_authorize(callback, actor) -> None:
 def _authorize_agent(callback, actor):
     if not callback_may_record(actor):
         raise WorkflowPermissionError(workflow.ERR_ROLE % {"action": _("回访")}, code="role")
-    if not has_callback_queue(actor):
-        return  # dispatchers and supervisors record any callback
     if service_account_key(actor) is not None:
         return  # an IVR/SMS system works the whole day's list, whoever it was dealt to
+    if not is_citywide(actor) and not callback_scope(Callback.objects.filter(pk=callback.pk), actor).exists():
+        raise WorkflowPermissionError(workflow.ERR_SCOPE, code="scope")  # a sub-centre's: its own only
+    if not has_callback_queue(actor):
+        return  # dispatchers and supervisors record any callback (of their centre)
     if callback.agent_id not in (None, actor.pk):
         raise WorkflowPermissionError(ERR_CALLBACK_NOT_YOURS, code="not_yours")
 

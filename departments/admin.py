@@ -25,8 +25,8 @@ from .resources import DepartmentResource, DutyAssignmentResource, GridResource
 class DepartmentAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [DepartmentResource]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ["indented_name", "kind", "code", "phone", "is_active"]
-    list_filter = ["kind", "is_active"]
+    list_display = ["indented_name", "kind", "code", "phone", "is_subcentre", "is_active"]
+    list_filter = ["kind", "is_subcentre", "is_active"]
     search_fields = ["name", "short_name", "code", "address_keywords"]
     autocomplete_fields = ["parent"]
     list_per_page = 100

@@ -7,13 +7,15 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .roles import Role
+from .roles import CENTRE_DESK_ROLES, Role
 from .tree import TreeNode
 
 ERR_PARENT_KIND = _("“%(kind)s”不能设在“%(parent)s”之下。")
 ERR_GRID_COMMUNITY = _("网格只能设在社区（村）之下。")
 ERR_DUTY_TERRITORY = _("属地只能是市、区县、街道乡镇或社区村。")
 ERR_DUTY_TARGET = _("请在“主办单位”和“按属地派至”中二选一。")
+ERR_SUBCENTRE_KIND = _("只有区县、街道乡镇可以设立分中心。")
+ERR_CENTRE_ROLE_UNIT = _("“%(role)s”只能设在热线中心或设有分中心的单位。")
 
 
 def split_keywords(text: str) -> list[str]:
@@ -40,6 +42,8 @@ class Department(TreeNode):
         COMPANY = "company", _("公共服务企业")
 
     TERRITORIAL_KINDS = frozenset({Kind.CITY, Kind.DISTRICT, Kind.STREET, Kind.COMMUNITY})
+    #: Units that may run a sub-centre (分中心 / 分平台): a county or district, a township.
+    SUBCENTRE_KINDS = frozenset({Kind.DISTRICT, Kind.STREET})
     # Which kinds of parent each kind may hang under (None = may be a root).
     ALLOWED_PARENTS = {
         Kind.CITY: {None},
@@ -90,6 +94,13 @@ class Department(TreeNode):
         related_name="departments",
         help_text=_("留空则沿用上级单位的工作日历；都未设置时按统一的办公时间。"),
     )
+    is_subcentre = models.BooleanField(
+        _("设有分中心"),
+        default=False,
+        help_text=_(
+            "区县分中心或区级分平台：本单位的派单员、督办员、回访员在本单位辖区内签收、派单、审核、督办和回访。"
+        ),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
 
@@ -126,6 +137,8 @@ class Department(TreeNode):
                     }
                 }
             )
+        if self.is_subcentre and self.kind not in self.SUBCENTRE_KINDS:
+            raise ValidationError({"is_subcentre": ERR_SUBCENTRE_KIND})
 
     def territory_chain(self) -> dict[str, "Department"]:
         """The territorial ancestors of this unit keyed by kind, self included."""
@@ -196,6 +209,12 @@ class StaffProfile(models.Model):
 
     def __str__(self):
         return f"{self.user}（{self.department.name} · {self.get_role_display()}）"
+
+    def clean(self):
+        super().clean()
+        unit = self.department if self.department_id else None
+        if unit is not None and self.role in CENTRE_DESK_ROLES and not (unit.is_centre or unit.is_subcentre):
+            raise ValidationError({"department": ERR_CENTRE_ROLE_UNIT % {"role": self.get_role_display()}})
 
 
 class TerritorialLevel(models.TextChoices):

@@ -20,9 +20,17 @@ class Role(models.TextChoices):
     LEADER = "leader", _("领导")
 
 
-#: Roles that see every ticket of the city (DESIGN §2: "the centre, supervisors and
-#: leaders everything"). Operators and callback agents need the whole picture to
-#: answer a caller about any earlier demand.
-CITYWIDE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK, Role.LEADER})
+#: The centre's roles. At the hotline centre they see every ticket of the city
+#: (DESIGN §2: "the centre, supervisors and leaders everything"; operators and
+#: callback agents need the whole picture to answer a caller about any earlier
+#: demand). At a unit that runs a sub-centre (``Department.is_subcentre``) they act
+#: and see within that unit's subtree only: ``cases.selectors.scope.staff_centre``.
+CENTRE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK, Role.LEADER})
+#: Kept for callers that predate sub-centres: the same set. Whether a person is
+#: citywide is ``cases.selectors.scope.is_citywide`` (it knows about sub-centres).
+CITYWIDE_ROLES = CENTRE_ROLES
+#: Centre roles that only a centre may staff: the hotline centre or a sub-centre
+#: (leaders may sit anywhere, DESIGN §2).
+CENTRE_DESK_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK})
 #: Roles that act for a unit and see that unit's subtree.
 UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_HEAD})

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from cases import clock
 from cases.models import Category, Ticket
-from cases.selectors.scope import export_job_scope, reports_visible, stats_unit_ids
+from cases.selectors.scope import export_job_scope, is_citywide, reports_visible, stats_units_cut, subcentres
 from departments.models import Department
 
 from .axes import AXES, axis_check, axis_columns, axis_sort, axis_table, period_parse
@@ -60,8 +60,9 @@ PERIOD_CHOICES = {
 
 def _statistics(request):
     """The 统计分析 table a request asks for: (axis, period, columns, rows, total
-    row, error). Whose numbers: ``stats_unit_ids`` (a unit its own subtree)."""
-    units = stats_unit_ids(request.user)
+    row, error). Whose numbers: ``stats_unit_ids`` (a unit its own subtree), cut
+    to one sub-centre by ``centre`` (``stats_units_cut``)."""
+    units = stats_units_cut(request.user, request.GET.get("centre"))
     if not request.user.is_staff or units == []:
         raise PermissionDenied
     params = request.GET
@@ -127,7 +128,13 @@ def statistics_view(request, admin_site):
         "export_url": "?" + export.urlencode(),
         "error": error,
         "period": period,
-        "reasons": reason_table(period, units=stats_unit_ids(request.user)) if period is not None else None,
+        "reasons": (
+            reason_table(period, units=stats_units_cut(request.user, request.GET.get("centre")))
+            if period is not None
+            else None
+        ),
+        # the 分中心 cut: the hotline centre's staff choose; a sub-centre's see their own
+        "centres": subcentres() if is_citywide(request.user) else [],
     }
     return TemplateResponse(request, "reports/statistics.html", context)
 

@@ -134,6 +134,28 @@ def city(db):
     return c
 
 
+def add_subcentres(c):
+    """Two sub-centres (分中心): 城东区 — the district of every street above, so
+    the objects of the ``city`` fixture lie inside it — with one of each centre
+    role, and 城西区 with a street of its own and a dispatcher, supervisor and
+    callback agent (outside everything above)."""
+    c.district.is_subcentre = True
+    c.district.save(update_fields=["is_subcentre"])
+    c.district_w = DepartmentFactory(name="城西区", kind=Department.Kind.DISTRICT, parent=c.city, is_subcentre=True)
+    c.street_w = DepartmentFactory(name="西关街道", kind=Department.Kind.STREET, parent=c.district_w)
+    c.handler_w = staff(Role.HANDLER, c.street_w, "handler_west", last_name="冯", first_name="涛")
+    c.sub_operator = staff(Role.OPERATOR, c.district, "sub_operator", last_name="曹", first_name="静")
+    c.sub_dispatcher = staff(Role.DISPATCHER, c.district, "sub_dispatcher", last_name="彭", first_name="军")
+    c.sub_supervisor = staff(Role.SUPERVISOR, c.district, "sub_supervisor", last_name="曾", first_name="超")
+    c.sub_callback = staff(Role.CALLBACK, c.district, "sub_callback", last_name="许", first_name="娟")
+    c.sub_leader = staff(Role.LEADER, c.district, "sub_leader", last_name="唐", first_name="明")
+    c.west_dispatcher = staff(Role.DISPATCHER, c.district_w, "west_dispatcher", last_name="宋", first_name="杰")
+    c.west_supervisor = staff(Role.SUPERVISOR, c.district_w, "west_supervisor", last_name="谢", first_name="平")
+    c.west_callback = staff(Role.CALLBACK, c.district_w, "west_callback", last_name="梁", first_name="霞")
+    territory_index_invalidate()
+    return c
+
+
 def new_ticket(c, *, actor=None, **overrides):
     values = {
         "channel": Channel.HOTLINE,

@@ -337,7 +337,18 @@ def hostile_world(world):  # noqa: F811 (the permission matrix's fixture)
         t = drive(city, new_ticket(city), S.CLOSED)
         workflow.ticket_reopen(ticket=t, actor=city.callback, reason="回访不满意")
         tickets.append(t)
-    identities = {label: user for label, user in identities.items() if user is not None and label != "other_unit"}
+        # transferred to 城东区's sub-centre, which is yet to sign it (分中心签收, 退回市中心)
+        tickets.append(workflow.ticket_transfer(ticket=new_ticket(city), actor=city.dispatcher, centre=city.district))
+    # Of the sub-centres' staff, the two whose pages differ (a dispatcher's forms, an
+    # agent's queue); the others' doors are the same as their city colleagues'.
+    dropped = {
+        "other_unit",
+        "sub_operator",
+        "sub_supervisor",
+        "sub_leader",
+        *(label for label in identities if label.startswith("west_")),
+    }
+    identities = {label: user for label, user in identities.items() if user is not None and label not in dropped}
     identities["cohandler"] = city.bureau_handler
     return city, objects, identities, [t.__class__.objects.get(pk=t.pk) for t in tickets]
 

@@ -42,18 +42,27 @@ from reports.export_jobs import export_create
 from reports.exports import export_run
 from reports.models import ReportSubscription, Spike
 from reports.reporting import report_build
-from tests.conftest import drive, new_ticket
+from tests.conftest import add_subcentres, drive, new_ticket
 from tests.permission_matrix import admin_model, all_routes
 
 S = TicketState
 
 CENTRE = {"operator", "dispatcher", "supervisor", "callback", "leader"}
 UNIT = {"handler", "unit_head"}  # of the street the objects belong to
-STAFF = {"superuser", *CENTRE, *UNIT, "gridworker", "other_unit"}
+# The staff of a sub-centre (分中心): 城东区's, whose subtree holds the objects (the
+# ticket is the city's, led by a street of it), and 城西区's, outside them.
+SUB_IN = {"sub_operator", "sub_dispatcher", "sub_supervisor", "sub_callback", "sub_leader"}
+SUB_OUT = {"west_dispatcher", "west_supervisor", "west_callback"}
+SUB = SUB_IN | SUB_OUT
+INTAKE_SUB = {"sub_operator", "sub_dispatcher", "sub_supervisor", "west_dispatcher", "west_supervisor"}
+STAFF = {"superuser", *CENTRE, *UNIT, "gridworker", "other_unit", *SUB}
 EVERYONE = {"anonymous", *STAFF}
 NOBODY: set = set()
 SUPER = {"superuser"}
-SCOPE = {"superuser", *CENTRE, *UNIT, "gridworker"}  # the ticket is in the grid worker's grid
+SCOPE = {"superuser", *CENTRE, *UNIT, "gridworker", *SUB_IN}  # the ticket is in the grid worker's grid
+#: Sub-centre staff keep their role's model permissions on the reference data.
+SUB_DISPATCHERS = {"sub_dispatcher", "west_dispatcher"}
+KNOWLEDGE = {"superuser", "operator", "dispatcher", "supervisor", "callback", *(SUB - {"sub_leader"})}
 REFERENCE_VIEW = STAFF  # units, grids, categories, policies, holidays, duty list: everyone reads them
 
 # Rules: URL name (fnmatch) → who gets through. First match wins.
@@ -77,6 +86,7 @@ RULES: list[tuple[str, set]] = [
     ("api:ticket-sign", {"superuser", *UNIT}),
     ("api:ticket-cohandler-sign", SUPER),
     ("api:ticket-take-back", SUPER),  # a unit above the holder on the chain only; this ticket has no chain
+    ("api:ticket-centre-sign", SUPER),  # the ticket is not with a sub-centre
     ("api:ticket-approve", {"superuser", "dispatcher"}),
     ("api:ticket-extension-approve", {"superuser", "dispatcher"}),
     ("api:ticket-return-approve", {"superuser", "dispatcher"}),
@@ -84,8 +94,9 @@ RULES: list[tuple[str, set]] = [
     ("api:category-*", STAFF),
     ("api:department-*", STAFF),
     ("api:callback-list", STAFF),  # a unit's list is empty
-    ("api:callback-detail", {"superuser", *CENTRE}),
-    ("api:callback-*", {"superuser", "dispatcher", "supervisor", "callback"}),  # recording an outcome
+    # (a sub-centre's agent dials its own sub-centre's callbacks: the callback is the city's)
+    ("api:callback-detail", {"superuser", *CENTRE, *(SUB_IN - {"sub_callback"})}),
+    ("api:callback-*", {"superuser", "dispatcher", "supervisor", "callback", "sub_dispatcher", "sub_supervisor"}),
     ("api:alerts", NOBODY),  # sensor keys only
     ("api:stats", STAFF),
     # --- the admin: site pages ---
@@ -103,9 +114,15 @@ RULES: list[tuple[str, set]] = [
     ("admin:export_*", {"dispatcher"}),  # the person who asked for the export
     # --- tickets ---
     ("admin:cases_ticket_changelist", STAFF),
-    ("admin:cases_ticket_add", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
-    ("admin:cases_ticket_intake_lookup", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
-    ("admin:cases_ticket_intake_suggest", {"superuser", "operator", "dispatcher", "supervisor", "gridworker"}),
+    ("admin:cases_ticket_add", {"superuser", "operator", "dispatcher", "supervisor", "gridworker", *INTAKE_SUB}),
+    (
+        "admin:cases_ticket_intake_lookup",
+        {"superuser", "operator", "dispatcher", "supervisor", "gridworker", *INTAKE_SUB},
+    ),
+    (
+        "admin:cases_ticket_intake_suggest",
+        {"superuser", "operator", "dispatcher", "supervisor", "gridworker", *INTAKE_SUB},
+    ),
     ("admin:cases_ticket_intake_pending", NOBODY),  # one's own kept photo only (tests/cases/test_intake.py)
     ("admin:*_process_import", NOBODY),  # POST only (the import form's second step)
     ("admin:cases_ticket_export_ledger", NOBODY),  # POST only: queues an export job
@@ -120,14 +137,15 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_urge_delete", NOBODY),
     ("admin:cases_urge_*", SCOPE),  # the notice, its print view and history: the ticket's scope
     ("admin:cases_callback_changelist", STAFF),
-    ("admin:cases_callback_record", SCOPE),  # the callback's page; its form only for agents
+    ("admin:cases_callback_record", SCOPE - {"sub_callback"}),  # the callback's page; its form only for agents
     ("admin:cases_callback_add", NOBODY),  # the nightly batch creates them
     ("admin:cases_callback_delete", NOBODY),
     ("admin:cases_callback_change", NOBODY),  # redirects to the record page
-    ("admin:cases_callback_*", SCOPE),
+    ("admin:cases_callback_*", SCOPE - {"sub_callback"}),
     ("admin:cases_cluster_add", NOBODY),
     ("admin:cases_cluster_delete", NOBODY),
     ("admin:cases_cluster_change", NOBODY),  # redirects to the detail page
+    ("admin:cases_cluster_changelist", {"superuser", *CENTRE, *SUB}),  # a sub-centre's: those within it
     ("admin:cases_cluster_*", {"superuser", *CENTRE}),
     ("admin:cases_notification_changelist", STAFF),
     ("admin:cases_notification_preferences", STAFF),
@@ -138,25 +156,26 @@ RULES: list[tuple[str, set]] = [
     # --- who looked at citizens' contact details: the supervisors' review ---
     ("admin:cases_personaldataaccess_add", NOBODY),
     ("admin:cases_personaldataaccess_delete", NOBODY),
-    ("admin:cases_personaldataaccess_*", {"superuser", "supervisor"}),
+    ("admin:cases_personaldataaccess_changelist", {"superuser", "supervisor", "sub_supervisor", "west_supervisor"}),
+    ("admin:cases_personaldataaccess_*", {"superuser", "supervisor", "sub_supervisor"}),  # the ticket is 城东区's
     # --- reference data ---
-    ("admin:cases_holiday_add", {"superuser", "dispatcher"}),
-    ("admin:cases_holiday_import", {"superuser", "dispatcher"}),
-    ("admin:cases_holiday_delete", {"superuser", "dispatcher"}),
+    ("admin:cases_holiday_add", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
+    ("admin:cases_holiday_import", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
+    ("admin:cases_holiday_delete", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
     ("admin:cases_holiday_*", REFERENCE_VIEW),
-    ("admin:departments_dutyassignment_add", {"superuser", "dispatcher"}),
-    ("admin:departments_dutyassignment_import", {"superuser", "dispatcher"}),
-    ("admin:departments_dutyassignment_delete", {"superuser", "dispatcher"}),
+    ("admin:departments_dutyassignment_add", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
+    ("admin:departments_dutyassignment_import", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
+    ("admin:departments_dutyassignment_delete", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
     ("admin:departments_dutyassignment_*", REFERENCE_VIEW),
     ("admin:cases_knowledgearticle_delete", SUPER),
-    ("admin:cases_knowledgearticle_add", {"superuser", "dispatcher"}),
-    ("admin:cases_knowledgearticle_import", {"superuser", "dispatcher"}),
-    ("admin:cases_knowledgearticle_*", {"superuser", "operator", "dispatcher", "supervisor", "callback"}),
+    ("admin:cases_knowledgearticle_add", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
+    ("admin:cases_knowledgearticle_import", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
+    ("admin:cases_knowledgearticle_*", KNOWLEDGE),
     ("admin:cases_reasoncode_delete", NOBODY),  # codes are deactivated: events point to them
-    ("admin:cases_reasoncode_add", {"superuser", "dispatcher"}),
+    ("admin:cases_reasoncode_add", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
     ("admin:cases_reasoncode_*", REFERENCE_VIEW),
     ("admin:cases_replytemplate_delete", SUPER),
-    ("admin:cases_replytemplate_add", {"superuser", "dispatcher"}),
+    ("admin:cases_replytemplate_add", {"superuser", "dispatcher", *SUB_DISPATCHERS}),
     ("admin:cases_replytemplate_*", REFERENCE_VIEW),
     ("admin:cases_category_add", SUPER),
     ("admin:cases_category_delete", SUPER),
@@ -215,6 +234,7 @@ def rule_for(name: str):
 @pytest.fixture
 def world(city, settings, tmp_path):
     settings.HOTLINE_MASS_COUNT = 3
+    add_subcentres(city)
     closed = drive(city, new_ticket(city), S.CLOSED)
     handling = drive(city, new_ticket(city), S.HANDLING)
     for _ in range(2):  # a mass cluster in the street's community
@@ -274,6 +294,7 @@ def world(city, settings, tmp_path):
         "handler": city.handler,
         "unit_head": city.head,
         "other_unit": city.handler2,
+        **{label: getattr(city, label) for label in sorted(SUB)},
     }
     return city, objects, identities
 

@@ -14,6 +14,7 @@ from departments.selectors import staff_profile
 from ..models import Category, Colour, TicketState
 from ..selectors import tickets as lists
 from ..selectors.queues import queues_for
+from ..selectors.scope import is_citywide, subcentres
 
 
 class DropdownFilter(admin.SimpleListFilter):
@@ -162,6 +163,22 @@ class TerritoryFilter(DropdownFilter):
 
     def queryset(self, request, queryset):
         return lists.filter_territory(queryset, self.value())
+
+
+class CentreFilter(DropdownFilter):
+    """Which centre owns the ticket (分中心): for the hotline centre's staff, who
+    see every sub-centre's tickets."""
+
+    title = _("所属中心")
+    parameter_name = "centre"
+
+    def lookups(self, request, model_admin):
+        if not is_citywide(request.user) or not subcentres().exists():
+            return []
+        return [(lists.CENTRE_CITY, _("市热线中心")), *[(str(u.pk), u.name) for u in subcentres()]]
+
+    def queryset(self, request, queryset):
+        return lists.filter_centre(queryset, self.value())
 
 
 class ReceivedRangeFilter(admin.ListFilter):

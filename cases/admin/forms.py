@@ -34,7 +34,7 @@ from ..models import (
     Urgency,
 )
 from ..public import PUBLIC_SUMMARY_MAX, category_is_never_public, public_summary_scrub
-from ..selectors.scope import ticket_list
+from ..selectors.scope import staff_centre, subcentres, ticket_list
 
 Kind = TicketEvent.Kind
 ERR_MASTER_NOT_FOUND = _("找不到编号为“%(number)s”的工单，或您无权查看。")
@@ -58,21 +58,26 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-def handling_units():
-    return (
+def handling_units(user=None):
+    """Units work may be sent to; for a sub-centre's staff, those of its subtree."""
+    units = (
         Department.objects.filter(is_active=True)
         .exclude(kind__in=[Department.Kind.CENTRE, Department.Kind.CITY])
         .only("pk", "name", "kind", "depth", "path")
     )
+    centre = staff_centre(user) if user is not None else None
+    if centre is not None and not centre.citywide:
+        units = units.filter(pk__in=centre.unit_ids)
+    return units
 
 
-def grouped_unit_choices(suggested=()):
+def grouped_unit_choices(suggested=(), user=None):
     """Units grouped by kind, the duty list's suggestions first."""
     groups = []
     if suggested:
         groups.append((_("职责清单建议"), [(str(d.pk), d.name) for d in suggested]))
     by_kind = {}
-    for unit in handling_units():
+    for unit in handling_units(user):
         by_kind.setdefault(unit.kind, []).append((str(unit.pk), ("　" * max(unit.depth - 2, 0)) + unit.name))
     for kind in [
         Department.Kind.STREET,
@@ -167,15 +172,16 @@ class DispatchForm(ActionForm):
             street=self.ticket.street,
             district=self.ticket.district,
         )
+        centre = staff_centre(self.user)
         self.suggestions = [
             d
             for d in duty_suggest(category=self.ticket.category, territory=territory)
-            if d.pk != self.ticket.lead_department_id
+            if d.pk != self.ticket.lead_department_id and (centre is None or centre.covers(d.pk))
         ]
-        self.fields["department"].choices = [("", "---------"), *grouped_unit_choices(self.suggestions)]
+        self.fields["department"].choices = [("", "---------"), *grouped_unit_choices(self.suggestions, self.user)]
         if self.suggestions:
             self.fields["department"].initial = str(self.suggestions[0].pk)
-        self.fields["cohandlers"].choices = [(d.pk, d.name) for d in handling_units()]
+        self.fields["cohandlers"].choices = [(d.pk, d.name) for d in handling_units(self.user)]
 
     def perform(self):
         cohandlers = list(Department.objects.filter(pk__in=self.cleaned_data["cohandlers"]))
@@ -424,7 +430,7 @@ class CohandlersAddForm(ActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         taken = set(self.ticket.cohandlings.values_list("department_id", flat=True)) | {self.ticket.lead_department_id}
-        self.fields["departments"].choices = [(d.pk, d.name) for d in handling_units() if d.pk not in taken]
+        self.fields["departments"].choices = [(d.pk, d.name) for d in handling_units(self.user) if d.pk not in taken]
 
     def perform(self):
         return workflow.ticket_cohandlers_add(
@@ -668,6 +674,41 @@ class OverruleForm(ActionForm):
 
 #: The admin's one mapping from a verb to its form (the label, order and colour
 #: of its button are the registry's: ``cases.workflow.registry.VERBS``).
+class TransferForm(ActionForm):
+    kind = Kind.TRANSFERRED
+    centre = UnitChoiceField(label=_("转至分中心"))
+    note = _note(_("转办意见"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["centre"].choices = [
+            ("", "---------"),
+            *[(str(u.pk), u.name) for u in subcentres().exclude(pk=self.ticket.centre_id)],
+        ]
+
+    def perform(self):
+        return workflow.ticket_transfer(
+            ticket=self.ticket, actor=self.user, centre=self.cleaned_data["centre"], note=self.cleaned_data["note"]
+        )
+
+
+class CentreSignForm(ActionForm):
+    kind = Kind.CENTRE_SIGNED
+    submit_label = _("签收")
+    note = _note()
+
+    def perform(self):
+        return workflow.ticket_centre_sign(ticket=self.ticket, actor=self.user, note=self.cleaned_data["note"])
+
+
+class CentreReturnForm(ActionForm):
+    kind = Kind.CENTRE_RETURNED
+    reason = _note(_("退回理由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_centre_return(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
 ACTION_FORMS = {
     form.kind: form
     for form in [
@@ -702,6 +743,9 @@ ACTION_FORMS = {
         UrgeAcknowledgeForm,
         OverruleForm,
         PublicitySetForm,
+        TransferForm,
+        CentreSignForm,
+        CentreReturnForm,
     ]
 }
 

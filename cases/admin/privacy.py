@@ -10,6 +10,7 @@ from config.admin_input import SafeInputAdminMixin
 from config.admin_site import ReadOnlyAdminMixin
 
 from ..models import PersonalDataAccess
+from ..selectors.scope import personal_data_access_scope
 
 
 @admin.register(PersonalDataAccess)
@@ -25,6 +26,9 @@ class PersonalDataAccessAdmin(SafeInputAdminMixin, ReadOnlyAdminMixin, admin.Mod
     list_per_page = 100
     fields = ["created_at", "user", "department", "ticket", "reason"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return personal_data_access_scope(super().get_queryset(request), request.user)
 
     @admin.display(description=_("工单"), ordering="ticket__number")
     def ticket_link(self, obj):

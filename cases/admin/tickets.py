@@ -200,6 +200,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         filters.CategoryTreeFilter,
         filters.DepartmentTreeFilter,
         filters.TerritoryFilter,
+        filters.CentreFilter,
     ]
     search_fields = ["number"]  # the search box; the real search is get_search_results
     search_help_text = _("可按工单编号、来电号码（全号或后四位）、地址、诉求内容查询。")
@@ -224,6 +225,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             {
                 "fields": [
                     "state",
+                    "centre_shown",
                     "lead_department",
                     "assignee_department",
                     "handler",
@@ -562,6 +564,15 @@ class TicketAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(back)
         return HttpResponseRedirect(reverse("admin:cases_ticket_change", args=[ticket.pk]))
 
+    @admin.display(description=_("所属中心"))
+    def centre_shown(self, obj):
+        """The centre owning the ticket: the city's, or a sub-centre and whether it has signed."""
+        if obj.centre_id is None:
+            return _("市热线中心")
+        if obj.centre_signed_at is None:
+            return _("%(name)s（待签收）") % {"name": obj.centre.name}
+        return obj.centre.name
+
     @admin.display(description=_("诉求人姓名"))
     def citizen_name_shown(self, obj):
         return shown_name(obj) or "—"
@@ -583,6 +594,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "handler",
             "created_by",
             "escalated_to",
+            "centre",
         )
         field = Ticket._meta.pk if from_field is None else Ticket._meta.get_field(from_field)
         try:

@@ -264,6 +264,12 @@ class TextSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=5000)
 
 
+class TransferSerializer(NoteSerializer):
+    centre = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.filter(is_active=True), help_text=_("分中心（设有分中心的单位）编号")
+    )
+
+
 #: The API's one mapping from a verb to its input; the endpoint's path is the
 #: verb's ``slug`` and its summary the verb's label (``cases.workflow.registry``).
 ACTION_SERIALIZERS = {
@@ -288,6 +294,9 @@ ACTION_SERIALIZERS = {
     TicketEvent.Kind.COHANDLER_REPLIED: TextSerializer,
     TicketEvent.Kind.MERGED: MergeSerializer,
     TicketEvent.Kind.INVALIDATED: InvalidateSerializer,
+    TicketEvent.Kind.TRANSFERRED: TransferSerializer,
+    TicketEvent.Kind.CENTRE_SIGNED: NoteSerializer,
+    TicketEvent.Kind.CENTRE_RETURNED: ReasonSerializer,
 }
 
 

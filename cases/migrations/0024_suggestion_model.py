@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0020_intake'),
+        ('cases', '0022_ticket_centre'),
     ]
 
     operations = [

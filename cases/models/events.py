@@ -46,6 +46,9 @@ class TicketEvent(models.Model):
         REOPEN_OVERRULED = "reopen_overruled", _("复核不予重办")
         DEADLINES_RETIMED = "deadlines_retimed", _("时限调整")
         PUBLICITY_CHANGED = "publicity_changed", _("公开设置变更")
+        TRANSFERRED = "transferred", _("转分中心")
+        CENTRE_SIGNED = "centre_signed", _("分中心签收")
+        CENTRE_RETURNED = "centre_returned", _("退回市中心")
 
     ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)

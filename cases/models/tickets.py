@@ -267,6 +267,20 @@ class Ticket(models.Model):
         related_name="assigned_tickets",
         help_text=_("主办单位本身，或其下派的下级单位。"),
     )
+    # Which centre owns the ticket: a sub-centre (分中心 / 分平台) the city transferred
+    # it to, or whose operators took it; null is the city's hotline centre.
+    centre = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("所属分中心"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="centre_tickets",
+        editable=False,
+        help_text=_("转至分中心或由分中心受理的工单；空白为市热线中心。"),
+    )
+    centre_sign_due_at = models.DateTimeField(_("分中心签收时限"), null=True, blank=True, editable=False)
+    centre_signed_at = models.DateTimeField(_("分中心签收时间"), null=True, blank=True, editable=False)
     cohandlers = models.ManyToManyField(
         "departments.Department",
         verbose_name=_("协办单位"),
@@ -394,6 +408,7 @@ class Ticket(models.Model):
             models.Index(fields=["state", "next_due_at"], name="ticket_state_due"),
             models.Index(fields=["lead_department", "state"], name="ticket_lead_state"),
             models.Index(fields=["assignee_department", "state"], name="ticket_assignee_state"),
+            models.Index(fields=["centre", "state"], name="ticket_centre_state"),
             models.Index(fields=["received_at"], name="ticket_received"),
             models.Index(fields=["closed_at"], name="ticket_closed"),
             # Rates count tickets by when they were dispatched and when they fell due.

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import translation
 
+from departments.models import Department
 from departments.roles import Role
 
 from ..models import Notification, TicketEvent
@@ -48,10 +49,16 @@ def _units(event, audience: Audience) -> list:
         return [d["id"] for d in event.data.get("cohandlers", [])]
     if audience == Audience.PREVIOUS_HOLDER:
         return [(event.data.get("previous") or {}).get("id")]
+    if audience == Audience.CENTRE:  # a sub-centre, or the hotline centre itself
+        if t.centre_id:
+            return [t.centre_id]
+        return list(Department.objects.filter(kind=Department.Kind.CENTRE, is_active=True).values_list("pk", flat=True))
     return [t.lead_department_id]
 
 
 def _people(staff, unit, audience: Audience) -> list:
+    if audience == Audience.CENTRE:
+        return staff.get((unit, Role.DISPATCHER), [])
     handlers, heads = staff.get((unit, Role.HANDLER), []), staff.get((unit, Role.UNIT_HEAD), [])
     if audience == Audience.LEAD_HEADS:
         return heads
@@ -84,7 +91,8 @@ def event_notify(event_id: int) -> int:
     units = [u for u in _units(event, verb.audience) if u]
     if not units:
         return 0
-    staff = staff_by_unit(units, [Role.HANDLER, Role.UNIT_HEAD])
+    roles = [Role.DISPATCHER] if verb.audience == Audience.CENTRE else [Role.HANDLER, Role.UNIT_HEAD]
+    staff = staff_by_unit(units, roles)
     ticket = event.ticket
     # Stored messages are written in the site's language, not the actor's.
     with translation.override(settings.LANGUAGE_CODE):

@@ -27,7 +27,7 @@ from ..models import (
     due_soon_q,
     overdue_any_clock_q,
 )
-from .scope import ticket_list
+from .scope import staff_centre, ticket_list
 
 S = TicketState
 
@@ -37,6 +37,8 @@ class Context:
     user: object
     department_id: int | None
     now: datetime
+    #: The sub-centre the user works for; ``None``: the hotline centre (or not centre staff).
+    centre_id: int | None = None
 
     @property
     def today(self) -> tuple[datetime, datetime]:
@@ -52,6 +54,14 @@ def _pending(kind):
     return Exists(
         TicketApplication.objects.filter(ticket_id=OuterRef("pk"), kind=kind, status=TicketApplication.Status.PENDING)
     )
+
+
+def _centre_intake(ctx) -> Q:
+    """Received tickets the user's centre is to dispatch: the city's own (not
+    transferred), or the ones its sub-centre owns and has signed."""
+    if ctx.centre_id is None:
+        return Q(state=S.RECEIVED, centre__isnull=True)
+    return Q(state=S.RECEIVED, centre_id=ctx.centre_id, centre_signed_at__isnull=False)
 
 
 def _own(ctx) -> Q:
@@ -83,7 +93,14 @@ QUEUES = {
     for q in [
         Queue("my_intake_today", _("我今日受理"), lambda c: Q(created_by=c.user) & _received_today(c)),
         Queue("intake_today", _("今日受理"), lambda c: _received_today(c)),
-        Queue("to_dispatch", _("待派单"), lambda c: Q(state=S.RECEIVED), "warning", WAITING_ORDERING),
+        Queue("to_dispatch", _("待派单"), _centre_intake, "warning", WAITING_ORDERING),
+        Queue(
+            "to_centre_sign",
+            _("转办待签收"),
+            lambda c: Q(state=S.RECEIVED, centre_id=c.centre_id, centre_signed_at__isnull=True),
+            "warning",
+            WAITING_ORDERING,
+        ),
         Queue("to_review", _("待审核"), lambda c: Q(state=S.REVIEWING), "warning"),
         Queue("return_requests", _("退单申请"), lambda c: _pending(TicketApplication.Kind.RETURN), "warning"),
         Queue("extension_requests", _("延期申请"), lambda c: _pending(TicketApplication.Kind.EXTENSION), "warning"),
@@ -190,6 +207,7 @@ QUEUES = {
 ROLE_QUEUES = {
     Role.OPERATOR: ["my_intake_today", "intake_today", "to_dispatch"],
     Role.DISPATCHER: ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue"],
+    # A sub-centre's dispatchers also sign what the city transfers (``queues_for``).
     Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
     Role.UNIT_HEAD: ["signoff_pending", "to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
     Role.SUPERVISOR: [
@@ -211,7 +229,13 @@ SUPERUSER_QUEUES = ["to_dispatch", "to_review", "return_requests", "extension_re
 
 def queue_context(user, now=None) -> Context:
     profile = staff_profile(user)
-    return Context(user=user, department_id=profile.department_id if profile else None, now=now or clock.now())
+    centre = staff_centre(user)
+    return Context(
+        user=user,
+        department_id=profile.department_id if profile else None,
+        now=now or clock.now(),
+        centre_id=centre.unit_id if centre is not None else None,
+    )
 
 
 def queues_for(user) -> list[Queue]:
@@ -220,6 +244,9 @@ def queues_for(user) -> list[Queue]:
     else:
         profile = staff_profile(user)
         keys = ROLE_QUEUES.get(profile.role, []) if profile else []
+        centre = staff_centre(user)
+        if profile is not None and profile.role == Role.DISPATCHER and centre is not None and not centre.citywide:
+            keys = ["to_centre_sign", *keys]
     return [QUEUES[key] for key in keys]
 
 

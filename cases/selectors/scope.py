@@ -4,7 +4,9 @@ Every door — the admin's querysets and permission hooks, the API, exports,
 autocomplete, the reports pages and the dashboard — asks here, so that scope
 cannot drift between them and no door re-derives "citywide" or compares roles.
 
-- ``is_citywide``: superusers and the centre's roles (``CITYWIDE_ROLES``);
+- ``staff_centre``: which centre a member of the centre's staff works for — the
+  hotline centre (citywide) or a sub-centre (分中心 / 分平台: its unit's subtree)
+  — and which units it covers; ``is_citywide`` / ``is_centre_staff`` read it;
 - ``ticket_scope`` / ``ticket_list`` / ``ticket_get``: tickets;
 - ``callback_scope`` (reading results) and ``callback_dial_scope`` (served with
   the citizen's full number, for dialling out);
@@ -12,13 +14,15 @@ cannot drift between them and no door re-derives "citywide" or compares roles.
 - ``stats_unit_ids`` / ``stats_home_unit`` (whose numbers) and ``report_scope``
   (stored reports and spikes, which span every unit)."""
 
-from django.db.models import Q
+from dataclasses import dataclass
 
-from departments.models import Grid
-from departments.roles import CITYWIDE_ROLES, UNIT_ROLES, Role
+from django.db.models import Exists, OuterRef, Q
+
+from departments.models import Department, Grid
+from departments.roles import CENTRE_ROLES, UNIT_ROLES, Role
 from departments.selectors import department_subtree_ids, staff_profile
 
-from ..models import CoHandling, DispatchHop, Ticket
+from ..models import ClusterMember, CoHandling, DispatchHop, Ticket
 
 
 def _role(user) -> str | None:
@@ -30,12 +34,84 @@ def _signed_in(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
 
 
+# -- centres: the hotline centre and its sub-centres --------------------------------
+
+
+@dataclass(frozen=True)
+class Centre:
+    """The centre a member of the centre's staff works for (DESIGN §2 "Sub-centres")."""
+
+    #: The unit that runs the sub-centre; ``None``: the city's hotline centre.
+    unit: Department | None
+    #: The units it covers (the sub-centre's unit and its subtree); ``None``: every unit.
+    unit_ids: list[int] | None
+
+    @property
+    def unit_id(self) -> int | None:
+        return self.unit.pk if self.unit is not None else None
+
+    @property
+    def citywide(self) -> bool:
+        return self.unit is None
+
+    def covers(self, department_id) -> bool:
+        """Whether a unit lies within this centre's territory."""
+        return self.unit_ids is None or department_id in self.unit_ids
+
+    def owns(self, ticket) -> bool:
+        """Whether this centre owns the ticket (``Ticket.centre``; null is the city's)."""
+        return self.citywide or ticket.centre_id == self.unit_id
+
+
+CITY_CENTRE = Centre(unit=None, unit_ids=None)
+
+
+def staff_centre(user) -> Centre | None:
+    """The one answer to "which centre does ``user`` work for, and which units does
+    it cover": superusers and the centre's roles (``CENTRE_ROLES``) at the hotline
+    centre work for the city (``CITY_CENTRE``); the same roles at a unit that runs
+    a sub-centre (``Department.is_subcentre``) work for that sub-centre and cover
+    its subtree; anyone else (units, grid workers, no profile) is not centre staff
+    (``None``)."""
+    if not _signed_in(user):
+        return None
+    if user.is_superuser:
+        return CITY_CENTRE
+    cached = getattr(user, "_hotline_centre", False)
+    if cached is not False:
+        return cached
+    profile = staff_profile(user)
+    centre = None
+    if profile is not None and profile.role in CENTRE_ROLES:
+        unit = profile.department
+        centre = Centre(unit, department_subtree_ids(unit)) if unit.is_subcentre else CITY_CENTRE
+    user._hotline_centre = centre
+    return centre
+
+
 def is_citywide(user) -> bool:
-    """Superusers and the centre's roles (operator, dispatcher, supervisor, callback
-    agent, leader) see every unit's tickets and numbers."""
-    if user is None or not user.is_authenticated:
-        return False
-    return user.is_superuser or _role(user) in CITYWIDE_ROLES
+    """Superusers and the hotline centre's roles (operator, dispatcher, supervisor,
+    callback agent, leader) see every unit's tickets and numbers; a sub-centre's
+    staff do not (``staff_centre``)."""
+    centre = staff_centre(user)
+    return centre is not None and centre.citywide
+
+
+def is_centre_staff(user) -> bool:
+    """The centre's roles, at the hotline centre or at a sub-centre, and superusers."""
+    return staff_centre(user) is not None
+
+
+def centre_covers(user, department) -> bool:
+    """May ``user``'s centre send work to ``department`` (a sub-centre dispatches
+    within its subtree only)? False for anyone who is not centre staff."""
+    centre = staff_centre(user)
+    return centre is not None and centre.covers(department.pk)
+
+
+def subcentres():
+    """The units that run a sub-centre (for choices and the reports' 分中心 cut)."""
+    return Department.objects.filter(is_subcentre=True, is_active=True).order_by("path")
 
 
 # -- tickets ------------------------------------------------------------------------
@@ -49,8 +125,8 @@ def user_unit_ids(user) -> list[int] | None:
     profile = staff_profile(user)
     if profile is None:
         return []
-    if profile.role in CITYWIDE_ROLES:
-        return None
+    if profile.role in CENTRE_ROLES:
+        return staff_centre(user).unit_ids
     if profile.role in UNIT_ROLES:
         cached = getattr(user, "_hotline_unit_ids", None)
         if cached is None:
@@ -62,7 +138,9 @@ def user_unit_ids(user) -> list[int] | None:
 def ticket_scope(queryset, user):
     """Restrict a ticket queryset to what ``user`` may see.
 
-    - superusers and the centre's citywide roles: everything;
+    - superusers and the hotline centre's roles: everything;
+    - a sub-centre's staff: the tickets it owns (``Ticket.centre``) and those led
+      by, assigned to or co-handled by a unit of its subtree;
     - handlers and unit heads: tickets led by, assigned to or co-handled by their
       unit or any unit below it (a street sees its communities' tickets);
     - grid workers: tickets in their grids, the ones they reported and the ones
@@ -75,27 +153,32 @@ def ticket_scope(queryset, user):
     profile = staff_profile(user)
     if profile is None:
         return queryset.none()
-    if profile.role in CITYWIDE_ROLES:
-        return queryset
+    if profile.role in CENTRE_ROLES:
+        centre = staff_centre(user)
+        if centre.citywide:
+            return queryset
+        return queryset.filter(_units_q(centre.unit_ids) | Q(centre_id=centre.unit_id))
     if profile.role in UNIT_ROLES:
-        unit_ids = user_unit_ids(user)
-        # Co-handled tickets are few: fetched as ids, the three conditions are each
-        # served by an index and OR-ed by the database, instead of an EXISTS per row.
-        cohandled = list(
-            CoHandling.objects.filter(department_id__in=unit_ids)
-            .exclude(status=CoHandling.Status.CANCELLED)
-            .values_list("ticket_id", flat=True)
-            .distinct()
-        )
-        return queryset.filter(
-            Q(lead_department_id__in=unit_ids) | Q(assignee_department_id__in=unit_ids) | Q(pk__in=cohandled)
-        )
+        return queryset.filter(_units_q(user_unit_ids(user)))
     if profile.role == Role.GRID_WORKER:
         grid_ids = Grid.objects.filter(worker=user).values("pk")
         # Tickets passed down to them (下派至网格员), now or before, wherever they lie.
         passed = DispatchHop.objects.filter(to_worker=user).values("ticket_id")
         return queryset.filter(Q(grid_id__in=grid_ids) | Q(created_by=user) | Q(pk__in=passed))
     return queryset.none()
+
+
+def _units_q(unit_ids) -> Q:
+    """Tickets led by, assigned to or co-handled by one of ``unit_ids``."""
+    # Co-handled tickets are few: fetched as ids, the three conditions are each
+    # served by an index and OR-ed by the database, instead of an EXISTS per row.
+    cohandled = list(
+        CoHandling.objects.filter(department_id__in=unit_ids)
+        .exclude(status=CoHandling.Status.CANCELLED)
+        .values_list("ticket_id", flat=True)
+        .distinct()
+    )
+    return Q(lead_department_id__in=unit_ids) | Q(assignee_department_id__in=unit_ids) | Q(pk__in=cohandled)
 
 
 def ticket_list(*, user):
@@ -125,20 +208,25 @@ def callbacks_visible(user) -> bool:
 def callback_results_only(user) -> bool:
     """Units and grid workers read callbacks as the results of their own tickets
     (no queue to work, no dialling): the 回访 page opens on their results."""
-    return callbacks_visible(user) and not has_callback_queue(user) and not is_citywide(user)
+    return callbacks_visible(user) and not has_callback_queue(user) and not is_centre_staff(user)
 
 
 def callback_scope(queryset, user):
     """The callbacks ``user`` may read.
 
     - callback agents: their own queue (dealt to them or to nobody), any status;
-    - the rest of the centre, leaders and superusers: every callback;
+      a sub-centre's agents: dealt to them, or to nobody on its own tickets;
+    - the rest of the hotline centre, leaders and superusers: every callback;
+    - the rest of a sub-centre: the callbacks of the tickets it sees;
     - units and grid workers: the callbacks of the tickets they see, read-only
       (their results are the units' own results; the workbench masks the phone)."""
     if not _signed_in(user):
         return queryset.none()
     if has_callback_queue(user):
-        return queryset.filter(Q(agent=user) | Q(agent__isnull=True))
+        centre = staff_centre(user)
+        if centre.citywide:
+            return queryset.filter(Q(agent=user) | Q(agent__isnull=True))
+        return queryset.filter(Q(agent=user) | Q(agent__isnull=True, ticket__centre_id=centre.unit_id))
     if is_citywide(user):
         return queryset
     return queryset.filter(ticket__in=ticket_scope(Ticket.objects.all(), user))
@@ -146,10 +234,10 @@ def callback_scope(queryset, user):
 
 def callback_dial_scope(queryset, user):
     """The callbacks served with the citizen's full number for dialling out (the
-    callbacks API): the centre's part of ``callback_scope``. Units read their
-    results masked, in the admin only (DESIGN §8: masked for roles that do not
-    need the number)."""
-    if not is_citywide(user):
+    callbacks API): the centre's part of ``callback_scope`` (a sub-centre's staff:
+    their own part). Units read their results masked, in the admin only (DESIGN
+    §8: masked for roles that do not need the number)."""
+    if not is_centre_staff(user):
         return queryset.none()
     return callback_scope(queryset, user)
 
@@ -163,12 +251,31 @@ def urge_scope(queryset, user):
 
 
 def clusters_visible(user) -> bool:
-    """Clusters (双交办) span units and streets: the centre's roles and leaders only."""
-    return _signed_in(user) and is_citywide(user)
+    """Clusters (双交办) span units and streets: the centre's roles and leaders only
+    (a sub-centre's: ``cluster_scope``)."""
+    return _signed_in(user) and is_centre_staff(user)
 
 
 def cluster_scope(queryset, user):
-    return queryset if clusters_visible(user) else queryset.none()
+    """Every cluster for the hotline centre; for a sub-centre, the clusters whose
+    tickets all lie within what it sees (none of another territory)."""
+    if not clusters_visible(user):
+        return queryset.none()
+    if is_citywide(user):
+        return queryset
+    visible = ticket_scope(Ticket.objects.all(), user).values("pk")
+    members = ClusterMember.objects.filter(cluster_id=OuterRef("pk"))
+    return queryset.filter(Exists(members.filter(ticket_id__in=visible))).exclude(
+        Exists(members.exclude(ticket_id__in=visible))
+    )
+
+
+def personal_data_access_scope(queryset, user):
+    """个人信息查看记录 (who revealed a citizen's contact details): the hotline
+    centre reviews them all, a sub-centre those about the tickets it sees."""
+    if is_citywide(user):
+        return queryset
+    return queryset.filter(ticket__in=ticket_scope(Ticket.objects.all(), user))
 
 
 # -- one's own rows -----------------------------------------------------------------
@@ -196,8 +303,9 @@ def subscription_scope(queryset, user):
 
 def stats_unit_ids(user) -> list[int] | None:
     """Units whose numbers (counters, rates) ``user`` may see; ``None`` means every
-    unit. Citywide users see the whole city; other staff their own unit and
-    everything below it (a grid worker: their community); anyone else nothing."""
+    unit. Citywide users see the whole city; a sub-centre's staff its subtree;
+    other staff their own unit and everything below it (a grid worker: their
+    community); anyone else nothing."""
     if not _signed_in(user):
         return []
     if is_citywide(user):
@@ -205,9 +313,24 @@ def stats_unit_ids(user) -> list[int] | None:
     profile = staff_profile(user)
     if profile is None:
         return []
-    if profile.role in UNIT_ROLES:
+    if profile.role in UNIT_ROLES or profile.role in CENTRE_ROLES:
         return user_unit_ids(user)
     return department_subtree_ids(profile.department)
+
+
+def stats_units_cut(user, centre_id) -> list[int] | None:
+    """``stats_unit_ids`` cut to one sub-centre's subtree (the reports' 分中心
+    filter): a sub-centre ``centre_id`` names, within what ``user`` may see; an
+    unknown or empty ``centre_id`` leaves it uncut."""
+    units = stats_unit_ids(user)
+    try:
+        centre = subcentres().filter(pk=int(centre_id)).first() if centre_id else None
+    except (TypeError, ValueError):
+        centre = None
+    if centre is None or units == []:
+        return units
+    subtree = department_subtree_ids(centre)
+    return subtree if units is None else [pk for pk in subtree if pk in set(units)]
 
 
 def stats_home_unit(user):

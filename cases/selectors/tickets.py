@@ -209,6 +209,17 @@ def filter_territory(queryset, pk):
     return queryset.filter(**{field: node.pk})
 
 
+CENTRE_CITY = "city"
+
+
+def filter_centre(queryset, value):
+    """Which centre owns the ticket: ``city`` (the hotline centre) or a sub-centre's unit id."""
+    if value == CENTRE_CITY:
+        return queryset.filter(centre__isnull=True)
+    pk = _as_int(value)
+    return queryset if pk is None else queryset.filter(centre_id=pk)
+
+
 def filter_queue(queryset, key: str, user):
     queue = queue_get(user, key)
     if queue is None:
@@ -246,6 +257,7 @@ class TicketListFilter(django_filters.FilterSet):
     category = django_filters.CharFilter(method="_category")
     unit = django_filters.CharFilter(method="_unit")
     territory = django_filters.CharFilter(method="_territory")
+    centre = django_filters.CharFilter(method="_centre")
     q = django_filters.CharFilter(method="_search")
 
     class Meta:
@@ -296,6 +308,9 @@ class TicketListFilter(django_filters.FilterSet):
 
     def _territory(self, queryset, name, value):
         return filter_territory(queryset, value)
+
+    def _centre(self, queryset, name, value):
+        return filter_centre(queryset, value)
 
     def _search(self, queryset, name, value):
         return ticket_search(queryset, value)

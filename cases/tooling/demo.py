@@ -116,6 +116,10 @@ def build_city(rng: random.Random) -> City:
                     )
                     grids.append(grid)
                 c.grids_by_community[community.pk] = grids
+    for district in c.districts:
+        if district.code == D.SUBCENTRE and not district.is_subcentre:
+            district.is_subcentre = True
+            district.save(update_fields=["is_subcentre"])
     for code, name in D.BUREAUS:
         c.bureaus[code] = _unit(code, name, Department.Kind.BUREAU, city_unit)
     for code, name in D.COMPANIES:
@@ -208,7 +212,7 @@ def _user(username, full_name, *, superuser=False):
 def build_users(c: City) -> dict:
     """The demo logins, plus one handler per unit so the replay has someone to act."""
     users = {"admin": _user("admin", "系统管理员", superuser=True)}
-    for username, role, unit, full_name in [*D.DEMO_USERS, *D.EXTRA_USERS]:
+    for username, role, unit, full_name in [*D.DEMO_USERS, *D.SUBCENTRE_USERS, *D.EXTRA_USERS]:
         department = {"centre": c.centre, "city": c.city}.get(unit) or c.units_by_code[unit]
         user = _user(username, full_name)
         StaffProfile.objects.get_or_create(user=user, defaults={"department": department, "role": role})
@@ -263,6 +267,8 @@ class Replay:
             g.community_id: g
             for g in Grid.objects.filter(worker__isnull=False, is_active=True).select_related("worker")
         }
+        #: The unit running the demo's sub-centre (大通县分中心), if any.
+        self.subcentre = Department.objects.filter(is_subcentre=True).order_by("path").first()
 
     def handler_of(self, unit: Department):
         return self.users["handlers"][unit.pk]
@@ -405,11 +411,24 @@ class Replay:
         if rng.random() < 0.05:
             cohandlers = [rng.choice(list(self.c.bureaus.values()))]
             cohandlers = [d for d in cohandlers if d.pk != lead.pk]
+        desk = users["dispatcher"]  # who dispatches, reviews and rules: the city, or a sub-centre
+        subcentre = self.subcentre
+        if subcentre is not None and t.district_id == subcentre.pk:
+            # 大通县分中心: the city transfers, the county signs and dispatches within the county.
+            self.at(moment, workflow.ticket_transfer, ticket=t, actor=desk, centre=subcentre)
+            desk = users[D.SUBCENTRE_USERS[0][0]]
+            moment += minutes(5, 60)
+            t = self.at(moment, workflow.ticket_centre_sign, ticket=t, actor=desk)
+            moment += minutes(3, 30)
+            inside = set(subcentre.descendants().values_list("pk", flat=True))
+            lead = lead if lead.pk in inside else (t.street or lead)
+            cohandlers = []
+            self._bump("subcentre")
         t = self.at(
             moment,
             workflow.ticket_dispatch,
             ticket=t,
-            actor=users["dispatcher"],
+            actor=desk,
             department=lead,
             cohandlers=cohandlers,
         )
@@ -427,13 +446,13 @@ class Replay:
                 reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.RETURN, code="not_our_duty").first(),
             )
             moment += minutes(20, 180)
-            self.at(moment, workflow.ticket_return_approve, ticket=t, actor=users["dispatcher"])
+            self.at(moment, workflow.ticket_return_approve, ticket=t, actor=desk)
             lead = t.street
             t = self.at(
                 moment + minutes(5, 30),
                 workflow.ticket_dispatch,
                 ticket=t,
-                actor=users["dispatcher"],
+                actor=desk,
                 department=lead,
                 note="退单后改派属地街道。",
             )
@@ -492,13 +511,13 @@ class Replay:
             else:
                 moment += minutes(30, 300)
                 if rng.random() < 0.8:
-                    t = self.at(moment, workflow.ticket_extension_approve, ticket=t, actor=users["dispatcher"])
+                    t = self.at(moment, workflow.ticket_extension_approve, ticket=t, actor=desk)
                 else:
                     t = self.at(
                         moment,
                         workflow.ticket_extension_reject,
                         ticket=t,
-                        actor=users["dispatcher"],
+                        actor=desk,
                         reason="可在时限内办结，不同意延期。",
                     )
                 self._bump("extension")
@@ -536,7 +555,7 @@ class Replay:
                 moment,
                 workflow.ticket_rework,
                 ticket=t,
-                actor=users["dispatcher"],
+                actor=desk,
                 reason="反馈内容避重就轻，未说明具体处置结果，请补充现场照片。",
                 reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.REWORK, code="evasive").first(),
             )
@@ -552,7 +571,7 @@ class Replay:
                 public_summary="已更换损坏部件，恢复正常。",
             )
             moment += minutes(20, 600)
-        self.at(moment, workflow.ticket_approve, ticket=t, actor=users["dispatcher"])
+        self.at(moment, workflow.ticket_approve, ticket=t, actor=desk)
         self._bump("closed")
 
 

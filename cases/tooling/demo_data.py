@@ -430,6 +430,15 @@ DEMO_USERS = [
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾"
 GIVEN_NAMES = "伟 芳 娜 敏 静 强 磊 洋 艳 勇 军 杰 娟 涛 明 超 霞 平 刚 桂英".split()
 
+# 大通县分中心 (a county sub-centre): the city transfers its county's tickets, it
+# signs, dispatches within the county, reviews, supervises and calls back.
+SUBCENTRE = "630121"
+SUBCENTRE_USERS = [
+    ("datong_dispatcher", "dispatcher", SUBCENTRE, "祁永红"),
+    ("datong_supervisor", "supervisor", SUBCENTRE, "马海龙"),
+    ("datong_callback", "callback", SUBCENTRE, "李春梅"),
+]
+
 EXTRA_USERS = [
     ("callback2", "callback", "centre", "陈静"),
     ("head_street", "unit_head", "630102001", "吴国栋"),

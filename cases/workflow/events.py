@@ -273,3 +273,22 @@ def deadlines_retimed_data(*, reason: str, clocks: dict) -> dict:
         "reason": reason,
         "clocks": {name: {"from": _when(old), "to": _when(new)} for name, (old, new) in clocks.items()},
     }
+
+
+def transferred_data(*, centre, previous, sign_due_at: datetime | None) -> dict:
+    """``transferred``: ``{"department", "previous", "sign_due_at"}`` — the
+    sub-centre the city transferred the ticket to, the sub-centre it came from (or
+    ``None``: the city), and the sub-centre's sign deadline."""
+    return {"department": unit_ref(centre), "previous": unit_ref(previous), "sign_due_at": _when(sign_due_at)}
+
+
+def centre_signed_data(*, centre, on_time: bool) -> dict:
+    """``centre_signed``: ``{"department", "on_time"}`` — the sub-centre that
+    signed, and whether within its sign deadline."""
+    return {"department": unit_ref(centre), "on_time": on_time}
+
+
+def centre_returned_data(*, centre, signed: bool) -> dict:
+    """``centre_returned``: ``{"department", "signed"}`` — the sub-centre that sent
+    the ticket back to the city, and whether it had signed it first."""
+    return {"department": unit_ref(centre), "signed": signed}

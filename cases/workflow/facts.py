@@ -40,6 +40,7 @@ class _Replay:
     contact_due: datetime | None = None
     resolve_due: datetime | None = None
     round: int = 1
+    centre_due: datetime | None = None  # the sub-centre's sign deadline (转分中心)
     leads: list = field(default_factory=list)  # (time, lead unit) after each change
 
     def facts(self, event: TicketEvent) -> dict:
@@ -88,6 +89,14 @@ class _Replay:
         elif kind == K.MERGED:
             self.resolve_due = None
         elif kind == K.COHANDLER_REPLIED:
+            facts.update(unit_id=_unit_id(data))
+        elif kind == K.TRANSFERRED:
+            self.centre_due = _when(data.get("sign_due_at"))
+            facts.update(unit_id=_unit_id(data), due_at=self.centre_due)
+        elif kind == K.CENTRE_SIGNED:
+            due = self.centre_due
+            facts.update(unit_id=_unit_id(data), due_at=due, on_time=due is None or at <= due)
+        elif kind == K.CENTRE_RETURNED:
             facts.update(unit_id=_unit_id(data))
         facts["round"] = self.round
         self.leads.append((at, self.lead))

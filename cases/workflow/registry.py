@@ -35,6 +35,7 @@ class Audience(enum.Enum):
     COHANDLERS = "cohandlers"  # the co-handling units just brought in: handlers, else heads
     LEAD = "lead"  # the lead unit's handlers and heads
     LEAD_HEADS = "lead_heads"  # the lead unit's heads only (a draft or a sign-off to approve)
+    CENTRE = "centre"  # the dispatchers of the centre now owning the ticket (a sub-centre, or the city's)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,24 @@ VERBS: dict[str, Verb] = _rows(
     Verb(Kind.DEADLINES_RETIMED),
     # Whether the ticket may be on public pages (cases.public): the centre decides.
     Verb(Kind.PUBLICITY_CHANGED, _("设置公开范围")),
+    # Sub-centres (分中心 / 分平台): the city transfers a received ticket, the
+    # sub-centre signs it (then dispatches within its subtree) or sends it back.
+    Verb(
+        Kind.TRANSFERRED,
+        _("转分中心"),
+        slug="transfer",
+        template=_("【转办】工单 %(number)s 已转至本分中心，请及时签收"),
+        audience=Audience.CENTRE,
+    ),
+    Verb(Kind.CENTRE_SIGNED, _("分中心签收"), slug="centre-sign"),
+    Verb(
+        Kind.CENTRE_RETURNED,
+        _("退回市中心"),
+        danger=True,
+        slug="centre-return",
+        template=_("【退回】分中心退回工单 %(number)s，请重新处理"),
+        audience=Audience.CENTRE,
+    ),
 )
 
 #: Events that change what a citizen would see (status page, Open311 updates).

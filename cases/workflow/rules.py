@@ -26,7 +26,7 @@ from ..models import (
     TicketEvent,
     TicketState,
 )
-from ..selectors.scope import user_unit_ids
+from ..selectors.scope import staff_centre, subcentres, user_unit_ids
 from .registry import VERBS
 
 Kind = TicketEvent.Kind
@@ -73,6 +73,11 @@ ERR_REPLY_RESULT = _("请选择办理结果。")
 ERR_PHONE = _("电话号码格式不正确。")
 ERR_PUBLICITY_SAME = _("工单已是“%(setting)s”。")
 ERR_REASON_CODE = _("原因“%(label)s”已停用或不适用于此操作。")
+ERR_CENTRE_TARGET = _("“%(name)s”不在本分中心辖区内，不能派单。")
+ERR_CENTRE_UNSIGNED = _("工单已转至分中心，请先签收。")
+ERR_NOT_SUBCENTRE = _("“%(name)s”未设分中心。")
+ERR_SAME_CENTRE = _("工单已在“%(name)s”。")
+ERR_CENTRE_SIGNED_ALREADY = _("工单不在分中心待签收。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")
@@ -83,7 +88,13 @@ PHONE = re.compile(r"\+?[\d\- ]{5,20}")
 class Scope:
     """Which tickets an actor of a given role may act on."""
 
-    ANY = "any"  # citywide roles
+    ANY = "any"  # anyone of the role (creating a ticket)
+    # The centre's roles (``staff_centre``): the hotline centre's staff act on any
+    # ticket; a sub-centre's on the tickets it owns (``Ticket.centre``), once it
+    # has signed them (分中心签收).
+    CENTRE = "centre"
+    CITY = "city"  # the hotline centre's staff only (transfer to a sub-centre)
+    SUBCENTRE = "subcentre"  # the staff of the sub-centre owning the ticket only (its sign, its return)
     LEAD = "lead"  # the lead unit lies in the actor's unit subtree
     ASSIGNEE = "assignee"  # the current handling unit lies in the actor's subtree
     COHANDLER = "cohandler"  # a co-handling unit lies in the actor's subtree
@@ -102,7 +113,7 @@ COHANDLER_ACTORS = {Role.HANDLER: Scope.COHANDLER, Role.UNIT_HEAD: Scope.COHANDL
 HOLDER_ACTORS = {Role.HANDLER: Scope.HOLDER, Role.UNIT_HEAD: Scope.HOLDER}
 CHAIN_ACTORS = {Role.HANDLER: Scope.CHAIN, Role.UNIT_HEAD: Scope.CHAIN}
 GRID_WORKER = {Role.GRID_WORKER: Scope.WORKER}
-DISPATCHER = {Role.DISPATCHER: Scope.ANY}
+DISPATCHER = {Role.DISPATCHER: Scope.CENTRE}
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,7 @@ TRANSITIONS: dict[str, Rule] = {
             Role.SUPERVISOR: Scope.ANY,
         },
     ),
-    Kind.ANSWERED: _rule({S.RECEIVED}, {S.CLOSED}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
+    Kind.ANSWERED: _rule({S.RECEIVED}, {S.CLOSED}, {Role.OPERATOR: Scope.CENTRE, **DISPATCHER}),
     Kind.DISPATCHED: _rule({S.RECEIVED, S.DISPATCHED}, {S.DISPATCHED}, DISPATCHER),
     # 下派 down the chain (区 → 街道 → 社区 → 网格员): by the holder, once it has signed.
     Kind.SUBDISPATCHED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED}, HOLDER_ACTORS),
@@ -168,16 +179,16 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.MERGED: _rule(
         {S.RECEIVED, S.DISPATCHED},
         {S.MERGED},
-        {Role.OPERATOR: Scope.ANY, Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
+        {Role.OPERATOR: Scope.CENTRE, Role.SUPERVISOR: Scope.CENTRE, **DISPATCHER},
     ),
     # Not an action of its own: the master's approval or direct answer writes it
     # on every ticket merged into the master.
     Kind.MASTER_CLOSED: _rule({S.MERGED}, {S.MERGED}, {}),
-    Kind.INVALIDATED: _rule({S.RECEIVED}, {S.INVALID}, {Role.OPERATOR: Scope.ANY, **DISPATCHER}),
+    Kind.INVALIDATED: _rule({S.RECEIVED}, {S.INVALID}, {Role.OPERATOR: Scope.CENTRE, **DISPATCHER}),
     Kind.REOPENED: _rule(
         {S.CLOSED},
         {S.HANDLING, S.RECEIVED},
-        {Role.CALLBACK: Scope.ANY, Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
+        {Role.CALLBACK: Scope.CENTRE, Role.SUPERVISOR: Scope.CENTRE, **DISPATCHER},
     ),
     # 一把手签批: with the flag set, a handler's reply waits for the unit head.
     Kind.REPLY_DRAFTED: _rule({S.HANDLING}, {S.HANDLING}, UNIT_ACTORS),
@@ -186,11 +197,13 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.SIGNOFF_REQUIRED: _rule(
         {S.DISPATCHED, S.HANDLING, S.REVIEWING},
         {S.DISPATCHED, S.HANDLING, S.REVIEWING},
-        {Role.SUPERVISOR: Scope.ANY, **DISPATCHER},
+        {Role.SUPERVISOR: Scope.CENTRE, **DISPATCHER},
     ),
     # 督办: urges (also issued by the deadline scan itself), escalation to a leader.
     Kind.URGED: _rule(
-        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {Role.SUPERVISOR: Scope.ANY}
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING},
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING},
+        {Role.SUPERVISOR: Scope.CENTRE},
     ),
     Kind.URGE_ACKNOWLEDGED: _rule(
         {S.DISPATCHED, S.HANDLING, S.REVIEWING, S.CLOSED},
@@ -198,14 +211,20 @@ TRANSITIONS: dict[str, Rule] = {
         LEAD_ACTORS,
     ),
     Kind.ESCALATED: _rule(
-        {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {S.DISPATCHED, S.HANDLING, S.REVIEWING}, {Role.SUPERVISOR: Scope.ANY}
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING},
+        {S.DISPATCHED, S.HANDLING, S.REVIEWING},
+        {Role.SUPERVISOR: Scope.CENTRE},
     ),
     # A supervisor rules a callback complaint unfounded: the reopened ticket closes.
-    Kind.REOPEN_OVERRULED: _rule({S.HANDLING}, {S.CLOSED}, {Role.SUPERVISOR: Scope.ANY}),
+    Kind.REOPEN_OVERRULED: _rule({S.HANDLING}, {S.CLOSED}, {Role.SUPERVISOR: Scope.CENTRE}),
     # Re-timing after a calendar or policy change: the system only, on running clocks.
     Kind.DEADLINES_RETIMED: _rule(set(CLOCKED_STATES), set(CLOCKED_STATES), {}),
     # Public or private (cases.public): the centre may decide in any state, the state stays.
-    Kind.PUBLICITY_CHANGED: _rule(set(S), set(S), {Role.SUPERVISOR: Scope.ANY, **DISPATCHER}),
+    Kind.PUBLICITY_CHANGED: _rule(set(S), set(S), {Role.SUPERVISOR: Scope.CENTRE, **DISPATCHER}),
+    # Sub-centres (分中心 / 分平台).
+    Kind.TRANSFERRED: _rule({S.RECEIVED}, {S.RECEIVED}, {Role.DISPATCHER: Scope.CITY}),
+    Kind.CENTRE_SIGNED: _rule({S.RECEIVED}, {S.RECEIVED}, {Role.DISPATCHER: Scope.SUBCENTRE}),
+    Kind.CENTRE_RETURNED: _rule({S.RECEIVED}, {S.RECEIVED}, {Role.DISPATCHER: Scope.SUBCENTRE}),
 }
 
 #: Transitions the system itself may make (``actor=None``): the deadline scan urges,
@@ -269,6 +288,11 @@ def chain_senders(ticket: Ticket) -> set[int]:
     )
 
 
+def awaits_centre_sign(ticket: Ticket) -> bool:
+    """Transferred to a sub-centre that has not signed it yet."""
+    return ticket.state == S.RECEIVED and ticket.centre_id is not None and ticket.centre_signed_at is None
+
+
 def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
     if scope == Scope.ANY:
         return True
@@ -281,6 +305,15 @@ def _scope_holds(scope: str, ticket: Ticket, actor) -> bool:
         return profile is not None and profile.department_id in chain_senders(ticket)
     if scope == Scope.LEAD_OR_HOLDER:
         return _in_subtree(actor, ticket.lead_department_id) or _holds(actor, ticket)
+    if scope in (Scope.CENTRE, Scope.CITY, Scope.SUBCENTRE):
+        centre = staff_centre(actor)
+        if centre is None:
+            return False
+        if scope == Scope.CITY:
+            return centre.citywide
+        if scope == Scope.SUBCENTRE:
+            return not centre.citywide and centre.owns(ticket)
+        return centre.owns(ticket)
     if scope == Scope.LEAD:
         return _in_subtree(actor, ticket.lead_department_id)
     if scope == Scope.ASSIGNEE:
@@ -310,6 +343,13 @@ def _authorize(kind: str, ticket: Ticket | None, actor) -> None:
             raise WorkflowPermissionError(ERR_ROLE % {"action": label}, code="role")
         if ticket is not None and not _scope_holds(rule.roles[role], ticket, actor):
             raise WorkflowPermissionError(ERR_SCOPE, code="scope")
+        if (
+            ticket is not None
+            and rule.roles[role] == Scope.CENTRE
+            and not staff_centre(actor).citywide
+            and awaits_centre_sign(ticket)
+        ):
+            raise WorkflowError(ERR_CENTRE_UNSIGNED, code="centre_unsigned")
     state = ticket.state if ticket is not None else None
     if state not in rule.sources:
         raise WorkflowError(ERR_STATE, code="state", params={"state": S(state).label if state else "", "action": label})
@@ -358,6 +398,8 @@ PRECONDITIONS = {
     Kind.REOPEN_OVERRULED: lambda t, actor: t.reopen_count > 0,
     Kind.COHANDLER_SIGNED: _has_cohandling(CoHandling.Status.PENDING),
     Kind.COHANDLER_REPLIED: _has_cohandling(CoHandling.Status.SIGNED),
+    Kind.TRANSFERRED: lambda t, actor: subcentres().exclude(pk=t.centre_id).exists(),
+    Kind.CENTRE_SIGNED: lambda t, actor: awaits_centre_sign(t),
 }
 
 
@@ -392,6 +434,14 @@ def _require_text(value: str, field) -> str:
     if not value:
         raise WorkflowError(ERR_REQUIRED_TEXT, code="required", params={"field": field})
     return value
+
+
+def check_centre_target(actor, department: Department) -> None:
+    """A sub-centre sends work only to units of its own subtree (the hotline centre
+    anywhere)."""
+    centre = staff_centre(actor)
+    if centre is not None and not centre.covers(department.pk):
+        raise WorkflowError(ERR_CENTRE_TARGET, code="centre_target", params={"name": department.name})
 
 
 def _check_unit(department: Department) -> None:

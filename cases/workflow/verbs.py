@@ -54,11 +54,13 @@ from ..models import (
 from ..notifications import on_transition  # the module: it reads the registry, so may still be loading
 from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
 from ..public import public_by_default, public_summary_scrub
-from ..selectors.scope import user_unit_ids
+from ..selectors.scope import staff_centre, user_unit_ids
 from . import chain
 from .events import (
     application_data,
     approved_data,
+    centre_returned_data,
+    centre_signed_data,
     chain_back_data,
     cohandler_data,
     cohandlers_added_data,
@@ -80,12 +82,14 @@ from .events import (
     rework_data,
     signed_data,
     subdispatched_data,
+    transferred_data,
     urge_acknowledged_data,
     urged_data,
 )
 from .registry import performs
 from .rules import (
     ERR_CATEGORY_INACTIVE,
+    ERR_CENTRE_SIGNED_ALREADY,
     ERR_COHANDLER_EXISTS,
     ERR_COHANDLER_IS_LEAD,
     ERR_COHANDLER_OUT_OF_RULES,
@@ -104,6 +108,7 @@ from .rules import (
     ERR_NO_CHAIN,
     ERR_NO_PENDING_APPLICATION,
     ERR_NOT_COHANDLER,
+    ERR_NOT_SUBCENTRE,
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
     ERR_PUBLICITY_SAME,
@@ -112,6 +117,7 @@ from .rules import (
     ERR_REPLY_REASON,
     ERR_REPLY_RESULT,
     ERR_REQUIRED_TEXT,
+    ERR_SAME_CENTRE,
     ERR_SAME_DEPARTMENT,
     ERR_SUBDISPATCH_GRID,
     ERR_SUBDISPATCH_ONE_TARGET,
@@ -127,6 +133,8 @@ from .rules import (
     _authorize,
     _check_unit,
     _require_text,
+    awaits_centre_sign,
+    check_centre_target,
     cohandler_allowed,
     ticket_is_down_the_chain,
 )
@@ -301,6 +309,9 @@ def ticket_create(
     )
     now = _now()
     number = ticket_number_next(clock.local_day(now))
+    # A sub-centre's own intake belongs to it, signed from the start.
+    centre = staff_centre(actor)
+    centre = centre.unit if centre is not None else None
     with stored_files_guard() as stored, transaction.atomic():
         ticket = Ticket(
             number=number,
@@ -326,6 +337,8 @@ def ticket_create(
             state=S.RECEIVED,
             received_at=now,
             created_by=actor,
+            centre=centre,
+            centre_signed_at=now if centre is not None else None,
         )
         ticket._history_user = actor
         ticket._change_reason = Kind.CREATED
@@ -400,6 +413,9 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.DISPATCHED, t, actor)
+        for unit in (department, *cohandlers):
+            check_centre_target(actor, unit)
+        taken_back = awaits_centre_sign(t)
         if t.lead_department_id == department.pk:
             raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
         from_state = t.state
@@ -420,6 +436,9 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         t.resolve_due_at, t.resolve_warn_at = resolve.due_at, resolve.warn_at
         t.units_passed += 1
         newly_problem = _mark_problem(t)
+        if taken_back:  # the city dispatches a transfer the sub-centre never signed: taken back
+            t.centre = t.centre_sign_due_at = None
+            fields += ["centre", "centre_sign_due_at"]
         _withdraw_cohandlers(t, [unit.pk for unit in cohandlers], now)
         added = _add_cohandlers(t, cohandlers, actor, now)
         _record(
@@ -1143,6 +1162,7 @@ def ticket_cohandlers_add(*, ticket: Ticket, actor, departments, note: str = "")
         now = _now()
         _authorize(Kind.COHANDLERS_ADDED, t, actor)
         for unit in departments:
+            check_centre_target(actor, unit)  # a sub-centre's dispatcher: its subtree only
             if not cohandler_allowed(actor, t, unit):
                 raise WorkflowError(ERR_COHANDLER_OUT_OF_RULES, code="out_of_rules", params={"name": unit.name})
         existing = set(
@@ -1661,5 +1681,93 @@ def ticket_publicity_set(*, ticket: Ticket, actor, public: bool, reason: str) ->
             note=reason,
             fields=["is_public"],
             data=publicity_changed_data(public=t.is_public),
+        )
+    return t
+
+
+# -- sub-centres (分中心 / 分平台) -------------------------------------------------------
+
+
+@performs(Kind.TRANSFERRED)
+def ticket_transfer(*, ticket: Ticket, actor, centre: Department, note: str = "") -> Ticket:
+    """转分中心: the city's dispatcher hands a received ticket to a sub-centre, which
+    must sign it (its sign clock: the ticket's sign-clock policy, the sub-centre's
+    calendar) and then dispatches it within its subtree. A ticket already with
+    one sub-centre may be moved to another."""
+    if not (centre.is_subcentre and centre.is_active):
+        raise WorkflowError(ERR_NOT_SUBCENTRE, code="not_subcentre", params={"name": centre.name})
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.TRANSFERRED, t, actor)
+        if t.centre_id == centre.pk:
+            raise WorkflowError(ERR_SAME_CENTRE, code="same_centre", params={"name": centre.name})
+        previous = t.centre
+        limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=centre)
+        sign = clock_times(now, limits.sign, calendar_for(centre.pk))
+        t.centre, t.centre_signed_at, t.centre_sign_due_at = centre, None, sign.due_at
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.TRANSFERRED,
+            from_state=t.state,
+            now=now,
+            note=note,
+            fields=["centre", "centre_signed_at", "centre_sign_due_at"],
+            data=transferred_data(centre=centre, previous=previous, sign_due_at=sign.due_at),
+            facts=_facts(unit_id=centre.pk, due_at=sign.due_at),
+        )
+    return t
+
+
+@performs(Kind.CENTRE_SIGNED)
+def ticket_centre_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """分中心签收: the sub-centre's dispatcher takes the transferred ticket on. The
+    sign is a fact charged to the sub-centre: signed within its sign deadline?"""
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.CENTRE_SIGNED, t, actor)
+        if not awaits_centre_sign(t):
+            raise WorkflowError(ERR_CENTRE_SIGNED_ALREADY, code="centre_signed")
+        due = t.centre_sign_due_at
+        on_time = due is None or now <= due
+        t.centre_signed_at = now
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.CENTRE_SIGNED,
+            from_state=t.state,
+            now=now,
+            note=note,
+            fields=["centre_signed_at"],
+            data=centre_signed_data(centre=t.centre, on_time=on_time),
+            facts=_facts(unit_id=t.centre_id, due_at=due, on_time=on_time),
+        )
+    return t
+
+
+@performs(Kind.CENTRE_RETURNED)
+def ticket_centre_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """退回市中心: the sub-centre sends a received ticket back to the city, with a
+    reason — before signing ("not ours"), or after (say an approved return left no
+    unit of its subtree to take it). The ticket waits in the city's 待派单 again."""
+    reason = _require_text(reason, _("退回理由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.CENTRE_RETURNED, t, actor)
+        centre, signed = t.centre, t.centre_signed_at is not None
+        t.centre = t.centre_signed_at = t.centre_sign_due_at = None
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.CENTRE_RETURNED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=["centre", "centre_signed_at", "centre_sign_due_at"],
+            data=centre_returned_data(centre=centre, signed=signed),
+            facts=_facts(unit_id=centre.pk),
         )
     return t

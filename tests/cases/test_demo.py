@@ -75,6 +75,14 @@ def test_seed_demo_builds_the_city_and_is_idempotent(settings):
     assert to_worker.exists()
     assert DispatchHop.objects.filter(ticket__in=to_worker.values("ticket")).count() >= 3 * to_worker.count()
     assert DispatchHop.objects.filter(end=DispatchHop.End.HANDED_BACK).exists()
+    # 大通县分中心: transferred, signed and dispatched within the county by its own dispatcher
+    datong = Department.objects.get(name="大通县")
+    assert datong.is_subcentre
+    owned = tickets.filter(centre=datong, centre_signed_at__isnull=False)
+    assert owned.exists() and TicketEvent.objects.filter(kind=TicketEvent.Kind.TRANSFERRED).exists()
+    dispatches = TicketEvent.objects.filter(ticket__in=owned, kind=TicketEvent.Kind.DISPATCHED)
+    assert {e.actor.username for e in dispatches} == {"datong_dispatcher"}
+    assert all(e.unit.path.startswith(datong.path) for e in dispatches)
     assert "Deadline scan:" in out.getvalue()
     # per-unit calendars and a unit-scoped policy: a 24×7 utility, a 20-minute duty point
     assert Department.objects.get(name="西宁热力公司").calendar.kind == "24x7"

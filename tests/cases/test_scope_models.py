@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from cases import workflow
-from cases.models import Callback, Cluster, Notification, TicketState, Urge
+from cases.models import Callback, Cluster, ClusterMember, Notification, TicketState, Urge
 from cases.selectors.scope import (
     callback_dial_scope,
     callback_scope,
@@ -26,7 +26,7 @@ from cases.selectors.scope import (
 from departments.roles import Role
 from reports.models import ExportJob, Report, ReportSubscription, Spike
 from tests.api.conftest import staff_client
-from tests.conftest import drive, new_ticket
+from tests.conftest import add_subcentres, drive, new_ticket
 from tests.departments.factories import staff
 
 S = TicketState
@@ -43,12 +43,18 @@ OTHERS = [
     "gridworker",
     "nobody",
 ]
-EVERYONE = CITYWIDE + OTHERS
+# A sub-centre's staff (分中心): 城东区's, over both streets and their communities,
+# and 城西区's, over a street of its own that holds none of the tickets below.
+SUB_IN = ["sub_operator", "sub_dispatcher", "sub_supervisor", "sub_callback", "sub_leader"]
+SUB_OUT = ["west_dispatcher", "west_callback"]
+SUB_CENTRE = SUB_IN + SUB_OUT
+EVERYONE = CITYWIDE + OTHERS + SUB_CENTRE
 IN_GRID = "城东区东关大街1号院3号楼"  # resolves onto 东关一网格 (the grid worker's grid)
 
 
 @pytest.fixture
 def people(city):
+    add_subcentres(city)
     users = {name: getattr(city, name) for name in EVERYONE if hasattr(city, name)}
     users["superuser"] = get_user_model().objects.create_superuser("root", "root@example.com", "x")
     users["nobody"] = get_user_model().objects.create_user("nobody", password="x", is_staff=True)
@@ -89,27 +95,35 @@ def _by_role(people, scope, queryset, labels) -> dict[str, set[str]]:
 
 
 @pytest.fixture
-def callbacks(world, people):
+def callbacks(city, world, people):
     def callback(key, agent):
         t = world[f"closed_{key}"]
         return Callback.objects.create(ticket=t, closed_at=t.closed_at, batch_date=t.closed_at.date(), agent=agent)
 
+    # a ticket of 城东区's sub-centre, led by the street, closed by the sub-centre
+    own = workflow.ticket_transfer(ticket=new_ticket(city, address=""), actor=city.dispatcher, centre=city.district)
+    own = workflow.ticket_centre_sign(ticket=own, actor=city.sub_dispatcher)
+    own = drive(
+        city, workflow.ticket_dispatch(ticket=own, actor=city.sub_dispatcher, department=city.street), S.REVIEWING
+    )
+    world["closed_sub"] = workflow.ticket_approve(ticket=own, actor=city.sub_dispatcher)
     return {
         "street": callback("street", None),  # dealt to nobody yet
         "street2": callback("street2", people["callback"]),
         "bureau": callback("bureau", people["callback2"]),
+        "sub": callback("sub", None),
     }
 
 
 CALLBACKS_READ = {
-    "superuser": {"street", "street2", "bureau"},
-    "operator": {"street", "street2", "bureau"},
-    "dispatcher": {"street", "street2", "bureau"},
-    "supervisor": {"street", "street2", "bureau"},
-    "leader": {"street", "street2", "bureau"},
-    "callback": {"street", "street2"},  # own and unassigned: the agent's queue
-    "handler": {"street"},  # units: their own tickets' results, read-only
-    "head": {"street"},
+    "superuser": {"street", "street2", "bureau", "sub"},
+    "operator": {"street", "street2", "bureau", "sub"},
+    "dispatcher": {"street", "street2", "bureau", "sub"},
+    "supervisor": {"street", "street2", "bureau", "sub"},
+    "leader": {"street", "street2", "bureau", "sub"},
+    "callback": {"street", "street2", "sub"},  # own and unassigned: the agent's queue
+    "handler": {"street", "sub"},  # units: their own tickets' results, read-only
+    "head": {"street", "sub"},
     "handler2": {"street2"},
     "community_handler": set(),
     "bureau_handler": {"bureau"},
@@ -117,14 +131,20 @@ CALLBACKS_READ = {
     "utility_handler": set(),
     "gridworker": {"street"},  # the ticket is in their grid
     "nobody": set(),
+    # 城东区's staff: the callbacks of the tickets of its subtree …
+    **{role: {"street", "street2", "sub"} for role in SUB_IN},
+    # … its agent: its own sub-centre's, dealt to it or to nobody
+    "sub_callback": {"sub"},
+    "west_dispatcher": set(),
+    "west_callback": set(),
 }
-CALLBACKS_DIAL = {role: (CALLBACKS_READ[role] if role in CITYWIDE else set()) for role in EVERYONE}
+CALLBACKS_DIAL = {role: (CALLBACKS_READ[role] if role in CITYWIDE + SUB_CENTRE else set()) for role in EVERYONE}
 
 
 def test_callback_scope_per_role(people, callbacks):
     assert _by_role(people, callback_scope, Callback.objects.all(), callbacks) == CALLBACKS_READ
     # the second agent: their own and the unassigned, never the first agent's
-    assert _sees(callback_scope, Callback.objects.all(), people["callback2"], callbacks) == {"street", "bureau"}
+    assert _sees(callback_scope, Callback.objects.all(), people["callback2"], callbacks) == {"street", "bureau", "sub"}
 
 
 def test_callback_dial_scope_keeps_full_numbers_in_the_centre(people, callbacks):
@@ -132,7 +152,11 @@ def test_callback_dial_scope_keeps_full_numbers_in_the_centre(people, callbacks)
 
 
 def test_only_callback_agents_have_a_queue_of_their_own(people):
-    assert {role for role in EVERYONE if has_callback_queue(people[role])} == {"callback"}
+    assert {role for role in EVERYONE if has_callback_queue(people[role])} == {
+        "callback",
+        "sub_callback",
+        "west_callback",
+    }
 
 
 # -- urges ---------------------------------------------------------------------------
@@ -159,6 +183,8 @@ URGES = {
     "utility_handler": set(),
     "gridworker": {"street", "community"},
     "nobody": set(),
+    **{role: {"street", "community", "street2"} for role in SUB_IN},  # both streets are 城东区's
+    **{role: set() for role in SUB_OUT},
 }
 
 
@@ -179,12 +205,28 @@ def clusters(city):
     }
 
 
+# (a sub-centre sees the clusters whose tickets all lie within it: these have none yet)
 CLUSTERS = {role: ({"community", "community2"} if role in CITYWIDE else set()) for role in EVERYONE}
 
 
 def test_cluster_scope_per_role(people, clusters):
     # even a unit inside the cluster's community does not see it: clusters span units
     assert _by_role(people, cluster_scope, Cluster.objects.all(), clusters) == CLUSTERS
+
+
+def test_a_sub_centre_sees_the_clusters_within_its_subtree(city, people, world):
+    now = timezone.now()
+    seen = {"kind": Cluster.Kind.MASS, "first_at": now, "last_at": now}
+    inside = Cluster.objects.create(key="in", community=city.community, category=city.cold_room, **seen)
+    spans = Cluster.objects.create(key="span", community=city.community, category=city.cold_room, **seen)
+    for cluster, keys in [(inside, ["open_street", "open_community"]), (spans, ["open_street", "open_bureau"])]:
+        for key in keys:
+            ClusterMember.objects.create(cluster=cluster, ticket=world[key])
+    labels = {"inside": inside, "spans": spans}
+    expected = {role: set() for role in EVERYONE}
+    expected.update({role: {"inside", "spans"} for role in CITYWIDE})
+    expected.update({role: {"inside"} for role in SUB_IN})  # a bureau's ticket is not 城东区's
+    assert _by_role(people, cluster_scope, Cluster.objects.all(), labels) == expected
 
 
 # -- one's own rows: notifications, export jobs, subscriptions ---------------------------
@@ -248,6 +290,9 @@ def _units(city):
         "bureau": city.bureau,
         "bureau2": city.bureau2,
         "utility": city.utility,
+        "district": city.district,
+        "district_w": city.district_w,
+        "street_w": city.street_w,
     }
 
 
@@ -262,6 +307,8 @@ STATS_UNITS = {
     "utility_handler": {"utility"},
     "gridworker": {"community"},  # their community's numbers
     "nobody": set(),
+    **{role: {"district", "street", "street2", "community", "community_b", "community2"} for role in SUB_IN},
+    **{role: {"district_w", "street_w"} for role in SUB_OUT},
 }
 HOME_UNIT = {
     **{role: None for role in CITYWIDE},
@@ -274,6 +321,8 @@ HOME_UNIT = {
     "utility_handler": "utility",
     "gridworker": "community",
     "nobody": None,
+    **{role: "district" for role in SUB_IN},
+    **{role: "district_w" for role in SUB_OUT},
 }
 
 
@@ -321,12 +370,14 @@ def test_the_callbacks_api_serves_the_dial_scope(people, callbacks):
         rows = staff_client(people[role]).get("/api/v1/callbacks/").json()["results"]
         return {label for label, cb in callbacks.items() if cb.pk in {row["id"] for row in rows}}
 
-    assert listed("supervisor") == {"street", "street2", "bureau"}
-    assert listed("callback") == {"street", "street2"}
+    assert listed("supervisor") == {"street", "street2", "bureau", "sub"}
+    assert listed("callback") == {"street", "street2", "sub"}
+    assert listed("sub_callback") == {"sub"}
+    assert listed("west_callback") == set()
     assert listed("handler") == set()  # units read their results masked, in the admin
     done = callbacks["street2"]
     Callback.objects.filter(pk=done.pk).update(status=Callback.Status.DONE)
-    assert listed("callback") == {"street"}  # an agent's list: what is left to dial
+    assert listed("callback") == {"street", "sub"}  # an agent's list: what is left to dial
     # … but a result posted twice is "already done", not "not found"
     again = {"solved": "solved", "satisfaction": "satisfied", "contacted": True}
     response = staff_client(people["callback"]).post(f"/api/v1/callbacks/{done.pk}/result/", again, format="json")

@@ -696,6 +696,19 @@ def test_allowed_actions_follow_the_table(city, clock):
     assert {Kind.RETURN_APPROVED, Kind.RETURN_REJECTED} <= set(workflow.allowed_actions(ticket, city.dispatcher))
 
 
+def test_allowed_actions_on_a_received_ticket(city, clock):
+    ticket = new_ticket(city)
+    received = {Kind.DISPATCHED, Kind.ANSWERED, Kind.MERGED, Kind.INVALIDATED, Kind.PUBLICITY_CHANGED}
+    # no unit runs a sub-centre: nothing to transfer to (tests/cases/test_subcentres.py has the rest)
+    assert set(workflow.allowed_actions(ticket, city.dispatcher)) == received
+    assert set(workflow.allowed_actions(ticket, city.operator)) == {Kind.ANSWERED, Kind.MERGED, Kind.INVALIDATED}
+    assert set(workflow.allowed_actions(ticket, city.supervisor)) == {Kind.MERGED, Kind.PUBLICITY_CHANGED}
+    assert workflow.allowed_actions(ticket, city.handler) == []
+    city.district.is_subcentre = True
+    city.district.save(update_fields=["is_subcentre"])
+    assert set(workflow.allowed_actions(ticket, city.dispatcher)) == {*received, Kind.TRANSFERRED}
+
+
 def test_a_superuser_may_do_anything_the_table_allows(city, clock):
     admin = get_user_model().objects.create_superuser("root", password="x")
     ticket = workflow.ticket_create(actor=admin, channel=Channel.WEB, category=city.noise, content="夜间施工噪声扰民")

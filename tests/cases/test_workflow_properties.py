@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from cases import workflow
 from cases.models import DispatchHop, InvalidKind, ReplyResult, Ticket
+from cases.selectors.scope import ticket_list
 from cases.workflow import WorkflowError, WorkflowPermissionError
 from departments.models import Department
 from departments.roles import Role
 from tests.cases.invariants import assert_consistent
-from tests.conftest import local, new_ticket
+from tests.conftest import add_subcentres, local, new_ticket
 from tests.departments.factories import GridFactory, staff
 
 ACTORS = [
@@ -352,4 +353,109 @@ def test_random_moves_along_the_chain_keep_it_a_chain(city, steps):
             assert open_hops.filter(signed_at__isnull=True).count() <= 1
             deepest = max(deepest, open_hops.count())
         event(f"deepest chain: {deepest}")
+        transaction.set_rollback(True)
+
+
+# -- with sub-centres (分中心): transfers, and sub-centre staff acting ----------------------------
+
+SUB_ACTORS = ["sub_dispatcher", "sub_supervisor", "sub_callback", "sub_operator", "west_dispatcher", "west_supervisor"]
+SUB_ACTIONS = [*ACTIONS, "transfer", "transfer_west", "centre_sign", "centre_return"]
+SUB_UNITS = [*UNITS, "street_w", "district"]
+#: Who a real office sends: the owning sub-centre's people, else the city's.
+SUB_NATURAL = {"transfer": "dispatcher", "transfer_west": "dispatcher"}
+
+
+def _sub_natural_actor(c, action, ticket_pk):
+    ticket = Ticket.objects.get(pk=ticket_pk)
+    if action in SUB_NATURAL:
+        return getattr(c, SUB_NATURAL[action])
+    owner = {c.district.pk: "sub", c.district_w.pk: "west"}.get(ticket.centre_id)
+    if owner and (action in ("centre_sign", "centre_return") or NATURAL_ROLE.get(action) == "dispatcher"):
+        return getattr(c, f"{owner}_dispatcher")
+    if owner == "sub" and NATURAL_ROLE.get(action) in ("supervisor", "callback", "operator"):
+        return getattr(c, f"sub_{NATURAL_ROLE[action]}")
+    if action == "sign" and ticket.assignee_department_id == c.street_w.pk:
+        return c.handler_w
+    return _natural_actor(c, action, ticket_pk)
+
+
+def _sub_call(name, c, tickets, actor, unit, n):
+    t = tickets[0]
+    calls = {
+        "transfer": lambda: workflow.ticket_transfer(ticket=t, actor=actor, centre=c.district),
+        "transfer_west": lambda: workflow.ticket_transfer(ticket=t, actor=actor, centre=c.district_w),
+        "centre_sign": lambda: workflow.ticket_centre_sign(ticket=t, actor=actor),
+        "centre_return": lambda: workflow.ticket_centre_return(ticket=t, actor=actor, reason="不属本区"),
+    }
+    if name in calls:
+        return calls[name]()
+    return _call(name, c, tickets, actor, unit, n)
+
+
+def _assert_centres_hold(c, tickets):
+    """A sub-centre never dispatches outside its subtree; its staff never see outside it."""
+    subtree = {
+        c.district.pk: set(c.district.descendants().values_list("pk", flat=True)),
+        c.district_w.pk: set(c.district_w.descendants().values_list("pk", flat=True)),
+    }
+    centre_of = {getattr(c, name).pk: unit.pk for name, unit in _sub_staff(c)}
+    for ticket in Ticket.objects.filter(pk__in=[t.pk for t in tickets]):
+        for e in ticket.events.filter(kind=workflow.Kind.DISPATCHED, actor_id__in=list(centre_of)):
+            sent = [e.data["department"]["id"], *[d["id"] for d in e.data["cohandlers"]]]
+            assert set(sent) <= subtree[centre_of[e.actor_id]], (e.pk, sent)
+    for name, unit in _sub_staff(c):
+        for ticket in ticket_list(user=getattr(c, name)):
+            held = {ticket.lead_department_id, ticket.assignee_department_id}
+            held |= set(ticket.cohandlings.exclude(status="cancelled").values_list("department_id", flat=True))
+            assert ticket.centre_id == unit.pk or held & subtree[unit.pk], (name, ticket.number)
+
+
+def _sub_staff(c):
+    return [(name, c.district if name.startswith("sub_") else c.district_w) for name in SUB_ACTORS]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([*SUB_ACTIONS, "transfer", "centre_sign", "dispatch", "sign", "contact", "reply"]),
+            st.sampled_from(["auto"] * (len(ACTORS) + len(SUB_ACTORS)) * 2 + ACTORS + SUB_ACTORS),
+            st.sampled_from(SUB_UNITS),
+            st.integers(min_value=0, max_value=3),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    start=st.sampled_from(["city", "east", "east_signed", "east_intake", "west_signed"]),
+)
+def test_random_sequences_with_sub_centres_keep_them_in_their_subtree(city, steps, start):
+    with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
+        c = add_subcentres(city)
+        first = new_ticket(c, actor=c.sub_operator if start == "east_intake" else c.operator)
+        if start in ("east", "east_signed", "west_signed"):
+            centre = c.district_w if start == "west_signed" else c.district
+            first = workflow.ticket_transfer(ticket=first, actor=c.dispatcher, centre=centre)
+        if start in ("east_signed", "west_signed"):
+            first = workflow.ticket_centre_sign(
+                ticket=first, actor=c.west_dispatcher if start == "west_signed" else c.sub_dispatcher
+            )
+        tickets = (first, new_ticket(c, citizen_phone="13900005678"))
+        for action, actor_name, unit, n in steps:
+            if action == "wait":
+                clock.shift(timedelta(hours=(n + 1) ** 3))
+                continue
+            actor = _sub_natural_actor(c, action, tickets[0].pk) if actor_name == "auto" else getattr(c, actor_name)
+            try:
+                _sub_call(action, c, tickets, actor, unit, n)
+            except (WorkflowError, WorkflowPermissionError):
+                pass
+            for ticket in tickets:
+                assert_consistent(ticket)
+            _assert_centres_hold(c, tickets)
+        ticket = Ticket.objects.get(pk=tickets[0].pk)
+        event(f"reached {ticket.state} at {'a sub-centre' if ticket.centre_id else 'the city'}")
         transaction.set_rollback(True)

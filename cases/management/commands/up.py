@@ -80,7 +80,8 @@ class Command(BaseCommand):
             f"  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}   broker: {broker}"
         )
         self.stdout.write(
-            f"  logins (password {demo.DEMO_PASSWORD}): " + ", ".join(["admin", *[u[0] for u in demo.D.DEMO_USERS]])
+            f"  logins (password {demo.DEMO_PASSWORD}): "
+            + ", ".join(["admin", *[u[0] for u in [*demo.D.DEMO_USERS, *demo.D.SUBCENTRE_USERS]]])
         )
         self.stdout.write("  Ctrl-C stops web, worker and beat.")
 
