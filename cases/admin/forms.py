@@ -66,8 +66,9 @@ def handling_units():
     )
 
 
-def grouped_unit_choices(suggested=()):
-    """Units grouped by kind, the duty list's suggestions first."""
+def grouped_unit_choices(suggested=(), catalogue=None):
+    """Units grouped by kind, the duty list's suggestions first; with ``catalogue``
+    (the unit kinds of the category's 派单目录) the other kinds' groups say so."""
     groups = []
     if suggested:
         groups.append((_("职责清单建议"), [(str(d.pk), d.name) for d in suggested]))
@@ -82,8 +83,25 @@ def grouped_unit_choices(suggested=()):
         Department.Kind.COMPANY,
     ]:
         if by_kind.get(kind):
-            groups.append((Department.Kind(kind).label, by_kind[kind]))
+            label = Department.Kind(kind).label
+            if catalogue is not None and kind not in catalogue:
+                label = _("%(kind)s（派单目录外）") % {"kind": label}
+            groups.append((label, by_kind[kind]))
     return groups
+
+
+def catalogue_reason_field():
+    return _note(_("目录外派单理由"), rows=2)
+
+
+def catalogue_help(category) -> str:
+    """The 派单目录 of ``category`` as the dispatch forms explain it."""
+    kinds = workflow.catalogue_kinds(category)
+    if kinds is None:
+        return _("本分类未设派单目录，可派给各类承办单位。")
+    return _("本分类派单目录：%(kinds)s。派给目录以外类型的单位时必须填写理由，并计入目录外派单。") % {
+        "kinds": workflow.catalogue_labels(kinds)
+    }
 
 
 class UnitChoiceField(forms.TypedChoiceField):
@@ -158,9 +176,12 @@ class DispatchForm(ActionForm):
         label=_("协办单位"), required=False, coerce=int, widget=FilteredSelectMultiple(_("协办单位"), False)
     )
     note = _note(_("派单意见"))
+    catalogue_reason = catalogue_reason_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.catalogue = workflow.catalogue_kinds(self.ticket.category)
+        self.fields["catalogue_reason"].help_text = catalogue_help(self.ticket.category)
         territory = Territory(
             grid=self.ticket.grid,
             community=self.ticket.community,
@@ -172,7 +193,10 @@ class DispatchForm(ActionForm):
             for d in duty_suggest(category=self.ticket.category, territory=territory)
             if d.pk != self.ticket.lead_department_id
         ]
-        self.fields["department"].choices = [("", "---------"), *grouped_unit_choices(self.suggestions)]
+        self.fields["department"].choices = [
+            ("", "---------"),
+            *grouped_unit_choices(self.suggestions, self.catalogue),
+        ]
         if self.suggestions:
             self.fields["department"].initial = str(self.suggestions[0].pk)
         self.fields["cohandlers"].choices = [(d.pk, d.name) for d in handling_units()]
@@ -185,6 +209,7 @@ class DispatchForm(ActionForm):
             department=self.cleaned_data["department"],
             cohandlers=cohandlers,
             note=self.cleaned_data["note"],
+            catalogue_reason=self.cleaned_data["catalogue_reason"],
         )
 
 
@@ -192,9 +217,11 @@ class SubdispatchForm(ActionForm):
     kind = Kind.SUBDISPATCHED
     department = UnitChoiceField(label=_("下派至"))
     note = _note(_("下派意见"))
+    catalogue_reason = catalogue_reason_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["catalogue_reason"].help_text = catalogue_help(self.ticket.category)
         lead = self.ticket.lead_department
         units = lead.descendants().filter(is_active=True).exclude(pk=self.ticket.assignee_department_id)
         self.fields["department"].choices = [
@@ -211,6 +238,7 @@ class SubdispatchForm(ActionForm):
             actor=self.user,
             department=self.cleaned_data["department"],
             note=self.cleaned_data["note"],
+            catalogue_reason=self.cleaned_data["catalogue_reason"],
         )
 
 
@@ -340,6 +368,36 @@ class ReturnRejectForm(ActionForm):
 
     def perform(self):
         return workflow.ticket_return_reject(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
+class ObjectionRequestForm(ActionForm):
+    kind = Kind.OBJECTION_REQUESTED
+    reason_code = _reason_code_field(ReasonCode.Kind.OBJECTION)
+    reason = _note(_("异议理由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_objection_request(
+            ticket=self.ticket,
+            actor=self.user,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
+
+
+class ObjectionUpholdForm(ActionForm):
+    kind = Kind.OBJECTION_UPHELD
+    note = _note(_("裁定意见"))
+
+    def perform(self):
+        return workflow.ticket_objection_uphold(ticket=self.ticket, actor=self.user, note=self.cleaned_data["note"])
+
+
+class ObjectionRejectForm(ActionForm):
+    kind = Kind.OBJECTION_REJECTED
+    reason = _note(_("不成立理由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_objection_reject(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
 
 
 class ExtensionRequestForm(ActionForm):
@@ -652,6 +710,9 @@ ACTION_FORMS = {
         ReturnRequestForm,
         ReturnApproveForm,
         ReturnRejectForm,
+        ObjectionRequestForm,
+        ObjectionUpholdForm,
+        ObjectionRejectForm,
         ExtensionRequestForm,
         ExtensionApproveForm,
         ExtensionRejectForm,

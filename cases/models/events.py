@@ -44,6 +44,9 @@ class TicketEvent(models.Model):
         REOPEN_OVERRULED = "reopen_overruled", _("复核不予重办")
         DEADLINES_RETIMED = "deadlines_retimed", _("时限调整")
         PUBLICITY_CHANGED = "publicity_changed", _("公开设置变更")
+        OBJECTION_REQUESTED = "objection_requested", _("提出派单异议")
+        OBJECTION_UPHELD = "objection_upheld", _("派单异议成立")
+        OBJECTION_REJECTED = "objection_rejected", _("派单异议不成立")
 
     ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)
@@ -99,6 +102,13 @@ class TicketEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("退回重办、申请退单时选定的原因代码。"),
+    )
+
+    off_catalogue = models.BooleanField(
+        _("目录外派单"),
+        default=False,
+        db_default=False,
+        help_text=_("派单、下派时承办单位的类型不在该分类的派单目录内（须说明理由）。"),
     )
 
     class Meta:

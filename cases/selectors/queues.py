@@ -22,6 +22,7 @@ from ..models import (
     CoHandling,
     Reminder,
     TicketApplication,
+    TicketEvent,
     TicketState,
     Urge,
     due_soon_q,
@@ -52,6 +53,24 @@ def _pending(kind):
     return Exists(
         TicketApplication.objects.filter(ticket_id=OuterRef("pk"), kind=kind, status=TicketApplication.Status.PENDING)
     )
+
+
+def _objection_overdue(ctx) -> Exists:
+    """A dispatch objection the centre has not ruled on by its deadline (red)."""
+    return Exists(
+        TicketApplication.objects.filter(
+            ticket_id=OuterRef("pk"),
+            kind=TicketApplication.Kind.OBJECTION,
+            status=TicketApplication.Status.PENDING,
+            due_at__lte=ctx.now,
+        )
+    )
+
+
+def _off_catalogue(ctx) -> Exists:
+    """派单目录: some dispatch or sub-dispatch of the ticket went outside its
+    category's catalogue (the fact ``TicketEvent.off_catalogue``, set by the verb)."""
+    return Exists(TicketEvent.objects.filter(ticket_id=OuterRef("pk"), off_catalogue=True))
 
 
 def _own(ctx) -> Q:
@@ -87,6 +106,11 @@ QUEUES = {
         Queue("to_review", _("待审核"), lambda c: Q(state=S.REVIEWING), "warning"),
         Queue("return_requests", _("退单申请"), lambda c: _pending(TicketApplication.Kind.RETURN), "warning"),
         Queue("extension_requests", _("延期申请"), lambda c: _pending(TicketApplication.Kind.EXTENSION), "warning"),
+        Queue(
+            "objection_requests", _("派单异议待裁定"), lambda c: _pending(TicketApplication.Kind.OBJECTION), "warning"
+        ),
+        Queue("objections_overdue", _("派单异议超时未裁定"), _objection_overdue, "danger"),
+        Queue("off_catalogue", _("目录外派单"), _off_catalogue, "warning"),
         Queue(
             "to_sign",
             _("待签收"),
@@ -186,7 +210,15 @@ QUEUES = {
 
 ROLE_QUEUES = {
     Role.OPERATOR: ["my_intake_today", "intake_today", "to_dispatch"],
-    Role.DISPATCHER: ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue"],
+    Role.DISPATCHER: [
+        "to_dispatch",
+        "to_review",
+        "return_requests",
+        "extension_requests",
+        "objection_requests",
+        "objections_overdue",
+        "all_overdue",
+    ],
     Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
     Role.UNIT_HEAD: ["signoff_pending", "to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
     Role.SUPERVISOR: [
@@ -198,6 +230,7 @@ ROLE_QUEUES = {
         "clustered",
         "escalated",
         "urges_unacked",
+        "off_catalogue",
     ],
     Role.CALLBACK: ["intake_today"],
     Role.GRID_WORKER: ["my_reports", "my_grid_open"],

@@ -9,7 +9,8 @@ cannot drift between them and no door re-derives "citywide" or compares roles.
 - ``callback_scope`` (reading results) and ``callback_dial_scope`` (served with
   the citizen's full number, for dialling out);
 - ``urge_scope``, ``cluster_scope``, ``notification_scope``, ``export_job_scope``;
-- ``stats_unit_ids`` / ``stats_home_unit`` (whose numbers) and ``report_scope``
+- ``stats_unit_ids`` / ``stats_home_unit`` (whose numbers), ``dispatch_accuracy_unit_ids``
+  (whose dispatches, for 派单准确率) and ``report_scope``
   (stored reports and spikes, which span every unit)."""
 
 from django.db.models import Q
@@ -215,6 +216,22 @@ def stats_home_unit(user):
         return None
     profile = staff_profile(user)
     return profile.department if profile is not None else None
+
+
+def dispatch_accuracy_unit_ids(user) -> list[int] | None:
+    """Whose dispatches ``user`` may see in 派单准确率, as the dispatching units
+    (``TicketEvent.actor_department``): citywide users every dispatch (``None``); a
+    centre role that belongs to a unit (a sub-centre) the dispatches made from that
+    unit's subtree; units' own staff (handlers, heads, grid workers) nothing —
+    the number judges the centre's dispatching, not the units."""
+    if not _signed_in(user):
+        return []
+    if is_citywide(user):
+        return None
+    profile = staff_profile(user)
+    if profile is None or profile.role in UNIT_ROLES or profile.role == Role.GRID_WORKER:
+        return []
+    return department_subtree_ids(profile.department)
 
 
 def reports_visible(user) -> bool:

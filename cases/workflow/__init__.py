@@ -7,6 +7,7 @@
 - ``events``: the builders of each kind's ``TicketEvent.data``.
 """
 
+from .catalogue import ERR_OFF_CATALOGUE, RECEIVER_KIND_CHOICES, catalogue_allows, catalogue_kinds, catalogue_labels
 from .registry import PUBLIC_KINDS, VERBS, Audience, Verb
 from .retime import RetimeChange, tickets_retime
 from .rules import (
@@ -22,6 +23,7 @@ from .rules import (
     ERR_EXTENSION_DAYS,
     ERR_EXTENSION_LATE,
     ERR_EXTENSION_NO_CLOCK,
+    ERR_FIRST_RECEIVER,
     ERR_INVALID_KIND,
     ERR_MERGE_HAS_CHILDREN,
     ERR_MERGE_MASTER_MERGED,
@@ -54,6 +56,7 @@ from .rules import (
     WorkflowError,
     WorkflowPermissionError,
     allowed_actions,
+    first_receiver_bound,
 )
 from .verbs import (
     ERR_NO_SIGNOFF_PENDING,
@@ -65,6 +68,7 @@ from .verbs import (
     extension_due_after,
     extension_is_late,
     extension_request_deadline,
+    objection_ruling_due,
     system_urges_issue,
     ticket_answer,
     ticket_approve,
@@ -82,6 +86,9 @@ from .verbs import (
     ticket_head_sign,
     ticket_invalidate,
     ticket_merge,
+    ticket_objection_reject,
+    ticket_objection_request,
+    ticket_objection_uphold,
     ticket_overrule_reopen,
     ticket_progress,
     ticket_publicity_set,
@@ -111,6 +118,7 @@ __all__ = [
     "ERR_EXTENSION_DAYS",
     "ERR_EXTENSION_LATE",
     "ERR_EXTENSION_NO_CLOCK",
+    "ERR_FIRST_RECEIVER",
     "ERR_INVALID_KIND",
     "ERR_MERGE_HAS_CHILDREN",
     "ERR_MERGE_MASTER_MERGED",
@@ -122,6 +130,7 @@ __all__ = [
     "ERR_NO_PENDING_APPLICATION",
     "ERR_NO_PROFILE",
     "ERR_NO_SIGNOFF_PENDING",
+    "ERR_OFF_CATALOGUE",
     "ERR_PENDING_APPLICATION",
     "ERR_PUBLICITY_SAME",
     "ERR_REASON_CODE",
@@ -139,6 +148,7 @@ __all__ = [
     "LEAD_ACTORS",
     "PRECONDITIONS",
     "PUBLIC_KINDS",
+    "RECEIVER_KIND_CHOICES",
     "SYSTEM_KINDS",
     "TRANSITIONS",
     "UNIT_ACTORS",
@@ -153,10 +163,15 @@ __all__ = [
     "WorkflowError",
     "WorkflowPermissionError",
     "allowed_actions",
+    "catalogue_allows",
+    "catalogue_kinds",
+    "catalogue_labels",
     "escalation_due",
     "extension_due_after",
     "extension_is_late",
     "extension_request_deadline",
+    "first_receiver_bound",
+    "objection_ruling_due",
     "system_urges_issue",
     "ticket_answer",
     "ticket_approve",
@@ -174,6 +189,9 @@ __all__ = [
     "ticket_head_sign",
     "ticket_invalidate",
     "ticket_merge",
+    "ticket_objection_reject",
+    "ticket_objection_request",
+    "ticket_objection_uphold",
     "ticket_overrule_reopen",
     "ticket_progress",
     "ticket_publicity_set",

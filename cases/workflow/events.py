@@ -34,12 +34,22 @@ def created_data(*, channel: str) -> dict:
 
 
 def dispatched_data(
-    *, department, previous, cohandlers, sign_due_at: datetime, resolve_due_at: datetime, became_problem: bool
+    *,
+    department,
+    previous,
+    cohandlers,
+    sign_due_at: datetime,
+    resolve_due_at: datetime,
+    became_problem: bool,
+    off_catalogue: bool = False,
+    catalogue_reason: str = "",
 ) -> dict:
     """``dispatched``: ``{"department", "previous", "cohandlers", "sign_due_at",
-    "resolve_due_at", "became_problem"}`` — the lead unit, the lead unit before
-    (or ``None``), the co-handlers brought in by this dispatch (a list of units),
-    the new deadlines, and whether this dispatch made it a 问题工单."""
+    "resolve_due_at", "became_problem", "off_catalogue", "catalogue_reason"}`` — the
+    lead unit, the lead unit before (or ``None``), the co-handlers brought in by this
+    dispatch (a list of units), the new deadlines, whether this dispatch made it a
+    问题工单, and whether the lead unit's kind lay outside the category's 派单目录
+    with the reason given (``""`` within it; both absent on older rows)."""
     return {
         "department": unit_ref(department),
         "previous": unit_ref(previous),
@@ -47,16 +57,30 @@ def dispatched_data(
         "sign_due_at": _when(sign_due_at),
         "resolve_due_at": _when(resolve_due_at),
         "became_problem": became_problem,
+        "off_catalogue": off_catalogue,
+        "catalogue_reason": catalogue_reason,
     }
 
 
-def subdispatched_data(*, department, previous, sign_due_at: datetime | None = None) -> dict:
+def subdispatched_data(
+    *,
+    department,
+    previous,
+    sign_due_at: datetime | None = None,
+    off_catalogue: bool = False,
+    catalogue_reason: str = "",
+) -> dict:
     """``subdispatched``: ``{"department", "previous"}`` — the unit it now lies
     with, and the one it came from; on a hop to a child unit also
-    ``{"sign_due_at"}``, the child's sign deadline (a take-back has none)."""
+    ``{"sign_due_at"}``, the child's sign deadline (a take-back has none); on a
+    hop outside the category's 派单目录 also ``{"off_catalogue": true,
+    "catalogue_reason"}``."""
     data = {"department": unit_ref(department), "previous": unit_ref(previous)}
     if sign_due_at is not None:
         data["sign_due_at"] = _when(sign_due_at)
+    if off_catalogue:
+        data["off_catalogue"] = True
+        data["catalogue_reason"] = catalogue_reason
     return data
 
 
@@ -125,6 +149,31 @@ def return_approved_data(*, application, department) -> dict:
     """``return_approved``: ``{"application", "department"}`` — the application,
     and the unit that returned the ticket."""
     return {"application": application.pk, "department": unit_ref(department)}
+
+
+def objection_requested_data(*, application, dispatch, reason_code=None) -> dict:
+    """``objection_requested``: ``{"application", "dispatch", "reason_code", "due_at"}``
+    — the ``TicketApplication`` (kind objection), the id of the ``dispatched`` event
+    objected to, the coded reason (or ``None``) and the centre's ruling deadline."""
+    return {
+        "application": application.pk,
+        "dispatch": dispatch.pk if dispatch else None,
+        "reason_code": reason_ref(reason_code),
+        "due_at": _when(application.due_at),
+    }
+
+
+def objection_upheld_data(*, application, department, on_time: bool) -> dict:
+    """``objection_upheld``: ``{"application", "department", "on_time"}`` — the
+    objection, the unit that objected (the ticket goes back to the centre; the
+    dispatch is charged, not this unit) and whether the centre ruled in time."""
+    return {"application": application.pk, "department": unit_ref(department), "on_time": on_time}
+
+
+def objection_rejected_data(*, application, on_time: bool) -> dict:
+    """``objection_rejected``: ``{"application", "on_time"}`` — the objection, and
+    whether the centre ruled within the deadline. The reason is the event's note."""
+    return {"application": application.pk, "on_time": on_time}
 
 
 def extension_requested_data(*, application, working_days: int) -> dict:

@@ -10,6 +10,7 @@ state or bad input). The admin shows both in the form; the API answers 403 / 400
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -64,6 +65,11 @@ ERR_REPLY_RESULT = _("请选择办理结果。")
 ERR_PHONE = _("电话号码格式不正确。")
 ERR_PUBLICITY_SAME = _("工单已是“%(setting)s”。")
 ERR_REASON_CODE = _("原因“%(label)s”已停用或不适用于此操作。")
+ERR_FIRST_RECEIVER = _(
+    "首接负责制：本工单有协办单位，主办单位须牵头协调办理，不能申请退单或提出派单异议；"
+    "可增加协办单位，或联系热线中心协调。"
+)
+ERR_NOT_DISPATCHED = _("该工单不是由热线中心派给本单位的，不能提出派单异议。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")
@@ -176,6 +182,11 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.DEADLINES_RETIMED: _rule(set(CLOCKED_STATES), set(CLOCKED_STATES), {}),
     # Public or private (cases.public): the centre may decide in any state, the state stays.
     Kind.PUBLICITY_CHANGED: _rule(set(S), set(S), {Role.SUPERVISOR: Scope.ANY, **DISPATCHER}),
+    # 派单异议: the lead unit objects to the dispatch itself; the centre rules. Upheld,
+    # the ticket goes back for re-dispatch like an approved return (see ticket_objection_request).
+    Kind.OBJECTION_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.OBJECTION_UPHELD: _rule({S.DISPATCHED, S.HANDLING}, {S.RECEIVED}, DISPATCHER),
+    Kind.OBJECTION_REJECTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, DISPATCHER),
 }
 
 #: Transitions the system itself may make (``actor=None``): the deadline scan urges,
@@ -274,11 +285,41 @@ def _has_cohandling(status):
     return check
 
 
+def first_receiver_bound(ticket: Ticket) -> bool:
+    """首接负责制 (DESIGN §4) applies: the setting is on and the ticket is a multi-unit
+    ticket — it has co-handlers (any co-handling not withdrawn). The first receiving
+    unit is then the lead unit the centre's dispatch named (``lead_department``; a
+    sub-dispatch down its own tree does not change it): it coordinates the ticket
+    and may neither ask to return it nor object to the dispatch. It may add
+    co-handlers and ask the centre to step in; the centre may still re-dispatch."""
+    if not settings.FIRST_RECEIVER_DUTY:
+        return False
+    rows = getattr(ticket, "_cohandling_rows", None)  # set by allowed_actions
+    if rows is not None:
+        return any(status != CoHandling.Status.CANCELLED for _unit, status in rows)
+    return ticket.cohandlings.exclude(status=CoHandling.Status.CANCELLED).exists()
+
+
+def _may_push_away(kind):
+    """A return or an objection: none of either pending, and no first-receiver duty."""
+
+    def check(ticket, actor):
+        pending = _has_application(TicketApplication.Kind.RETURN)(ticket, actor) or _has_application(
+            TicketApplication.Kind.OBJECTION
+        )(ticket, actor)
+        return not pending and not first_receiver_bound(ticket)
+
+    return check
+
+
 #: Conditions beyond state, role and scope that decide whether an action button
 #: makes sense at all (the transitions check them again, with a message).
 PRECONDITIONS = {
     Kind.SUBDISPATCHED: lambda t, actor: t.signed_at is not None,
-    Kind.RETURN_REQUESTED: lambda t, actor: not _has_application(TicketApplication.Kind.RETURN)(t, actor),
+    Kind.RETURN_REQUESTED: _may_push_away(TicketApplication.Kind.RETURN),
+    Kind.OBJECTION_REQUESTED: _may_push_away(TicketApplication.Kind.OBJECTION),
+    Kind.OBJECTION_UPHELD: _has_application(TicketApplication.Kind.OBJECTION),
+    Kind.OBJECTION_REJECTED: _has_application(TicketApplication.Kind.OBJECTION),
     Kind.RETURN_APPROVED: _has_application(TicketApplication.Kind.RETURN),
     Kind.RETURN_REJECTED: _has_application(TicketApplication.Kind.RETURN),
     Kind.EXTENSION_REQUESTED: lambda t, actor: (

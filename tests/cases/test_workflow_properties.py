@@ -40,6 +40,8 @@ NATURAL_ROLE = {
     "rework": "dispatcher",
     "return_approve": "dispatcher",
     "return_reject": "dispatcher",
+    "objection_uphold": "dispatcher",
+    "objection_reject": "dispatcher",
     "extension_approve": "dispatcher",
     "extension_reject": "dispatcher",
     "merge_other_into_this": "dispatcher",
@@ -71,7 +73,7 @@ def _natural_actor(c, action, ticket_pk):
     ticket = Ticket.objects.select_related("lead_department", "assignee_department").get(pk=ticket_pk)
     unit = (
         ticket.lead_department
-        if action in ("subdispatch", "return_request", "extension_request")
+        if action in ("subdispatch", "return_request", "objection_request", "extension_request")
         else (ticket.assignee_department)
     )
     for name, handler in HANDLER_OF.items():
@@ -104,6 +106,9 @@ def _call(name, c, tickets, actor, unit, n):
         "return_request": lambda: workflow.ticket_return_request(ticket=t, actor=actor, reason="非本单位职责"),
         "return_approve": lambda: workflow.ticket_return_approve(ticket=t, actor=actor),
         "return_reject": lambda: workflow.ticket_return_reject(ticket=t, actor=actor, reason="属地负责"),
+        "objection_request": lambda: workflow.ticket_objection_request(ticket=t, actor=actor, reason="属职能部门职责"),
+        "objection_uphold": lambda: workflow.ticket_objection_uphold(ticket=t, actor=actor),
+        "objection_reject": lambda: workflow.ticket_objection_reject(ticket=t, actor=actor, reason="属地负责"),
         "extension_request": lambda: workflow.ticket_extension_request(
             ticket=t, actor=actor, working_days=n + 1, reason="需协调"
         ),
@@ -147,6 +152,9 @@ ACTIONS = [
     "return_request",
     "return_approve",
     "return_reject",
+    "objection_request",
+    "objection_uphold",
+    "objection_reject",
     "extension_request",
     "extension_approve",
     "extension_reject",
