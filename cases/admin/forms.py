@@ -400,6 +400,36 @@ class ObjectionRejectForm(ActionForm):
         return workflow.ticket_objection_reject(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
 
 
+class ArbitrationRequestForm(ActionForm):
+    kind = Kind.ARBITRATION_REQUESTED
+    reason = _note(_("协调事由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_arbitration_request(
+            ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"]
+        )
+
+
+class ArbitrationRuleForm(ActionForm):
+    kind = Kind.ARBITRATION_RULED
+    redispatch = forms.TypedChoiceField(
+        label=_("裁定"),
+        choices=[("0", _("维持主办单位")), ("1", _("收回重新派单"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+        initial="0",
+    )
+    note = _note(_("裁定意见"), required=True)
+
+    def perform(self):
+        return workflow.ticket_arbitration_rule(
+            ticket=self.ticket,
+            actor=self.user,
+            note=self.cleaned_data["note"],
+            redispatch=self.cleaned_data["redispatch"],
+        )
+
+
 class ExtensionRequestForm(ActionForm):
     kind = Kind.EXTENSION_REQUESTED
     has_files = True
@@ -713,6 +743,8 @@ ACTION_FORMS = {
         ObjectionRequestForm,
         ObjectionUpholdForm,
         ObjectionRejectForm,
+        ArbitrationRequestForm,
+        ArbitrationRuleForm,
         ExtensionRequestForm,
         ExtensionApproveForm,
         ExtensionRejectForm,

@@ -228,6 +228,11 @@ class SubdispatchSerializer(NoteSerializer):
     )
 
 
+class ArbitrationRuleSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000)
+    redispatch = serializers.BooleanField(required=False, default=False)
+
+
 class ReplySerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=ReplyResult.choices)
     text = serializers.CharField(max_length=5000)
@@ -285,6 +290,8 @@ ACTION_SERIALIZERS = {
     TicketEvent.Kind.OBJECTION_REQUESTED: CodedReasonSerializer,
     TicketEvent.Kind.OBJECTION_UPHELD: NoteSerializer,
     TicketEvent.Kind.OBJECTION_REJECTED: ReasonSerializer,
+    TicketEvent.Kind.ARBITRATION_REQUESTED: ReasonSerializer,
+    TicketEvent.Kind.ARBITRATION_RULED: ArbitrationRuleSerializer,
     TicketEvent.Kind.EXTENSION_REQUESTED: ExtensionRequestSerializer,
     TicketEvent.Kind.EXTENSION_APPROVED: ExtensionApproveSerializer,
     TicketEvent.Kind.EXTENSION_REJECTED: ReasonSerializer,

@@ -58,12 +58,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='ticketapplication',
             name='kind',
-            field=models.CharField(choices=[('return', '退单申请'), ('extension', '延期申请'), ('objection', '派单异议')], max_length=16, verbose_name='类型'),
+            field=models.CharField(choices=[('return', '退单申请'), ('extension', '延期申请'), ('objection', '派单异议'), ('arbitration', '协调申请')], max_length=16, verbose_name='类型'),
         ),
         migrations.AlterField(
             model_name='ticketevent',
             name='kind',
-            field=models.CharField(choices=[('created', '受理登记'), ('answered', '直接办结'), ('dispatched', '派单'), ('subdispatched', '下派'), ('signed', '签收'), ('contacted', '联系诉求人'), ('progress', '办理进展'), ('replied', '办理反馈'), ('approved', '审核通过'), ('rework', '退回重办'), ('return_requested', '申请退单'), ('return_approved', '同意退单'), ('return_rejected', '驳回退单'), ('extension_requested', '申请延期'), ('extension_approved', '同意延期'), ('extension_rejected', '驳回延期'), ('cohandlers_added', '增加协办单位'), ('cohandler_signed', '协办签收'), ('cohandler_replied', '协办反馈'), ('merged', '并单'), ('master_closed', '主单办结'), ('invalidated', '无效工单'), ('reopened', '重办'), ('reply_drafted', '反馈提交负责人签批'), ('head_signed', '负责人签批'), ('head_returned', '负责人签批退回'), ('signoff_required', '要求一把手签批'), ('escalated', '提级督办'), ('urged', '催办'), ('urge_acknowledged', '催办签收'), ('reopen_overruled', '复核不予重办'), ('deadlines_retimed', '时限调整'), ('publicity_changed', '公开设置变更'), ('objection_requested', '提出派单异议'), ('objection_upheld', '派单异议成立'), ('objection_rejected', '派单异议不成立')], max_length=32, verbose_name='环节'),
+            field=models.CharField(choices=[('created', '受理登记'), ('answered', '直接办结'), ('dispatched', '派单'), ('subdispatched', '下派'), ('signed', '签收'), ('contacted', '联系诉求人'), ('progress', '办理进展'), ('replied', '办理反馈'), ('approved', '审核通过'), ('rework', '退回重办'), ('return_requested', '申请退单'), ('return_approved', '同意退单'), ('return_rejected', '驳回退单'), ('extension_requested', '申请延期'), ('extension_approved', '同意延期'), ('extension_rejected', '驳回延期'), ('cohandlers_added', '增加协办单位'), ('cohandler_signed', '协办签收'), ('cohandler_replied', '协办反馈'), ('merged', '并单'), ('master_closed', '主单办结'), ('invalidated', '无效工单'), ('reopened', '重办'), ('reply_drafted', '反馈提交负责人签批'), ('head_signed', '负责人签批'), ('head_returned', '负责人签批退回'), ('signoff_required', '要求一把手签批'), ('escalated', '提级督办'), ('urged', '催办'), ('urge_acknowledged', '催办签收'), ('reopen_overruled', '复核不予重办'), ('deadlines_retimed', '时限调整'), ('publicity_changed', '公开设置变更'), ('objection_requested', '提出派单异议'), ('objection_upheld', '派单异议成立'), ('objection_rejected', '派单异议不成立'), ('arbitration_requested', '申请中心协调'), ('arbitration_ruled', '中心协调裁定')], max_length=32, verbose_name='环节'),
         ),
         migrations.AlterField(
             model_name='reminder',

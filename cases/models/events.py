@@ -47,6 +47,8 @@ class TicketEvent(models.Model):
         OBJECTION_REQUESTED = "objection_requested", _("提出派单异议")
         OBJECTION_UPHELD = "objection_upheld", _("派单异议成立")
         OBJECTION_REJECTED = "objection_rejected", _("派单异议不成立")
+        ARBITRATION_REQUESTED = "arbitration_requested", _("申请中心协调")
+        ARBITRATION_RULED = "arbitration_ruled", _("中心协调裁定")
 
     ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)

@@ -572,6 +572,7 @@ class TicketApplication(models.Model):
         RETURN = "return", _("退单申请")
         EXTENSION = "extension", _("延期申请")
         OBJECTION = "objection", _("派单异议")
+        ARBITRATION = "arbitration", _("协调申请")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待审批")

@@ -110,6 +110,12 @@ QUEUES = {
             "objection_requests", _("派单异议待裁定"), lambda c: _pending(TicketApplication.Kind.OBJECTION), "warning"
         ),
         Queue("objections_overdue", _("派单异议超时未裁定"), _objection_overdue, "danger"),
+        Queue(
+            "arbitration_requests",
+            _("协调申请"),
+            lambda c: _pending(TicketApplication.Kind.ARBITRATION),
+            "warning",
+        ),
         Queue("off_catalogue", _("目录外派单"), _off_catalogue, "warning"),
         Queue(
             "to_sign",
@@ -217,6 +223,7 @@ ROLE_QUEUES = {
         "extension_requests",
         "objection_requests",
         "objections_overdue",
+        "arbitration_requests",
         "all_overdue",
     ],
     Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],

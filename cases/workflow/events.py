@@ -176,6 +176,19 @@ def objection_rejected_data(*, application, on_time: bool) -> dict:
     return {"application": application.pk, "on_time": on_time}
 
 
+def arbitration_requested_data(*, application) -> dict:
+    """``arbitration_requested``: ``{"application"}`` — the ``TicketApplication``
+    (kind arbitration) the centre rules on."""
+    return {"application": application.pk}
+
+
+def arbitration_ruled_data(*, application, redispatch: bool, department) -> dict:
+    """``arbitration_ruled``: ``{"application", "redispatch", "department"}`` — the
+    request, whether the centre took the ticket back to dispatch it to another lead
+    (``False``: the lead unit keeps it) and the lead unit that asked."""
+    return {"application": application.pk, "redispatch": redispatch, "department": unit_ref(department)}
+
+
 def extension_requested_data(*, application, working_days: int) -> dict:
     """``extension_requested``: ``{"application", "working_days"}`` (asked for)."""
     return {"application": application.pk, "working_days": working_days}

@@ -72,6 +72,9 @@ class _Replay:
             facts.update(unit_id=unit, dispatch_id=self.dispatch)
             self.lead, self.resolve_due = None, None
             self.signed = self.contacted = False
+        elif kind == K.ARBITRATION_RULED and data.get("redispatch"):  # charged to nobody
+            self.lead, self.resolve_due = None, None
+            self.signed = self.contacted = False
         elif kind == K.EXTENSION_APPROVED:
             self.resolve_due = _when(data.get("resolve_due_at")) or self.resolve_due
             facts.update(unit_id=self.lead, dispatch_id=self.dispatch, due_at=self.resolve_due)

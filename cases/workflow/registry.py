@@ -119,6 +119,15 @@ VERBS: dict[str, Verb] = _rows(
     # 派单异议: the unit objects to the dispatch; upheld, it is charged to the dispatch only.
     Verb(Kind.OBJECTION_REQUESTED, _("派单异议"), slug="objection-request"),
     Verb(Kind.OBJECTION_UPHELD, _("异议成立"), slug="objection-uphold"),
+    # 首接负责制: the first receiver asks the centre to arbitrate instead of returning.
+    Verb(Kind.ARBITRATION_REQUESTED, _("申请协调"), slug="arbitration-request"),
+    Verb(
+        Kind.ARBITRATION_RULED,
+        _("协调裁定"),
+        slug="arbitration-rule",
+        template=_("【协调裁定】工单 %(number)s 的协调申请已裁定"),
+        audience=Audience.LEAD,
+    ),
     Verb(
         Kind.OBJECTION_REJECTED,
         _("异议不成立"),

@@ -67,8 +67,9 @@ ERR_PUBLICITY_SAME = _("工单已是“%(setting)s”。")
 ERR_REASON_CODE = _("原因“%(label)s”已停用或不适用于此操作。")
 ERR_FIRST_RECEIVER = _(
     "首接负责制：本工单有协办单位，主办单位须牵头协调办理，不能申请退单或提出派单异议；"
-    "可增加协办单位，或联系热线中心协调。"
+    "可增加协办单位，或申请中心协调。"
 )
+ERR_NOT_MULTI_UNIT = _("只有有协办单位的工单（首接负责制）才需申请中心协调；单一单位工单可申请退单。")
 ERR_NOT_DISPATCHED = _("该工单不是由热线中心派给本单位的，不能提出派单异议。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
@@ -187,6 +188,10 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.OBJECTION_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
     Kind.OBJECTION_UPHELD: _rule({S.DISPATCHED, S.HANDLING}, {S.RECEIVED}, DISPATCHER),
     Kind.OBJECTION_REJECTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, DISPATCHER),
+    # 首接负责制: the lead unit of a multi-unit ticket asks the centre to arbitrate; the
+    # centre keeps the lead, or takes the ticket back to dispatch it to another lead.
+    Kind.ARBITRATION_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.ARBITRATION_RULED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING, S.RECEIVED}, DISPATCHER),
 }
 
 #: Transitions the system itself may make (``actor=None``): the deadline scan urges,
@@ -291,7 +296,8 @@ def first_receiver_bound(ticket: Ticket) -> bool:
     unit is then the lead unit the centre's dispatch named (``lead_department``; a
     sub-dispatch down its own tree does not change it): it coordinates the ticket
     and may neither ask to return it nor object to the dispatch. It may add
-    co-handlers and ask the centre to step in; the centre may still re-dispatch."""
+    co-handlers and ask the centre to arbitrate (申请中心协调): the centre keeps the
+    lead, or takes the ticket back to dispatch it to another lead."""
     if not settings.FIRST_RECEIVER_DUTY:
         return False
     rows = getattr(ticket, "_cohandling_rows", None)  # set by allowed_actions
@@ -318,6 +324,10 @@ PRECONDITIONS = {
     Kind.SUBDISPATCHED: lambda t, actor: t.signed_at is not None,
     Kind.RETURN_REQUESTED: _may_push_away(TicketApplication.Kind.RETURN),
     Kind.OBJECTION_REQUESTED: _may_push_away(TicketApplication.Kind.OBJECTION),
+    Kind.ARBITRATION_REQUESTED: lambda t, actor: (
+        first_receiver_bound(t) and not _has_application(TicketApplication.Kind.ARBITRATION)(t, actor)
+    ),
+    Kind.ARBITRATION_RULED: _has_application(TicketApplication.Kind.ARBITRATION),
     Kind.OBJECTION_UPHELD: _has_application(TicketApplication.Kind.OBJECTION),
     Kind.OBJECTION_REJECTED: _has_application(TicketApplication.Kind.OBJECTION),
     Kind.RETURN_APPROVED: _has_application(TicketApplication.Kind.RETURN),

@@ -59,6 +59,8 @@ from .catalogue import catalogue_check
 from .events import (
     application_data,
     approved_data,
+    arbitration_requested_data,
+    arbitration_ruled_data,
     cohandler_data,
     cohandlers_added_data,
     contacted_data,
@@ -104,6 +106,7 @@ from .rules import (
     ERR_NO_PENDING_APPLICATION,
     ERR_NOT_COHANDLER,
     ERR_NOT_DISPATCHED,
+    ERR_NOT_MULTI_UNIT,
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
     ERR_PUBLICITY_SAME,
@@ -985,6 +988,85 @@ def ticket_objection_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
             note=reason,
             fields=[],
             data=objection_rejected_data(application=application, on_time=_ruled_in_time(application, now)),
+        )
+    return t
+
+
+# -- arbitration (首接负责制: 申请中心协调) ------------------------------------------------
+#
+# The first receiving unit of a multi-unit ticket may not push it away; when the
+# co-handlers will not move it asks the centre to arbitrate. The centre keeps the
+# lead (the ticket stays; the ruling is the note) or takes the ticket back to 待派单
+# to dispatch it to another lead — with co-handlers of its choosing — through the
+# ordinary dispatch. A coordination ruling is not a wrong dispatch: it is charged to
+# nobody (no ``unit``; 派单准确率 counts returns and upheld objections only).
+
+
+@performs(Kind.ARBITRATION_REQUESTED)
+def ticket_arbitration_request(*, ticket: Ticket, actor, reason: str) -> TicketApplication:
+    """申请中心协调: the lead unit of a multi-unit ticket (``first_receiver_bound``)
+    asks the centre to rule on who leads it. The clocks keep running."""
+    reason = _require_text(reason, _("协调事由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.ARBITRATION_REQUESTED, t, actor)
+        if not first_receiver_bound(t):
+            raise WorkflowError(ERR_NOT_MULTI_UNIT, code="not_multi_unit")
+        application = _open_application(
+            t, TicketApplication.Kind.ARBITRATION, actor, now, reason=reason, due_at=objection_ruling_due(now)
+        )
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.ARBITRATION_REQUESTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data=arbitration_requested_data(application=application),
+        )
+    return application
+
+
+@performs(Kind.ARBITRATION_RULED)
+def ticket_arbitration_rule(*, ticket: Ticket, actor, note: str, redispatch: bool = False) -> Ticket:
+    """协调裁定: the centre keeps the lead unit (``redispatch=False``: the ticket stays,
+    the lead is told ``note``), or takes the ticket back to 待派单 to dispatch it to
+    another lead (``redispatch=True``). Charged to nobody."""
+    note = _require_text(note, _("裁定意见"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.ARBITRATION_RULED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.ARBITRATION)
+        from_state = t.state
+        lead = t.lead_department
+        status = TicketApplication.Status.APPROVED if redispatch else TicketApplication.Status.REJECTED
+        _decide(application, status, actor, now, note)
+        fields = []
+        if redispatch:
+            _cancel_pending_applications(t, actor, now)
+            t.state = S.RECEIVED
+            t.lead_department = t.assignee_department = None
+            t.signed_at = t.first_contact_at = t.handler = None
+            fields = [
+                *_clear_clocks(t),
+                "lead_department",
+                "assignee_department",
+                "signed_at",
+                "first_contact_at",
+                "handler",
+            ]
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.ARBITRATION_RULED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=fields,
+            data=arbitration_ruled_data(application=application, redispatch=bool(redispatch), department=lead),
         )
     return t
 

@@ -513,6 +513,7 @@ def test_queues_on_the_index_count_each_roles_work(client, city, clock):
         "extension_requests": "1",
         "objection_requests": "0",
         "objections_overdue": "0",
+        "arbitration_requests": "0",
         "all_overdue": "0",
     }
     quiet = {"due_soon": "0", "overdue": "0", "rework": "0", "urges_open": "0"}

@@ -422,3 +422,57 @@ def test_the_deadline_scan_reminds_the_centre_of_a_late_ruling_once(city, clock)
     clock.move_to(local(2026, 11, 26, 9, 0))
     deadline_scan(full=True)
     assert Reminder.objects.filter(clock="ruling").count() == 1
+
+
+# -- 申请中心协调 (首接负责制) ------------------------------------------------------------------
+
+
+def _multi_unit(city):
+    ticket = workflow.ticket_dispatch(
+        ticket=new_ticket(city), actor=city.dispatcher, department=city.street, cohandlers=[city.bureau]
+    )
+    return workflow.ticket_sign(ticket=ticket, actor=city.handler)
+
+
+def test_the_first_receiver_asks_the_centre_to_arbitrate_and_keeps_the_lead(city, clock):
+    ticket = _multi_unit(city)
+    assert Kind.ARBITRATION_REQUESTED in workflow.allowed_actions(ticket, city.handler)
+    for who in ("bureau_handler", "handler2", "dispatcher", "supervisor"):
+        with pytest.raises(WorkflowPermissionError):
+            workflow.ticket_arbitration_request(ticket=ticket, actor=getattr(city, who), reason="…")
+    application = workflow.ticket_arbitration_request(ticket=ticket, actor=city.handler, reason="住建局不配合")
+    assert application.kind == TicketApplication.Kind.ARBITRATION
+    assert Kind.ARBITRATION_REQUESTED not in workflow.allowed_actions(ticket, city.handler)  # one at a time
+    assert Kind.ARBITRATION_RULED in workflow.allowed_actions(ticket, city.dispatcher)
+    with pytest.raises(WorkflowPermissionError):
+        workflow.ticket_arbitration_rule(ticket=ticket, actor=city.handler, note="…")
+    with pytest.raises(WorkflowError):
+        workflow.ticket_arbitration_rule(ticket=ticket, actor=city.dispatcher, note="")
+    ticket = workflow.ticket_arbitration_rule(ticket=ticket, actor=city.dispatcher, note="由街道牵头，住建局配合")
+    assert ticket.state == S.HANDLING and ticket.lead_department == city.street
+    event = ticket.events.get(kind=Kind.ARBITRATION_RULED)
+    assert event.data["redispatch"] is False and event.unit_id is None
+    assert ticket.applications.get(kind=TicketApplication.Kind.ARBITRATION).status == TicketApplication.Status.REJECTED
+
+
+def test_the_centre_may_take_it_back_to_dispatch_another_lead(city, clock):
+    ticket = _multi_unit(city)
+    workflow.ticket_arbitration_request(ticket=ticket, actor=city.handler, reason="应由住建局牵头")
+    ticket = workflow.ticket_arbitration_rule(
+        ticket=ticket, actor=city.dispatcher, note="改由住建局牵头", redispatch=True
+    )
+    assert ticket.state == S.RECEIVED and ticket.lead_department is None
+    assert ticket.return_count == 0
+    assert_consistent(ticket)
+    ticket = workflow.ticket_dispatch(
+        ticket=ticket, actor=city.dispatcher, department=city.bureau, cohandlers=[city.street]
+    )
+    assert ticket.lead_department == city.bureau
+
+
+def test_a_single_unit_ticket_has_no_arbitration(city, clock):
+    ticket = drive(city, new_ticket(city), S.HANDLING)
+    assert Kind.ARBITRATION_REQUESTED not in workflow.allowed_actions(ticket, city.handler)
+    with pytest.raises(WorkflowError) as refused:
+        workflow.ticket_arbitration_request(ticket=ticket, actor=city.handler, reason="…")
+    assert refused.value.code == "not_multi_unit"

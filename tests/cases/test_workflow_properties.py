@@ -42,6 +42,7 @@ NATURAL_ROLE = {
     "return_reject": "dispatcher",
     "objection_uphold": "dispatcher",
     "objection_reject": "dispatcher",
+    "arbitration_rule": "dispatcher",
     "extension_approve": "dispatcher",
     "extension_reject": "dispatcher",
     "merge_other_into_this": "dispatcher",
@@ -73,7 +74,7 @@ def _natural_actor(c, action, ticket_pk):
     ticket = Ticket.objects.select_related("lead_department", "assignee_department").get(pk=ticket_pk)
     unit = (
         ticket.lead_department
-        if action in ("subdispatch", "return_request", "objection_request", "extension_request")
+        if action in ("subdispatch", "return_request", "objection_request", "arbitration_request", "extension_request")
         else (ticket.assignee_department)
     )
     for name, handler in HANDLER_OF.items():
@@ -109,6 +110,10 @@ def _call(name, c, tickets, actor, unit, n):
         "objection_request": lambda: workflow.ticket_objection_request(ticket=t, actor=actor, reason="属职能部门职责"),
         "objection_uphold": lambda: workflow.ticket_objection_uphold(ticket=t, actor=actor),
         "objection_reject": lambda: workflow.ticket_objection_reject(ticket=t, actor=actor, reason="属地负责"),
+        "arbitration_request": lambda: workflow.ticket_arbitration_request(ticket=t, actor=actor, reason="协办不配合"),
+        "arbitration_rule": lambda: workflow.ticket_arbitration_rule(
+            ticket=t, actor=actor, note="裁定", redispatch=n % 2 == 1
+        ),
         "extension_request": lambda: workflow.ticket_extension_request(
             ticket=t, actor=actor, working_days=n + 1, reason="需协调"
         ),
@@ -155,6 +160,8 @@ ACTIONS = [
     "objection_request",
     "objection_uphold",
     "objection_reject",
+    "arbitration_request",
+    "arbitration_rule",
     "extension_request",
     "extension_approve",
     "extension_reject",
