@@ -174,7 +174,6 @@ def deadline_scan(
         result.since = _window_start(now, full)
         result.full = result.since is None
         _scan_levels(now, escalation_cutoff(now), result.since, scan_id, chunk_size, result)
-        _remind_rulings(now, scan_id, chunk_size, result)
         # Only a pass that finished moves the mark: a killed one is redone.
         _advance_mark(now, result.full)
     result.seconds = time.perf_counter() - started
@@ -340,11 +339,20 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
     result.notifications += len(notifications_create(items, now=now))
 
 
-def _remind_rulings(now, scan_id, chunk_size, result) -> None:
+def rulings_scan(*, now: datetime | None = None, chunk_size: int | None = None) -> ScanResult:
     """派单异议: an objection the centre has not ruled on by its deadline reminds the
     dispatchers, once (a red ``Reminder`` of clock ``ruling`` keyed by the deadline,
-    under the same unique constraint as the ticket clocks). One query finds them
-    whatever the number of tickets; pending objections are few."""
+    under the same unique constraint as the ticket clocks, so a second or parallel
+    pass is a no-op). The scan task runs it after :func:`deadline_scan`; one query
+    finds the late ones whatever the number of tickets."""
+    now = now or clock.now()
+    result = ScanResult(scanned_at=now)
+    with translation.override(settings.LANGUAGE_CODE):
+        _remind_rulings(now, uuid.uuid4(), chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE, result)
+    return result
+
+
+def _remind_rulings(now, scan_id, chunk_size, result) -> None:
     reminded = Reminder.objects.filter(
         ticket_id=OuterRef("ticket_id"), clock=RULING_CLOCK, due_at=OuterRef("due_at"), level=L.RED
     )

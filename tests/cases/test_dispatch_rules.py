@@ -403,24 +403,24 @@ def test_a_single_unit_ticket_may_still_be_returned(city, clock):
 
 
 def test_the_deadline_scan_reminds_the_centre_of_a_late_ruling_once(city, clock):
-    from cases.deadlines.scan import deadline_scan
+    from cases.deadlines.tasks import scan_deadlines as deadline_scan
     from cases.models import Notification, Reminder
 
     ticket = drive(city, new_ticket(city), S.DISPATCHED)
     workflow.ticket_objection_request(ticket=ticket, actor=city.handler, reason="属职能部门职责")
-    deadline_scan(full=True)
+    deadline_scan()
     assert not Reminder.objects.filter(clock="ruling").exists()  # not due yet
     clock.move_to(local(2026, 11, 24, 9, 5))
-    deadline_scan(full=True)
+    deadline_scan()
     [reminder] = Reminder.objects.filter(clock="ruling")
     assert (reminder.ticket, reminder.level, reminder.due_at) == (ticket, Reminder.Level.RED, local(2026, 11, 24, 9))
     [note] = Notification.objects.filter(reminder=reminder)
     assert note.recipient == city.dispatcher and "派单异议超时" in note.title
-    deadline_scan(full=True)  # never twice
+    deadline_scan()  # never twice
     assert Notification.objects.filter(reminder__clock="ruling").count() == 1
     workflow.ticket_objection_reject(ticket=ticket, actor=city.dispatcher, reason="属地负责")
     clock.move_to(local(2026, 11, 26, 9, 0))
-    deadline_scan(full=True)
+    deadline_scan()
     assert Reminder.objects.filter(clock="ruling").count() == 1
 
 
