@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.callbacks import callbacks_due
 from cases.intake import intake_patrol_grids
 from cases.selectors.queues import queue_counts
-from cases.selectors.scope import has_callback_queue, reports_visible, stats_unit_ids
+from cases.selectors.scope import dispatch_accuracy_unit_ids, has_callback_queue, reports_visible, stats_unit_ids
 from reports import views
 
 from . import two_factor
@@ -59,6 +59,7 @@ class HotlineAdminSite(admin.AdminSite):
             path("dashboard/", wrap(lambda r: views.dashboard_view(r, self)), name="dashboard"),
             path("dashboard/data/", wrap(views.dashboard_data_view), name="dashboard_data"),
             path("statistics/", wrap(lambda r: views.statistics_view(r, self)), name="statistics"),
+            path("dispatch-accuracy/", wrap(lambda r: views.dispatch_accuracy_view(r, self)), name="dispatch_accuracy"),
             path(
                 "hotspot/<int:community_id>/<int:category_id>/",
                 wrap(lambda r, **kw: views.hotspot_view(r, self, **kw)),
@@ -90,6 +91,8 @@ class HotlineAdminSite(admin.AdminSite):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
         if stats_unit_ids(request.user) != []:
             context["statistics_url"] = reverse("admin:statistics", current_app=self.name)
+        if dispatch_accuracy_unit_ids(request.user) != []:
+            context["accuracy_url"] = reverse("admin:dispatch_accuracy", current_app=self.name)
         return super().index(request, context)
 
     def _callback_queue(self, request, changelist):

@@ -286,6 +286,13 @@ EXTENSION_MAX_WORKING_DAYS = env_int("HOTLINE_EXTENSION_MAX_DAYS", 10)
 REOPEN_WORKING_DAYS = env_int("HOTLINE_REOPEN_DAYS", 3)
 # 提级督办: the resolve deadline shrinks to at most this many working days.
 HOTLINE_ESCALATION_WORKING_DAYS = env_int("HOTLINE_ESCALATION_DAYS", 2)
+# 派单异议: the centre rules on a unit's objection to a dispatch within this many
+# working days (the ruling clock of the 派单异议待裁定 queue).
+DISPATCH_OBJECTION_RULING_WORKING_DAYS = env_int("HOTLINE_OBJECTION_RULING_DAYS", 1)
+# 首接负责制: the lead unit of a multi-unit ticket (one with co-handlers) may not ask
+# to return it or object to it; it coordinates, adds co-handlers or asks the centre
+# to arbitrate. HOTLINE_FIRST_RECEIVER_DUTY=0 turns the rule off.
+FIRST_RECEIVER_DUTY = env_bool("HOTLINE_FIRST_RECEIVER_DUTY", True)
 # Reworks, or distinct lead units, from which a ticket counts as a problem ticket.
 PROBLEM_REWORK_THRESHOLD = env_int("HOTLINE_PROBLEM_REWORKS", 3)
 PROBLEM_UNITS_THRESHOLD = env_int("HOTLINE_PROBLEM_UNITS", 3)

@@ -9,6 +9,8 @@ from openpyxl.utils import get_column_letter
 
 from cases.clock import local_stamp
 
+from .accuracy import ACCURACY_AXES
+from .accuracy import COLUMNS as ACCURACY_COLUMNS
 from .axes import BASE_COUNTS
 from .metrics import RATE_LABELS
 from .supervision import SUPERVISION_LABELS
@@ -159,6 +161,7 @@ def report_workbook(report) -> bytes:
     _widths(ws, [18, 34, 8, 8, 10])
     _category_sheet(wb, data.get("category_rates"))
     _supervision_sheet(wb, data.get("supervision"))
+    _report_accuracy_sheet(wb, data.get("dispatch_accuracy"))
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -203,9 +206,45 @@ def _axis_cell(cell, column, value):
         cell.value = value
 
 
-def axis_workbook(*, title: str, columns: dict, rows: list, total=None) -> bytes:
+def _accuracy_sheet(wb, title: str, label: str, rows: list[dict], total: dict | None, start: int = 1):
+    """派单准确率 (``reports.accuracy``): one row per dispatcher, unit or category,
+    as plain dicts of ``COLUMNS`` (the stored reports keep them so)."""
+    ws = wb.create_sheet(title)
+    _header(ws, start, [str(label), *map(str, ACCURACY_COLUMNS.values())])
+    for r, row in enumerate([*rows, *([total] if total else [])], start=start + 1):
+        ws.cell(row=r, column=1, value=row["name"])
+        for c, name in enumerate(ACCURACY_COLUMNS, start=2):
+            cell = ws.cell(row=r, column=c, value=row[name])
+            if name == "accuracy" and row[name] is not None:
+                cell.number_format = "0.0%"
+    _widths(ws, [30, *[12] * len(ACCURACY_COLUMNS)])
+
+
+def accuracy_workbook(*, title: str, table) -> bytes:
+    """The 派单准确率 page as shown (an ``AccuracyTable``)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    rows = [r.as_dict() for r in table.rows]
+    _accuracy_sheet(wb, "派单准确率", table.label, rows, table.total.as_dict(), start=3)
+    wb.active["A1"] = title
+    wb.active["A1"].font = TITLE_FONT
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _report_accuracy_sheet(wb, accuracy):
+    """派单准确率 of a stored report, per dispatching unit (reports issued before it
+    existed have none and get no sheet)."""
+    if accuracy is None:
+        return
+    _accuracy_sheet(wb, "派单准确率", str(ACCURACY_AXES["centre"][0]), accuracy["centre"], accuracy["total"])
+
+
+def axis_workbook(*, title: str, columns: dict, rows: list, total=None, accuracy=None) -> bytes:
     """The 统计分析 table as shown: the same columns, rows and order (``rows`` are
-    ``reports.axes.AxisRow``; ``total`` an optional last row of the same shape)."""
+    ``reports.axes.AxisRow``; ``total`` an optional last row of the same shape);
+    with ``accuracy`` (an ``AccuracyTable``) a 派单准确率 sheet as the page shows it."""
     wb = Workbook()
     ws = wb.active
     ws.title = "统计分析"
@@ -216,6 +255,9 @@ def axis_workbook(*, title: str, columns: dict, rows: list, total=None) -> bytes
         for c, column in enumerate(columns, start=1):
             _axis_cell(ws.cell(row=r, column=c), column, row.value(column))
     _widths(ws, [34, *[11] * (len(columns) - 1)])
+    if accuracy is not None:
+        rows = [r.as_dict() for r in accuracy.rows]
+        _accuracy_sheet(wb, "派单准确率", accuracy.label, rows, accuracy.total.as_dict())
     out = BytesIO()
     wb.save(out)
     return out.getvalue()

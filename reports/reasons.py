@@ -66,7 +66,7 @@ def reason_table(period: Period, *, units: list[int] | None = None) -> ReasonTab
     used = {code for (_unit, _kind, code) in counts if code is not None}
     codes = ReasonCode.objects.filter(is_active=True) | ReasonCode.objects.filter(pk__in=used)
     columns = {kind: [] for kind in REASON_EVENTS}
-    for code in codes.order_by("kind", "order", "pk"):
+    for code in codes.filter(kind__in=list(REASON_EVENTS)).order_by("kind", "order", "pk"):
         columns[code.kind].append((code.pk, code.label))
     for kind in columns:
         if any(c is None and k == kind for (_u, k, c) in counts):

@@ -19,6 +19,7 @@ from cases.models import Category, Channel, Notification, Ticket, TicketState
 from cases.notifications.inbox import notifications_create
 from departments.models import Department
 
+from .accuracy import accuracy_data
 from .axes import axis_table
 from .excel import report_workbook
 from .hotspots import hotspots
@@ -155,6 +156,8 @@ def report_data(kind: str, period: Period, now=None) -> dict:
             {"name": row.name, "level": row.level, "counters": row.counters.as_dict(), "rates": _rates(row.counters)}
             for row in sorted(axis_table(period, axis="category").rows, key=lambda r: r.order)
         ],
+        # 派单准确率 per dispatcher, dispatching unit and category (reports.accuracy)
+        "dispatch_accuracy": accuracy_data(period),
         "supervision": {
             "totals": watched_total.as_dict(),
             "units": sorted(

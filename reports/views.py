@@ -12,12 +12,20 @@ from django.utils.translation import gettext_lazy
 
 from cases import clock
 from cases.models import Category, Ticket
-from cases.selectors.scope import export_job_scope, is_citywide, reports_visible, stats_units_cut, subcentres
+from cases.selectors.scope import (
+    dispatch_accuracy_unit_ids,
+    export_job_scope,
+    is_citywide,
+    reports_visible,
+    stats_units_cut,
+    subcentres,
+)
 from departments.models import Department
 
+from .accuracy import ACCURACY_AXES, COLUMNS, accuracy_table
 from .axes import AXES, axis_check, axis_columns, axis_sort, axis_table, period_parse
 from .dashboard import dashboard_data, period_from, territory_from
-from .excel import axis_workbook
+from .excel import accuracy_workbook, axis_workbook
 from .hotspots import clusters_behind
 from .models import ExportJob
 from .reasons import reason_table
@@ -93,8 +101,14 @@ def statistics_view(request, admin_site):
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
         }
+    accuracy_units = dispatch_accuracy_unit_ids(request.user)
+    accuracy = (
+        accuracy_table(period, axis="centre", units=accuracy_units)
+        if period is not None and accuracy_units != []
+        else None
+    )
     if request.GET.get("format") == "xlsx" and not error:
-        body = axis_workbook(title=title, columns=columns, rows=rows, total=total)
+        body = axis_workbook(title=title, columns=columns, rows=rows, total=total, accuracy=accuracy)
         response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(title)}.xlsx"
         return response
@@ -135,8 +149,66 @@ def statistics_view(request, admin_site):
         ),
         # the 分中心 cut: the hotline centre's staff choose; a sub-centre's see their own
         "centres": subcentres() if is_citywide(request.user) else [],
+        "accuracy": accuracy,
+        "accuracy_columns": COLUMNS,
     }
     return TemplateResponse(request, "reports/statistics.html", context)
+
+
+def _xlsx(body: bytes, title: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(title)}.xlsx"
+    return response
+
+
+def dispatch_accuracy_view(request, admin_site):
+    """派单准确率: per dispatcher, dispatching unit (centre or sub-centre) or category,
+    for a period by dispatch time (``reports.accuracy``); the centre's roles only,
+    each seeing the dispatches made from its own scope (``dispatch_accuracy_unit_ids``)."""
+    units = dispatch_accuracy_unit_ids(request.user)
+    if not request.user.is_staff or units == []:
+        raise PermissionDenied
+    params = request.GET
+    axis = params.get("axis") or "dispatcher"
+    table, period, error = None, None, ""
+    try:
+        if axis not in ACCURACY_AXES:
+            raise ValueError(_("统计维度无效。"))
+        period = period_parse(
+            params.get("period") or "month",
+            day=params.get("day", ""),
+            first=params.get("from", ""),
+            last=params.get("to", ""),
+            today=clock.local_day(),
+        )
+        table = accuracy_table(period, axis=axis, units=units)
+    except ValueError as exc:
+        axis, error = "dispatcher" if axis not in ACCURACY_AXES else axis, str(exc)
+    title = _("派单准确率")
+    if period is not None:
+        title = _("派单准确率（%(axis)s，%(start)s 至 %(end)s）") % {
+            "axis": ACCURACY_AXES[axis][0],
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+        }
+    if params.get("format") == "xlsx" and table is not None:
+        return _xlsx(accuracy_workbook(title=title, table=table), title)
+    export = params.copy()
+    export["format"] = "xlsx"
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "axes": {key: label for key, (label, _field) in ACCURACY_AXES.items()},
+        "periods": PERIOD_CHOICES,
+        "axis": axis,
+        "period_kind": params.get("period") or "month",
+        "params": params,
+        "accuracy": table,
+        "accuracy_columns": COLUMNS,
+        "export_url": "?" + export.urlencode(),
+        "error": error,
+    }
+    return TemplateResponse(request, "reports/dispatch_accuracy.html", context)
 
 
 def hotspot_view(request, admin_site, community_id, category_id):

@@ -90,6 +90,7 @@ RULES: list[tuple[str, set]] = [
     ("api:ticket-approve", {"superuser", "dispatcher"}),
     ("api:ticket-extension-approve", {"superuser", "dispatcher"}),
     ("api:ticket-return-approve", {"superuser", "dispatcher"}),
+    ("api:ticket-objection-uphold", {"superuser", "dispatcher"}),
     ("api:ticket-*", SCOPE),
     ("api:category-*", STAFF),
     ("api:department-*", STAFF),
@@ -111,6 +112,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:dashboard*", {"superuser", *CENTRE}),
     ("admin:hotspot", {"superuser", *CENTRE}),
     ("admin:statistics", STAFF),  # every rate on every axis: a unit sees its own subtree's rows
+    ("admin:dispatch_accuracy", {"superuser", *CENTRE}),  # 派单准确率 judges the centre, not the units
     ("admin:export_*", {"dispatcher"}),  # the person who asked for the export
     # --- tickets ---
     ("admin:cases_ticket_changelist", STAFF),

@@ -18,6 +18,7 @@ Kind = TicketEvent.Kind
 REVIEW_KINDS = (Kind.APPROVED, Kind.REWORK)
 EXTENSION_RULINGS = (Kind.EXTENSION_APPROVED, Kind.EXTENSION_REJECTED)
 RETURN_RULINGS = (Kind.RETURN_APPROVED, Kind.RETURN_REJECTED)
+OBJECTION_RULINGS = (Kind.OBJECTION_UPHELD, Kind.OBJECTION_REJECTED)
 
 
 def _pending(ticket: Ticket, kind) -> TicketApplication | None:
@@ -81,6 +82,23 @@ def return_ruling_context(ticket: Ticket) -> dict:
         "application": application,
         "reason_code": request.reason_code if request else None,
         "attachments": list(request.attachments.all()) if request else [],
+    }
+
+
+def objection_ruling_context(ticket: Ticket, now) -> dict:
+    """The objection, its ruling deadline and colour, and the dispatch objected to:
+    who sent it, to which unit, and whether it lay outside the 派单目录 (with why)."""
+    application = _pending(ticket, TicketApplication.Kind.OBJECTION)
+    if application is None:
+        return {}
+    request = _last_event(ticket, Kind.OBJECTION_REQUESTED)
+    dispatch = request.dispatch if request and request.dispatch_id else None
+    return {
+        "application": application,
+        "reason_code": request.reason_code if request else None,
+        "colour": application.ruling_colour(now),
+        "dispatch": dispatch,
+        "catalogue": workflow.catalogue_labels(workflow.catalogue_kinds(ticket.category)),
     }
 
 
@@ -150,6 +168,8 @@ def decision_context(kind: str, ticket: Ticket, user, path: str) -> dict:
         return {"extension": extension_ruling_context(ticket)}
     if kind in RETURN_RULINGS:
         return {"return": return_ruling_context(ticket)}
+    if kind in OBJECTION_RULINGS:
+        return {"objection": objection_ruling_context(ticket, now)}
     if kind in REVIEW_KINDS:
         return {"review": review_context(ticket)}
     if kind == Kind.CONTACTED:

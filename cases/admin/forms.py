@@ -71,8 +71,9 @@ def handling_units(user=None):
     return units
 
 
-def grouped_unit_choices(suggested=(), user=None):
-    """Units grouped by kind, the duty list's suggestions first."""
+def grouped_unit_choices(suggested=(), user=None, catalogue=None):
+    """Units grouped by kind, the duty list's suggestions first; with ``catalogue``
+    (the unit kinds of the category's 派单目录) the other kinds' groups say so."""
     groups = []
     if suggested:
         groups.append((_("职责清单建议"), [(str(d.pk), d.name) for d in suggested]))
@@ -87,8 +88,25 @@ def grouped_unit_choices(suggested=(), user=None):
         Department.Kind.COMPANY,
     ]:
         if by_kind.get(kind):
-            groups.append((Department.Kind(kind).label, by_kind[kind]))
+            label = Department.Kind(kind).label
+            if catalogue is not None and kind not in catalogue:
+                label = _("%(kind)s（派单目录外）") % {"kind": label}
+            groups.append((label, by_kind[kind]))
     return groups
+
+
+def catalogue_reason_field():
+    return _note(_("目录外派单理由"), rows=2)
+
+
+def catalogue_help(category) -> str:
+    """The 派单目录 of ``category`` as the dispatch forms explain it."""
+    kinds = workflow.catalogue_kinds(category)
+    if kinds is None:
+        return _("本分类未设派单目录，可派给各类承办单位。")
+    return _("本分类派单目录：%(kinds)s。派给目录以外类型的单位时必须填写理由，并计入目录外派单。") % {
+        "kinds": workflow.catalogue_labels(kinds)
+    }
 
 
 class UnitChoiceField(forms.TypedChoiceField):
@@ -163,9 +181,12 @@ class DispatchForm(ActionForm):
         label=_("协办单位"), required=False, coerce=int, widget=FilteredSelectMultiple(_("协办单位"), False)
     )
     note = _note(_("派单意见"))
+    catalogue_reason = catalogue_reason_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.catalogue = workflow.catalogue_kinds(self.ticket.category)
+        self.fields["catalogue_reason"].help_text = catalogue_help(self.ticket.category)
         territory = Territory(
             grid=self.ticket.grid,
             community=self.ticket.community,
@@ -178,7 +199,10 @@ class DispatchForm(ActionForm):
             for d in duty_suggest(category=self.ticket.category, territory=territory)
             if d.pk != self.ticket.lead_department_id and (centre is None or centre.covers(d.pk))
         ]
-        self.fields["department"].choices = [("", "---------"), *grouped_unit_choices(self.suggestions, self.user)]
+        self.fields["department"].choices = [
+            ("", "---------"),
+            *grouped_unit_choices(self.suggestions, self.user, self.catalogue),
+        ]
         if self.suggestions:
             self.fields["department"].initial = str(self.suggestions[0].pk)
         self.fields["cohandlers"].choices = [(d.pk, d.name) for d in handling_units(self.user)]
@@ -191,6 +215,7 @@ class DispatchForm(ActionForm):
             department=self.cleaned_data["department"],
             cohandlers=cohandlers,
             note=self.cleaned_data["note"],
+            catalogue_reason=self.cleaned_data["catalogue_reason"],
         )
 
 
@@ -202,9 +227,11 @@ class SubdispatchForm(ActionForm):
     department = UnitChoiceField(label=_("下派至"), required=False)
     grid = forms.TypedChoiceField(label=_("或下派至网格员"), required=False, coerce=int, empty_value=None)
     note = _note(_("下派意见"))
+    catalogue_reason = catalogue_reason_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["catalogue_reason"].help_text = catalogue_help(self.ticket.category)
         holder = self.ticket.assignee_department
         units = Department.objects.filter(parent=holder, is_active=True) if holder else Department.objects.none()
         self.fields["department"].choices = [("", "---------"), *[(str(u.pk), u.name) for u in units.order_by("path")]]
@@ -232,6 +259,7 @@ class SubdispatchForm(ActionForm):
             department=self.cleaned_data["department"],
             grid=grid,
             note=self.cleaned_data["note"],
+            catalogue_reason=self.cleaned_data["catalogue_reason"],
         )
 
 
@@ -377,6 +405,66 @@ class ReturnRejectForm(ActionForm):
 
     def perform(self):
         return workflow.ticket_return_reject(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
+class ObjectionRequestForm(ActionForm):
+    kind = Kind.OBJECTION_REQUESTED
+    reason_code = _reason_code_field(ReasonCode.Kind.OBJECTION)
+    reason = _note(_("异议理由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_objection_request(
+            ticket=self.ticket,
+            actor=self.user,
+            reason=self.cleaned_data["reason"],
+            reason_code=self.cleaned_data["reason_code"],
+        )
+
+
+class ObjectionUpholdForm(ActionForm):
+    kind = Kind.OBJECTION_UPHELD
+    note = _note(_("裁定意见"))
+
+    def perform(self):
+        return workflow.ticket_objection_uphold(ticket=self.ticket, actor=self.user, note=self.cleaned_data["note"])
+
+
+class ObjectionRejectForm(ActionForm):
+    kind = Kind.OBJECTION_REJECTED
+    reason = _note(_("不成立理由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_objection_reject(ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"])
+
+
+class ArbitrationRequestForm(ActionForm):
+    kind = Kind.ARBITRATION_REQUESTED
+    reason = _note(_("协调事由"), required=True)
+
+    def perform(self):
+        return workflow.ticket_arbitration_request(
+            ticket=self.ticket, actor=self.user, reason=self.cleaned_data["reason"]
+        )
+
+
+class ArbitrationRuleForm(ActionForm):
+    kind = Kind.ARBITRATION_RULED
+    redispatch = forms.TypedChoiceField(
+        label=_("裁定"),
+        choices=[("0", _("维持主办单位")), ("1", _("收回重新派单"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+        initial="0",
+    )
+    note = _note(_("裁定意见"), required=True)
+
+    def perform(self):
+        return workflow.ticket_arbitration_rule(
+            ticket=self.ticket,
+            actor=self.user,
+            note=self.cleaned_data["note"],
+            redispatch=self.cleaned_data["redispatch"],
+        )
 
 
 class ExtensionRequestForm(ActionForm):
@@ -726,6 +814,11 @@ ACTION_FORMS = {
         ReturnRequestForm,
         ReturnApproveForm,
         ReturnRejectForm,
+        ObjectionRequestForm,
+        ObjectionUpholdForm,
+        ObjectionRejectForm,
+        ArbitrationRequestForm,
+        ArbitrationRuleForm,
         ExtensionRequestForm,
         ExtensionApproveForm,
         ExtensionRejectForm,

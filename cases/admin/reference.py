@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from config.admin_input import SafeInputAdminMixin
 from departments.models import Department
 
+from .. import workflow
 from ..deadlines.calendar import parse_segments
 from ..deadlines.policy import ticket_policy_explain
 from ..models import Category, Clock, DeadlinePolicy, Holiday, KnowledgeArticle, Ticket, TimeUnit, WorkingCalendar
@@ -37,8 +38,22 @@ class DeadlinePolicyInline(admin.TabularInline):
     ]
 
 
+class CategoryForm(forms.ModelForm):
+    """The category form (the admin builds its ``Meta``), with the 派单目录 as boxes."""
+
+    # 派单目录: ticked unit kinds (stored as a list); none ticked inherits the parent's.
+    receiver_kinds = forms.MultipleChoiceField(
+        label=Category._meta.get_field("receiver_kinds").verbose_name,
+        help_text=Category._meta.get_field("receiver_kinds").help_text,
+        choices=workflow.RECEIVER_KIND_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
 @admin.register(Category)
 class CategoryAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+    form = CategoryForm
     resource_classes = [CategoryResource]
     list_display = [
         "indented_name",
@@ -46,6 +61,7 @@ class CategoryAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAd
         "default_nature",
         "default_urgency",
         "default_department",
+        "dispatch_catalogue",
         "never_public",
         "is_active",
     ]
@@ -59,6 +75,15 @@ class CategoryAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAd
     @admin.display(description=_("名称"), ordering="path")
     def indented_name(self, obj):
         return ("　" * (obj.depth - 1)) + obj.name
+
+    @admin.display(description=_("派单目录"))
+    def dispatch_catalogue(self, obj):
+        """The catalogue in force (its own, else inherited; ``parent__parent`` is selected)."""
+        kinds = workflow.catalogue_kinds(obj)
+        if kinds is None:
+            return _("不限")
+        text = workflow.catalogue_labels(kinds)
+        return text if obj.receiver_kinds else _("%(kinds)s（沿用上级）") % {"kinds": text}
 
     def get_search_results(self, request, queryset, search_term):
         queryset, distinct = super().get_search_results(request, queryset, search_term)

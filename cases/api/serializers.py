@@ -206,10 +206,18 @@ class CodedReasonSerializer(ReasonSerializer):
     reason_code = serializers.PrimaryKeyRelatedField(queryset=ReasonCode.objects.all(), required=False)
 
 
+#: 派单目录: the reason for handing a category to a unit outside its catalogue
+#: (``cases.workflow.catalogue``); the verb refuses such a dispatch without one.
+CATALOGUE_REASON_HELP = _("承办单位类型不在该分类派单目录内时必填：目录外派单理由。")
+
+
 class DispatchSerializer(NoteSerializer):
     department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.filter(is_active=True))
     cohandlers = serializers.PrimaryKeyRelatedField(
         queryset=Department.objects.filter(is_active=True), many=True, required=False
+    )
+    catalogue_reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text=CATALOGUE_REASON_HELP
     )
 
 
@@ -223,6 +231,14 @@ class SubdispatchSerializer(NoteSerializer):
     grid = serializers.SlugRelatedField(
         slug_field="code", queryset=Grid.objects.filter(is_active=True), required=False, default=None
     )
+    catalogue_reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text=CATALOGUE_REASON_HELP
+    )
+
+
+class ArbitrationRuleSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000)
+    redispatch = serializers.BooleanField(required=False, default=False)
 
 
 class ReplySerializer(serializers.Serializer):
@@ -287,6 +303,11 @@ ACTION_SERIALIZERS = {
     TicketEvent.Kind.RETURN_REQUESTED: CodedReasonSerializer,
     TicketEvent.Kind.RETURN_APPROVED: NoteSerializer,
     TicketEvent.Kind.RETURN_REJECTED: ReasonSerializer,
+    TicketEvent.Kind.OBJECTION_REQUESTED: CodedReasonSerializer,
+    TicketEvent.Kind.OBJECTION_UPHELD: NoteSerializer,
+    TicketEvent.Kind.OBJECTION_REJECTED: ReasonSerializer,
+    TicketEvent.Kind.ARBITRATION_REQUESTED: ReasonSerializer,
+    TicketEvent.Kind.ARBITRATION_RULED: ArbitrationRuleSerializer,
     TicketEvent.Kind.EXTENSION_REQUESTED: ExtensionRequestSerializer,
     TicketEvent.Kind.EXTENSION_APPROVED: ExtensionApproveSerializer,
     TicketEvent.Kind.EXTENSION_REJECTED: ReasonSerializer,

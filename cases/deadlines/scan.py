@@ -41,7 +41,8 @@ from departments.roles import Role
 
 from .. import clock
 from ..batching import atomic_or_one_by_one
-from ..models import CLOCK_RULES, Clock, Notification, Reminder, ScanMark, Ticket, TicketState
+from ..models import CLOCK_RULES, Clock, Notification, Reminder, ScanMark, Ticket, TicketApplication, TicketState
+from ..models.notifications import RULING_CLOCK
 from ..notifications.inbox import is_urgent, notifications_create, staff_by_unit, staff_with_role
 from ..privacy import mask_phones_in_text
 from ..workflow import system_urges_issue
@@ -339,6 +340,74 @@ def _remind(chunk, spec: ClockSpec, level: int, scan_id, now, result: ScanResult
                     "urgent": is_urgent(ticket) or level == L.ESCALATED,
                 }
             )
+    result.notifications += len(notifications_create(items, now=now))
+
+
+def rulings_scan(*, now: datetime | None = None, chunk_size: int | None = None) -> ScanResult:
+    """派单异议: an objection the centre has not ruled on by its deadline reminds the
+    dispatchers, once (a red ``Reminder`` of clock ``ruling`` keyed by the deadline,
+    under the same unique constraint as the ticket clocks, so a second or parallel
+    pass is a no-op). The scan task runs it after :func:`deadline_scan`; one query
+    finds the late ones whatever the number of tickets."""
+    now = now or clock.now()
+    result = ScanResult(scanned_at=now)
+    with translation.override(settings.LANGUAGE_CODE):
+        _remind_rulings(now, uuid.uuid4(), chunk_size or settings.HOTLINE_SCAN_CHUNK_SIZE, result)
+    return result
+
+
+def _remind_rulings(now, scan_id, chunk_size, result) -> None:
+    reminded = Reminder.objects.filter(
+        ticket_id=OuterRef("ticket_id"), clock=RULING_CLOCK, due_at=OuterRef("due_at"), level=L.RED
+    )
+    late = list(
+        TicketApplication.objects.filter(
+            kind=TicketApplication.Kind.OBJECTION,
+            status=TicketApplication.Status.PENDING,
+            due_at__lte=now,
+        )
+        .exclude(Exists(reminded))
+        .select_related("ticket__category", "department")
+        .order_by("due_at", "pk")[:chunk_size]
+    )
+    if not late:
+        return
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                ticket_id=a.ticket_id,
+                clock=RULING_CLOCK,
+                level=L.RED,
+                due_at=a.due_at,
+                department_id=a.department_id,
+                created_at=now,
+                scan_id=scan_id,
+            )
+            for a in late
+        ],
+        ignore_conflicts=True,
+    )
+    mine = {r.ticket_id: r for r in Reminder.objects.filter(scan_id=scan_id, clock=RULING_CLOCK)}
+    if not mine:
+        return
+    result.reminders[(RULING_CLOCK, L.RED)] += len(mine)
+    dispatchers = staff_with_role(Role.DISPATCHER)
+    items = []
+    for application in late:
+        reminder = mine.get(application.ticket_id)
+        if reminder is None:
+            continue
+        ticket = application.ticket
+        title = _("【派单异议超时】工单 %(number)s 的派单异议已超过裁定时限（%(due)s），请尽快裁定") % {
+            "number": ticket.number,
+            "due": timezone.localtime(application.due_at).strftime("%m-%d %H:%M"),
+        }
+        text = f"{ticket.category.name} · {application.department.name}\n{application.reason[:120]}"
+        body = mask_phones_in_text(text)  # texts leave the system
+        items += [
+            {"recipient": user, "ticket": ticket, "reminder": reminder, "title": title, "body": body}
+            for user in dispatchers
+        ]
     result.notifications += len(notifications_create(items, now=now))
 
 

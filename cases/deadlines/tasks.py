@@ -11,10 +11,13 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, ignore_result=True)
 def scan_deadlines():
     """Remind about every newly crossed deadline level (see cases.deadlines.scan)."""
-    from .scan import deadline_scan  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+    from .scan import deadline_scan, rulings_scan  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
 
     result = deadline_scan()
     logger.info("deadline scan: %s", result.summary())
+    rulings = rulings_scan()  # 派单异议 past their ruling deadline
+    if rulings.total:
+        logger.info("objection rulings: %s", rulings.summary())
     return result.summary()
 
 

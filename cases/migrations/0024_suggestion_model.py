@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0022_ticket_centre'),
+        ('cases', '0023_dispatch_catalogue_objections'),
     ]
 
     operations = [

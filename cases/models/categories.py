@@ -50,6 +50,18 @@ class Category(TreeNode):
             "（如养老/独居老人、举报、家暴、心理、治安类），已有工单立即生效。"
         ),
     )
+    # 派单目录 (国办函〔2025〕66号): the kinds of unit that may receive this category as
+    # lead unit; empty inherits from the parent category, and an empty root allows any
+    # kind. ``cases.catalogue`` is the one place that reads it.
+    receiver_kinds = models.JSONField(
+        _("派单目录（可承办单位类型）"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "可作为主办单位接收本分类工单的单位类型；不选则沿用上级分类，全部不选则不限。"
+            "派至目录以外类型的单位须说明理由，并计入目录外派单。"
+        ),
+    )
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
 
     history = HistoricalRecords(excluded_fields=["path", "depth"])

@@ -16,6 +16,7 @@ class ReasonCode(models.Model):
     class Kind(models.TextChoices):
         REWORK = "rework", _("退回重办原因")
         RETURN = "return", _("退单原因")
+        OBJECTION = "objection", _("派单异议原因")
 
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     code = models.SlugField(_("代码"), max_length=32)

@@ -49,6 +49,11 @@ class TicketEvent(models.Model):
         TRANSFERRED = "transferred", _("转分中心")
         CENTRE_SIGNED = "centre_signed", _("分中心签收")
         CENTRE_RETURNED = "centre_returned", _("退回市中心")
+        OBJECTION_REQUESTED = "objection_requested", _("提出派单异议")
+        OBJECTION_UPHELD = "objection_upheld", _("派单异议成立")
+        OBJECTION_REJECTED = "objection_rejected", _("派单异议不成立")
+        ARBITRATION_REQUESTED = "arbitration_requested", _("申请中心协调")
+        ARBITRATION_RULED = "arbitration_ruled", _("中心协调裁定")
 
     ticket = models.ForeignKey("cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("环节"), max_length=32, choices=Kind.choices)
@@ -104,6 +109,13 @@ class TicketEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("退回重办、申请退单时选定的原因代码。"),
+    )
+
+    off_catalogue = models.BooleanField(
+        _("目录外派单"),
+        default=False,
+        db_default=False,
+        help_text=_("派单、下派时承办单位的类型不在该分类的派单目录内（须说明理由）。"),
     )
 
     class Meta:

@@ -8,6 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import Clock
 
+#: The clocks a reminder can be about: the ticket's own (``Clock``), and the centre's
+#: ruling on a dispatch objection (派单异议, ``TicketApplication.due_at``).
+RULING_CLOCK = "ruling"
+REMINDER_CLOCKS = [*Clock.choices, (RULING_CLOCK, _("派单异议裁定"))]
+
 
 class Reminder(models.Model):
     """One crossed warning level of one deadline.
@@ -24,7 +29,7 @@ class Reminder(models.Model):
     ticket = models.ForeignKey(
         "cases.Ticket", verbose_name=_("工单"), on_delete=models.CASCADE, related_name="reminders"
     )
-    clock = models.CharField(_("时限"), max_length=16, choices=Clock.choices)
+    clock = models.CharField(_("时限"), max_length=16, choices=REMINDER_CLOCKS)
     level = models.PositiveSmallIntegerField(_("级别"), choices=Level.choices)
     due_at = models.DateTimeField(_("到期时间"))
     department = models.ForeignKey(

@@ -590,11 +590,14 @@ class CoHandling(models.Model):
 
 
 class TicketApplication(models.Model):
-    """A unit's request that the centre rules on: return (退单) or extension (延期)."""
+    """A unit's request that the centre rules on: return (退单), extension (延期) or
+    dispatch objection (派单异议, ruled by ``due_at``)."""
 
     class Kind(models.TextChoices):
         RETURN = "return", _("退单申请")
         EXTENSION = "extension", _("延期申请")
+        OBJECTION = "objection", _("派单异议")
+        ARBITRATION = "arbitration", _("协调申请")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待审批")
@@ -625,6 +628,8 @@ class TicketApplication(models.Model):
     )
     decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
     decision_note = models.TextField(_("审批意见"), blank=True)
+    #: The ruling deadline of a dispatch objection (``None`` for the other kinds).
+    due_at = models.DateTimeField(_("裁定时限"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("退单/延期申请")
@@ -639,6 +644,15 @@ class TicketApplication(models.Model):
 
     def __str__(self):
         return f"{self.ticket} · {self.get_kind_display()} · {self.get_status_display()}"
+
+    def ruling_colour(self, now) -> str:
+        """The colour of the centre's ruling clock (a dispatch objection's ``due_at``):
+        red from the deadline on, yellow once three quarters of the time are used
+        (DESIGN §5's ratio), else green; "" without a deadline or once ruled."""
+        if self.due_at is None or self.status != self.Status.PENDING:
+            return ""
+        warn = self.requested_at + (self.due_at - self.requested_at) * settings.DEADLINE_WARNING_RATIO
+        return deadline_colour(self.due_at, warn, now)
 
 
 def attachment_upload_to(instance, filename):

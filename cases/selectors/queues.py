@@ -22,6 +22,7 @@ from ..models import (
     CoHandling,
     Reminder,
     TicketApplication,
+    TicketEvent,
     TicketState,
     Urge,
     due_soon_q,
@@ -64,6 +65,24 @@ def _centre_intake(ctx) -> Q:
     return Q(state=S.RECEIVED, centre_id=ctx.centre_id, centre_signed_at__isnull=False)
 
 
+def _objection_overdue(ctx) -> Exists:
+    """A dispatch objection the centre has not ruled on by its deadline (red)."""
+    return Exists(
+        TicketApplication.objects.filter(
+            ticket_id=OuterRef("pk"),
+            kind=TicketApplication.Kind.OBJECTION,
+            status=TicketApplication.Status.PENDING,
+            due_at__lte=ctx.now,
+        )
+    )
+
+
+def _off_catalogue(ctx) -> Exists:
+    """派单目录: some dispatch or sub-dispatch of the ticket went outside its
+    category's catalogue (the fact ``TicketEvent.off_catalogue``, set by the verb)."""
+    return Exists(TicketEvent.objects.filter(ticket_id=OuterRef("pk"), off_catalogue=True))
+
+
 def _own(ctx) -> Q:
     return Q(assignee_department_id=ctx.department_id)
 
@@ -104,6 +123,17 @@ QUEUES = {
         Queue("to_review", _("待审核"), lambda c: Q(state=S.REVIEWING), "warning"),
         Queue("return_requests", _("退单申请"), lambda c: _pending(TicketApplication.Kind.RETURN), "warning"),
         Queue("extension_requests", _("延期申请"), lambda c: _pending(TicketApplication.Kind.EXTENSION), "warning"),
+        Queue(
+            "objection_requests", _("派单异议待裁定"), lambda c: _pending(TicketApplication.Kind.OBJECTION), "warning"
+        ),
+        Queue("objections_overdue", _("派单异议超时未裁定"), _objection_overdue, "danger"),
+        Queue(
+            "arbitration_requests",
+            _("协调申请"),
+            lambda c: _pending(TicketApplication.Kind.ARBITRATION),
+            "warning",
+        ),
+        Queue("off_catalogue", _("目录外派单"), _off_catalogue, "warning"),
         Queue(
             "to_sign",
             _("待签收"),
@@ -206,7 +236,16 @@ QUEUES = {
 
 ROLE_QUEUES = {
     Role.OPERATOR: ["my_intake_today", "intake_today", "to_dispatch"],
-    Role.DISPATCHER: ["to_dispatch", "to_review", "return_requests", "extension_requests", "all_overdue"],
+    Role.DISPATCHER: [
+        "to_dispatch",
+        "to_review",
+        "return_requests",
+        "extension_requests",
+        "objection_requests",
+        "objections_overdue",
+        "arbitration_requests",
+        "all_overdue",
+    ],
     # A sub-centre's dispatchers also sign what the city transfers (``queues_for``).
     Role.HANDLER: ["to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
     Role.UNIT_HEAD: ["signoff_pending", "to_sign", "in_hand", "due_soon", "overdue", "rework", "urges_open"],
@@ -219,6 +258,7 @@ ROLE_QUEUES = {
         "clustered",
         "escalated",
         "urges_unacked",
+        "off_catalogue",
     ],
     Role.CALLBACK: ["intake_today"],
     Role.GRID_WORKER: ["worker_to_sign", "worker_in_hand", "my_reports", "my_grid_open"],

@@ -11,7 +11,8 @@ cannot drift between them and no door re-derives "citywide" or compares roles.
 - ``callback_scope`` (reading results) and ``callback_dial_scope`` (served with
   the citizen's full number, for dialling out);
 - ``urge_scope``, ``cluster_scope``, ``notification_scope``, ``export_job_scope``;
-- ``stats_unit_ids`` / ``stats_home_unit`` (whose numbers) and ``report_scope``
+- ``stats_unit_ids`` / ``stats_home_unit`` (whose numbers), ``dispatch_accuracy_unit_ids``
+  (whose dispatches, for 派单准确率) and ``report_scope``
   (stored reports and spikes, which span every unit)."""
 
 from dataclasses import dataclass
@@ -341,6 +342,18 @@ def stats_home_unit(user):
         return None
     profile = staff_profile(user)
     return profile.department if profile is not None else None
+
+
+def dispatch_accuracy_unit_ids(user) -> list[int] | None:
+    """Whose dispatches ``user`` may see in 派单准确率, as the dispatching units
+    (``TicketEvent.actor_department``): citywide users every dispatch (``None``); a
+    centre role that belongs to a unit (a sub-centre) the dispatches made from that
+    unit's subtree; units' own staff (handlers, heads, grid workers) nothing —
+    the number judges the centre's dispatching, not the units."""
+    centre = staff_centre(user)
+    if centre is None:
+        return []
+    return centre.unit_ids
 
 
 def reports_visible(user) -> bool:

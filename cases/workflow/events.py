@@ -38,12 +38,22 @@ def created_data(*, channel: str) -> dict:
 
 
 def dispatched_data(
-    *, department, previous, cohandlers, sign_due_at: datetime, resolve_due_at: datetime, became_problem: bool
+    *,
+    department,
+    previous,
+    cohandlers,
+    sign_due_at: datetime,
+    resolve_due_at: datetime,
+    became_problem: bool,
+    off_catalogue: bool = False,
+    catalogue_reason: str = "",
 ) -> dict:
     """``dispatched``: ``{"department", "previous", "cohandlers", "sign_due_at",
-    "resolve_due_at", "became_problem"}`` — the lead unit, the lead unit before
-    (or ``None``), the co-handlers brought in by this dispatch (a list of units),
-    the new deadlines, and whether this dispatch made it a 问题工单."""
+    "resolve_due_at", "became_problem", "off_catalogue", "catalogue_reason"}`` — the
+    lead unit, the lead unit before (or ``None``), the co-handlers brought in by this
+    dispatch (a list of units), the new deadlines, whether this dispatch made it a
+    问题工单, and whether the lead unit's kind lay outside the category's 派单目录
+    with the reason given (``""`` within it; both absent on older rows)."""
     return {
         "department": unit_ref(department),
         "previous": unit_ref(previous),
@@ -51,6 +61,8 @@ def dispatched_data(
         "sign_due_at": _when(sign_due_at),
         "resolve_due_at": _when(resolve_due_at),
         "became_problem": became_problem,
+        "off_catalogue": off_catalogue,
+        "catalogue_reason": catalogue_reason,
     }
 
 
@@ -60,13 +72,22 @@ def person_ref(user) -> dict | None:
 
 
 def subdispatched_data(
-    *, department, previous, sign_due_at: datetime | None = None, worker=None, grid=None, hop=None
+    *,
+    department,
+    previous,
+    sign_due_at: datetime | None = None,
+    worker=None,
+    grid=None,
+    hop=None,
+    off_catalogue: bool = False,
+    catalogue_reason: str = "",
 ) -> dict:
     """``subdispatched``: ``{"department", "previous"}`` — the unit it now lies
     with, and the one it came from; on a hop down also ``{"sign_due_at"}``, the
     receiver's sign deadline (rows from before take-back had its own kind lack it).
     A hop to a grid worker adds ``{"worker", "grid"}`` (``department`` stays the
-    community); ``{"hop"}`` is the ``DispatchHop`` id (absent on old rows)."""
+    community); ``{"hop"}`` is the ``DispatchHop`` id (absent on old rows); a hop
+    outside the category's 派单目录 adds ``{"off_catalogue": true, "catalogue_reason"}``."""
     data = {"department": unit_ref(department), "previous": unit_ref(previous)}
     if sign_due_at is not None:
         data["sign_due_at"] = _when(sign_due_at)
@@ -75,6 +96,9 @@ def subdispatched_data(
         data["grid"] = {"id": grid.pk, "name": grid.name} if grid else None
     if hop is not None:
         data["hop"] = hop.pk
+    if off_catalogue:
+        data["off_catalogue"] = True
+        data["catalogue_reason"] = catalogue_reason
     return data
 
 
@@ -163,6 +187,44 @@ def return_approved_data(*, application, department) -> dict:
     """``return_approved``: ``{"application", "department"}`` — the application,
     and the unit that returned the ticket."""
     return {"application": application.pk, "department": unit_ref(department)}
+
+
+def objection_requested_data(*, application, dispatch, reason_code=None) -> dict:
+    """``objection_requested``: ``{"application", "dispatch", "reason_code", "due_at"}``
+    — the ``TicketApplication`` (kind objection), the id of the ``dispatched`` event
+    objected to, the coded reason (or ``None``) and the centre's ruling deadline."""
+    return {
+        "application": application.pk,
+        "dispatch": dispatch.pk if dispatch else None,
+        "reason_code": reason_ref(reason_code),
+        "due_at": _when(application.due_at),
+    }
+
+
+def objection_upheld_data(*, application, department, on_time: bool) -> dict:
+    """``objection_upheld``: ``{"application", "department", "on_time"}`` — the
+    objection, the unit that objected (the ticket goes back to the centre; the
+    dispatch is charged, not this unit) and whether the centre ruled in time."""
+    return {"application": application.pk, "department": unit_ref(department), "on_time": on_time}
+
+
+def objection_rejected_data(*, application, on_time: bool) -> dict:
+    """``objection_rejected``: ``{"application", "on_time"}`` — the objection, and
+    whether the centre ruled within the deadline. The reason is the event's note."""
+    return {"application": application.pk, "on_time": on_time}
+
+
+def arbitration_requested_data(*, application) -> dict:
+    """``arbitration_requested``: ``{"application"}`` — the ``TicketApplication``
+    (kind arbitration) the centre rules on."""
+    return {"application": application.pk}
+
+
+def arbitration_ruled_data(*, application, redispatch: bool, department) -> dict:
+    """``arbitration_ruled``: ``{"application", "redispatch", "department"}`` — the
+    request, whether the centre took the ticket back to dispatch it to another lead
+    (``False``: the lead unit keeps it) and the lead unit that asked."""
+    return {"application": application.pk, "redispatch": redispatch, "department": unit_ref(department)}
 
 
 def extension_requested_data(*, application, working_days: int) -> dict:

@@ -16,7 +16,7 @@ from ..models import Callback, Ticket, TicketEvent, TimeUnit
 
 K = TicketEvent.Kind
 CLOSE_KINDS = {K.APPROVED, K.ANSWERED, K.REOPEN_OVERRULED}
-FACT_FIELDS = ["unit_id", "dispatch_id", "due_at", "on_time", "round"]
+FACT_FIELDS = ["unit_id", "dispatch_id", "due_at", "on_time", "round", "off_catalogue"]
 
 
 def _when(value) -> datetime | None:
@@ -45,8 +45,10 @@ class _Replay:
 
     def facts(self, event: TicketEvent) -> dict:
         data, at = event.data or {}, event.created_at
-        facts = {"unit_id": None, "dispatch_id": None, "due_at": None, "on_time": None}
+        facts = {"unit_id": None, "dispatch_id": None, "due_at": None, "on_time": None, "off_catalogue": False}
         kind = event.kind
+        if kind in (K.DISPATCHED, K.SUBDISPATCHED):  # 派单目录: the flag the verb put in the payload
+            facts["off_catalogue"] = bool(data.get("off_catalogue"))
         if kind == K.DISPATCHED:
             self.lead, self.dispatch = _unit_id(data), event.pk
             self.signed = self.contacted = False
@@ -63,10 +65,15 @@ class _Replay:
             due = self.contact_due
             on_time = due is None or at <= due
             facts.update(unit_id=self.lead, dispatch_id=self.dispatch, due_at=due, on_time=on_time)
-        elif kind in (K.REWORK, K.RETURN_REQUESTED):  # charged to the lead unit of the moment
+        elif kind in (K.REWORK, K.RETURN_REQUESTED, K.OBJECTION_REQUESTED):  # the lead unit of the moment
             facts.update(unit_id=self.lead, dispatch_id=self.dispatch)
-        elif kind == K.RETURN_APPROVED:
-            facts.update(unit_id=_unit_id(data) or self.lead, dispatch_id=self.dispatch)
+        elif kind in (K.RETURN_APPROVED, K.OBJECTION_UPHELD):
+            # An upheld objection is charged to the dispatch only: no unit.
+            unit = (_unit_id(data) or self.lead) if kind == K.RETURN_APPROVED else None
+            facts.update(unit_id=unit, dispatch_id=self.dispatch)
+            self.lead, self.resolve_due = None, None
+            self.signed = self.contacted = False
+        elif kind == K.ARBITRATION_RULED and data.get("redispatch"):  # charged to nobody
             self.lead, self.resolve_due = None, None
             self.signed = self.contacted = False
         elif kind == K.EXTENSION_APPROVED:

@@ -133,6 +133,26 @@ VERBS: dict[str, Verb] = _rows(
     Verb(Kind.RETURN_REQUESTED, _("申请退单"), slug="return-request"),
     Verb(Kind.RETURN_APPROVED, _("同意退单"), slug="return-approve", public=True),
     Verb(Kind.RETURN_REJECTED, _("驳回退单"), danger=True, slug="return-reject"),
+    # 派单异议: the unit objects to the dispatch; upheld, it is charged to the dispatch only.
+    Verb(Kind.OBJECTION_REQUESTED, _("派单异议"), slug="objection-request"),
+    Verb(Kind.OBJECTION_UPHELD, _("异议成立"), slug="objection-uphold"),
+    # 首接负责制: the first receiver asks the centre to arbitrate instead of returning.
+    Verb(Kind.ARBITRATION_REQUESTED, _("申请协调"), slug="arbitration-request"),
+    Verb(
+        Kind.ARBITRATION_RULED,
+        _("协调裁定"),
+        slug="arbitration-rule",
+        template=_("【协调裁定】工单 %(number)s 的协调申请已裁定"),
+        audience=Audience.LEAD,
+    ),
+    Verb(
+        Kind.OBJECTION_REJECTED,
+        _("异议不成立"),
+        danger=True,
+        slug="objection-reject",
+        template=_("【派单异议】工单 %(number)s 的派单异议不成立，请继续办理"),
+        audience=Audience.LEAD,
+    ),
     Verb(Kind.EXTENSION_REQUESTED, _("申请延期"), slug="extension-request"),
     Verb(Kind.EXTENSION_APPROVED, _("同意延期"), slug="extension-approve", public=True),
     Verb(Kind.EXTENSION_REJECTED, _("驳回延期"), danger=True, slug="extension-reject"),

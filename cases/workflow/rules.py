@@ -10,6 +10,7 @@ state or bad input). The admin shows both in the form; the API answers 403 / 400
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -78,6 +79,11 @@ ERR_CENTRE_UNSIGNED = _("工单已转至分中心，请先签收。")
 ERR_NOT_SUBCENTRE = _("“%(name)s”未设分中心。")
 ERR_SAME_CENTRE = _("工单已在“%(name)s”。")
 ERR_CENTRE_SIGNED_ALREADY = _("工单不在分中心待签收。")
+ERR_FIRST_RECEIVER = _(
+    "首接负责制：本工单有协办单位，主办单位须牵头协调办理，不能申请退单或提出派单异议；可增加协办单位，或申请中心协调。"
+)
+ERR_NOT_MULTI_UNIT = _("只有有协办单位的工单（首接负责制）才需申请中心协调；单一单位工单可申请退单。")
+ERR_NOT_DISPATCHED = _("该工单不是由热线中心派给本单位的，不能提出派单异议。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")
@@ -225,6 +231,15 @@ TRANSITIONS: dict[str, Rule] = {
     Kind.TRANSFERRED: _rule({S.RECEIVED}, {S.RECEIVED}, {Role.DISPATCHER: Scope.CITY}),
     Kind.CENTRE_SIGNED: _rule({S.RECEIVED}, {S.RECEIVED}, {Role.DISPATCHER: Scope.SUBCENTRE}),
     Kind.CENTRE_RETURNED: _rule({S.RECEIVED}, {S.RECEIVED}, {Role.DISPATCHER: Scope.SUBCENTRE}),
+    # 派单异议: the lead unit objects to the dispatch itself; the centre rules. Upheld,
+    # the ticket goes back for re-dispatch like an approved return (see ticket_objection_request).
+    Kind.OBJECTION_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.OBJECTION_UPHELD: _rule({S.DISPATCHED, S.HANDLING}, {S.RECEIVED}, DISPATCHER),
+    Kind.OBJECTION_REJECTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, DISPATCHER),
+    # 首接负责制: the lead unit of a multi-unit ticket asks the centre to arbitrate; the
+    # centre keeps the lead, or takes the ticket back to dispatch it to another lead.
+    Kind.ARBITRATION_REQUESTED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING}, LEAD_ACTORS),
+    Kind.ARBITRATION_RULED: _rule({S.DISPATCHED, S.HANDLING}, {S.DISPATCHED, S.HANDLING, S.RECEIVED}, DISPATCHER),
 }
 
 #: Transitions the system itself may make (``actor=None``): the deadline scan urges,
@@ -377,13 +392,48 @@ def _has_cohandling(status):
     return check
 
 
+def first_receiver_bound(ticket: Ticket) -> bool:
+    """首接负责制 (DESIGN §4) applies: the setting is on and the ticket is a multi-unit
+    ticket — it has co-handlers (any co-handling not withdrawn). The first receiving
+    unit is then the lead unit the centre's dispatch named (``lead_department``; a
+    sub-dispatch down its own tree does not change it): it coordinates the ticket
+    and may neither ask to return it nor object to the dispatch. It may add
+    co-handlers and ask the centre to arbitrate (申请中心协调): the centre keeps the
+    lead, or takes the ticket back to dispatch it to another lead."""
+    if not settings.FIRST_RECEIVER_DUTY:
+        return False
+    rows = getattr(ticket, "_cohandling_rows", None)  # set by allowed_actions
+    if rows is not None:
+        return any(status != CoHandling.Status.CANCELLED for _unit, status in rows)
+    return ticket.cohandlings.exclude(status=CoHandling.Status.CANCELLED).exists()
+
+
+def _may_push_away(kind):
+    """A return or an objection: none of either pending, and no first-receiver duty."""
+
+    def check(ticket, actor):
+        pending = _has_application(TicketApplication.Kind.RETURN)(ticket, actor) or _has_application(
+            TicketApplication.Kind.OBJECTION
+        )(ticket, actor)
+        return not pending and not first_receiver_bound(ticket)
+
+    return check
+
+
 #: Conditions beyond state, role and scope that decide whether an action button
 #: makes sense at all (the transitions check them again, with a message).
 PRECONDITIONS = {
     Kind.SUBDISPATCHED: lambda t, actor: t.state == S.HANDLING,
     Kind.HANDED_BACK: lambda t, actor: t.state == S.HANDLING and ticket_is_down_the_chain(t),
     Kind.REPLIED: lambda t, actor: not ticket_is_down_the_chain(t),
-    Kind.RETURN_REQUESTED: lambda t, actor: not _has_application(TicketApplication.Kind.RETURN)(t, actor),
+    Kind.RETURN_REQUESTED: _may_push_away(TicketApplication.Kind.RETURN),
+    Kind.OBJECTION_REQUESTED: _may_push_away(TicketApplication.Kind.OBJECTION),
+    Kind.ARBITRATION_REQUESTED: lambda t, actor: (
+        first_receiver_bound(t) and not _has_application(TicketApplication.Kind.ARBITRATION)(t, actor)
+    ),
+    Kind.ARBITRATION_RULED: _has_application(TicketApplication.Kind.ARBITRATION),
+    Kind.OBJECTION_UPHELD: _has_application(TicketApplication.Kind.OBJECTION),
+    Kind.OBJECTION_REJECTED: _has_application(TicketApplication.Kind.OBJECTION),
     Kind.RETURN_APPROVED: _has_application(TicketApplication.Kind.RETURN),
     Kind.RETURN_REJECTED: _has_application(TicketApplication.Kind.RETURN),
     Kind.EXTENSION_REQUESTED: lambda t, actor: (

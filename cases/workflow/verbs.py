@@ -56,9 +56,12 @@ from ..numbering import ticket_number_next, urge_number_next, urge_numbers_next
 from ..public import public_by_default, public_summary_scrub
 from ..selectors.scope import staff_centre, user_unit_ids
 from . import chain
+from .catalogue import catalogue_check
 from .events import (
     application_data,
     approved_data,
+    arbitration_requested_data,
+    arbitration_ruled_data,
     centre_returned_data,
     centre_signed_data,
     chain_back_data,
@@ -74,6 +77,9 @@ from .events import (
     invalidated_data,
     master_closed_data,
     merged_data,
+    objection_rejected_data,
+    objection_requested_data,
+    objection_upheld_data,
     publicity_changed_data,
     reopened_data,
     replied_data,
@@ -98,6 +104,7 @@ from .rules import (
     ERR_EXTENSION_DAYS,
     ERR_EXTENSION_LATE,
     ERR_EXTENSION_NO_CLOCK,
+    ERR_FIRST_RECEIVER,
     ERR_GRID_NO_WORKER,
     ERR_HAND_BACK_UNSIGNED,
     ERR_INVALID_KIND,
@@ -108,6 +115,8 @@ from .rules import (
     ERR_NO_CHAIN,
     ERR_NO_PENDING_APPLICATION,
     ERR_NOT_COHANDLER,
+    ERR_NOT_DISPATCHED,
+    ERR_NOT_MULTI_UNIT,
     ERR_NOT_SUBCENTRE,
     ERR_PENDING_APPLICATION,
     ERR_PHONE,
@@ -136,6 +145,7 @@ from .rules import (
     awaits_centre_sign,
     check_centre_target,
     cohandler_allowed,
+    first_receiver_bound,
     ticket_is_down_the_chain,
 )
 
@@ -400,9 +410,13 @@ def ticket_answer(*, ticket: Ticket, actor, text: str, result: str = ReplyResult
 
 
 @performs(Kind.DISPATCHED)
-def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers=(), note: str = "") -> Ticket:
+def ticket_dispatch(
+    *, ticket: Ticket, actor, department: Department, cohandlers=(), note: str = "", catalogue_reason: str = ""
+) -> Ticket:
     """派单: the centre sends the ticket to a lead unit (and co-handlers). Starts the
-    sign and resolve clocks. From ``dispatched`` (not yet signed) it re-dispatches."""
+    sign and resolve clocks. From ``dispatched`` (not yet signed) it re-dispatches.
+    A lead unit whose kind the category's 派单目录 excludes needs ``catalogue_reason``;
+    the event records ``off_catalogue`` and the reason (``catalogue.catalogue_check``)."""
     _check_unit(department)
     cohandlers = list(dict.fromkeys(cohandlers))
     for unit in cohandlers:
@@ -418,6 +432,7 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
         taken_back = awaits_centre_sign(t)
         if t.lead_department_id == department.pk:
             raise WorkflowError(ERR_SAME_DEPARTMENT, code="same_department", params={"name": department.name})
+        off_catalogue, catalogue_reason = catalogue_check(t.category, department, catalogue_reason)
         from_state = t.state
         previous = t.lead_department
         _cancel_pending_applications(t, actor, now)
@@ -468,8 +483,10 @@ def ticket_dispatch(*, ticket: Ticket, actor, department: Department, cohandlers
                 sign_due_at=sign.due_at,
                 resolve_due_at=resolve.due_at,
                 became_problem=newly_problem,
+                off_catalogue=off_catalogue,
+                catalogue_reason=catalogue_reason,
             ),
-            facts=_facts(unit_id=department.pk, due_at=sign.due_at),
+            facts={**_facts(unit_id=department.pk, due_at=sign.due_at), "off_catalogue": off_catalogue},
         )
     return t
 
@@ -507,7 +524,13 @@ def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
 
 @performs(Kind.SUBDISPATCHED)
 def ticket_subdispatch(
-    *, ticket: Ticket, actor, department: Department | None = None, grid: Grid | None = None, note: str = ""
+    *,
+    ticket: Ticket,
+    actor,
+    department: Department | None = None,
+    grid: Grid | None = None,
+    note: str = "",
+    catalogue_reason: str = "",
 ) -> Ticket:
     """下派: the unit holding the ticket (the lead unit, or a unit it was passed down
     to) passes it one level down the tree — to a child unit, or, from a community,
@@ -515,7 +538,9 @@ def ticket_subdispatch(
     receiver must sign before it may pass it further. Each hop is recorded
     (``DispatchHop``) with its own sign clock (the ticket's policy, the receiver's
     calendar), which the receiver's sign stops. The lead unit stays accountable:
-    the resolve clock and the reply to the centre stay with it."""
+    the resolve clock and the reply to the centre stay with it. A hop to a unit
+    whose kind the category's 派单目录 excludes (a bureau-only category sent down
+    to a community) needs ``catalogue_reason``, like a dispatch."""
     if (department is None) == (grid is None):
         raise WorkflowError(ERR_SUBDISPATCH_ONE_TARGET, code="target")
     if department is not None:
@@ -538,6 +563,9 @@ def ticket_subdispatch(
             if department.parent_id != holder.pk:
                 raise WorkflowError(ERR_SUBDISPATCH_TARGET, code="target")
             receiver = department
+        off_catalogue = False
+        if department is not None:
+            off_catalogue, catalogue_reason = catalogue_check(t.category, department, catalogue_reason)
         from_state = t.state
         limits = deadline_limits(category=t.category, urgency=t.urgency, nature=t.nature, department=receiver)
         sign = clock_times(now, limits.sign, calendar_for(receiver.pk))
@@ -564,8 +592,16 @@ def ticket_subdispatch(
             note=note,
             fields=["assignee_department", "assignee_worker", "subdispatched_at", "sign_due_at", "sign_warn_at"],
             data=subdispatched_data(
-                department=receiver, previous=holder, sign_due_at=sign.due_at, worker=worker, grid=grid, hop=hop
+                department=receiver,
+                previous=holder,
+                sign_due_at=sign.due_at,
+                worker=worker,
+                grid=grid,
+                hop=hop,
+                off_catalogue=off_catalogue,
+                catalogue_reason=catalogue_reason if off_catalogue else "",
             ),
+            facts={"off_catalogue": off_catalogue},
         )
     return t
 
@@ -906,6 +942,7 @@ def ticket_return_request(
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.RETURN_REQUESTED, t, actor)
+        _check_push_away(t)
         application = _open_application(t, TicketApplication.Kind.RETURN, actor, now, reason=reason)
         _record(
             t,
@@ -969,6 +1006,211 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 def ticket_return_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
     """驳回退单: the ticket stays with the unit."""
     return _application_reject(ticket, actor, reason, kind=Kind.RETURN_REJECTED, applied=TicketApplication.Kind.RETURN)
+
+
+def _check_push_away(t: Ticket) -> None:
+    """A return and an objection both ask the centre to take the ticket back: not
+    while either is pending, and not under 首接负责制 (``rules.first_receiver_bound``)."""
+    if first_receiver_bound(t):
+        raise WorkflowError(ERR_FIRST_RECEIVER, code="first_receiver")
+    pending = t.applications.filter(
+        kind__in=[TicketApplication.Kind.RETURN, TicketApplication.Kind.OBJECTION],
+        status=TicketApplication.Status.PENDING,
+    ).first()
+    if pending is not None:
+        raise WorkflowError(ERR_PENDING_APPLICATION, code="pending", params={"kind": pending.get_kind_display()})
+
+
+# -- dispatch objection (派单异议) ------------------------------------------------------
+#
+# A return (退单) says "not ours": it counts against the unit (退单率) and against
+# the dispatch (派单准确率). An objection (派单异议) says "this should not have been
+# sent to a unit like us" — typically bureau work pushed down to a street or a
+# community against the 派单目录. Upheld, the ticket goes back to 待派单 like an
+# approved return, but only the dispatch is charged: the event's ``unit`` fact is
+# empty, so no rate of the unit counts it. Rejected, the ticket stays with the unit
+# and the reason is shown to it. The centre rules within
+# ``DISPATCH_OBJECTION_RULING_WORKING_DAYS`` (the application's ``due_at``).
+
+
+def objection_ruling_due(now) -> datetime:
+    """The deadline for the centre's ruling on an objection filed at ``now`` (the
+    centre's calendar)."""
+    return get_calendar().add_limit(now, settings.DISPATCH_OBJECTION_RULING_WORKING_DAYS, TimeUnit.WORKING_DAY)
+
+
+@performs(Kind.OBJECTION_REQUESTED)
+def ticket_objection_request(
+    *, ticket: Ticket, actor, reason: str, reason_code: ReasonCode | None = None
+) -> TicketApplication:
+    """派单异议: the lead unit objects to the dispatch it received (e.g. 属职能部门职责，
+    不应下派基层), optionally with a coded reason (a ``ReasonCode`` of kind objection).
+    The clocks keep running; the centre must rule by the application's ``due_at``."""
+    reason = _require_text(reason, _("异议理由"))
+    _check_reason_code(reason_code, ReasonCode.Kind.OBJECTION)
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.OBJECTION_REQUESTED, t, actor)
+        _check_push_away(t)
+        dispatch = _current_dispatch(t)
+        if dispatch is None:
+            raise WorkflowError(ERR_NOT_DISPATCHED, code="not_dispatched")
+        application = _open_application(
+            t, TicketApplication.Kind.OBJECTION, actor, now, reason=reason, due_at=objection_ruling_due(now)
+        )
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.OBJECTION_REQUESTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data=objection_requested_data(application=application, dispatch=dispatch, reason_code=reason_code),
+            facts={**_facts(unit_id=t.lead_department_id, dispatch=dispatch), "reason_code": reason_code},
+        )
+    return application
+
+
+@performs(Kind.OBJECTION_UPHELD)
+def ticket_objection_uphold(*, ticket: Ticket, actor, note: str = "") -> Ticket:
+    """异议成立: the ticket goes back to the centre for re-dispatch. Charged to the
+    dispatch (派单准确率), not to the unit: the event names no ``unit``."""
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.OBJECTION_UPHELD, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.OBJECTION)
+        from_state = t.state
+        objected_by = t.lead_department
+        dispatch = _current_dispatch(t)
+        _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
+        _cancel_pending_applications(t, actor, now)
+        t.state = S.RECEIVED
+        t.lead_department = t.assignee_department = None
+        t.signed_at = t.first_contact_at = t.handler = None
+        fields = _clear_clocks(t)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.OBJECTION_UPHELD,
+            from_state=from_state,
+            now=now,
+            note=note or application.reason,
+            fields=[*fields, "lead_department", "assignee_department", "signed_at", "first_contact_at", "handler"],
+            data=objection_upheld_data(
+                application=application, department=objected_by, on_time=_ruled_in_time(application, now)
+            ),
+            facts=_facts(unit_id=None, dispatch=dispatch),
+        )
+    return t
+
+
+@performs(Kind.OBJECTION_REJECTED)
+def ticket_objection_reject(*, ticket: Ticket, actor, reason: str) -> Ticket:
+    """异议不成立: the ticket stays with the unit, which is told why."""
+    reason = _require_text(reason, _("驳回理由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.OBJECTION_REJECTED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.OBJECTION)
+        _decide(application, TicketApplication.Status.REJECTED, actor, now, reason)
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.OBJECTION_REJECTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data=objection_rejected_data(application=application, on_time=_ruled_in_time(application, now)),
+        )
+    return t
+
+
+# -- arbitration (首接负责制: 申请中心协调) ------------------------------------------------
+#
+# The first receiving unit of a multi-unit ticket may not push it away; when the
+# co-handlers will not move it asks the centre to arbitrate. The centre keeps the
+# lead (the ticket stays; the ruling is the note) or takes the ticket back to 待派单
+# to dispatch it to another lead — with co-handlers of its choosing — through the
+# ordinary dispatch. A coordination ruling is not a wrong dispatch: it is charged to
+# nobody (no ``unit``; 派单准确率 counts returns and upheld objections only).
+
+
+@performs(Kind.ARBITRATION_REQUESTED)
+def ticket_arbitration_request(*, ticket: Ticket, actor, reason: str) -> TicketApplication:
+    """申请中心协调: the lead unit of a multi-unit ticket (``first_receiver_bound``)
+    asks the centre to rule on who leads it. The clocks keep running."""
+    reason = _require_text(reason, _("协调事由"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.ARBITRATION_REQUESTED, t, actor)
+        if not first_receiver_bound(t):
+            raise WorkflowError(ERR_NOT_MULTI_UNIT, code="not_multi_unit")
+        application = _open_application(
+            t, TicketApplication.Kind.ARBITRATION, actor, now, reason=reason, due_at=objection_ruling_due(now)
+        )
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.ARBITRATION_REQUESTED,
+            from_state=t.state,
+            now=now,
+            note=reason,
+            fields=[],
+            data=arbitration_requested_data(application=application),
+        )
+    return application
+
+
+@performs(Kind.ARBITRATION_RULED)
+def ticket_arbitration_rule(*, ticket: Ticket, actor, note: str, redispatch: bool = False) -> Ticket:
+    """协调裁定: the centre keeps the lead unit (``redispatch=False``: the ticket stays,
+    the lead is told ``note``), or takes the ticket back to 待派单 to dispatch it to
+    another lead (``redispatch=True``). Charged to nobody."""
+    note = _require_text(note, _("裁定意见"))
+    with transaction.atomic():
+        t = _lock(ticket)
+        now = _now()
+        _authorize(Kind.ARBITRATION_RULED, t, actor)
+        application = _pending_application(t, TicketApplication.Kind.ARBITRATION)
+        from_state = t.state
+        lead = t.lead_department
+        status = TicketApplication.Status.APPROVED if redispatch else TicketApplication.Status.REJECTED
+        _decide(application, status, actor, now, note)
+        fields = []
+        if redispatch:
+            _cancel_pending_applications(t, actor, now)
+            t.state = S.RECEIVED
+            t.lead_department = t.assignee_department = None
+            t.signed_at = t.first_contact_at = t.handler = None
+            fields = [
+                *_clear_clocks(t),
+                "lead_department",
+                "assignee_department",
+                "signed_at",
+                "first_contact_at",
+                "handler",
+            ]
+        _record(
+            t,
+            actor=actor,
+            kind=Kind.ARBITRATION_RULED,
+            from_state=from_state,
+            now=now,
+            note=note,
+            fields=fields,
+            data=arbitration_ruled_data(application=application, redispatch=bool(redispatch), department=lead),
+        )
+    return t
+
+
+def _ruled_in_time(application: TicketApplication, now) -> bool:
+    return application.due_at is None or now <= application.due_at
 
 
 # -- extension (延期) ---------------------------------------------------------------

@@ -511,6 +511,9 @@ def test_queues_on_the_index_count_each_roles_work(client, city, clock):
         "to_review": "1",
         "return_requests": "0",
         "extension_requests": "1",
+        "objection_requests": "0",
+        "objections_overdue": "0",
+        "arbitration_requests": "0",
         "all_overdue": "0",
     }
     quiet = {"due_soon": "0", "overdue": "0", "rework": "0", "urges_open": "0"}

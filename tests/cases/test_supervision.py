@@ -148,6 +148,7 @@ SUPERVISION = [
     "clustered",
     "escalated",
     "urges_unacked",
+    "off_catalogue",
 ]
 
 

@@ -681,6 +681,7 @@ def test_allowed_actions_follow_the_table(city, clock):
     assert set(workflow.allowed_actions(ticket, city.handler)) == {
         Kind.SIGNED,
         Kind.RETURN_REQUESTED,
+        Kind.OBJECTION_REQUESTED,
         Kind.EXTENSION_REQUESTED,
         Kind.COHANDLERS_ADDED,
     }
@@ -694,6 +695,21 @@ def test_allowed_actions_follow_the_table(city, clock):
     }
     workflow.ticket_return_request(ticket=ticket, actor=city.handler, reason="…")
     assert {Kind.RETURN_APPROVED, Kind.RETURN_REJECTED} <= set(workflow.allowed_actions(ticket, city.dispatcher))
+    # One request to take the ticket back at a time: no objection beside a return.
+    assert not {Kind.RETURN_REQUESTED, Kind.OBJECTION_REQUESTED} & set(workflow.allowed_actions(ticket, city.handler))
+
+
+def test_allowed_actions_for_a_dispatch_objection(city, clock):
+    ticket = drive(city, new_ticket(city), S.HANDLING)
+    workflow.ticket_objection_request(ticket=ticket, actor=city.handler, reason="属职能部门职责")
+    centre = set(workflow.allowed_actions(ticket, city.dispatcher))
+    assert {Kind.OBJECTION_UPHELD, Kind.OBJECTION_REJECTED} <= centre
+    assert not {Kind.RETURN_APPROVED, Kind.RETURN_REJECTED} & centre
+    unit = set(workflow.allowed_actions(ticket, city.handler))
+    assert not {Kind.RETURN_REQUESTED, Kind.OBJECTION_REQUESTED, Kind.OBJECTION_UPHELD} & unit
+    assert workflow.allowed_actions(ticket, city.handler2) == []
+    for user in (city.operator, city.supervisor, city.callback, city.leader):
+        assert not {Kind.OBJECTION_UPHELD, Kind.OBJECTION_REJECTED} & set(workflow.allowed_actions(ticket, user))
 
 
 def test_allowed_actions_on_a_received_ticket(city, clock):

@@ -48,6 +48,9 @@ NATURAL_ROLE = {
     "rework": "dispatcher",
     "return_approve": "dispatcher",
     "return_reject": "dispatcher",
+    "objection_uphold": "dispatcher",
+    "objection_reject": "dispatcher",
+    "arbitration_rule": "dispatcher",
     "extension_approve": "dispatcher",
     "extension_reject": "dispatcher",
     "merge_other_into_this": "dispatcher",
@@ -100,7 +103,8 @@ def _natural_actor(c, action, ticket_pk, n):
         return _handler_of(c, unit) or c.dispatcher
     if ticket.assignee_worker is not None and action in ("sign", "contact", "progress", "hand_back"):
         return ticket.assignee_worker
-    unit = ticket.lead_department if action in ("return_request", "extension_request") else ticket.assignee_department
+    lead_actions = ("return_request", "objection_request", "arbitration_request", "extension_request")
+    unit = ticket.lead_department if action in lead_actions else ticket.assignee_department
     for name, handler in HANDLER_OF.items():
         if unit is not None and getattr(c, name).pk == unit.pk:
             return getattr(c, handler)
@@ -160,6 +164,13 @@ def _call(name, c, tickets, actor, unit, n):
         "return_request": lambda: workflow.ticket_return_request(ticket=t, actor=actor, reason="非本单位职责"),
         "return_approve": lambda: workflow.ticket_return_approve(ticket=t, actor=actor),
         "return_reject": lambda: workflow.ticket_return_reject(ticket=t, actor=actor, reason="属地负责"),
+        "objection_request": lambda: workflow.ticket_objection_request(ticket=t, actor=actor, reason="属职能部门职责"),
+        "objection_uphold": lambda: workflow.ticket_objection_uphold(ticket=t, actor=actor),
+        "objection_reject": lambda: workflow.ticket_objection_reject(ticket=t, actor=actor, reason="属地负责"),
+        "arbitration_request": lambda: workflow.ticket_arbitration_request(ticket=t, actor=actor, reason="协办不配合"),
+        "arbitration_rule": lambda: workflow.ticket_arbitration_rule(
+            ticket=t, actor=actor, note="裁定", redispatch=n % 2 == 1
+        ),
         "extension_request": lambda: workflow.ticket_extension_request(
             ticket=t, actor=actor, working_days=n + 1, reason="需协调"
         ),
@@ -208,6 +219,11 @@ ACTIONS = [
     "return_request",
     "return_approve",
     "return_reject",
+    "objection_request",
+    "objection_uphold",
+    "objection_reject",
+    "arbitration_request",
+    "arbitration_rule",
     "extension_request",
     "extension_approve",
     "extension_reject",

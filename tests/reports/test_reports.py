@@ -109,7 +109,17 @@ def test_the_report_workbook_has_chinese_headers_and_native_charts(october, sett
     settings.HOTLINE_METRICS = {**settings.HOTLINE_METRICS, "ranking_min_tickets": 3}
     report, _ = report_build("monthly", day=date(2026, 10, 1))
     wb = load_workbook(io.BytesIO(report_workbook(report)))
-    assert wb.sheetnames == ["概况", "单位排名", "红黑榜", "超期工单", "分类与渠道", "热点", "分类统计", "督办统计"]
+    assert wb.sheetnames == [
+        "概况",
+        "单位排名",
+        "红黑榜",
+        "超期工单",
+        "分类与渠道",
+        "热点",
+        "分类统计",
+        "督办统计",
+        "派单准确率",
+    ]
     assert wb["单位排名"]["B1"].value == "单位" and wb["单位排名"]["B2"].value == "东关大街街道"
     assert len(wb["单位排名"]._charts) == 1
     assert len(wb["分类与渠道"]._charts) == 2

@@ -57,3 +57,28 @@ def test_repair_rebuilds_the_facts_the_verbs_write(city):
     assert facts_repair()["events"] > 0
     assert list(TicketEvent.objects.filter(ticket=t).order_by("pk").values_list(*columns)) == written
     assert facts_repair() == {"events": 0, "callbacks": 0}
+
+
+def test_repair_rebuilds_objection_and_catalogue_facts(city):
+    city.heating.receiver_kinds = ["bureau"]
+    city.heating.save()
+    with time_machine.travel(local(2026, 11, 23, 9, 0), tick=False) as clock:
+        t = new_ticket(city)
+        t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.street, catalogue_reason="先行")
+        workflow.ticket_objection_request(ticket=t, actor=city.handler, reason="属职能部门职责")
+        clock.shift(timedelta(hours=1))
+        t = workflow.ticket_objection_uphold(ticket=t, actor=city.dispatcher)
+        t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.bureau)
+        workflow.ticket_objection_request(ticket=t, actor=city.bureau_handler, reason="…")
+        t = workflow.ticket_objection_reject(ticket=t, actor=city.dispatcher, reason="属本局职责")
+    columns = ["kind", "unit_id", "dispatch_id", "due_at", "on_time", "round", "off_catalogue"]
+    written = list(TicketEvent.objects.filter(ticket=t).order_by("pk").values_list(*columns))
+    assert [row[-1] for row in written if row[0] == TicketEvent.Kind.DISPATCHED] == [True, False]
+    upheld = next(row for row in written if row[0] == TicketEvent.Kind.OBJECTION_UPHELD)
+    assert upheld[1] is None and upheld[2] is not None  # the dispatch, not the unit
+    TicketEvent.objects.filter(ticket=t).update(
+        unit=None, dispatch=None, due_at=None, on_time=None, round=None, off_catalogue=False
+    )
+    assert facts_repair()["events"] > 0
+    assert list(TicketEvent.objects.filter(ticket=t).order_by("pk").values_list(*columns)) == written
+    assert facts_repair() == {"events": 0, "callbacks": 0}
