@@ -70,7 +70,7 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need a PostgreSQL server (row locks, restarts):
     deselected when DATABASE_URL names none; CI stage 2 runs them. Tests marked
     ``serial`` must have the machine to themselves: an xdist run deselects them
-    (``make test`` runs them alone in a second pass)."""
+    (``make test`` runs them alone, in a pass of their own)."""
     unwanted = []
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         unwanted += [item for item in items if item.get_closest_marker("postgres")]
@@ -87,7 +87,9 @@ def pytest_report_header(config):
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         lines.append("tests marked 'postgres' are deselected: DATABASE_URL names no PostgreSQL (CI stage 2 runs them)")
     if _parallel(config):
-        lines.append("tests marked 'serial' are deselected in a parallel run: `make test` runs them alone afterwards")
+        lines.append(
+            "tests marked 'serial' are deselected in a parallel run: `make test` runs them in a pass of their own"
+        )
     return lines
 
 
