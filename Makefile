@@ -21,10 +21,22 @@ install: $(STAMP)
 run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py up
 
+# The suite in two passes: the tests marked `serial` alone (they restart a server
+# the others use, or measure the machine; none selected is fine), then all the
+# others spread over the cores by pytest-xdist, each worker with its own test
+# database, var dir and Redis database (config/settings_test.py). Both passes
+# always run; the run fails if either does. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || .ci/install-services browser \
 		|| echo "note: no Chromium; browser tests will be skipped (outside CI)"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	echo "$(PY) -m pytest -m serial $(PYTEST_ARGS)"; \
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
+	echo "$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m 'not serial' $(PYTEST_ARGS)"; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -62,20 +62,36 @@ def processes(tmp_path):
     procs.stop_all()
 
 
+def _parallel(config) -> bool:
+    """Is this run spread over pytest-xdist workers (``-n``)?"""
+    return bool(getattr(config.option, "numprocesses", None)) or hasattr(config, "workerinput")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need a PostgreSQL server (row locks, restarts):
-    deselected when DATABASE_URL names none; CI stage 2 runs them."""
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        return
-    needs_server = [item for item in items if item.get_closest_marker("postgres")]
-    if needs_server:
-        config.hook.pytest_deselected(items=needs_server)
-        items[:] = [item for item in items if item not in needs_server]
+    deselected when DATABASE_URL names none; CI stage 2 runs them. Tests marked
+    ``serial`` must have the machine to themselves: an xdist run deselects them
+    (``make test`` runs them alone, in a pass of their own)."""
+    unwanted = []
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        unwanted += [item for item in items if item.get_closest_marker("postgres")]
+    if _parallel(config):
+        unwanted += [item for item in items if item.get_closest_marker("serial")]
+    if unwanted:
+        unwanted = list(dict.fromkeys(unwanted))
+        config.hook.pytest_deselected(items=unwanted)
+        items[:] = [item for item in items if item not in unwanted]
 
 
 def pytest_report_header(config):
+    lines = []
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        return "tests marked 'postgres' are deselected: DATABASE_URL names no PostgreSQL (CI stage 2 runs them)"
+        lines.append("tests marked 'postgres' are deselected: DATABASE_URL names no PostgreSQL (CI stage 2 runs them)")
+    if _parallel(config):
+        lines.append(
+            "tests marked 'serial' are deselected in a parallel run: `make test` runs them in a pass of their own"
+        )
+    return lines
 
 
 @pytest.fixture

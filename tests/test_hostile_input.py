@@ -574,6 +574,9 @@ def test_hostile_query_strings_on_every_page(hostile_world):
     }
     attacked = set()
     seen_routes = set()
+    # One login per role for the whole test (only GETs, each rolled back); after each
+    # page the session must still name that person, or the rest would attack as nobody.
+    clients = {label: client_for(user) for label, user in identities.items()}
     for route in all_routes():
         if kind_of(route.name) not in (PAGE, FORM):
             continue
@@ -583,8 +586,9 @@ def test_hostile_query_strings_on_every_page(hostile_world):
         base_path, _, base_query = path.partition("?")
         base = dict(parse_qsl(base_query, keep_blank_values=True))
         for label, user in identities.items():
-            client = client_for(user)
+            client = clients[label]
             response = attack.get(label, client, base_path, base, "<none>", "")
+            assert client.session.get("_auth_user_id") == str(user.pk), (route.name, label)
             if response.status_code != 200:
                 continue
             html = response.content.decode("utf-8", "replace") if "html" in response.get("Content-Type", "") else ""
@@ -605,6 +609,8 @@ def test_hostile_query_strings_on_every_page(hostile_world):
                 attack.get(
                     label, client, base_path, {**base, **dict.fromkeys(params, value)}, "<every parameter>", value
                 )
+    for label, user in identities.items():
+        assert clients[label].session.get("_auth_user_id") == str(user.pk), label
     attack.assert_clean()
 
 

@@ -31,6 +31,8 @@ from tests.processes import bulk_tickets, overdue_tickets, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
+    # Restarts the PostgreSQL server every other test of the run is using.
+    pytest.mark.serial,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     # send_task goes to the real broker even though this process runs tasks eagerly.
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
