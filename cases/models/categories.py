@@ -52,7 +52,7 @@ class Category(TreeNode):
     )
     # 派单目录 (国办函〔2025〕66号): the kinds of unit that may receive this category as
     # lead unit; empty inherits from the parent category, and an empty root allows any
-    # kind. ``cases.catalogue`` is the one place that reads it.
+    # kind. ``cases.workflow.catalogue`` is the one place that reads it.
     receiver_kinds = models.JSONField(
         _("派单目录（可承办单位类型）"),
         default=list,
