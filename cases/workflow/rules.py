@@ -69,6 +69,7 @@ ERR_CENTRE_UNSIGNED = _("工单已转至分中心，请先签收。")
 ERR_NOT_SUBCENTRE = _("“%(name)s”未设分中心。")
 ERR_SAME_CENTRE = _("工单已在“%(name)s”。")
 ERR_CENTRE_SIGNED_ALREADY = _("工单不在分中心待签收。")
+ERR_NOT_AT_CENTRE = _("工单不在分中心。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")
