@@ -21,6 +21,7 @@ from .. import callbacks as callback_services
 from .. import clock, workflow
 from ..alerts import alert_ingest
 from ..models import ApiKey, Callback, Category, Channel, Ticket
+from ..notifications.inbox import MOVED_OUT_TEXT
 from ..selectors.scope import (
     callback_dial_scope,
     has_callback_queue,
@@ -137,8 +138,10 @@ def _action(verb, serializer_class):
         serializer = serializer_class(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         verb.function(ticket=ticket, actor=request.user, **serializer.validated_data)
-        ticket = self.get_queryset().get(pk=ticket.pk)
-        return Response(s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data)
+        after = self.get_queryset().filter(pk=ticket.pk).first()
+        if after is None:  # the action took it out of the caller's scope (退回市中心)
+            return Response({"number": ticket.number, "detail": str(MOVED_OUT_TEXT)})
+        return Response(s.TicketDetailSerializer(after, context=self.get_serializer_context()).data)
 
     # (prefixed: an action named "dispatch" must not replace APIView.dispatch)
     endpoint.__name__ = "act_" + verb.slug.replace("-", "_")

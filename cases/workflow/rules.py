@@ -84,6 +84,7 @@ ERR_FIRST_RECEIVER = _(
 )
 ERR_NOT_MULTI_UNIT = _("只有有协办单位的工单（首接负责制）才需申请中心协调；单一单位工单可申请退单。")
 ERR_NOT_DISPATCHED = _("该工单不是由热线中心派给本单位的，不能提出派单异议。")
+ERR_NOT_AT_CENTRE = _("工单不在分中心。")
 
 #: A citizen's telephone number as any door takes it: digits, spaces, dashes, an optional "+".
 PHONE = re.compile(r"\+?[\d\- ]{5,20}")

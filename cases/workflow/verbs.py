@@ -114,6 +114,7 @@ from .rules import (
     ERR_MERGE_SELF,
     ERR_NO_CHAIN,
     ERR_NO_PENDING_APPLICATION,
+    ERR_NOT_AT_CENTRE,
     ERR_NOT_COHANDLER,
     ERR_NOT_DISPATCHED,
     ERR_NOT_MULTI_UNIT,
@@ -1999,6 +2000,8 @@ def ticket_centre_return(*, ticket: Ticket, actor, reason: str) -> Ticket:
         t = _lock(ticket)
         now = _now()
         _authorize(Kind.CENTRE_RETURNED, t, actor)
+        if t.centre_id is None:  # (a superuser passes the scope check) the city's own ticket
+            raise WorkflowError(ERR_NOT_AT_CENTRE, code="not_at_centre")
         centre, signed = t.centre, t.centre_signed_at is not None
         t.centre = t.centre_signed_at = t.centre_sign_due_at = None
         _record(

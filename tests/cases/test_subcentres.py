@@ -32,6 +32,7 @@ from cases.workflow import WorkflowError, WorkflowPermissionError
 from cases.workflow.facts import facts_repair
 from departments.models import StaffProfile
 from departments.roles import Role
+from tests.api.conftest import staff_client
 from tests.conftest import add_subcentres, drive, local, new_ticket
 from tests.departments.factories import UserFactory
 
@@ -470,3 +471,21 @@ def test_the_admin_transfers_signs_and_dispatches_within_the_subtree(c, clock):
     assert [t.pk for t in listed.context["cl"].result_list] == [ticket.pk]
     listed = city.get(reverse("admin:cases_ticket_changelist"), {"centre": "city", "state": "all"})
     assert ticket.pk not in [t.pk for t in listed.context["cl"].result_list]
+
+
+def test_returning_the_citys_own_ticket_is_refused_even_for_a_superuser(c, clock):
+    root = UserFactory(is_superuser=True)
+    with pytest.raises(WorkflowError) as exc:
+        workflow.ticket_centre_return(ticket=new_ticket(c), actor=root, reason="不属本区")
+    assert codes(exc) == "not_at_centre"
+
+
+def test_the_api_answers_a_return_that_takes_the_ticket_out_of_sight(c, clock):
+    ticket = transferred(c)
+    url = f"/api/v1/tickets/{ticket.number}/centre-return/"
+    response = staff_client(c.sub_dispatcher).post(url, {"reason": "不属本区"}, format="json")
+    assert response.status_code == 200 and response.json()["number"] == ticket.number
+    ticket.refresh_from_db()
+    assert ticket.centre is None
+    again = staff_client(c.sub_dispatcher).post(url, {"reason": "不属本区"}, format="json")
+    assert again.status_code == 404  # no longer the sub-centre's to see
