@@ -73,8 +73,9 @@ def staff_centre(user) -> Centre | None:
     centre work for the city (``CITY_CENTRE``); the same roles at a unit that runs
     a sub-centre (``Department.is_subcentre``) work for that sub-centre and cover
     its subtree; anyone else (units, grid workers, no profile) is not centre staff
-    (``None``)."""
-    if not _signed_in(user):
+    (``None``). An inactive account keeps its centre: the service accounts of API
+    keys never sign in, yet act (the doors check sign-in themselves)."""
+    if user is None or not user.is_authenticated:
         return None
     if user.is_superuser:
         return CITY_CENTRE

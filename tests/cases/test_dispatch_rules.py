@@ -115,8 +115,9 @@ def test_subdispatch_down_to_a_kind_the_catalogue_excludes_needs_a_reason(city, 
     assert hop.off_catalogue and hop.data["catalogue_reason"] == "涉及小区内部管理"
     ticket = workflow.ticket_sign(ticket=ticket, actor=city.community_handler)
     # Taking it back to the lead needs no reason: the lead was judged at dispatch.
-    ticket = workflow.ticket_subdispatch(ticket=ticket, actor=city.handler, department=city.street)
-    assert not ticket.events.filter(kind=Kind.SUBDISPATCHED).order_by("-pk").first().off_catalogue
+    ticket = workflow.ticket_take_back(ticket=ticket, actor=city.handler)
+    assert ticket.assignee_department_id == city.street.pk
+    assert not ticket.events.get(kind=Kind.TAKEN_BACK).off_catalogue
 
 
 def test_off_catalogue_dispatches_are_listed_for_supervisors(client, bureau_only, clock):

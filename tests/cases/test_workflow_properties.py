@@ -381,7 +381,7 @@ SUB_UNITS = [*UNITS, "street_w", "district"]
 SUB_NATURAL = {"transfer": "dispatcher", "transfer_west": "dispatcher"}
 
 
-def _sub_natural_actor(c, action, ticket_pk):
+def _sub_natural_actor(c, action, ticket_pk, n):
     ticket = Ticket.objects.get(pk=ticket_pk)
     if action in SUB_NATURAL:
         return getattr(c, SUB_NATURAL[action])
@@ -392,7 +392,7 @@ def _sub_natural_actor(c, action, ticket_pk):
         return getattr(c, f"sub_{NATURAL_ROLE[action]}")
     if action == "sign" and ticket.assignee_department_id == c.street_w.pk:
         return c.handler_w
-    return _natural_actor(c, action, ticket_pk)
+    return _natural_actor(c, action, ticket_pk, n)
 
 
 def _sub_call(name, c, tickets, actor, unit, n):
@@ -451,6 +451,7 @@ def _sub_staff(c):
 def test_random_sequences_with_sub_centres_keep_them_in_their_subtree(city, steps, start):
     with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
         c = add_subcentres(city)
+        _whole_tree(c)
         first = new_ticket(c, actor=c.sub_operator if start == "east_intake" else c.operator)
         if start in ("east", "east_signed", "west_signed"):
             centre = c.district_w if start == "west_signed" else c.district
@@ -464,7 +465,7 @@ def test_random_sequences_with_sub_centres_keep_them_in_their_subtree(city, step
             if action == "wait":
                 clock.shift(timedelta(hours=(n + 1) ** 3))
                 continue
-            actor = _sub_natural_actor(c, action, tickets[0].pk) if actor_name == "auto" else getattr(c, actor_name)
+            actor = _sub_natural_actor(c, action, tickets[0].pk, n) if actor_name == "auto" else getattr(c, actor_name)
             try:
                 _sub_call(action, c, tickets, actor, unit, n)
             except (WorkflowError, WorkflowPermissionError):

@@ -223,7 +223,7 @@ def test_counters_equal_the_record(city, steps):
                     if action.startswith("callback"):
                         _callback(city, t, action, n)
                     else:
-                        actor = _natural_actor(city, action, t.pk)
+                        actor = _natural_actor(city, action, t.pk, n)
                         _call(action, city, (t, other), actor, unit, n)
             except (WorkflowError, WorkflowPermissionError, PermissionError):
                 pass
