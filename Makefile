@@ -26,6 +26,9 @@ run: $(STAMP)
 # others spread over the cores by pytest-xdist, each worker with its own test
 # database, var dir and Redis database (config/settings_test.py). Both passes
 # always run; the run fails if either does. PYTEST_WORKERS=0: one process.
+# `--dist load` hands tests out in collection order, where pytest-django puts the
+# transactional tests (which flush the database, groups and seeded rows with it)
+# after all the others; `worksteal` could run a stolen test after a flush.
 PYTEST_WORKERS ?= auto
 
 test: $(STAMP)
@@ -34,8 +37,8 @@ test: $(STAMP)
 	@status=0; \
 	echo "$(PY) -m pytest -m serial $(PYTEST_ARGS)"; \
 	$(PY) -m pytest -m serial $(PYTEST_ARGS) || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
-	echo "$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m 'not serial' $(PYTEST_ARGS)"; \
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	echo "$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m 'not serial' $(PYTEST_ARGS)"; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m "not serial" $(PYTEST_ARGS) || status=$$?; \
 	exit $$status
 
 lint: $(STAMP)
