@@ -112,7 +112,8 @@ RULES: list[tuple[str, set]] = [
     ("admin:dashboard*", {"superuser", *CENTRE}),
     ("admin:hotspot", {"superuser", *CENTRE}),
     ("admin:statistics", STAFF),  # every rate on every axis: a unit sees its own subtree's rows
-    ("admin:dispatch_accuracy", {"superuser", *CENTRE}),  # 派单准确率 judges the centre, not the units
+    # 派单准确率 judges the centre, not the units: a sub-centre reads its own dispatches
+    ("admin:dispatch_accuracy", {"superuser", *CENTRE, *SUB}),
     ("admin:export_*", {"dispatcher"}),  # the person who asked for the export
     # --- tickets ---
     ("admin:cases_ticket_changelist", STAFF),
