@@ -255,6 +255,25 @@ def _clear_clocks(ticket: Ticket) -> list[str]:
     return fields
 
 
+def _back_to_centre(t: Ticket, now) -> list[str]:
+    """The ticket leaves its units for the centre's 待派单 (an approved return, an
+    upheld objection, an arbitration that takes it back): no lead, no holder, no
+    open chain, no clocks. Returns the fields to save."""
+    t.state = S.RECEIVED
+    t.lead_department = t.assignee_department = None
+    t.signed_at = t.first_contact_at = t.handler = None
+    chain.chain_leave(t, now=now)
+    return [
+        *_clear_clocks(t),
+        "lead_department",
+        "assignee_department",
+        "assignee_worker",
+        "signed_at",
+        "first_contact_at",
+        "handler",
+    ]
+
+
 def _mark_problem(ticket: Ticket) -> bool:
     """问题工单: too many reworks or too many units passing it on."""
     problem = (
@@ -974,11 +993,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         dispatch = _current_dispatch(t)
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
         _cancel_pending_applications(t, actor, now)
-        t.state = S.RECEIVED
-        t.lead_department = t.assignee_department = None
-        t.signed_at = t.first_contact_at = t.handler = None
-        chain.chain_leave(t, now=now)
-        fields = _clear_clocks(t)
+        fields = _back_to_centre(t, now)
         t.return_count += 1
         _record(
             t,
@@ -987,16 +1002,7 @@ def ticket_return_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             from_state=from_state,
             now=now,
             note=note or application.reason,
-            fields=[
-                *fields,
-                "lead_department",
-                "assignee_department",
-                "assignee_worker",
-                "signed_at",
-                "first_contact_at",
-                "handler",
-                "return_count",
-            ],
+            fields=[*fields, "return_count"],
             data=return_approved_data(application=application, department=returned_by),
             facts=_facts(unit_id=returned_by.pk if returned_by else None, dispatch=dispatch),
         )
@@ -1088,10 +1094,7 @@ def ticket_objection_uphold(*, ticket: Ticket, actor, note: str = "") -> Ticket:
         dispatch = _current_dispatch(t)
         _decide(application, TicketApplication.Status.APPROVED, actor, now, note)
         _cancel_pending_applications(t, actor, now)
-        t.state = S.RECEIVED
-        t.lead_department = t.assignee_department = None
-        t.signed_at = t.first_contact_at = t.handler = None
-        fields = _clear_clocks(t)
+        fields = _back_to_centre(t, now)
         _record(
             t,
             actor=actor,
@@ -1099,7 +1102,7 @@ def ticket_objection_uphold(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             from_state=from_state,
             now=now,
             note=note or application.reason,
-            fields=[*fields, "lead_department", "assignee_department", "signed_at", "first_contact_at", "handler"],
+            fields=fields,
             data=objection_upheld_data(
                 application=application, department=objected_by, on_time=_ruled_in_time(application, now)
             ),
@@ -1186,17 +1189,7 @@ def ticket_arbitration_rule(*, ticket: Ticket, actor, note: str, redispatch: boo
         fields = []
         if redispatch:
             _cancel_pending_applications(t, actor, now)
-            t.state = S.RECEIVED
-            t.lead_department = t.assignee_department = None
-            t.signed_at = t.first_contact_at = t.handler = None
-            fields = [
-                *_clear_clocks(t),
-                "lead_department",
-                "assignee_department",
-                "signed_at",
-                "first_contact_at",
-                "handler",
-            ]
+            fields = _back_to_centre(t, now)
         _record(
             t,
             actor=actor,
