@@ -5,6 +5,8 @@ and, for a new ticket, the search for clusters. Which events notify whom is the
 verb registry's (``Verb.template``, ``Verb.audience``)."""
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +26,24 @@ Kind = TicketEvent.Kind
 logger = logging.getLogger(__name__)
 
 
+#: Set by :func:`followups_inline`: follow-up work runs here and now, not queued.
+_INLINE: ContextVar[bool] = ContextVar("followups_inline", default=False)
+
+
+@contextmanager
+def followups_inline():
+    """Within the block, the follow-up work a transition would queue for a worker
+    (cluster detection) runs in this process at once. For a batch that replays
+    thousands of tickets (the demo seed): no flood of one task message per ticket
+    for the worker to scroll through afterwards, and each ticket is checked at its
+    own moment in the replay, as a worker would have done then."""
+    token = _INLINE.set(True)
+    try:
+        yield
+    finally:
+        _INLINE.reset(token)
+
+
 def event_announce(*, ticket_id: int, event_id: int, kind: str) -> None:
     """Called by the workflow once a transition has committed. Never raises: a
     notification problem must never undo or block the work itself."""
@@ -36,7 +56,10 @@ def event_announce(*, ticket_id: int, event_id: int, kind: str) -> None:
         # Pattern detection is a worker's job, not the intake request's: the caller
         # gets their ticket number without waiting for it.
         try:
-            detect_clusters_for.delay(ticket_id)
+            if _INLINE.get():
+                detect_clusters_for(ticket_id)
+            else:
+                detect_clusters_for.delay(ticket_id)
         except Exception:  # advisory; if the broker is down the periodic sweep finds the pattern
             logger.warning("could not queue cluster detection for ticket %s", ticket_id, exc_info=True)
 

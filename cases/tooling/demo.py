@@ -45,6 +45,7 @@ from ..models import (
     Urgency,
     WorkingCalendar,
 )
+from ..notifications.on_transition import followups_inline
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
 
@@ -207,6 +208,11 @@ def _user(username, full_name, *, superuser=False):
         user.password = _demo_password_hash()
         user.save()
     return user
+
+
+def demo_logins() -> list[str]:
+    """The demo's named logins (password ``DEMO_PASSWORD``), in the order shown."""
+    return ["admin", *[u[0] for u in [*D.DEMO_USERS, *D.SUBCENTRE_USERS]]]
 
 
 def build_users(c: City) -> dict:
@@ -613,12 +619,15 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     now = timezone.now()
     replay = Replay(c, categories, users, rng, now)
     times = received_times(rng, tickets, days, now)
-    for index, received_at in enumerate(progress(times) if progress else times):
-        with transaction.atomic():
-            if replay.run(received_at, index) is not None:
-                summary["created"] += 1
-    summary["stats"] = replay.stats
-    summary["followups"] = followups(replay, days=days)
+    # Cluster detection for each new ticket runs here, at the ticket's moment, not
+    # as one queued task per ticket for the worker to find after the seed.
+    with followups_inline():
+        for index, received_at in enumerate(progress(times) if progress else times):
+            with transaction.atomic():
+                if replay.run(received_at, index) is not None:
+                    summary["created"] += 1
+        summary["stats"] = replay.stats
+        summary["followups"] = followups(replay, days=days)
     # What beat would have done meanwhile: remind about everything overdue.
 
     summary["scan"] = deadline_scan().summary()

@@ -7,19 +7,24 @@ import time_machine
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.db import transaction
 
+from cases import tasks
 from cases.models import (
     Callback,
     Category,
     Cluster,
     DeadlinePolicy,
     DispatchHop,
+    Notification,
     SuggestionModel,
     Ticket,
     TicketEvent,
     Urge,
 )
+from cases.notifications import on_transition
 from cases.public import public_tickets
+from cases.tooling import demo
 from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
 from tests.cases.invariants import assert_consistent
@@ -110,3 +115,59 @@ def test_seed_demo_builds_the_city_and_is_idempotent(settings):
     call_command("seed_demo", tickets=80, days=8, no_progress=True, stdout=out)
     assert "nothing replayed" in out.getvalue()
     assert table_counts() == before
+
+
+def timelines() -> list:
+    """Every demo ticket's story, by the names that survive a second run (no pks)."""
+    rows = TicketEvent.objects.order_by("ticket__external_id", "created_at", "pk").values_list(
+        "ticket__external_id", "kind", "created_at", "actor__username", "unit__code", "from_state", "to_state", "note"
+    )
+    tickets = Ticket.objects.order_by("external_id").values_list(
+        "external_id", "state", "category__code", "lead_department__code", "content", "received_at"
+    )
+    return [list(tickets), list(rows)]
+
+
+@pytest.mark.django_db
+@time_machine.travel(local(2026, 11, 25, 11, 0), tick=False)
+def test_the_same_seed_replays_the_same_city():
+    class Undo(Exception):
+        pass
+
+    runs = []
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                demo.seed(tickets=40, days=6, seed_value=7)
+                runs.append(timelines())
+                raise Undo
+        except Undo:
+            pass
+        assert not Ticket.objects.exists()
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) >= 40 and len(runs[0][1]) > 4 * 40
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@time_machine.travel(local(2026, 11, 25, 11, 0), tick=True)
+def test_the_seed_clusters_inline_and_leaves_no_task_per_ticket(monkeypatch):
+    """Each new ticket is checked for clusters at its own moment in the replay, in
+    the process: no ``detect_clusters_for`` message per ticket is left for the
+    worker (the queue the newcomer would watch scroll by after the seed)."""
+    queued = []
+    monkeypatch.setattr(tasks.detect_clusters_for, "delay", lambda *a, **k: queued.append(a))
+    summary = demo.seed(tickets=60, days=6, seed_value=11)
+    assert summary["created"] == 60
+    assert queued == []
+    # the burst of six heating calls in one community made its mass cluster at intake
+    assert Cluster.objects.filter(kind=Cluster.Kind.MASS, members__ticket__external_id="demo-burst4").exists()
+    # notifications went out as each transition committed, to the unit then concerned
+    assert Notification.objects.filter(kind=Notification.Kind.EVENT).exists()
+    # the logins the summary prints all work
+    assert demo.demo_logins()[0] == "admin" and "datong_dispatcher" in demo.demo_logins()
+    for username in demo.demo_logins():
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
+    # outside the seed, a new ticket still queues its detection for the worker
+    created = TicketEvent.objects.filter(kind=TicketEvent.Kind.CREATED).first()
+    on_transition.event_announce(ticket_id=created.ticket_id, event_id=created.pk, kind=created.kind)
+    assert queued == [(created.ticket_id,)]

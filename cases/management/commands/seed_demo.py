@@ -41,7 +41,7 @@ class Command(BaseCommand):
         states = dict(Ticket.objects.values_list("state").annotate(n=Count("pk")))
         self.stdout.write(f"Tickets by state: {states}")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password {demo.DEMO_PASSWORD}):"))
-        for username in ["admin", *[u[0] for u in [*demo.D.DEMO_USERS, *demo.D.SUBCENTRE_USERS]]]:
+        for username in demo.demo_logins():
             self.stdout.write(f"  {username}")
         self.stdout.write(self.style.SUCCESS("Demo API keys (Authorization: Api-Key …; Open311 api_key=…):"))
         for name, purpose, _channel, raw in demo.DEMO_API_KEYS:

@@ -79,10 +79,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}   broker: {broker}"
         )
-        self.stdout.write(
-            f"  logins (password {demo.DEMO_PASSWORD}): "
-            + ", ".join(["admin", *[u[0] for u in [*demo.D.DEMO_USERS, *demo.D.SUBCENTRE_USERS]]])
-        )
+        self.stdout.write(f"  logins (password {demo.DEMO_PASSWORD}): " + ", ".join(demo.demo_logins()))
         self.stdout.write("  Ctrl-C stops web, worker and beat.")
 
         stopping = False
