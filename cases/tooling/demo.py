@@ -3,14 +3,18 @@ functions (``python manage.py seed_demo``). Idempotent: reference data is create
 once, tickets only when no demo tickets exist yet."""
 
 import functools
+import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department, DutyAssignment, Grid, StaffProfile, TerritorialLevel
 from departments.roles import Role
@@ -39,6 +43,7 @@ from ..models import (
     ReasonCode,
     ReplyResult,
     ServiceAttribute,
+    SuggestionModel,
     Ticket,
     TicketState,
     Urge,
@@ -46,10 +51,18 @@ from ..models import (
     WorkingCalendar,
 )
 from ..notifications.on_transition import followups_inline
+from ..suggestions import SuggestionsUnavailable, suggestion_model_describe, suggestion_train
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
 
 DEMO_PASSWORD = "demo12345"
+
+
+def demo_tickets() -> int:
+    """How many tickets the first start replays (``HOTLINE_DEMO_TICKETS``, 2,000)."""
+    return int(os.environ.get("HOTLINE_DEMO_TICKETS", "2000"))
+
+
 DEMO_PREFIX = "demo-"
 XINING = (36.6171, 101.7782)
 
@@ -273,8 +286,19 @@ class Replay:
             g.community_id: g
             for g in Grid.objects.filter(worker__isnull=False, is_active=True).select_related("worker")
         }
-        #: The unit running the demo's sub-centre (大通县分中心), if any.
+        #: The unit running the demo's sub-centre (大通县分中心), if any, and its units.
         self.subcentre = Department.objects.filter(is_subcentre=True).order_by("path").first()
+        self.inside_subcentre = (
+            set(self.subcentre.descendants().values_list("pk", flat=True)) if self.subcentre else set()
+        )
+        #: Reference rows the replay reads again and again (none changes while it runs).
+        self._looked_up: dict = {}
+
+    def once(self, key, query):
+        """``query()`` the first time ``key`` is asked for, then its remembered answer."""
+        if key not in self._looked_up:
+            self._looked_up[key] = query()
+        return self._looked_up[key]
 
     def handler_of(self, unit: Department):
         return self.users["handlers"][unit.pk]
@@ -306,7 +330,7 @@ class Replay:
         actor = self.users["operator"]
         if channel == Channel.GRID:
             actor = self.users["gridworker"]
-            grid = Grid.objects.filter(worker=actor).first() or grid
+            grid = self.once(("grid", actor.pk), Grid.objects.filter(worker=actor).first) or grid
             community = grid.community
             place = f"{_base_name(community.name)}1号院{rng.randint(1, 12)}号楼"
         urgency = ""
@@ -376,7 +400,10 @@ class Replay:
             )
             return self._bump("invalid")
         if t.nature == "consult" and rng.random() < 0.6:
-            article = KnowledgeArticle.objects.filter(category__path__startswith=t.category.path[:4]).first()
+            prefix = t.category.path[:4]
+            article = self.once(
+                ("article", prefix), KnowledgeArticle.objects.filter(category__path__startswith=prefix).first
+            )
             text = article.answer if article else "已按政策口径向来电人解释说明。"
             self.at(t0 + minutes(2, 8), workflow.ticket_answer, ticket=t, actor=users["operator"], text=text)
             return self._bump("answered")
@@ -426,8 +453,7 @@ class Replay:
             moment += minutes(5, 60)
             t = self.at(moment, workflow.ticket_centre_sign, ticket=t, actor=desk)
             moment += minutes(3, 30)
-            inside = set(subcentre.descendants().values_list("pk", flat=True))
-            lead = lead if lead.pk in inside else (t.street or lead)
+            lead = lead if lead.pk in self.inside_subcentre else (t.street or lead)
             cohandlers = []
             self._bump("subcentre")
         t = self.at(
@@ -449,7 +475,10 @@ class Replay:
                 ticket=t,
                 actor=self.handler_of(lead),
                 reason="经核实不属于本单位职责，建议由属地街道办理。",
-                reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.RETURN, code="not_our_duty").first(),
+                reason_code=self.once(
+                    "not_our_duty",
+                    ReasonCode.objects.filter(kind=ReasonCode.Kind.RETURN, code="not_our_duty").first,
+                ),
             )
             moment += minutes(20, 180)
             self.at(moment, workflow.ticket_return_approve, ticket=t, actor=desk)
@@ -467,7 +496,9 @@ class Replay:
 
         moment = t.dispatched_at + (minutes(180, 420) if slow and rng.random() < 0.5 else minutes(8, 100))
         t = self.at(moment, workflow.ticket_sign, ticket=t, actor=handler)
-        helpers = [self.handler_of(row.department) for row in t.cohandlings.select_related("department")]
+        # (Co-handlings exist only where this replay asked for them at the dispatch.)
+        cohandlings = t.cohandlings.select_related("department") if cohandlers else []
+        helpers = [self.handler_of(row.department) for row in cohandlings]
         for helper in helpers:
             moment += minutes(10, 120)
             self.at(moment, workflow.ticket_cohandler_sign, ticket=t, actor=helper)
@@ -563,7 +594,9 @@ class Replay:
                 ticket=t,
                 actor=desk,
                 reason="反馈内容避重就轻，未说明具体处置结果，请补充现场照片。",
-                reason_code=ReasonCode.objects.filter(kind=ReasonCode.Kind.REWORK, code="evasive").first(),
+                reason_code=self.once(
+                    "evasive", ReasonCode.objects.filter(kind=ReasonCode.Kind.REWORK, code="evasive").first
+                ),
             )
             self._bump("rework")
             moment += timedelta(hours=rng.uniform(3, 30))
@@ -602,7 +635,33 @@ def received_times(rng: random.Random, count: int, days: int, now: datetime) -> 
     return sorted(times)
 
 
+@contextmanager
+def _replay_session():
+    """What only a replay of thousands of steps may do: on SQLite, no sync to disk
+    at each of its commits (``synchronous=OFF``; WAL is on already — a crash while
+    seeding can cost the demo data, never data entered by people), and no query
+    log kept in DEBUG (a debugging aid, not for a hundred thousand statements)."""
+    sqlite = connection.vendor == "sqlite" and not connection.in_atomic_block  # (a test's transaction)
+    if sqlite:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous")
+            synchronous = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous=OFF")
+    debug, settings.DEBUG = settings.DEBUG, False
+    try:
+        yield
+    finally:
+        settings.DEBUG = debug
+        if sqlite:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA synchronous={int(synchronous)}")
+
+
 def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, progress=None, out=None) -> dict:
+    """Build the city and replay ``tickets`` tickets of the last ``days`` days.
+    ``progress`` wraps the tickets' iterable (a progress bar); ``out(line)`` is told
+    each step after the replay as it starts, so no step runs in silence."""
+    say = out or (lambda line: None)
     rng = random.Random(seed_value)
     with transaction.atomic():
         c = build_city(rng)
@@ -615,24 +674,38 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
     summary = {"created": 0, "skipped": False}
     if Ticket.objects.filter(external_id__startswith=DEMO_PREFIX).exists():
         summary["skipped"] = True
+        summary["suggestions"] = suggestions_train_first(say) if not SuggestionModel.objects.exists() else ""
         return summary
     now = timezone.now()
     replay = Replay(c, categories, users, rng, now)
     times = received_times(rng, tickets, days, now)
     # Cluster detection for each new ticket runs here, at the ticket's moment, not
-    # as one queued task per ticket for the worker to find after the seed.
-    with followups_inline():
+    # as one queued task per ticket for the worker to find after the seed. Each
+    # step commits on its own, as it would have at its moment, so what follows a
+    # commit (notifications, cluster detection) sees the ticket as it was then.
+    with followups_inline(), _replay_session():
         for index, received_at in enumerate(progress(times) if progress else times):
-            with transaction.atomic():
-                if replay.run(received_at, index) is not None:
-                    summary["created"] += 1
+            if replay.run(received_at, index) is not None:
+                summary["created"] += 1
         summary["stats"] = replay.stats
+        say(_("回访、聚类和督办 …"))
         summary["followups"] = followups(replay, days=days)
-    # What beat would have done meanwhile: remind about everything overdue.
-
-    summary["scan"] = deadline_scan().summary()
-    summary["reports"] = reports_for_demo(users, days=days)
+        # What beat would have done meanwhile: remind about everything overdue.
+        say(_("时限扫描 …"))
+        summary["scan"] = deadline_scan().summary()
+        say(_("统计汇总和报告 …"))
+        summary["reports"] = reports_for_demo(users, days=days)
+    summary["suggestions"] = suggestions_train_first(say)
     return summary
+
+
+def suggestions_train_first(say) -> str:
+    """智能派单: the nightly task's first run, now, so the forms show suggestions at once."""
+    say(_("训练智能派单模型 …"))
+    try:
+        return suggestion_model_describe(suggestion_train())
+    except SuggestionsUnavailable as refused:
+        return str(refused)
 
 
 #: Fixed keys so the README's API and Open311 examples work on the demo data. Demo only.

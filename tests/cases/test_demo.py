@@ -8,6 +8,7 @@ from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from cases import tasks
 from cases.models import (
@@ -25,6 +26,7 @@ from cases.models import (
 from cases.notifications import on_transition
 from cases.public import public_tickets
 from cases.tooling import demo
+from cases.tooling.console import console_language, console_text
 from cases.tooling.demo import DEMO_PASSWORD
 from departments.models import Department
 from tests.cases.invariants import assert_consistent
@@ -135,7 +137,7 @@ def test_the_same_seed_replays_the_same_city():
         pass
 
     runs = []
-    for _ in range(2):
+    for _run in range(2):
         try:
             with transaction.atomic():
                 demo.seed(tickets=40, days=6, seed_value=7)
@@ -171,3 +173,11 @@ def test_the_seed_clusters_inline_and_leaves_no_task_per_ticket(monkeypatch):
     created = TicketEvent.objects.filter(kind=TicketEvent.Kind.CREATED).first()
     on_transition.event_announce(ticket_id=created.ticket_id, event_id=created.pk, kind=created.kind)
     assert queued == [(created.ticket_id,)]
+
+
+def test_the_console_speaks_english_on_an_english_locale_and_chinese_otherwise():
+    assert console_language({"LANG": "en_US.UTF-8"}) == "en"
+    assert console_language({"LC_ALL": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}) == "zh-hans"
+    assert console_language({"LC_MESSAGES": "en_GB.UTF-8", "LANG": "C.UTF-8"}) == "en"
+    assert console_language({"LANG": "C.UTF-8"}) == console_language({}) == "zh-hans"
+    assert console_text(_("已停止。")) in ("已停止。", "Stopped.")

@@ -1,29 +1,33 @@
-import os
-
 from django.core.management.base import BaseCommand
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 from tqdm import tqdm
 
-from cases.models import SuggestionModel, Ticket
-from cases.suggestions import SuggestionsUnavailable, suggestion_model_describe, suggestion_train
+from cases.models import Ticket
 from cases.tooling import demo
+from cases.tooling.console import console_text
 
 
 class Command(BaseCommand):
     help = "Build the demo city (西宁市) and replay ~2,000 tickets of the last 60 days through the workflow."
 
     def add_arguments(self, parser):
-        parser.add_argument("--tickets", type=int, default=int(os.environ.get("HOTLINE_DEMO_TICKETS", "2000")))
+        parser.add_argument("--tickets", type=int, default=demo.demo_tickets())
         parser.add_argument("--days", type=int, default=60)
         parser.add_argument("--seed", type=int, default=20261123)
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
     def handle(self, *args, **options):
+
         def progress(items):
-            return tqdm(items, desc="回放工单", unit="件", disable=options["no_progress"], mininterval=0.5)
+            return tqdm(items, desc=console_text(_("回放工单")), disable=options["no_progress"], mininterval=0.5)
 
         summary = demo.seed(
-            tickets=options["tickets"], days=options["days"], seed_value=options["seed"], progress=progress
+            tickets=options["tickets"],
+            days=options["days"],
+            seed_value=options["seed"],
+            progress=progress,
+            out=lambda line: self.stdout.write(console_text(line)),
         )
         if summary["skipped"]:
             self.stdout.write("Demo tickets already exist; reference data checked, nothing replayed.")
@@ -32,12 +36,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Deadline scan: {summary['scan']['reminders']}, urges {summary['scan']['urges']}")
             self.stdout.write(f"Follow-ups: {summary['followups']}")
             self.stdout.write(f"Reports issued: {', '.join(summary['reports'])}")
-        if not summary["skipped"] or not SuggestionModel.objects.exists():
-            # 智能派单: the nightly task's first run, now, so the forms show suggestions at once.
-            try:
-                self.stdout.write(suggestion_model_describe(suggestion_train()))
-            except SuggestionsUnavailable as refused:
-                self.stdout.write(str(refused))
+        if summary["suggestions"]:
+            self.stdout.write(summary["suggestions"])
         states = dict(Ticket.objects.values_list("state").annotate(n=Count("pk")))
         self.stdout.write(f"Tickets by state: {states}")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password {demo.DEMO_PASSWORD}):"))

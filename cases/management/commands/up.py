@@ -1,20 +1,53 @@
 """``python manage.py up``: everything a newcomer needs in one command.
 
-Migrates, loads the demo city, then runs the web server, a Celery worker and
-Celery beat side by side (embedded broker unless REDIS_URL is set). Ctrl-C stops
-all three."""
+[1/3] migrates (a progress bar over the migrations), [2/3] loads the demo city
+(a progress bar over the tickets, then each follow-up step named as it starts),
+[3/3] runs the web server, a Celery worker and Celery beat side by side (embedded
+broker unless REDIS_URL is set), their logs in ``var/log/{web,worker,beat}.log``.
+The URL and the logins are printed last, once the web server answers. Ctrl-C (or
+SIGTERM) asks each of the three to stop as it would on its own (a warm shutdown
+for the worker), and only kills what is still running after the grace period.
+The console speaks English when the shell's locale is English, Chinese otherwise
+(``cases.tooling.console``)."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.management.commands import migrate
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils.translation import gettext_lazy as _
+from tqdm import tqdm
 
 from cases.tooling import demo
+from cases.tooling.console import console_text
+
+#: How long the web server may take to answer before the summary is printed anyway.
+WEB_WAIT_SECONDS = 120
+#: How long the three may take to stop after Ctrl-C before they are killed.
+STOP_GRACE_SECONDS = 20
+
+
+class _Migrate(migrate.Command):
+    """Django's migrate, reporting each applied migration to ``bar``."""
+
+    def __init__(self, bar, **kwargs):
+        super().__init__(**kwargs)
+        self.bar = bar
+
+    def migration_progress_callback(self, action, migration=None, fake=False):
+        if action == "apply_start":
+            self.bar.set_postfix_str(f"{migration.app_label}.{migration.name}", refresh=False)
+        elif action == "apply_success":
+            self.bar.update(1)
 
 
 class Command(BaseCommand):
@@ -27,60 +60,15 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
 
     def handle(self, *args, **options):
-        self.stdout.write(self.style.MIGRATE_HEADING("1/3 数据库迁移 (migrate)"))
-        call_command("migrate", interactive=False, verbosity=0)
+        self.step(1, console_text(_("数据库迁移")))
+        self.migrate()
         if not options["no_seed"]:
-            self.stdout.write(self.style.MIGRATE_HEADING("2/3 演示数据 (seed_demo)"))
-            call_command("seed_demo", stdout=self.stdout)
-        self.stdout.write(self.style.MIGRATE_HEADING("3/3 启动 web + Celery worker + beat"))
-
-        python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
-        address = f"{options['host']}:{options['port']}"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        commands = {
-            "web": [python, manage, "runserver", address, "--noreload"],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(options["concurrency"]),
-                "--hostname",
-                "worker1@%h",
-            ],
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                settings.CELERY_BEAT_SCHEDULE_FILENAME,
-            ],
-        }
-        processes = {}
-        for name, command in commands.items():
-            # Each child in its own process group, so Ctrl-C here stops them cleanly.
-            processes[name] = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
-
-        broker = "Redis" if settings.REDIS_URL else f"filesystem ({settings.BROKER_DIR})"
-        url = f"http://{'127.0.0.1' if options['host'] in ('0.0.0.0', '::') else options['host']}:{options['port']}"
-        self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS(f"接诉即办 is running: {url}/admin/"))
-        self.stdout.write(
-            f"  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}   broker: {broker}"
-        )
-        self.stdout.write(f"  logins (password {demo.DEMO_PASSWORD}): " + ", ".join(demo.demo_logins()))
-        self.stdout.write("  Ctrl-C stops web, worker and beat.")
+            self.step(2, console_text(_("演示数据")))
+            self.seed()
+        log_dir = settings.VAR_DIR / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.step(3, console_text(_("启动 web、Celery worker 和 beat（日志在 %(dir)s）"), dir=log_dir))
+        processes = self.start(options, log_dir)
 
         stopping = False
 
@@ -92,30 +80,170 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
         try:
+            url = self.local_url(options)
+            answered = self.wait_for_web(url, processes, lambda: stopping)
+            if answered:
+                self.summary(url)
             while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {process.returncode}; stopping the others.")
-                        exit_code = process.returncode or 1
-                        stopping = True
-                        break
+                exited = [name for name, process in processes.items() if process.poll() is not None]
+                if exited:
+                    name = exited[0]
+                    code = processes[name].returncode
+                    self.stderr.write(
+                        console_text(
+                            _("%(name)s 已退出（代码 %(code)s），正在停止其他进程；见 %(log)s"),
+                            name=name,
+                            code=code,
+                            log=log_dir / f"{name}.log",
+                        )
+                    )
+                    exit_code = code or 1
+                    break
                 time.sleep(0.5)
         finally:
-            self._shutdown(processes)
+            self.shutdown(processes)
         if exit_code:
             sys.exit(exit_code)
 
-    def _shutdown(self, processes):
-        self.stdout.write("Stopping …")
+    def step(self, number, title):
+        self.stdout.write(self.style.MIGRATE_HEADING(f"[{number}/3] {title}"))
+
+    def bar(self, **kwargs):
+        # tqdm on stdout, after everything written so far: one stream, in order.
+        self.stdout.flush()
+        return tqdm(file=sys.stdout, mininterval=0.5, dynamic_ncols=True, **kwargs)
+
+    def migrate(self):
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if not plan:
+            self.stdout.write("  " + console_text(_("数据库已是最新，无需迁移。")))
+            call_command("migrate", interactive=False, verbosity=0)  # post-migrate signals all the same
+            return
+        with self.bar(total=len(plan), desc="  " + console_text(_("迁移")), unit="") as bar:
+            call_command(_Migrate(bar), interactive=False, verbosity=0)
+
+    def seed(self):
+        started = time.process_time()
+
+        def progress(items):
+            return self.bar(iterable=items, desc="  " + console_text(_("回放工单")), unit="")
+
+        def out(message):
+            self.stdout.write("  " + console_text(message))
+
+        summary = demo.seed(tickets=demo.demo_tickets(), progress=progress, out=out)
+        if summary["skipped"]:
+            self.stdout.write("  " + console_text(_("演示数据已存在，跳过回放。")))
+        else:
+            self.stdout.write(
+                "  "
+                + console_text(
+                    _("已回放 %(count)s 件工单，用时 %(seconds).0f CPU 秒。"),
+                    count=summary["created"],
+                    seconds=time.process_time() - started,
+                )
+            )
+
+    def start(self, options, log_dir):
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        address = f"{options['host']}:{options['port']}"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        celery = [python, "-m", "celery", "-A", "config", "--quiet"]
+        commands = {
+            "web": [python, manage, "runserver", address, "--noreload"],
+            "worker": [
+                *celery,
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--logfile",
+                str(log_dir / "worker.log"),
+                "--concurrency",
+                str(options["concurrency"]),
+                "--hostname",
+                "worker1@%h",
+            ],
+            "beat": [
+                *celery,
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--logfile",
+                str(log_dir / "beat.log"),
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
+        }
+        processes = {}
+        for name, command in commands.items():
+            # Each child in its own session: the terminal's Ctrl-C reaches this
+            # process alone, which then asks each child to stop in its own way.
+            # Whatever a child still prints (startup lines, a crash) goes to its log.
+            with open(log_dir / f"{name}.log", "ab") as log:
+                processes[name] = subprocess.Popen(
+                    command,
+                    env=env,
+                    cwd=settings.BASE_DIR,
+                    start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        return processes
+
+    @staticmethod
+    def local_url(options) -> str:
+        host = "127.0.0.1" if options["host"] in ("0.0.0.0", "::") else options["host"]
+        return f"http://{host}:{options['port']}/admin/"
+
+    @staticmethod
+    def wait_for_web(url, processes, stopping) -> bool:
+        """Until the web server answers (any HTTP status), it exits, or Ctrl-C."""
+        deadline = time.monotonic() + WEB_WAIT_SECONDS
+        while time.monotonic() < deadline and not stopping():
+            if processes["web"].poll() is not None:
+                return False
+            try:
+                urllib.request.urlopen(url + "login/", timeout=2).close()
+                return True
+            except urllib.error.HTTPError:
+                return True
+            except OSError:
+                time.sleep(0.3)
+        return not stopping()
+
+    def summary(self, url):
+        broker = "Redis" if settings.REDIS_URL else console_text(_("内置（%(dir)s）"), dir=settings.BROKER_DIR)
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(console_text(_("接诉即办已启动：%(url)s"), url=url)))
+        self.stdout.write("  " + console_text(_("数据库：%(db)s　消息队列：%(broker)s"), db=database, broker=broker))
+        self.stdout.write(
+            "  "
+            + console_text(
+                _("演示账号（密码 %(password)s）：%(logins)s"),
+                password=demo.DEMO_PASSWORD,
+                logins=", ".join(demo.demo_logins()),
+            )
+        )
+        self.stdout.write("  " + console_text(_("按 Ctrl-C 停止 web、worker 和 beat。")))
+
+    def shutdown(self, processes):
+        self.stdout.write(console_text(_("正在停止 …")))
+        # SIGTERM to each main process only: the worker then stops its own pool
+        # (a warm shutdown); a signal to the whole group would kill the pool
+        # processes under it and make it log their deaths as errors.
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in processes.values():
-            remaining = max(deadline - time.monotonic(), 0.1)
+                process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in processes.items():
             try:
-                process.wait(timeout=remaining)
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
+                self.stderr.write(console_text(_("%(name)s 未能按时停止，强制结束。"), name=name))
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self.stdout.write("Stopped.")
+        self.stdout.write(console_text(_("已停止。")))
