@@ -30,7 +30,21 @@ def detect_clusters_for(ticket_id: int):
     """Check one new ticket against the cluster rules (idempotent: members are unique)."""
     from .clusters import clusters_detect_for  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
 
-    ticket = Ticket.objects.select_related("category", "community", "street").filter(pk=ticket_id).first()
+    # What the rules compare, not the whole row (the related rows only as keys).
+    ticket = (
+        Ticket.objects.select_related("category", "community", "street")
+        .only(
+            "citizen_phone",
+            "is_anonymous",
+            "received_at",
+            "content",
+            "category__id",
+            "community__id",
+            "street__id",
+        )
+        .filter(pk=ticket_id)
+        .first()
+    )
     if ticket is not None:
         clusters_detect_for(ticket)
 

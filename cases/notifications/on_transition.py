@@ -101,11 +101,37 @@ def _worker(event, audience: Audience):
     return get_user_model().objects.filter(pk=ref.get("id"), is_active=True).first()
 
 
+#: What a notification is made of: the event, the ticket's number, text and
+#: urgency, the units and people it may go to. Not the whole ticket row (some
+#: seventy columns, a third of them dates to convert), read once per transition.
+_NOTIFY_FIELDS = (
+    "kind",
+    "actor",
+    "data",
+    "note",
+    "created_at",
+    "ticket__number",
+    "ticket__content",
+    "ticket__urgency",
+    "ticket__assignee_department",
+    "ticket__centre",
+    "ticket__lead_department",
+    "ticket__handler",
+    "ticket__category__name",
+    "ticket__escalated_to",  # the whole user: a recipient
+)
+
+
 def event_notify(event_id: int) -> int:
     """Notify the units the event's verb names (called by :func:`event_announce`
     right after the transition commits, not through the queue, so a broker
     outage loses nothing; the outside deliveries are queued)."""
-    event = TicketEvent.objects.select_related("ticket__category", "ticket__escalated_to").filter(pk=event_id).first()
+    event = (
+        TicketEvent.objects.select_related("ticket__category", "ticket__escalated_to")
+        .only(*_NOTIFY_FIELDS)
+        .filter(pk=event_id)
+        .first()
+    )
     verb = VERBS[event.kind] if event is not None else None
     if verb is None or verb.template is None:
         return 0
