@@ -60,11 +60,18 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
 
     def handle(self, *args, **options):
-        self.step(1, console_text(_("数据库迁移")))
-        self.migrate()
-        if not options["no_seed"]:
-            self.step(2, console_text(_("演示数据")))
-            self.seed()
+        try:
+            self.step(1, console_text(_("数据库迁移")))
+            self.migrate()
+            if not options["no_seed"]:
+                self.step(2, console_text(_("演示数据")))
+                self.seed()
+        except KeyboardInterrupt:
+            # Ctrl-C before web, worker and beat were started: no traceback. What
+            # was committed stays; an interrupted replay is not resumed (the next
+            # start finds demo tickets and skips it).
+            self.stdout.write("\n" + console_text(_("已停止。")))
+            sys.exit(130)
         log_dir = settings.VAR_DIR / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.step(3, console_text(_("启动 web、Celery worker 和 beat（日志在 %(dir)s）"), dir=log_dir))
