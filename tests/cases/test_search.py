@@ -16,7 +16,6 @@ from cases.selectors.search import (
     FTS_REBUILD,
     FTS_TABLE,
     FTS_TRIGGERS,
-    bigrams,
     ensure_keyword_index,
     keyword_filter,
     missing_fts_triggers,
@@ -83,10 +82,13 @@ def test_on_postgresql_the_planner_answers_from_the_bigram_index(rows):
     assert "ticket_keyword_bigrams" in plan, plan
 
 
-def test_bigrams_are_cut_as_the_database_function_cuts_them():
-    assert bigrams("西大街") == ["大街", "西大"]
-    assert bigrams("aA") == ["AA"]
-    assert bigrams("暖") == []
+@pytest.mark.postgres
+def test_on_postgresql_a_row_and_a_term_are_cut_into_the_same_upper_case_bigrams(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cases_term_bigrams('西大街'), cases_term_bigrams('aA'), cases_term_bigrams('暖')")
+        assert cursor.fetchone() == (["西大", "大街"], ["AA"], [])
+        cursor.execute("SELECT cases_bigrams('暖气', '东关')")
+        assert cursor.fetchone() == (["暖气", "气\n", "\n东", "东关"],)
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the FTS5 table is SQLite's")
