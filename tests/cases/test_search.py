@@ -3,6 +3,8 @@ always exactly the tickets whose content or address contains the term, recompute
 here from the raw rows with Python's ``in``; on SQLite (FTS5 trigram) and on
 PostgreSQL (GIN on the bigrams, the planner made to use it)."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.db.models import Q
@@ -10,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cases.admin.tickets import CappedCountPaginator
 from cases.api_keys import api_key_issue
 from cases.models import ApiKey, Channel, Ticket, TicketState
 from cases.selectors.search import (
@@ -186,3 +189,17 @@ def test_one_character_and_latin_terms_still_work(rows):
     assert _found("wIFI") == {rows[0]}
     assert _found("信") == {rows[0]}
     assert keyword_filter(Ticket.objects.all(), "差").filter(~Q(pk=rows[0])).count() == 0
+
+
+def test_a_keyword_search_counts_to_a_lower_cap_and_says_so(client, city, streets, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "KEYWORD_CAP", 2)
+    client.force_login(city.dispatcher)
+    cl = client.get(CHANGELIST, {"q": "东关", "state": "all"}).context_data["cl"]  # all three mention it
+    assert (cl.paginator.count, cl.paginator.capped) == (2, True)
+    page = client.get(CHANGELIST, {"q": "东关", "state": "all"}).content.decode()
+    [note] = re.findall(r'<p class="help capped-count">([^<]*)</p>', page)
+    assert re.findall(r"\d+", note) == ["2", "2"], note
+    cl = client.get(CHANGELIST, {"state": "all"}).context_data["cl"]  # no keyword: the usual cap
+    assert (cl.paginator.count, cl.paginator.capped) == (3, False)
+    cl = client.get(CHANGELIST, {"q": "西大街", "state": "all"}).context_data["cl"]
+    assert (cl.paginator.count, cl.paginator.capped) == (2, False)
