@@ -169,6 +169,12 @@ def _contains_pg(term: str) -> Q:
     return Q(GreaterThan(StrIndex(Upper("content"), needle), 0)) | Q(GreaterThan(StrIndex(Upper("address"), needle), 0))
 
 
+#: The index is asked about the term's first characters only: any row that contains
+#: the term contains them, the recheck has the whole term, and a pasted page of text
+#: does not become a query of thousands of index keys.
+INDEX_PREFIX = 32
+
+
 def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -178,8 +184,8 @@ def keyword_filter(queryset, term: str):
     contains = Q(address__icontains=term) | Q(content__icontains=term)
     vendor = connections[queryset.db].vendor
     if vendor == "postgresql" and len(term) >= 2:
-        return queryset.filter(_contains_pg(term), _HasBigrams(term))
+        return queryset.filter(_contains_pg(term), _HasBigrams(term[:INDEX_PREFIX]))
     if vendor == "sqlite" and len(term) >= 3:
-        hits = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [_fts_phrase(term)])
+        hits = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [_fts_phrase(term[:INDEX_PREFIX])])
         return queryset.filter(Q(pk__in=hits), contains)
     return queryset.filter(contains)

@@ -203,3 +203,12 @@ def test_a_keyword_search_counts_to_a_lower_cap_and_says_so(client, city, street
     assert (cl.paginator.count, cl.paginator.capped) == (3, False)
     cl = client.get(CHANGELIST, {"q": "西大街", "state": "all"}).context_data["cl"]
     assert (cl.paginator.count, cl.paginator.capped) == (2, False)
+
+
+def test_a_long_term_asks_the_index_about_its_start_and_rechecks_the_whole(rows):
+    start = "东关大街" * 10  # 40 characters: longer than the index is asked about
+    Ticket.objects.filter(pk=rows[0]).update(content=start + "1号院暖气不热")
+    Ticket.objects.filter(pk=rows[1]).update(content=start + "2号院暖气不热")
+    assert _found(start + "1号院") == {rows[0]}
+    assert _found(start) == {rows[0], rows[1]}
+    assert _found("长" * 10_000) == set()
