@@ -6,7 +6,7 @@ from departments.models import Department
 
 from .. import clock
 from ..models import Callback, Category, Channel, Nature, Ticket, TicketState, Urgency, overdue_any_clock_q
-from ..selectors.tickets import in_category, led_within
+from ..selectors.tickets import in_category, led_within, ticket_search
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -44,6 +44,9 @@ class TicketFilter(StrictFilterSet):
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     external_id = django_filters.CharFilter()
     overdue = django_filters.BooleanFilter(method="filter_overdue", help_text=_("仍在办且已超期"))
+    q = django_filters.CharFilter(
+        method="filter_q", help_text=_("工单编号、来电号码（全号或后四位）、或地址、诉求内容中的文字")
+    )
 
     class Meta:
         model = Ticket
@@ -58,6 +61,9 @@ class TicketFilter(StrictFilterSet):
     def filter_department(self, queryset, name, value):
         unit = Department.objects.filter(pk=value).first()
         return queryset.none() if unit is None else led_within(queryset, unit)
+
+    def filter_q(self, queryset, name, value):
+        return ticket_search(queryset, value)
 
     def filter_overdue(self, queryset, name, value):
         late = overdue_any_clock_q(clock.now())

@@ -21,6 +21,7 @@ from .. import clock
 from ..models import Category, Colour, Ticket, TicketState
 from .queues import WORKLIST_ORDERING, queue_context, queue_filter, queue_get
 from .scope import ticket_list, user_unit_ids
+from .search import keyword_filter
 
 #: ``state`` values besides the states themselves.
 STATE_OPEN = "open"
@@ -85,7 +86,7 @@ def ticket_search(queryset, raw: str):
         return queryset.filter(Q(number__startswith=f"{term.value}-") | Q(citizen_phone=term.value))
     if term.kind == "phone":
         return queryset.filter(citizen_phone=term.value)
-    return queryset.filter(Q(address__icontains=term.value) | Q(content__icontains=term.value))
+    return keyword_filter(queryset, term.value)
 
 
 def state_default(params) -> str:
