@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if write_baseline and check:
             raise CommandError("--write-baseline and --check do not go together")
         if (write_baseline or check) and runs < 2:
-            # A row's statements are its last run's: with one run, caches are cold.
+            # A row's statements are its runs' fewest: with one run, caches are cold.
             raise CommandError("--write-baseline and --check need --runs 2 or more (statements of a warm run)")
         baseline = None
         if check:
