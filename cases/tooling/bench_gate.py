@@ -24,14 +24,15 @@ CPU_FLOOR_MS = 1.0
 
 def summary(rows, *, tickets: int, backend: str) -> dict:
     """The baseline form of a run: ``rows`` are bench ``Row``s (or anything with
-    ``key``, ``queries`` and ``cpu_median_ms``); rows without a CPU figure are left out."""
+    ``key``, ``queries``, ``cpu_median_ms`` and ``gated``); rows without a CPU
+    figure, or whose work depends on the clock (``gated`` false), are left out."""
     return {
         "tickets": tickets,
         "backend": backend,
         "rows": {
             row.key: {"statements": row.queries, "cpu_median_ms": round(row.cpu_median_ms, 3)}
             for row in rows
-            if row.cpu_median_ms is not None
+            if row.cpu_median_ms is not None and row.gated
         },
     }
 

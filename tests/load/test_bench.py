@@ -62,10 +62,11 @@ def test_another_database_or_size_fails():
     ]
 
 
-def test_summary_keeps_rows_with_a_cpu_figure_and_operations_come_from_keys():
+def test_summary_keeps_gated_rows_with_a_cpu_figure_and_operations_come_from_keys():
     rows = [
-        SimpleNamespace(key="transition.sign", queries=6, cpu_median_ms=4.04449),
-        SimpleNamespace(key="memory", queries=0, cpu_median_ms=None),
+        SimpleNamespace(key="transition.sign", queries=6, cpu_median_ms=4.04449, gated=True),
+        SimpleNamespace(key="memory", queries=0, cpu_median_ms=None, gated=True),
+        SimpleNamespace(key="scan.beat", queries=23, cpu_median_ms=30.0, gated=False),
     ]
     result = summary(rows, tickets=5, backend="sqlite")
     assert result == {
