@@ -1,0 +1,118 @@
+"""The bench and its CI gate: the gate's rules on synthetic rows (no database),
+and the command itself on a tiny generated city, its columns and its --check."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from cases.tooling.bench import HEADER
+from cases.tooling.bench_gate import gate, operations, summary
+
+
+def _run(backend="postgresql", tickets=20_000, **rows):
+    return {
+        "backend": backend,
+        "tickets": tickets,
+        "rows": {key: {"statements": s, "cpu_median_ms": cpu} for key, (s, cpu) in rows.items()},
+    }
+
+
+BASE = _run(change=(12, 40.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
+
+
+def test_the_same_or_better_passes():
+    assert gate(BASE, BASE) == []
+    better = _run(change=(11, 30.0), **{"transition.sign": (5, 8.0), "scan.quiet": (3, 0.1)})
+    assert gate(BASE, better) == []  # fewer statements; CPU exactly twice is not "more than doubles"
+
+
+def test_one_more_statement_fails_naming_the_row():
+    worse = _run(change=(13, 40.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
+    assert gate(BASE, worse) == ["change: statements went up from 12 to 13"]
+
+
+def test_cpu_more_than_doubled_fails():
+    worse = _run(change=(12, 80.1), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
+    (failure,) = gate(BASE, worse)
+    assert failure.startswith("change: CPU median 80.1 ms is more than 2× the baseline's 40.0 ms")
+
+
+def test_tiny_rows_count_from_the_floor():
+    # 0.2 ms → 1.9 ms is nine times, but under twice the 1 ms floor: no flapping.
+    noisy = _run(change=(12, 40.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 1.9)})
+    assert gate(BASE, noisy) == []
+    slow = _run(change=(12, 40.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 2.1)})
+    assert [f.split(":")[0] for f in gate(BASE, slow)] == ["scan.quiet"]
+
+
+def test_a_missing_row_fails_and_a_new_one_does_not():
+    fewer = _run(change=(12, 40.0), **{"scan.quiet": (3, 0.2), "search.rare": (16, 30.0)})
+    assert gate(BASE, fewer) == ["transition.sign: in the baseline but not in this run"]
+
+
+def test_another_database_or_size_fails():
+    failures = gate(BASE, {**BASE, "backend": "sqlite", "tickets": 600})
+    assert failures == [
+        "backend: the baseline was recorded with 'postgresql', this run has 'sqlite'",
+        "tickets: the baseline was recorded with 20000, this run has 600",
+    ]
+
+
+def test_summary_keeps_gated_rows_with_a_cpu_figure_and_operations_come_from_keys():
+    rows = [
+        SimpleNamespace(key="transition.sign", queries=6, cpu_median_ms=4.04449, gated=True),
+        SimpleNamespace(key="memory", queries=0, cpu_median_ms=None, gated=True),
+        SimpleNamespace(key="scan.beat", queries=23, cpu_median_ms=30.0, gated=False),
+    ]
+    result = summary(rows, tickets=5, backend="sqlite")
+    assert result == {
+        "tickets": 5,
+        "backend": "sqlite",
+        "rows": {"transition.sign": {"statements": 6, "cpu_median_ms": 4.044}},
+    }
+    assert operations(BASE) == {"change", "transition", "scan"}
+
+
+def test_check_needs_a_readable_baseline_and_a_warm_run(tmp_path):
+    with pytest.raises(CommandError, match="cannot read the baseline"):
+        call_command("bench", check=str(tmp_path / "missing.json"))
+    with pytest.raises(CommandError, match="--runs 2 or more"):
+        call_command("bench", runs=1, check=str(tmp_path / "missing.json"))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_command_prints_cpu_and_statements_and_gates(tmp_path, capsys):
+    call_command("generate_load", tickets=200, years=0.1, open_share=0.5, no_progress=True)
+    capsys.readouterr()
+    baseline = tmp_path / "baseline.json"
+    call_command("bench", runs=2, only=["transition", "search"], write_baseline=str(baseline))
+    out = capsys.readouterr().out
+    assert "  " + " | ".join(HEADER) in out
+    assert {"wall median ms", "CPU median ms", "CPU p95 ms", "statements"} <= set(HEADER)
+    keys = ["transition.dispatch", "transition.sign", "transition.contact", "transition.reply"]
+    keys += ["transition.approve", "search.common", "search.rare"]
+    lines = {line.split(" | ")[0].strip(): line.split(" | ") for line in out.splitlines() if " | " in line}
+    for key in keys:
+        cells = lines[key]
+        assert len(cells) == len(HEADER)
+        assert float(cells[HEADER.index("CPU median ms")]) > 0
+        assert int(cells[HEADER.index("statements")]) > 0
+    recorded = json.loads(baseline.read_text())
+    assert recorded["tickets"] == 200 and recorded["backend"] == connection.vendor
+    assert sorted(recorded["rows"]) == sorted(keys)
+
+    # --check runs the baseline's operations: generous CPU passes, one statement fewer fails
+    for row in recorded["rows"].values():
+        row["cpu_median_ms"] = 1e6
+    baseline.write_text(json.dumps(recorded))
+    call_command("bench", runs=2, check=str(baseline))
+    assert "bench gate passed" in capsys.readouterr().out
+    recorded["rows"]["search.rare"]["statements"] -= 1
+    baseline.write_text(json.dumps(recorded))
+    with pytest.raises(CommandError, match="bench gate failed"):
+        call_command("bench", runs=2, check=str(baseline))
+    assert "search.rare: statements went up" in capsys.readouterr().err
