@@ -48,6 +48,7 @@ from ..attachments import (
     pending_token_ok,
 )
 from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
+from ..labels import choice_label
 from ..ledger import ledger_header, ledger_rows
 from ..models import (
     Attachment,
@@ -381,7 +382,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("状态"), ordering="state")
     def state_badge(self, obj):
-        return format_html('<span class="state state-{}">{}</span>', obj.state, obj.get_state_display())
+        return format_html('<span class="state state-{}">{}</span>', obj.state, choice_label(obj, "state"))
 
     @admin.display(description=_("时限"), ordering="next_due_at")
     def deadline(self, obj):
@@ -408,7 +409,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             '<span style="color:{};font-weight:{}">{}</span>',
             URGENCY_STYLE[obj.urgency],
             "600" if obj.urgency != Urgency.NORMAL else "400",
-            obj.get_urgency_display(),
+            choice_label(obj, "urgency"),
         )
 
     @admin.action(description=_("签收所选工单"), permissions=["sign"])
@@ -893,7 +894,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                         "id": d.ticket.pk,
                         "number": d.ticket.number,
                         "received_at": timezone.localtime(d.ticket.received_at).strftime("%m-%d %H:%M"),
-                        "state": d.ticket.get_state_display(),
+                        "state": choice_label(d.ticket, "state"),
                         "category": d.ticket.category.name,
                         "content": d.ticket.content[:80],
                         "reason": d.reason_label,
