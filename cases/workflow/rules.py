@@ -454,16 +454,22 @@ PRECONDITIONS = {
 }
 
 
-def allowed_actions(ticket: Ticket, actor) -> list[str]:
+def allowed_actions(ticket: Ticket, actor, *, applications=None, cohandlings=None) -> list[str]:
     """The transitions ``actor`` may start on ``ticket`` now (for action buttons).
     Refusals that depend on the input (a late extension, a missing reason) are
-    left to the transition itself."""
+    left to the transition itself. ``applications`` and ``cohandlings``: the
+    ticket's rows when the caller has read them already (the ticket page)."""
     kinds = []
     # Read the pending applications and co-handlings once for all the checks below.
-    ticket._pending_application_kinds = set(
-        ticket.applications.filter(status=TicketApplication.Status.PENDING).values_list("kind", flat=True)
-    )
-    ticket._cohandling_rows = list(ticket.cohandlings.values_list("department_id", "status"))
+    if applications is None:
+        pending = ticket.applications.filter(status=TicketApplication.Status.PENDING).values_list("kind", flat=True)
+    else:
+        pending = [a.kind for a in applications if a.status == TicketApplication.Status.PENDING]
+    ticket._pending_application_kinds = set(pending)
+    if cohandlings is None:
+        ticket._cohandling_rows = list(ticket.cohandlings.values_list("department_id", "status"))
+    else:
+        ticket._cohandling_rows = [(row.department_id, row.status) for row in cohandlings]
     try:
         for kind in TRANSITIONS:
             if not VERBS[kind].actionable:
