@@ -297,6 +297,8 @@ def _holds(actor, ticket: Ticket) -> bool:
 
 def chain_senders(ticket: Ticket) -> set[int]:
     """The units that passed the ticket down its open chain (the lead first)."""
+    if getattr(ticket, "has_chain", None) is False:  # read with the ticket (chain.chain_is_open)
+        return set()
     return set(
         DispatchHop.objects.filter(ticket_id=ticket.pk, ended_at__isnull=True).values_list(
             "from_department_id", flat=True
@@ -445,7 +447,10 @@ PRECONDITIONS = {
     Kind.HEAD_SIGNED: lambda t, actor: t.signoff_pending and not ticket_is_down_the_chain(t),
     Kind.HEAD_RETURNED: lambda t, actor: t.signoff_pending,
     Kind.SIGNOFF_REQUIRED: lambda t, actor: not t.head_signoff_required,
-    Kind.URGE_ACKNOWLEDGED: lambda t, actor: t.urges.filter(acknowledged_at__isnull=True).exists(),
+    Kind.URGE_ACKNOWLEDGED: lambda t, actor: (
+        # has_urges: read with the ticket by the ticket page (no urge at all: none open)
+        getattr(t, "has_urges", True) and t.urges.filter(acknowledged_at__isnull=True).exists()
+    ),
     Kind.REOPEN_OVERRULED: lambda t, actor: t.reopen_count > 0,
     Kind.COHANDLER_SIGNED: _has_cohandling(CoHandling.Status.PENDING),
     Kind.COHANDLER_REPLIED: _has_cohandling(CoHandling.Status.SIGNED),

@@ -155,7 +155,9 @@ def test_the_ticket_page_reads_the_ticket_once_in_a_few_statements(client, city,
     client.force_login(city.handler)  # the street: its scope costs two statements more
     sqls = statements(client, url)
     assert len(ticket_reads(sqls, t)) == 1
-    assert len(sqls) <= 14, "\n".join(sqls)
+    assert len(sqls) <= 12, "\n".join(sqls)
+    # no chain and no urge (read with the ticket): the street's verbs ask nothing more
+    assert not [sql for sql in sqls if re.search(r'FROM "cases_(dispatchhop|urge)" WHERE', sql)]
 
 
 def test_the_ticket_page_costs_the_same_with_a_longer_timeline_and_one_statement_per_panel(client, city, clock):
