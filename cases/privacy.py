@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -54,12 +55,26 @@ ERR_REASON = _("请填写查看事由（如：回电核实诉求、上门处置�
 ERR_CONFIDENTIAL = _("这是保密举报件，诉求人信息对承办单位不予显示。")
 
 
+def _reveals(user, ticket):
+    """``user``'s reveals of ``ticket`` (a ticket or an ``OuterRef``) still in force."""
+    since = timezone.now() - timedelta(minutes=settings.HOTLINE_REVEAL_MINUTES)
+    return PersonalDataAccess.objects.filter(ticket=ticket, user=user, created_at__gte=since)
+
+
+def revealed_for(user) -> Exists:
+    """For a ticket queryset's ``annotate(citizen_revealed=…)``: has ``user`` a
+    reveal in force? ``is_revealed`` then reads the flag instead of asking again."""
+    return Exists(_reveals(user, OuterRef("pk")))
+
+
 def is_revealed(user, ticket) -> bool:
     """Did ``user`` reveal this ticket's citizen in the last ``HOTLINE_REVEAL_MINUTES``?"""
     if citizen_hidden_from(user, ticket):
         return False
-    since = timezone.now() - timedelta(minutes=settings.HOTLINE_REVEAL_MINUTES)
-    return PersonalDataAccess.objects.filter(ticket=ticket, user=user, created_at__gte=since).exists()
+    known = getattr(ticket, "citizen_revealed", None)
+    if known is not None:
+        return known
+    return _reveals(user, ticket).exists()
 
 
 def citizen_reveal(*, user, ticket, reason: str):

@@ -23,6 +23,7 @@ from ..callbacks import (
     callback_unreachable,
 )
 from ..cluster_actions import cluster_escalate, cluster_may_act, cluster_merge
+from ..labels import choice_label
 from ..models import Callback, Cluster, Ticket
 from ..privacy import citizen_hidden_from, is_revealed, mask_name, mask_phone, showing_citizen, shown_text
 from ..selectors.scope import (
@@ -223,7 +224,7 @@ class CallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def result(self, obj):
         if obj.status != Callback.Status.DONE:
             return "—"
-        text = f"{obj.get_solved_display()} / {obj.get_satisfaction_display()}"
+        text = f"{choice_label(obj, 'solved')} / {choice_label(obj, 'satisfaction')}"
         if obj.overruled_at:
             text += gettext("（已复核）")
         elif obj.reopened:

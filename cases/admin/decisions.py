@@ -10,6 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from .. import clock, workflow
+from ..labels import choice_label
 from ..models import Attachment, ReplyTemplate, Ticket, TicketApplication, TicketEvent
 from ..privacy import citizen_view, showing_citizen, shown_name, shown_phone
 
@@ -113,7 +114,7 @@ def review_context(ticket: Ticket) -> dict:
     ]
     return {
         "reply": reply,
-        "result": ticket.get_reply_result_display(),
+        "result": choice_label(ticket, "reply_result"),
         "text": ticket.reply_text,
         "reason": ticket.reply_reason,
         "replied_at": ticket.replied_at,

@@ -136,6 +136,8 @@ class CategoryTreeFilter(DropdownFilter):
         return _indented(Category.objects.filter(is_active=True).only("pk", "name", "depth", "path"))
 
     def queryset(self, request, queryset):
+        if self.value() is None:  # not filtered: no look-up of a node
+            return queryset
         return lists.filter_category(queryset, self.value())
 
 
@@ -149,6 +151,8 @@ class DepartmentTreeFilter(DropdownFilter):
         return _indented(lists.units_for(request.user))
 
     def queryset(self, request, queryset):
+        if self.value() is None:  # not filtered: no look-up of a node
+            return queryset
         return lists.filter_unit(queryset, self.value(), request.user)
 
 
@@ -162,6 +166,8 @@ class TerritoryFilter(DropdownFilter):
         return _indented(Department.objects.filter(kind__in=lists.TERRITORY_KINDS).only("pk", "name", "depth", "path"))
 
     def queryset(self, request, queryset):
+        if self.value() is None:  # not filtered: no look-up of a node
+            return queryset
         return lists.filter_territory(queryset, self.value())
 
 
@@ -173,9 +179,12 @@ class CentreFilter(DropdownFilter):
     parameter_name = "centre"
 
     def lookups(self, request, model_admin):
-        if not is_citywide(request.user) or not subcentres().exists():
+        if not is_citywide(request.user):
             return []
-        return [(lists.CENTRE_CITY, _("市热线中心")), *[(str(u.pk), u.name) for u in subcentres()]]
+        centres = list(subcentres())
+        if not centres:
+            return []
+        return [(lists.CENTRE_CITY, _("市热线中心")), *[(str(u.pk), u.name) for u in centres]]
 
     def queryset(self, request, queryset):
         return lists.filter_centre(queryset, self.value())

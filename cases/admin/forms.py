@@ -18,6 +18,7 @@ from departments.selectors import Territory, duty_suggest, person_name
 
 from .. import workflow
 from ..callbacks import callback_overrule
+from ..labels import choice_label
 from ..models import (
     Attachment,
     Callback,
@@ -730,7 +731,7 @@ class UrgeAcknowledgeForm(ActionForm):
         super().__init__(*args, **kwargs)
         self.open_urges = {u.pk: u for u in self.ticket.urges.filter(acknowledged_at__isnull=True)}
         self.fields["urge"].choices = [
-            (u.pk, f"{u.number or u.get_kind_display()} · {u.content[:40]}") for u in self.open_urges.values()
+            (u.pk, f"{u.number or choice_label(u, 'kind')} · {u.content[:40]}") for u in self.open_urges.values()
         ]
 
     def perform(self):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from config.admin_site import ReadOnlyAdminMixin
 from departments.models import Department
 
+from ..labels import choice_label
 from ..models import Notification, NotificationPreference, Ticket, Urge
 from ..notifications.inbox import inbox_body, inbox_list, notifications_mark_read
 from ..selectors.scope import notification_scope, ticket_scope, urge_scope
@@ -177,7 +178,7 @@ class UrgeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("文号/方式"))
     def number_or_kind(self, obj):
-        return obj.number or obj.get_kind_display()
+        return obj.number or choice_label(obj, "kind")
 
     @admin.display(description=_("工单"), ordering="ticket__number")
     def ticket_link(self, obj):

@@ -15,6 +15,7 @@ from departments.models import Department
 from .. import workflow
 from ..deadlines.calendar import parse_segments
 from ..deadlines.policy import ticket_policy_explain
+from ..labels import choice_label
 from ..models import Category, Clock, DeadlinePolicy, Holiday, KnowledgeArticle, Ticket, TimeUnit, WorkingCalendar
 from ..resources import CategoryResource, HolidayResource, KnowledgeArticleResource
 from ..selectors.scope import ticket_scope
@@ -161,7 +162,7 @@ def _policy_reason(row, ticket, unit) -> str:
         return str(_("没有启用的规则设置此时限，使用系统默认值"))
     parts = []
     if row.urgency:
-        parts.append(_("紧急程度为“%(v)s”") % {"v": row.get_urgency_display()})
+        parts.append(_("紧急程度为“%(v)s”") % {"v": choice_label(row, "urgency")})
     if row.department_id is not None:
         own = unit is not None and row.department_id == unit.pk
         parts.append(
@@ -170,7 +171,7 @@ def _policy_reason(row, ticket, unit) -> str:
     if row.category_id is not None:
         parts.append(_("分类“%(v)s”及其下级") % {"v": row.category.name})
     if row.nature:
-        parts.append(_("诉求性质为“%(v)s”") % {"v": row.get_nature_display()})
+        parts.append(_("诉求性质为“%(v)s”") % {"v": choice_label(row, "nature")})
     if not parts:
         parts.append(_("通用规则"))
     return "；".join(str(p) for p in parts)

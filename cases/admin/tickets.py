@@ -9,10 +9,13 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import (
     FileResponse,
     Http404,
@@ -33,7 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from departments.models import Grid
+from departments.models import Department, Grid
 from departments.selectors import Territory, person_name, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
 
@@ -48,6 +51,7 @@ from ..attachments import (
     pending_token_ok,
 )
 from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
+from ..labels import choice_label
 from ..ledger import ledger_header, ledger_rows
 from ..models import (
     Attachment,
@@ -66,24 +70,24 @@ from ..privacy import (
     citizen_view,
     mask_name,
     mask_phone,
+    revealed_for,
     showing_citizen,
     shown,
     shown_name,
     shown_phone,
-    shown_text,
 )
 from ..public import public_summary_scrub
 from ..selectors.queues import queue_get
 from ..selectors.scope import ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, search_term, ticket_search
-from ..workflow.chain import ticket_chain
-from ..workflow.events import event_detail
+from ..workflow.chain import chain_is_open, ticket_chain
 from ..workflow.registry import VERBS
 from . import filters
 from .decisions import decision_context, review_context
 from .forms import ACTION_FORMS, IntakeForm, pk_or_none
 from .queue_flow import carried_filters, list_url, next_in_list, with_filters
 from .suggestions import dispatch_suggestion, intake_suggestion_payload
+from .timeline import timeline_rows
 
 Kind = TicketEvent.Kind
 #: The verbs of 签收: a lead unit's sign and a co-handling unit's; neither needs a note.
@@ -129,6 +133,9 @@ def humanize_delta(delta: timedelta) -> str:
     return (gettext("剩%(t)s") if delta.total_seconds() >= 0 else gettext("超%(t)s")) % {"t": text}
 
 
+#: Django's own text for a row's checkbox (its catalogue translates it; not ours to collect).
+_DJANGO_ROW_LABEL = "Select this object for an action - {}"
+
 ON_TIME_BADGE = {True: (Colour.GREEN, _("按时签收")), False: (Colour.RED, _("超时签收"))}
 
 
@@ -172,6 +179,63 @@ def deadline_badge(colour: str, due, now=None, clock_name: str = "") -> str:
         format_html('<span class="clock-name">{}</span> ', Clock(clock_name).label) if clock_name else "",
         humanize_delta(due - now),
     )
+
+
+#: The ticket page's panels: the reverse relation and its order (each model's own
+#: ``Meta.ordering`` where the page showed that, the callbacks newest first).
+_PANELS = {
+    "applications": ("-requested_at",),
+    "cohandlings": (),
+    "attachments": (),
+    "merged_tickets": (),
+    "callbacks": ("-closed_at",),
+    "urges": (),
+}
+
+
+def _exists_rows(name):
+    relation = Ticket._meta.get_field(name)
+    return Exists(relation.related_model.objects.filter(**{relation.field.name: OuterRef("pk")}))
+
+
+#: ``has_<panel>``: whether the panel has rows, read with the ticket.
+_PANEL_FLAGS = {f"has_{name}": _exists_rows(name) for name in _PANELS}
+
+#: The foreign keys to units and to people that the ticket page shows, per model.
+_TICKET_UNITS = ("community", "street", "district", "lead_department", "assignee_department", "centre")
+_TICKET_PEOPLE = ("handler", "created_by", "escalated_to", "assignee_worker")
+_PANEL_UNITS = {"applications": ("department",), "cohandlings": ("department",), "urges": ("department",)}
+_PANEL_PEOPLE = {
+    "applications": ("requested_by", "decided_by"),
+    "cohandlings": ("signed_by", "replied_by"),
+    "urges": ("issued_by", "acknowledged_by"),
+    "callbacks": ("agent",),
+    "attachments": ("uploaded_by",),
+}
+
+
+def _units_and_people(ticket, events, panels) -> None:
+    """Every unit and person the page shows — the ticket's, its grid's community,
+    the timeline's actors, the panels' — in two queries (``in_bulk``), set on the
+    objects as if each had been read through its foreign key."""
+    wanted = [(ticket, _TICKET_UNITS, _TICKET_PEOPLE)]
+    if ticket.grid_id:
+        wanted.append((ticket.grid, ("community",), ()))
+    wanted += [(event, ("actor_department",), ("actor",)) for event in events]
+    for name, rows in panels.items():
+        wanted += [(row, _PANEL_UNITS.get(name, ()), _PANEL_PEOPLE.get(name, ())) for row in rows]
+    unit_ids, person_ids = set(), set()
+    for obj, units, people in wanted:
+        unit_ids.update(getattr(obj, f"{name}_id") for name in units)
+        person_ids.update(getattr(obj, f"{name}_id") for name in people)
+    unit_ids.discard(None)
+    person_ids.discard(None)
+    found_units = Department.objects.in_bulk(unit_ids) if unit_ids else {}
+    found_people = get_user_model().objects.in_bulk(person_ids) if person_ids else {}
+    for obj, units, people in wanted:
+        for names, found in ((units, found_units), (people, found_people)):
+            for name in names:
+                obj._meta.get_field(name).set_cached_value(obj, found.get(getattr(obj, f"{name}_id")))
 
 
 class TicketAdmin(SimpleHistoryAdmin):
@@ -370,6 +434,16 @@ class TicketAdmin(SimpleHistoryAdmin):
             columns.insert(1, sign_button)  # next to the number: in reach whatever the width
         return columns
 
+    def action_checkbox(self, obj):
+        """Django's row checkbox, the same HTML, without a widget render per row."""
+        label = format_html(gettext(_DJANGO_ROW_LABEL), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            label,
+        )
+
     @admin.display(description=_("工单编号"), ordering="number")
     def number_link(self, obj, listing=None):
         url = with_filters(reverse("admin:cases_ticket_change", args=[obj.pk]), listing)
@@ -392,7 +466,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("状态"), ordering="state")
     def state_badge(self, obj):
-        return format_html('<span class="state state-{}">{}</span>', obj.state, obj.get_state_display())
+        return format_html('<span class="state state-{}">{}</span>', obj.state, choice_label(obj, "state"))
 
     @admin.display(description=_("时限"), ordering="next_due_at")
     def deadline(self, obj):
@@ -419,7 +493,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             '<span style="color:{};font-weight:{}">{}</span>',
             URGENCY_STYLE[obj.urgency],
             "600" if obj.urgency != Urgency.NORMAL else "400",
-            obj.get_urgency_display(),
+            choice_label(obj, "urgency"),
         )
 
     @admin.action(description=_("签收所选工单"), permissions=["sign"])
@@ -526,7 +600,8 @@ class TicketAdmin(SimpleHistoryAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        ticket = self._scoped_or_404(request, object_id)
+        ticket = self._page_ticket(request, object_id)
+        request.hotline_page_ticket = ticket  # get_object hands the admin this one read
         view = citizen_view(request.user, ticket)
         with showing_citizen(view):
             context = {
@@ -537,6 +612,26 @@ class TicketAdmin(SimpleHistoryAdmin):
                 **(extra_context or {}),
             }
             return _rendered(super().change_view(request, object_id, form_url, extra_context=context))
+
+    def _page_ticket(self, request, object_id) -> Ticket:
+        """The ticket page's one read of the ticket, in the user's scope: with its
+        category, its grid, whether the user's reveal of the citizen is in force,
+        and whether each panel (chain, applications, co-handlers …) has rows at
+        all, so that an empty panel costs no query."""
+        try:
+            pk = int(unquote(str(object_id)))
+        except (TypeError, ValueError):
+            raise Http404 from None
+        ticket = (
+            self.get_queryset(request)
+            .select_related("category__parent__parent", "grid")
+            .annotate(citizen_revealed=revealed_for(request.user), has_chain=chain_is_open(), **_PANEL_FLAGS)
+            .filter(pk=pk)
+            .first()
+        )
+        if ticket is None or not self.has_view_permission(request, ticket):
+            raise Http404(gettext("工单不存在或不在您的查看范围内。"))
+        return ticket
 
     def history_view(self, request, object_id, extra_context=None):
         ticket = self._scoped_or_404(request, object_id)
@@ -593,20 +688,10 @@ class TicketAdmin(SimpleHistoryAdmin):
         return shown_phone(obj) or "—"
 
     def get_object(self, request, object_id, from_field=None):
-        # The page shows every unit and person the ticket points to: one query.
-        queryset = self.get_queryset(request).select_related(
-            "category__parent__parent",
-            "grid",
-            "community",
-            "street",
-            "district",
-            "lead_department",
-            "assignee_department",
-            "handler",
-            "created_by",
-            "escalated_to",
-            "centre",
-        )
+        ticket = getattr(request, "hotline_page_ticket", None)
+        if ticket is not None and from_field is None and str(ticket.pk) == str(object_id):
+            return ticket  # the ticket page read it already (_page_ticket)
+        queryset = self.get_queryset(request).select_related("category__parent__parent")
         field = Ticket._meta.pk if from_field is None else Ticket._meta.get_field(from_field)
         try:
             obj = queryset.get(**{field.name: field.to_python(object_id)})
@@ -616,7 +701,24 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def _workbench_context(self, request, ticket):
         now = clock.now()
-        allowed = set(workflow.allowed_actions(ticket, request.user))
+        events = list(ticket.events.order_by("-created_at", "-id"))
+        panels = {
+            name: list(getattr(ticket, name).order_by(*order) if order else getattr(ticket, name).all())
+            if getattr(ticket, f"has_{name}")
+            else []
+            for name, order in _PANELS.items()
+        }
+        _units_and_people(ticket, events, panels)
+        by_event = {}
+        for attachment in panels["attachments"]:
+            by_event.setdefault(attachment.event_id, []).append(attachment)
+        for event in events:
+            event.attachments_list = by_event.get(event.pk, ())
+        allowed = set(
+            workflow.allowed_actions(
+                ticket, request.user, applications=panels["applications"], cohandlings=panels["cohandlings"]
+            )
+        )
         listing = carried_filters(request)
         buttons = [
             {
@@ -632,14 +734,6 @@ class TicketAdmin(SimpleHistoryAdmin):
             for verb in VERBS.values()  # the registry's order is the buttons' order
             if verb.kind in allowed
         ]
-        events = list(
-            ticket.events.select_related("actor", "actor_department")
-            .prefetch_related("attachments")
-            .order_by("-created_at", "-id")
-        )
-        for event in events:
-            event.note_shown = shown_text(event.note, ticket)
-            event.detail = event_detail(event)
         clocks = []
         for name, label in Clock.choices:
             due = getattr(ticket, f"{name}_due_at")
@@ -653,15 +747,10 @@ class TicketAdmin(SimpleHistoryAdmin):
             "ticket": ticket,
             "queue_filters": listing,
             "action_buttons": buttons,
-            "timeline": events,
+            "timeline": timeline_rows(ticket, events),
             "clocks": clocks,
-            "chain": _chain_rows(ticket, now),
-            "cohandlings": ticket.cohandlings.select_related("department", "signed_by", "replied_by"),
-            "applications": ticket.applications.select_related("department", "requested_by", "decided_by"),
-            "attachments": ticket.attachments.select_related("uploaded_by"),
-            "merged_tickets": ticket.merged_tickets.all(),
-            "callbacks": ticket.callbacks.select_related("agent").order_by("-closed_at"),
-            "urges": ticket.urges.select_related("department", "issued_by", "acknowledged_by"),
+            "chain": _chain_rows(ticket, now) if ticket.has_chain else [],
+            **panels,
             "show_save": False,
             "review": review_context(ticket) if ticket.state == TicketState.REVIEWING else None,
         }
@@ -904,7 +993,7 @@ class TicketAdmin(SimpleHistoryAdmin):
                         "id": d.ticket.pk,
                         "number": d.ticket.number,
                         "received_at": timezone.localtime(d.ticket.received_at).strftime("%m-%d %H:%M"),
-                        "state": d.ticket.get_state_display(),
+                        "state": choice_label(d.ticket, "state"),
                         "category": d.ticket.category.name,
                         "content": d.ticket.content[:80],
                         "reason": d.reason_label,

@@ -8,18 +8,26 @@ where the previous one ended, at most the last one is unsigned, and the holder
 (``Ticket.assignee_department`` / ``assignee_worker``) is where the last one ends.
 """
 
+from django.db.models import Exists, OuterRef
+
 from ..models import DispatchHop, Ticket
 
 End = DispatchHop.End
 
 
+def _open(ticket_id):
+    """The hops of a ticket's open chain (``ticket_id`` may be an ``OuterRef``)."""
+    return DispatchHop.objects.filter(ticket_id=ticket_id, ended_at__isnull=True)
+
+
+def chain_is_open() -> Exists:
+    """For a ticket queryset's ``annotate``: has the ticket an open chain?"""
+    return Exists(_open(OuterRef("pk")))
+
+
 def hops_open(ticket: Ticket) -> list[DispatchHop]:
     """The open chain, from the lead unit down (locked with the ticket's row)."""
-    return list(
-        DispatchHop.objects.select_for_update()
-        .filter(ticket_id=ticket.pk, ended_at__isnull=True)
-        .order_by("sent_at", "pk")
-    )
+    return list(_open(ticket.pk).select_for_update().order_by("sent_at", "pk"))
 
 
 def hop_open(*, ticket: Ticket, actor, dispatch, to_department, to_worker=None, grid=None, sign=None, now):
@@ -73,7 +81,7 @@ def chain_leave(ticket: Ticket, *, now) -> list[int]:
 def ticket_chain(ticket: Ticket) -> list[DispatchHop]:
     """The hops of the ticket's current chain, for reading (the ticket page)."""
     return list(
-        DispatchHop.objects.filter(ticket_id=ticket.pk, ended_at__isnull=True)
+        _open(ticket.pk)
         .select_related("from_department", "to_department", "to_worker", "grid")
         .order_by("sent_at", "pk")
     )

@@ -297,6 +297,8 @@ def _holds(actor, ticket: Ticket) -> bool:
 
 def chain_senders(ticket: Ticket) -> set[int]:
     """The units that passed the ticket down its open chain (the lead first)."""
+    if getattr(ticket, "has_chain", None) is False:  # read with the ticket (chain.chain_is_open)
+        return set()
     return set(
         DispatchHop.objects.filter(ticket_id=ticket.pk, ended_at__isnull=True).values_list(
             "from_department_id", flat=True
@@ -445,7 +447,10 @@ PRECONDITIONS = {
     Kind.HEAD_SIGNED: lambda t, actor: t.signoff_pending and not ticket_is_down_the_chain(t),
     Kind.HEAD_RETURNED: lambda t, actor: t.signoff_pending,
     Kind.SIGNOFF_REQUIRED: lambda t, actor: not t.head_signoff_required,
-    Kind.URGE_ACKNOWLEDGED: lambda t, actor: t.urges.filter(acknowledged_at__isnull=True).exists(),
+    Kind.URGE_ACKNOWLEDGED: lambda t, actor: (
+        # has_urges: read with the ticket by the ticket page (no urge at all: none open)
+        getattr(t, "has_urges", True) and t.urges.filter(acknowledged_at__isnull=True).exists()
+    ),
     Kind.REOPEN_OVERRULED: lambda t, actor: t.reopen_count > 0,
     Kind.COHANDLER_SIGNED: _has_cohandling(CoHandling.Status.PENDING),
     Kind.COHANDLER_REPLIED: _has_cohandling(CoHandling.Status.SIGNED),
@@ -454,16 +459,22 @@ PRECONDITIONS = {
 }
 
 
-def allowed_actions(ticket: Ticket, actor) -> list[str]:
+def allowed_actions(ticket: Ticket, actor, *, applications=None, cohandlings=None) -> list[str]:
     """The transitions ``actor`` may start on ``ticket`` now (for action buttons).
     Refusals that depend on the input (a late extension, a missing reason) are
-    left to the transition itself."""
+    left to the transition itself. ``applications`` and ``cohandlings``: the
+    ticket's rows when the caller has read them already (the ticket page)."""
     kinds = []
     # Read the pending applications and co-handlings once for all the checks below.
-    ticket._pending_application_kinds = set(
-        ticket.applications.filter(status=TicketApplication.Status.PENDING).values_list("kind", flat=True)
-    )
-    ticket._cohandling_rows = list(ticket.cohandlings.values_list("department_id", "status"))
+    if applications is None:
+        pending = ticket.applications.filter(status=TicketApplication.Status.PENDING).values_list("kind", flat=True)
+    else:
+        pending = [a.kind for a in applications if a.status == TicketApplication.Status.PENDING]
+    ticket._pending_application_kinds = set(pending)
+    if cohandlings is None:
+        ticket._cohandling_rows = list(ticket.cohandlings.values_list("department_id", "status"))
+    else:
+        ticket._cohandling_rows = [(row.department_id, row.status) for row in cohandlings]
     try:
         for kind in TRANSITIONS:
             if not VERBS[kind].actionable:
