@@ -26,7 +26,6 @@ from ..callbacks import callback_batch, callback_record, callback_unreachable
 from ..clock import clock_at
 from ..cluster_actions import cluster_escalate
 from ..clusters import clusters_sweep
-from ..deadlines.calendar import calendar_invalidate
 from ..deadlines.scan import deadline_scan
 from ..models import (
     ApiKey,
@@ -45,6 +44,7 @@ from ..models import (
     Urgency,
     WorkingCalendar,
 )
+from ..reference import reference_changed
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
 
@@ -142,7 +142,7 @@ def build_calendars(c: City) -> None:
         nature="",
         defaults={"name": name, "sign_limit": amount, "sign_unit": unit},
     )
-    calendar_invalidate()  # the units' calendars changed by a bulk update, without signals
+    reference_changed()  # the units' calendars changed by a bulk update, without signals
 
 
 def build_categories() -> dict[str, Category]:
