@@ -159,3 +159,59 @@ def transaction_atomic():
     from django.db import transaction
 
     return transaction.atomic()
+
+
+# -- statements per verb -------------------------------------------------------------
+#
+# A transition: the locking read (with the dispatch and the existence flags), the
+# ticket's UPDATE, its history row and the event — plus the savepoint pair the
+# test's own transaction adds around the verb's atomic block: at most 6.
+
+
+def _warm(city):
+    """Load the reference data and the actors' profiles once (a process does so
+    at its first write after a change)."""
+    t = new_ticket(city)
+    t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.street)
+    t = workflow.ticket_sign(ticket=t, actor=city.handler)
+
+
+def test_each_main_path_verb_takes_at_most_six_statements(city, clock, settings, django_assert_max_num_queries):
+    settings.REFERENCE_RECHECK_SECONDS = 3600
+    _warm(city)
+    with django_assert_max_num_queries(6):
+        t = new_ticket(city)
+    with django_assert_max_num_queries(6):
+        t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.street)
+    with django_assert_max_num_queries(6):
+        t = workflow.ticket_sign(ticket=t, actor=city.handler)
+    with django_assert_max_num_queries(6):
+        t = workflow.ticket_contact(ticket=t, actor=city.handler, note="电话联系王女士，约定上门。")
+    with django_assert_max_num_queries(6):
+        t = workflow.ticket_reply(ticket=t, actor=city.handler, result="solved", text="已协调热力公司排气。")
+    with django_assert_max_num_queries(6):
+        t = workflow.ticket_approve(ticket=t, actor=city.dispatcher)
+    assert t.state == S.CLOSED
+
+
+def test_the_facts_still_name_the_dispatch(city, clock):
+    """The ids read with the lock are the ones the events record."""
+    t = new_ticket(city)
+    t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.street)
+    dispatch = t.events.get(kind="dispatched")
+    t = workflow.ticket_sign(ticket=t, actor=city.handler)
+    t = workflow.ticket_contact(ticket=t, actor=city.handler, note="电话联系王女士。")
+    t = workflow.ticket_reply(ticket=t, actor=city.handler, result="solved", text="已修好。")
+    t = workflow.ticket_approve(ticket=t, actor=city.dispatcher)
+    facts = dict(t.events.exclude(kind__in=["created", "dispatched", "replied"]).values_list("kind", "dispatch_id"))
+    assert facts == {"signed": dispatch.pk, "contacted": dispatch.pk, "approved": dispatch.pk}
+
+
+def test_a_redispatch_still_withdraws_cohandlers_and_cancels_applications(city, clock):
+    """The verbs skip these statements only when the lock's flags say there is
+    nothing to change."""
+    t = new_ticket(city)
+    t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.street, cohandlers=[city.bureau])
+    assert t.cohandlings.filter(status="pending").count() == 1
+    t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.street2)
+    assert not t.cohandlings.exclude(status="cancelled").exists()
