@@ -1,23 +1,40 @@
 import logging
 
+from celery.signals import task_prerun
+from django.core.signals import request_started
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from departments.models import Department
+from departments.models import Department, Grid
 
-from .deadlines.calendar import calendar_invalidate
 from .deadlines.retiming import retime_request
 from .deadlines.tasks import retime_deadlines
-from .models import DeadlinePolicy, Holiday, RetimeRun, WorkingCalendar
+from .models import Category, DeadlinePolicy, Holiday, RetimeRun, WorkingCalendar
+from .reference import reference_changed, reference_check_due
 
 logger = logging.getLogger(__name__)
+
+# A request or a task compares its process's reference data with the stamp.
+request_started.connect(reference_check_due, dispatch_uid="reference_check_due")
+task_prerun.connect(reference_check_due, dispatch_uid="reference_check_due_task", weak=False)
+
+_REFERENCE_MODELS = (Department, Grid, Category, DeadlinePolicy, WorkingCalendar, Holiday)
+
+
+def _reference_saved(sender, raw=False, **kwargs):
+    """Reference data changed: every process reloads its copy (``cases.reference``)."""
+    reference_changed()
+
+
+for _model in _REFERENCE_MODELS:
+    post_save.connect(_reference_saved, sender=_model, dispatch_uid=f"reference_saved_{_model._meta.label}")
+    post_delete.connect(_reference_saved, sender=_model, dispatch_uid=f"reference_deleted_{_model._meta.label}")
 
 
 @receiver(post_save, sender=Holiday)
 @receiver(post_delete, sender=Holiday)
-def refresh_calendar(sender, instance, **kwargs):
-    calendar_invalidate()
+def retime_after_holiday_change(sender, instance, **kwargs):
     day = instance.date
     transaction.on_commit(lambda: _retime_queue(reason=RetimeRun.Reason.HOLIDAY, day=day))
 
@@ -31,7 +48,6 @@ def retime_after_policy_change(sender, **kwargs):
 @receiver(post_save, sender=WorkingCalendar)
 @receiver(post_delete, sender=WorkingCalendar)
 def retime_after_calendar_change(sender, **kwargs):
-    calendar_invalidate()
     transaction.on_commit(lambda: _retime_queue(reason=RetimeRun.Reason.CALENDAR, day=None))
 
 
@@ -55,7 +71,6 @@ def retime_after_unit_calendar_change(sender, instance, created, raw=False, **kw
     before = getattr(instance, "_calendar_before", None)
     if raw or created or before is None or before == (instance.calendar_id, instance.parent_id):
         return
-    calendar_invalidate()
     if instance.calendar_id is None and before[0] is None and not WorkingCalendar.objects.exists():
         return  # a move between parents when no unit has a calendar of its own changes nothing
     transaction.on_commit(lambda: _retime_queue(reason=RetimeRun.Reason.CALENDAR, day=None))

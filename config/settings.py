@@ -296,8 +296,10 @@ FIRST_RECEIVER_DUTY = env_bool("HOTLINE_FIRST_RECEIVER_DUTY", True)
 # Reworks, or distinct lead units, from which a ticket counts as a problem ticket.
 PROBLEM_REWORK_THRESHOLD = env_int("HOTLINE_PROBLEM_REWORKS", 3)
 PROBLEM_UNITS_THRESHOLD = env_int("HOTLINE_PROBLEM_UNITS", 3)
-# How long a process trusts its in-memory copy of the holiday table.
-HOLIDAY_CACHE_SECONDS = env_int("HOTLINE_HOLIDAY_CACHE_SECONDS", 60)
+# How often a process compares its in-memory copy of the reference data (units,
+# grids, categories, policies, calendars, holidays) with the change stamp
+# (cases.reference). HOTLINE_HOLIDAY_CACHE_SECONDS is the variable's former name.
+REFERENCE_RECHECK_SECONDS = env_int("HOTLINE_REFERENCE_RECHECK_SECONDS", env_int("HOTLINE_HOLIDAY_CACHE_SECONDS", 10))
 # 受理登记: how far back the intake form looks for possible duplicates (same phone,
 # similar words, or the same category at the same compound or grid).
 INTAKE_DUPLICATE_WINDOW_DAYS = env_int("HOTLINE_DUPLICATE_WINDOW_DAYS", 7)

@@ -1,11 +1,13 @@
 """Reads over units, grids, staff and the duty list."""
 
 import math
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import Q
+
+from cases.reference import grids as reference_grids
+from cases.reference import reference
+from cases.reference import units as reference_units
 
 from .models import Department, DutyAssignment, Grid, StaffProfile, TerritorialLevel, split_keywords
 
@@ -37,7 +39,14 @@ def staff_profile(user) -> StaffProfile | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_hotline_profile"):
-        user._hotline_profile = StaffProfile.objects.select_related("department").filter(user_id=user.pk).first()
+        joined = getattr(type(user), "staff", None)  # the reverse one-to-one, maybe read with the user
+        if joined is not None and joined.is_cached(user):
+            profile = joined.related.get_cached_value(user)
+            if profile is not None and profile.department_id in reference_units():
+                StaffProfile.department.field.set_cached_value(profile, reference_units()[profile.department_id])
+        else:
+            profile = StaffProfile.objects.select_related("department").filter(user_id=user.pk).first()
+        user._hotline_profile = profile
     return user._hotline_profile
 
 
@@ -64,7 +73,7 @@ class Territory:
         grid = None
         if isinstance(node, Grid):
             grid, node = node, node.community
-        chain = node.territory_chain()
+        chain = _territory_chain(node)
         return cls(
             grid=grid,
             community=chain.get(Department.Kind.COMMUNITY),
@@ -94,54 +103,42 @@ class _Place:
     lng: float | None = None
 
 
-@dataclass
-class _TerritoryIndex:
-    places: list[_Place] = field(default_factory=list)
-    loaded_at: float = 0.0
-
-
-_index = _TerritoryIndex()
-_index_lock = threading.Lock()
-INDEX_TTL_SECONDS = 60
 #: A point further than this from every grid centre resolves to no grid.
 NEAREST_GRID_MAX_KM = 3.0
 
 
-def territory_index_invalidate() -> None:
-    _index.loaded_at = 0.0
-
-
 def _territory_places() -> list[_Place]:
-    with _index_lock:
-        if time.monotonic() - _index.loaded_at < INDEX_TTL_SECONDS and _index.loaded_at:
-            return _index.places
-        places = []
-        lineage_of = {}
-        departments = Department.objects.filter(
-            is_active=True, kind__in=[Department.Kind.DISTRICT, Department.Kind.STREET, Department.Kind.COMMUNITY]
-        ).only("pk", "kind", "name", "short_name", "address_keywords", "path")
-        for dept in departments:
-            lineage = tuple(("d", pk) for pk in dept.lineage_ids)
-            lineage_of[dept.pk] = lineage
-            words = [dept.name, dept.short_name, *split_keywords(dept.address_keywords)]
-            places.append(_Place(dept.kind, dept.pk, lineage, [w for w in words if len(w) >= 2]))
-        for grid in Grid.objects.filter(is_active=True).only(
-            "pk", "name", "community_id", "address_keywords", "latitude", "longitude"
-        ):
-            lineage = (*lineage_of.get(grid.community_id, ()), ("g", grid.pk))
-            places.append(
-                _Place(
-                    "grid",
-                    grid.pk,
-                    lineage,
-                    [w for w in split_keywords(grid.address_keywords) if len(w) >= 2],
-                    float(grid.latitude) if grid.latitude is not None else None,
-                    float(grid.longitude) if grid.longitude is not None else None,
-                )
+    """The keyword index of active districts, streets, communities and grids,
+    cached with the reference data (``cases.reference``)."""
+    return reference("territory_places", _territory_places_load)
+
+
+def _territory_places_load() -> list[_Place]:
+    places = []
+    lineage_of = {}
+    departments = Department.objects.filter(
+        is_active=True, kind__in=[Department.Kind.DISTRICT, Department.Kind.STREET, Department.Kind.COMMUNITY]
+    ).only("pk", "kind", "name", "short_name", "address_keywords", "path")
+    for dept in departments:
+        lineage = tuple(("d", pk) for pk in dept.lineage_ids)
+        lineage_of[dept.pk] = lineage
+        words = [dept.name, dept.short_name, *split_keywords(dept.address_keywords)]
+        places.append(_Place(dept.kind, dept.pk, lineage, [w for w in words if len(w) >= 2]))
+    for grid in Grid.objects.filter(is_active=True).only(
+        "pk", "name", "community_id", "address_keywords", "latitude", "longitude"
+    ):
+        lineage = (*lineage_of.get(grid.community_id, ()), ("g", grid.pk))
+        places.append(
+            _Place(
+                "grid",
+                grid.pk,
+                lineage,
+                [w for w in split_keywords(grid.address_keywords) if len(w) >= 2],
+                float(grid.latitude) if grid.latitude is not None else None,
+                float(grid.longitude) if grid.longitude is not None else None,
             )
-        _index.places = places
-        _index.loaded_at = time.monotonic()
-        return places
+        )
+    return places
 
 
 def _distance_km(lat1, lng1, lat2, lng2) -> float:
@@ -198,8 +195,21 @@ def territory_resolve(
 
 def _territory_of_place(place: _Place) -> Territory:
     if place.kind == "grid":
-        return Territory.of(Grid.objects.select_related("community").get(pk=place.pk))
-    return Territory.of(Department.objects.get(pk=place.pk))
+        grid = reference_grids().get(place.pk) or Grid.objects.get(pk=place.pk)
+        community = reference_units().get(grid.community_id) or Department.objects.get(pk=grid.community_id)
+        Grid.community.field.set_cached_value(grid, community)
+        return Territory.of(grid)
+    return Territory.of(reference_units().get(place.pk) or Department.objects.get(pk=place.pk))
+
+
+def _territory_chain(node: Department) -> dict[str, Department]:
+    """``Department.territory_chain`` from the cached units (the query if one is
+    missing: a unit created in another process since this one's last check)."""
+    units = reference_units()
+    chain = [units.get(pk) for pk in node.lineage_ids]
+    if None in chain:
+        return node.territory_chain()
+    return {d.kind: d for d in chain if d.is_territorial}
 
 
 # -- duty list ---------------------------------------------------------------------

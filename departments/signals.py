@@ -4,7 +4,6 @@ from django.dispatch import receiver
 
 from .models import StaffProfile
 from .roles import Role
-from .selectors import territory_index_invalidate
 
 
 @receiver(post_save, sender=StaffProfile)
@@ -16,9 +15,3 @@ def sync_role_group(sender, instance: StaffProfile, **kwargs):
         user.groups.remove(*stale)
     group, _ = Group.objects.get_or_create(name=instance.role)
     user.groups.add(group)
-
-
-@receiver(post_save, sender="departments.Department")
-@receiver(post_save, sender="departments.Grid")
-def refresh_territory_index(sender, **kwargs):
-    territory_index_invalidate()

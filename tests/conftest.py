@@ -12,12 +12,11 @@ from django.db import connection
 from django.utils import translation
 
 from cases import workflow
-from cases.deadlines.calendar import calendar_invalidate
 from cases.models import Channel, Nature, TicketState
+from cases.reference import reference_forget
 from config import health
 from departments.models import Department
 from departments.roles import Role
-from departments.selectors import territory_index_invalidate
 from tests.cases.factories import CategoryFactory
 from tests.departments.factories import DepartmentFactory, GridFactory, staff
 from tests.processes import Processes, process_env
@@ -44,11 +43,9 @@ def _fresh_caches(settings, tmp_path):
     settings.SUGGEST_DIR = tmp_path / "suggest"
     cache.clear()  # throttles and lookup counters start from zero
     health.forget()
-    calendar_invalidate()
-    territory_index_invalidate()
+    reference_forget()
     yield
-    calendar_invalidate()
-    territory_index_invalidate()
+    reference_forget()
     # A request in English leaves this thread's language active; the next test
     # starts in the default language again.
     translation.activate(settings.LANGUAGE_CODE)
@@ -146,7 +143,6 @@ def city(db):
     c.environment = CategoryFactory(name="环境保护", code="02")
     c.noise = CategoryFactory(name="噪声", code="0201", parent=c.environment)
     c.consult = CategoryFactory(name="政策咨询", code="03", default_nature=Nature.CONSULT)
-    territory_index_invalidate()
     return c
 
 
@@ -168,7 +164,6 @@ def add_subcentres(c):
     c.west_dispatcher = staff(Role.DISPATCHER, c.district_w, "west_dispatcher", last_name="宋", first_name="杰")
     c.west_supervisor = staff(Role.SUPERVISOR, c.district_w, "west_supervisor", last_name="谢", first_name="平")
     c.west_callback = staff(Role.CALLBACK, c.district_w, "west_callback", last_name="梁", first_name="霞")
-    territory_index_invalidate()
     return c
 
 

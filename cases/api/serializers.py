@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from departments.models import Department, Grid
 
+from .. import reference
 from ..attachments import MAX_FILES_PER_ACTION
 from ..models import (
     Callback,
@@ -138,7 +139,7 @@ class TicketDetailSerializer(TicketSerializer):
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, obj):
-        events = obj.events.order_by("created_at", "pk")
+        events = self.context.get("timeline") or obj.events.order_by("created_at", "pk")
         request = self.context.get("request")
         context = {**self.context, "steps_only": request is not None and request_key(request) is not None}
         return EventSerializer(events, many=True, context=context).data
@@ -151,13 +152,28 @@ class TicketDetailSerializer(TicketSerializer):
         return [VERBS[k].slug for k in allowed_actions(obj, request.user) if VERBS[k].slug]
 
 
+class ReferenceCodeField(serializers.SlugRelatedField):
+    """An active category or grid by its code, from the cached reference data
+    (``cases.reference``) instead of a query per request."""
+
+    def __init__(self, *, lookup, model, **kwargs):
+        self.lookup = lookup
+        super().__init__(slug_field="code", queryset=model.objects.filter(is_active=True), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        found = self.lookup(data)
+        if found is None or not found.is_active:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return found
+
+
 class TicketCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         choices=Channel.choices, required=False, help_text=_("仅工作人员可指定；接口密钥使用其自身渠道。")
     )
-    category = serializers.SlugRelatedField(
-        slug_field="code", queryset=Category.objects.filter(is_active=True), help_text=_("诉求分类编码")
-    )
+    category = ReferenceCodeField(lookup=reference.category_by_code, model=Category, help_text=_("诉求分类编码"))
     content = serializers.CharField(max_length=5000, trim_whitespace=True)
     nature = serializers.ChoiceField(choices=Nature.choices, required=False)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
@@ -168,9 +184,7 @@ class TicketCreateSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
     latitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False)
-    grid = serializers.SlugRelatedField(
-        slug_field="code", queryset=Grid.objects.filter(is_active=True), required=False, help_text=_("网格编码")
-    )
+    grid = ReferenceCodeField(lookup=reference.grid_by_code, model=Grid, required=False, help_text=_("网格编码"))
     external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     attachments = serializers.ListField(
         child=serializers.FileField(), required=False, max_length=MAX_FILES_PER_ACTION, write_only=True

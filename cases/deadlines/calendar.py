@@ -23,10 +23,8 @@ hours count wall-clock time (urgent tickets do not wait for Monday).
 import functools
 import itertools
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from time import monotonic
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -39,6 +37,7 @@ from departments.models import Department
 
 from .. import clock
 from ..models import Holiday, TimeUnit, WorkingCalendar
+from ..reference import reference
 
 logger = logging.getLogger(__name__)
 
@@ -263,8 +262,6 @@ def statutory_holidays(year: int, language: str = "zh_CN") -> dict[date, str]:
 
 # -- the process-wide calendar -----------------------------------------------------
 
-_lock = threading.Lock()
-_current: dict = {"calendar": None, "loaded_at": 0.0}
 _missing_years: set[int] = set()
 
 
@@ -278,28 +275,17 @@ def _note_missing_year(year: int) -> None:
 
 
 def get_calendar() -> WorkCalendar:
-    """The calendar with the holiday table as of at most HOLIDAY_CACHE_SECONDS ago."""
-    with _lock:
-        cal = _current["calendar"]
-        age = monotonic() - _current["loaded_at"]
-        if cal is None or age > settings.HOLIDAY_CACHE_SECONDS:
-            overrides = dict(Holiday.objects.values_list("date", "is_working_day"))
-            cal = WorkCalendar(parse_segments(settings.WORKING_HOURS), overrides)
-            _current.update(calendar=cal, loaded_at=monotonic())
-        return cal
+    """The process-wide calendar: office hours and the holiday table (cached with
+    the reference data, ``cases.reference``)."""
+    return reference("calendar", _calendar_load)
 
 
-def calendar_invalidate() -> None:
-    with _lock:
-        _current.update(calendar=None, loaded_at=0.0)
-        _units.update(of_unit=None, loaded_at=0.0)
+def _calendar_load() -> WorkCalendar:
+    overrides = dict(Holiday.objects.values_list("date", "is_working_day"))
+    return WorkCalendar(parse_segments(settings.WORKING_HOURS), overrides)
 
 
 # -- calendars per unit --------------------------------------------------------------
-
-#: unit id → the id of the working calendar it runs on (own or inherited; absent:
-#: none, the process-wide one), and calendar id → its ``WorkCalendar``.
-_units: dict = {"of_unit": None, "calendars": {}, "loaded_at": 0.0}
 
 
 def build_calendar(row: WorkingCalendar, base: WorkCalendar) -> WorkCalendar:
@@ -326,23 +312,22 @@ def effective_calendar_ids(units) -> dict[int, int]:
 
 
 def calendar_for(department_id: int | None) -> WorkCalendar:
-    """The calendar a unit's clocks run on (see the module docstring), cached like
-    :func:`get_calendar` and dropped by :func:`calendar_invalidate`."""
+    """The calendar a unit's clocks run on (see the module docstring), cached with
+    the reference data."""
     base = get_calendar()
     if department_id is None:
         return base
-    with _lock:
-        of_unit = _units["of_unit"]
-        if of_unit is None or monotonic() - _units["loaded_at"] > settings.HOLIDAY_CACHE_SECONDS:
-            of_unit = effective_calendar_ids(Department.objects.values_list("pk", "path", "calendar_id"))
-            rows = WorkingCalendar.objects.filter(pk__in=set(of_unit.values()))
-            _units.update(
-                of_unit=of_unit,
-                calendars={row.pk: build_calendar(row, base) for row in rows},
-                loaded_at=monotonic(),
-            )
-        cal_id = of_unit.get(department_id)
-        return _units["calendars"].get(cal_id, base) if cal_id else base
+    of_unit, calendars = reference("unit_calendars", lambda: _unit_calendars_load(base))
+    cal_id = of_unit.get(department_id)
+    return calendars.get(cal_id, base) if cal_id else base
+
+
+def _unit_calendars_load(base: WorkCalendar):
+    """(unit id → the id of the working calendar it runs on (own or inherited;
+    absent: none, the process-wide one), calendar id → its ``WorkCalendar``)."""
+    of_unit = effective_calendar_ids(Department.objects.values_list("pk", "path", "calendar_id"))
+    rows = WorkingCalendar.objects.filter(pk__in=set(of_unit.values()))
+    return of_unit, {row.pk: build_calendar(row, base) for row in rows}
 
 
 def calendar_gaps(today: date | None = None) -> list[int]:

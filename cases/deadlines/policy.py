@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import reference
 from ..models import CLOCK_RULES, DeadlinePolicy, TimeUnit
 from .calendar import WorkCalendar, get_calendar
 
@@ -24,8 +25,8 @@ class Limits:
 
 
 def policy_rows() -> list[DeadlinePolicy]:
-    """The active policy rows, read once for a batch of :func:`deadline_limits` calls."""
-    return list(DeadlinePolicy.objects.filter(is_active=True))
+    """The active policy rows (cached with the reference data: do not change them)."""
+    return reference.policy_rows()
 
 
 def deadline_limits(

@@ -24,8 +24,8 @@ from departments.roles import Role
 from .. import clock
 from ..models import CLOCK_RULES, CLOCKED_STATES, Notification, RetimeRun, Ticket
 from ..notifications.inbox import notifications_create, staff_by_unit
+from ..reference import reference_check
 from ..workflow import RetimeChange, tickets_retime
-from .calendar import calendar_invalidate
 from .scan import scan_request_full
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ def retime_run(*, run_id: int, chunk_size: int = CHUNK_SIZE, now: datetime | Non
         return result
     if not started:
         logger.info("re-timing run %s resumes after ticket %s", run.pk, run.last_ticket_id)
-    # Another process saved the change: this worker's cached calendar is stale.
-    calendar_invalidate()
+    # Another process saved the change: this worker's copy may be stale.
+    reference_check()
     earlier = False
     for ids in _chunks(run.day, run.last_ticket_id, chunk_size):
         moment = now or clock.now()
@@ -117,7 +117,7 @@ def retime_run(*, run_id: int, chunk_size: int = CHUNK_SIZE, now: datetime | Non
 
 def retime_preview(*, day=None, chunk_size: int = CHUNK_SIZE) -> RetimeResult:
     """What a run would change now, changing nothing (``retime_deadlines --dry-run``)."""
-    calendar_invalidate()
+    reference_check()
     result = RetimeResult()
     for ids in _chunks(day, 0, chunk_size):
         result.tickets += len(ids)

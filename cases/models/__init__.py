@@ -24,6 +24,7 @@ from .hops import DispatchHop
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .privacy import PersonalDataAccess
+from .reference import ReferenceStamp
 from .suggestions import SuggestionModel
 from .supervision import Urge, UrgeNumberSequence
 from .tickets import (
@@ -76,6 +77,7 @@ __all__ = [
     "NotificationPreference",
     "PersonalDataAccess",
     "ReasonCode",
+    "ReferenceStamp",
     "Reminder",
     "ReplyResult",
     "ReplyTemplate",

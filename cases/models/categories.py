@@ -103,7 +103,9 @@ class Category(TreeNode):
     def resolved_defaults(self) -> tuple[str, str]:
         """(nature, urgency) defaults, inherited from the nearest ancestor that sets them."""
         nature = urgency = ""
-        for node in reversed(list(self.ancestors(include_self=True))):
+        node = self
+        while node is not None:  # up the ``parent`` links (cached ones cost nothing)
             nature = nature or node.default_nature
             urgency = urgency or node.default_urgency
+            node = node.parent if node.parent_id else None
         return nature or Nature.HELP, urgency or Urgency.NORMAL

@@ -30,7 +30,6 @@ from ..callbacks import callback_batch, callback_record, callback_unreachable
 from ..clock import clock_at
 from ..cluster_actions import cluster_escalate
 from ..clusters import clusters_sweep
-from ..deadlines.calendar import calendar_invalidate
 from ..deadlines.scan import deadline_scan
 from ..models import (
     ApiKey,
@@ -51,6 +50,7 @@ from ..models import (
     WorkingCalendar,
 )
 from ..notifications.on_transition import followups_inline
+from ..reference import reference_changed
 from ..suggestions import SuggestionsUnavailable, suggestion_model_describe, suggestion_train
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
@@ -156,7 +156,7 @@ def build_calendars(c: City) -> None:
         nature="",
         defaults={"name": name, "sign_limit": amount, "sign_unit": unit},
     )
-    calendar_invalidate()  # the units' calendars changed by a bulk update, without signals
+    reference_changed()  # the units' calendars changed by a bulk update, without signals
 
 
 def build_categories() -> dict[str, Category]:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from departments.models import Department
 
+from .. import reference
 from ..models import Category
 from .rules import WorkflowError
 
@@ -49,7 +50,7 @@ def catalogue_kinds(category: Category | None) -> frozenset | None:
         kinds = [k for k in (node.receiver_kinds or []) if k in Department.Kind.values]
         if kinds:
             return frozenset(kinds)
-        node = node.parent if node.parent_id else None
+        node = (reference.categories().get(node.parent_id) or node.parent) if node.parent_id else None
     return None
 
 

@@ -30,11 +30,11 @@ def hops_open(ticket: Ticket) -> list[DispatchHop]:
     return list(_open(ticket.pk).select_for_update().order_by("sent_at", "pk"))
 
 
-def hop_open(*, ticket: Ticket, actor, dispatch, to_department, to_worker=None, grid=None, sign=None, now):
+def hop_open(*, ticket: Ticket, actor, dispatch_id, to_department, to_worker=None, grid=None, sign=None, now):
     """A hop from the holder down: its own sign clock (``sign``: due and warn)."""
     return DispatchHop.objects.create(
         ticket=ticket,
-        dispatch=dispatch,
+        dispatch_id=dispatch_id,
         from_department_id=ticket.assignee_department_id,
         to_department=to_department,
         to_worker=to_worker,
@@ -75,6 +75,8 @@ def chain_leave(ticket: Ticket, *, now) -> list[int]:
     while passed down (a reopen overruled): the whole open chain ends and no grid
     worker holds it any more. Returns the hop ids."""
     ticket.assignee_worker = None
+    if not getattr(ticket, "locked_has_open_hops", True):  # read with the lock: no chain to end
+        return []
     return hops_end(hops_open(ticket), end=End.LEFT, now=now)
 
 

@@ -23,6 +23,7 @@ from datetime import datetime, time
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,7 +31,7 @@ from departments.models import Department, Grid
 from departments.roles import Role
 from departments.selectors import Territory, person_name, staff_profile, territory_resolve
 
-from .. import clock
+from .. import clock, reference
 from ..attachments import attachments_store, attachments_validate, stored_files_guard
 from ..deadlines.calendar import calendar_for, get_calendar
 from ..deadlines.policy import clock_times, deadline_limits
@@ -40,6 +41,7 @@ from ..models import (
     Attachment,
     Category,
     CoHandling,
+    DispatchHop,
     InvalidKind,
     Nature,
     ReasonCode,
@@ -153,10 +155,75 @@ from .rules import (
 # -- plumbing ----------------------------------------------------------------------
 
 
+#: What the verbs need besides the row, read with it in the one locking statement:
+#: the current dispatch (:func:`_current_dispatch_id`) and whether there is
+#: anything to cancel, close or end (so a verb skips the statement when not).
+_LOCK_ANNOTATIONS = {
+    "locked_dispatch_id": Subquery(
+        TicketEvent.objects.filter(ticket=OuterRef("pk"), kind=Kind.DISPATCHED)
+        .order_by("-created_at", "-pk")
+        .values("pk")[:1]
+    ),
+    "locked_has_pending": Exists(
+        TicketApplication.objects.filter(ticket=OuterRef("pk"), status=TicketApplication.Status.PENDING)
+    ),
+    "locked_has_merged": Exists(Ticket.objects.filter(merged_into=OuterRef("pk"), state=S.MERGED)),
+    "locked_has_cohandlings": Exists(CoHandling.objects.filter(ticket=OuterRef("pk"))),
+    "locked_has_open_hops": Exists(DispatchHop.objects.filter(ticket=OuterRef("pk"), ended_at__isnull=True)),
+}
+
+
 def _lock(ticket: Ticket) -> Ticket:
-    """The ticket, locked for this transaction. Callers read the clock after it:
-    an action that waited for another must not be stamped before it."""
-    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+    """The ticket, locked for this transaction, with what the verbs need about its
+    rows (``_LOCK_ANNOTATIONS``) and its category and units from the reference
+    data. Callers read the clock after it: an action that waited for another must
+    not be stamped before it."""
+    sql, params = _lock_sql(ticket.pk)
+    found = list(Ticket.objects.raw(sql, params))
+    if not found:
+        raise Ticket.DoesNotExist
+    t = found[0]
+    _prime_reference(t)
+    return t
+
+
+#: A ticket id no row has, marking the id's place among the lock query's parameters.
+_LOCK_PK_MARK = -(2**62) + 12345
+_lock_sql_compiled: dict[str, tuple[str, list, int]] = {}
+
+
+def _lock_sql(pk: int) -> tuple[str, list]:
+    """The locking read of :func:`_lock` for ticket ``pk``, compiled by the ORM once
+    per database (compiling its subqueries cost more CPU than running it)."""
+    compiled = _lock_sql_compiled.get(connection.vendor)
+    if compiled is None:
+        queryset = Ticket.objects.select_for_update(of=("self",)).annotate(**_LOCK_ANNOTATIONS).filter(pk=_LOCK_PK_MARK)
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        params = list(params)
+        compiled = _lock_sql_compiled[connection.vendor] = (sql, params, params.index(_LOCK_PK_MARK))
+    sql, params, index = compiled
+    params = params.copy()
+    params[index] = pk
+    return sql, params
+
+
+def _prime_reference(t: Ticket) -> None:
+    """Set the ticket's category and units from the cached reference data, so
+    reading them costs no statement (one not in the cache is read as before)."""
+    units = reference.units()
+    for field, cached in (
+        ("category", reference.categories().get(t.category_id)),
+        ("lead_department", units.get(t.lead_department_id)),
+        ("assignee_department", units.get(t.assignee_department_id)),
+    ):
+        if cached is not None:
+            Ticket._meta.get_field(field).set_cached_value(t, cached)
+
+
+def _locked(t: Ticket, name: str) -> bool:
+    """A flag of ``_LOCK_ANNOTATIONS`` (True when the row was read without it:
+    then the verb looks)."""
+    return getattr(t, name, True)
 
 
 def _actor_department_id(actor):
@@ -208,11 +275,25 @@ def _current_dispatch(ticket: Ticket) -> TicketEvent | None:
     return ticket.events.filter(kind=Kind.DISPATCHED).order_by("-created_at", "-pk").first()
 
 
-def _facts(*, unit_id, dispatch=None, due_at=None, on_time=None) -> dict:
+def _current_dispatch_id(ticket: Ticket) -> int | None:
+    """The id of :func:`_current_dispatch`, as read by :func:`_lock`."""
+    if hasattr(ticket, "locked_dispatch_id"):
+        return ticket.locked_dispatch_id
+    dispatch = _current_dispatch(ticket)
+    return dispatch.pk if dispatch else None
+
+
+def _facts(*, unit_id, dispatch=None, dispatch_id=None, due_at=None, on_time=None) -> dict:
     """The fact columns of an event (DESIGN §6 "Facts and attribution"): the unit
-    the fact is charged to, the dispatch it belongs to, the deadline it was
-    measured against and whether it was met — fixed now, never rewritten."""
-    return {"unit_id": unit_id, "dispatch": dispatch, "due_at": due_at, "on_time": on_time}
+    the fact is charged to, the dispatch it belongs to (the event or its id), the
+    deadline it was measured against and whether it was met — fixed now, never
+    rewritten."""
+    return {
+        "unit_id": unit_id,
+        "dispatch_id": dispatch.pk if dispatch is not None else dispatch_id,
+        "due_at": due_at,
+        "on_time": on_time,
+    }
 
 
 def _close_facts(ticket: Ticket, now) -> dict:
@@ -221,7 +302,7 @@ def _close_facts(ticket: Ticket, now) -> dict:
     due = ticket.resolve_due_at
     return _facts(
         unit_id=ticket.lead_department_id,
-        dispatch=_current_dispatch(ticket),
+        dispatch_id=_current_dispatch_id(ticket),
         due_at=due,
         on_time=due is None or now <= due,
     )
@@ -236,6 +317,8 @@ def _announce(ticket: Ticket, event: TicketEvent) -> None:
 
 
 def _cancel_pending_applications(ticket: Ticket, actor, now) -> None:
+    if not _locked(ticket, "locked_has_pending"):
+        return
     ticket.applications.filter(status=TicketApplication.Status.PENDING).update(
         status=TicketApplication.Status.CANCELLED, decided_at=now, decided_by=actor
     )
@@ -319,6 +402,7 @@ def ticket_create(
     the place is resolved onto grid / community / street / district."""
     _authorize(Kind.CREATED, None, actor)
     content = _require_text(content, _("诉求内容"))
+    category = reference.categories().get(category.pk, category)  # its parents cached: no statement
     if not category.is_active:
         raise WorkflowError(ERR_CATEGORY_INACTIVE, code="category_inactive", params={"name": category.name})
     default_nature, default_urgency = category.resolved_defaults()
@@ -395,6 +479,7 @@ def ticket_create(
             stored=stored,
         )
         _announce(ticket, event)
+    ticket.created_event = event  # its timeline so far, for a caller that shows it (the API)
     return ticket
 
 
@@ -514,6 +599,8 @@ def ticket_dispatch(
 def _add_cohandlers(t: Ticket, departments, actor, now) -> list[Department]:
     """Add co-handling units; a unit whose earlier co-handling was withdrawn is
     brought back in."""
+    if not departments:
+        return []
     rows = {row.department_id: row for row in t.cohandlings.all()}
     added = []
     for unit in departments:
@@ -536,6 +623,8 @@ def _add_cohandlers(t: Ticket, departments, actor, now) -> list[Department]:
 def _withdraw_cohandlers(t: Ticket, keep_ids, now) -> None:
     """A new dispatch brings its own co-handlers: earlier ones not chosen again (and
     the new lead unit itself) stop co-handling."""
+    if not _locked(t, "locked_has_cohandlings"):
+        return
     active = t.cohandlings.exclude(status=CoHandling.Status.CANCELLED)
     stale = active.exclude(department_id__in=keep_ids).exclude(status=CoHandling.Status.REPLIED)
     stale.update(status=CoHandling.Status.CANCELLED)
@@ -592,7 +681,7 @@ def ticket_subdispatch(
         hop = chain.hop_open(
             ticket=t,
             actor=actor,
-            dispatch=_current_dispatch(t),
+            dispatch_id=_current_dispatch_id(t),
             to_department=receiver,
             to_worker=worker,
             grid=grid,
@@ -705,7 +794,7 @@ def ticket_sign(*, ticket: Ticket, actor, note: str = "") -> Ticket:
             # The lead unit's first sign of this dispatch: 签收及时率's fact.
             facts = _facts(
                 unit_id=t.lead_department_id,
-                dispatch=_current_dispatch(t),
+                dispatch_id=_current_dispatch_id(t),
                 due_at=t.sign_due_at,
                 on_time=t.sign_due_at is None or now <= t.sign_due_at,
             )
@@ -757,10 +846,10 @@ def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
             # The first contact of this dispatch: 响应率's fact, measured against the
             # contact deadline its first sign started (a reopen clears the ticket's
             # column, not the deadline the dispatch was given).
-            dispatch = _current_dispatch(t)
-            due = t.contact_due_at or _contact_due(dispatch)
+            dispatch_id = _current_dispatch_id(t)
+            due = t.contact_due_at or _contact_due(dispatch_id)
             facts = _facts(
-                unit_id=t.lead_department_id, dispatch=dispatch, due_at=due, on_time=due is None or now <= due
+                unit_id=t.lead_department_id, dispatch_id=dispatch_id, due_at=due, on_time=due is None or now <= due
             )
             t.first_contact_at = now
             fields.append("first_contact_at")
@@ -779,11 +868,15 @@ def ticket_contact(*, ticket: Ticket, actor, note: str) -> Ticket:
     return t
 
 
-def _contact_due(dispatch: TicketEvent | None):
-    """The contact deadline the first sign of ``dispatch`` started."""
-    if dispatch is None:
+def _contact_due(dispatch_id: int | None):
+    """The contact deadline the first sign of the dispatch ``dispatch_id`` started."""
+    if dispatch_id is None:
         return None
-    signed = TicketEvent.objects.filter(dispatch=dispatch, kind=Kind.SIGNED, on_time__isnull=False).only("data").first()
+    signed = (
+        TicketEvent.objects.filter(dispatch_id=dispatch_id, kind=Kind.SIGNED, on_time__isnull=False)
+        .only("data")
+        .first()
+    )
     value = signed.data.get("contact_due_at") if signed else None
     return datetime.fromisoformat(value) if value else None
 
@@ -897,6 +990,8 @@ def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
 
 
 def _close_merged(master: Ticket, actor, now) -> None:
+    if not _locked(master, "locked_has_merged"):
+        return
     for child in Ticket.objects.select_for_update().filter(merged_into=master, state=S.MERGED):
         child.reply_result, child.reply_text = master.reply_result, master.reply_text
         child.public_summary = master.public_summary
@@ -937,7 +1032,10 @@ def ticket_rework(*, ticket: Ticket, actor, reason: str, reason_code: ReasonCode
             fields=["rework_count", "is_problem"],
             data=rework_data(rework_count=t.rework_count, became_problem=newly_problem, reason_code=reason_code),
             # The unit whose reply was sent back: what the rework-reason breakdown counts.
-            facts={**_facts(unit_id=t.lead_department_id, dispatch=_current_dispatch(t)), "reason_code": reason_code},
+            facts={
+                **_facts(unit_id=t.lead_department_id, dispatch_id=_current_dispatch_id(t)),
+                "reason_code": reason_code,
+            },
         )
     return t
 
@@ -974,7 +1072,10 @@ def ticket_return_request(
             fields=[],
             data=return_requested_data(application=application, reason_code=reason_code),
             # The unit that asked: what the return-reason breakdown counts.
-            facts={**_facts(unit_id=t.lead_department_id, dispatch=_current_dispatch(t)), "reason_code": reason_code},
+            facts={
+                **_facts(unit_id=t.lead_department_id, dispatch_id=_current_dispatch_id(t)),
+                "reason_code": reason_code,
+            },
         )
     return application
 
@@ -1317,7 +1418,7 @@ def ticket_extension_approve(*, ticket: Ticket, actor, working_days: int | None 
             ),
             facts=_facts(
                 unit_id=application.department_id or t.lead_department_id,
-                dispatch=_current_dispatch(t),
+                dispatch_id=_current_dispatch_id(t),
                 due_at=t.resolve_due_at,
             ),
         )

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases import workflow
-from cases.deadlines.calendar import calendar_for, calendar_invalidate
+from cases.deadlines.calendar import calendar_for
 from cases.deadlines.policy import clock_times, deadline_limits
 from cases.models import DeadlinePolicy, Holiday, Ticket, TicketState, TimeUnit, WorkingCalendar
+from cases.reference import reference_forget
 from tests.conftest import drive, local, new_ticket
 
 S = TicketState
@@ -83,7 +84,7 @@ def expected(ticket):
 def test_stored_deadlines_always_equal_a_fresh_computation(city, changes, hours):
     original_hours = django_settings.WORKING_HOURS
     django_settings.WORKING_HOURS = HOURS[hours]
-    calendar_invalidate()
+    reference_forget()
     try:
         with time_machine.travel(START, tick=False) as clock, transaction.atomic():
             tickets = [
@@ -121,7 +122,7 @@ def test_stored_deadlines_always_equal_a_fresh_computation(city, changes, hours)
                     unit.save()
                 else:
                     django_settings.WORKING_HOURS = HOURS[item[1]]
-                calendar_invalidate()
+                reference_forget()
                 workflow.tickets_retime(ticket_ids=[t.pk for t in tickets], reason="holiday", now=START)
                 units = ("category", "lead_department", "assignee_department")
                 for ticket in Ticket.objects.filter(pk__in=[t.pk for t in tickets]).select_related(*units):
@@ -135,4 +136,4 @@ def test_stored_deadlines_always_equal_a_fresh_computation(city, changes, hours)
             transaction.set_rollback(True)
     finally:
         django_settings.WORKING_HOURS = original_hours
-        calendar_invalidate()
+        reference_forget()
