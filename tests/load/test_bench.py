@@ -49,6 +49,25 @@ def test_tiny_rows_count_from_the_floor():
     assert [f.split(":")[0] for f in gate(BASE, slow)] == ["scan.quiet"]
 
 
+def test_a_data_dependent_row_has_a_small_statement_margin_and_no_more():
+    base = {
+        **BASE,
+        "rows": {**BASE["rows"], "report": {"statements": 43, "cpu_median_ms": 200.0, "data_dependent": True}},
+    }
+    within = {**base, "rows": {**base["rows"], "report": {"statements": 47, "cpu_median_ms": 200.0}}}
+    assert gate(base, within) == []  # 43 + 10 % (4)
+    past = {**base, "rows": {**base["rows"], "report": {"statements": 48, "cpu_median_ms": 200.0}}}
+    assert gate(base, past) == ["report: statements went up from 43 to 48 (allowed 47: data-dependent)"]
+    small = {
+        **BASE,
+        "rows": {**BASE["rows"], "scan.quiet": {"statements": 3, "cpu_median_ms": 0.2, "data_dependent": True}},
+    }
+    assert (
+        gate(small, {**small, "rows": {**small["rows"], "scan.quiet": {"statements": 5, "cpu_median_ms": 0.2}}}) == []
+    )
+    assert gate(small, {**small, "rows": {**small["rows"], "scan.quiet": {"statements": 6, "cpu_median_ms": 0.2}}})
+
+
 def test_a_missing_row_fails_and_a_new_one_does_not():
     fewer = _run(change=(12, 40.0), **{"scan.quiet": (3, 0.2), "search.rare": (16, 30.0)})
     assert gate(BASE, fewer) == ["transition.sign: in the baseline but not in this run"]
@@ -67,12 +86,16 @@ def test_summary_keeps_gated_rows_with_a_cpu_figure_and_operations_come_from_key
         SimpleNamespace(key="transition.sign", queries=6, cpu_median_ms=4.04449, gated=True),
         SimpleNamespace(key="memory", queries=0, cpu_median_ms=None, gated=True),
         SimpleNamespace(key="scan.beat", queries=23, cpu_median_ms=30.0, gated=False),
+        SimpleNamespace(key="report", queries=43, cpu_median_ms=200.0, gated=True, data_dependent=True),
     ]
     result = summary(rows, tickets=5, backend="sqlite")
     assert result == {
         "tickets": 5,
         "backend": "sqlite",
-        "rows": {"transition.sign": {"statements": 6, "cpu_median_ms": 4.044}},
+        "rows": {
+            "transition.sign": {"statements": 6, "cpu_median_ms": 4.044},
+            "report": {"statements": 43, "cpu_median_ms": 200.0, "data_dependent": True},
+        },
     }
     assert operations(BASE) == {"change", "transition", "scan"}
 
