@@ -1,6 +1,7 @@
 """Every URL of the project, filled in with real objects, for the permission matrix
 (tests/test_permission_matrix.py)."""
 
+import zlib
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -39,3 +40,19 @@ def admin_model(name: str):
         if name.startswith(prefix):
             return model
     return None
+
+
+# -- shards ------------------------------------------------------------------------------
+# A test over every route is split into shards so that xdist can spread it over the
+# cores (it cannot split one test). Each work item belongs to exactly one shard, by a
+# stable hash of its key: the shards together do what the whole test did, once.
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The shard (0 … shards-1) that owns the work item named ``key``."""
+    return zlib.crc32(key.encode()) % shards
+
+
+def owned(items, key, shard: int, shards: int) -> list:
+    """The items of ``items`` that shard ``shard`` of ``shards`` owns, in their order."""
+    return [item for item in items if shard_of(key(item), shards) == shard]

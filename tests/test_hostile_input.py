@@ -39,7 +39,7 @@ from cases.api_keys import api_key_issue
 from cases.models import ApiKey, Channel, TicketState, Urge
 from config.admin_input import SafeInputAdminMixin
 from tests.conftest import drive, local, new_ticket
-from tests.permission_matrix import all_routes
+from tests.permission_matrix import all_routes, owned
 from tests.test_permission_matrix import LEGACY_CHANGE, path_for, world  # noqa: F401 (a fixture)
 
 S = TicketState
@@ -513,17 +513,39 @@ def attack_form(attack, label, client, path, fields, *, per_field: bool):
         attack.post(label, client, path, with_value(base, f["name"], MISSING), f["name"], MISSING)
 
 
-def test_hostile_posts_to_every_admin_form(hostile_world):
+#: The admin forms are split into shards by form (a route's name, or an action
+#: form's verb), so that one form's every role is attacked in one shard: the first
+#: role to open a form attacks each field in full, the others with the whole-form set.
+FORM_SHARDS = 10
+
+
+def form_names() -> list[str]:
+    """Every form the admin test attacks: each FORM route's, each action form's (its verb)."""
+    routes = [r.name for r in all_routes() if kind_of(r.name) == FORM and r.name != "admin:cases_ticket_action"]
+    return [*routes, *ACTION_FORMS]
+
+
+def form_shard(shard: int) -> list[str]:
+    """The forms shard ``shard`` attacks."""
+    return owned(form_names(), str, shard, FORM_SHARDS)
+
+
+@pytest.mark.parametrize("shard", range(FORM_SHARDS))
+def test_hostile_posts_to_every_admin_form(hostile_world, shard):
     city, objects, identities, tickets = hostile_world
     attack = Attack()
     attacked = set()  # (form, field names): each field of each form once in full, every role with the whole-form set
     verbs_opened = set()
+    mine = set(form_shard(shard))
     for route in all_routes():
-        if kind_of(route.name) != FORM:
+        if kind_of(route.name) != FORM or (route.name != "admin:cases_ticket_action" and route.name not in mine):
             continue
         for label, user in identities.items():
-            client = client_for(user)
+            client = None
             for form_name, path in form_paths(route, city, objects, tickets, user):
+                if form_name not in mine:
+                    continue
+                client = client or client_for(user)
                 response = client.get(path)
                 if response.status_code != 200:
                     assert response.status_code < 500, f"{label} GET {path} → {response.status_code}"
@@ -535,7 +557,8 @@ def test_hostile_posts_to_every_admin_form(hostile_world):
                     attack_form(attack, label, client, path, fields, per_field=signature not in attacked)
                     attacked.add(signature)
     attack.assert_clean()
-    assert verbs_opened == set(ACTION_FORMS), f"action forms no role opened: {set(ACTION_FORMS) - verbs_opened}"
+    verbs = mine & set(ACTION_FORMS)
+    assert verbs_opened == verbs, f"action forms no role opened: {verbs - verbs_opened}"
 
 
 def test_hostile_posts_to_post_only_endpoints(hostile_world):
@@ -567,7 +590,18 @@ def test_hostile_posts_to_post_only_endpoints(hostile_world):
     attack.assert_clean()
 
 
-def test_hostile_query_strings_on_every_page(hostile_world):
+#: The pages are split into shards by route: a route's every role and parameter in one.
+PAGE_SHARDS = 10
+
+
+def page_routes(shard: int) -> list:
+    """The routes whose query strings shard ``shard`` attacks."""
+    routes = [r for r in all_routes() if kind_of(r.name) in (PAGE, FORM) and r.name != "admin:cases_ticket_action"]
+    return owned(routes, lambda route: route.name, shard, PAGE_SHARDS)
+
+
+@pytest.mark.parametrize("shard", range(PAGE_SHARDS))
+def test_hostile_query_strings_on_every_page(hostile_world, shard):
     city, objects, identities, _tickets = hostile_world
     attack = Attack()
     generic = {
@@ -584,11 +618,8 @@ def test_hostile_query_strings_on_every_page(hostile_world):
     # One login per role for the whole test (only GETs, each rolled back); after each
     # page the session must still name that person, or the rest would attack as nobody.
     clients = {label: client_for(user) for label, user in identities.items()}
-    for route in all_routes():
-        if kind_of(route.name) not in (PAGE, FORM):
-            continue
-        if route.name == "admin:cases_ticket_action":
-            continue  # its query string is read by nobody; its forms are posted above
+    # (the action route is left out: its query string is read by nobody; its forms are posted above)
+    for route in page_routes(shard):
         path = path_for(route, city, objects)
         base_path, _, base_query = path.partition("?")
         base = dict(parse_qsl(base_query, keep_blank_values=True))
@@ -792,11 +823,19 @@ def _api_post(client, headers, url, body, content_type):
     return response
 
 
-def test_hostile_bodies_to_every_api_write_endpoint(api_world):
+#: The API tests are split into shards by URL (the bodies) and by URL and parameter
+#: (the query strings).
+API_SHARDS = 4
+
+
+@pytest.mark.parametrize("shard", range(API_SHARDS))
+def test_hostile_bodies_to_every_api_write_endpoint(api_world, shard):
     city, objects, identities, tickets, keys = api_world
     clients = _api_clients(identities, keys)
     failures, requests = [], 0
-    for url, fields, who in _api_targets(city, objects, identities, tickets):
+    targets = _api_targets(city, objects, identities, tickets)
+    assert len({url for url, _fields, _who in targets}) == len(targets)  # a URL names one target
+    for url, fields, who in owned(targets, lambda target: target[0], shard, API_SHARDS):
         for label in {who, "superuser", "key:channel"}:
             client, headers = clients[label]
             for content_type, body in BROKEN_BODIES:
@@ -819,45 +858,71 @@ def test_hostile_bodies_to_every_api_write_endpoint(api_world):
     assert failures == [], f"{len(failures)} of {requests} hostile API requests:\n" + "\n".join(failures)
 
 
-def test_hostile_query_strings_to_the_api(api_world):
+API_QUERY_URLS = [
+    "/api/v1/tickets/",
+    "/api/v1/callbacks/",
+    "/api/v1/stats/",
+    "/api/v1/categories/",
+    "/api/v1/departments/",
+    "/api/v1/departments/abc/",
+    "/api/v1/categories/%00/",
+    "/api/v1/callbacks/99999999999999999999/",
+]
+API_QUERY_PARAMS = [
+    "state",
+    "category",
+    "department",
+    "received_after",
+    "received_before",
+    "page",
+    "page_size",
+    "ordering",
+    "search",
+    "updated_after",
+    "axis",
+    "period",
+    "from",
+    "to",
+    "format",
+    "street",
+]
+
+
+def api_queries(shard: int) -> list[tuple[str, str]]:
+    """The (URL, parameter) pairs shard ``shard`` attacks."""
+    pairs = [(url, name) for url in API_QUERY_URLS for name in API_QUERY_PARAMS]
+    return owned(pairs, "|".join, shard, API_SHARDS)
+
+
+@pytest.mark.parametrize("shard", range(API_SHARDS))
+def test_hostile_query_strings_to_the_api(api_world, shard):
     _city, _objects, identities, _tickets, keys = api_world
     failures = []
-    params = [
-        "state",
-        "category",
-        "department",
-        "received_after",
-        "received_before",
-        "page",
-        "page_size",
-        "ordering",
-        "search",
-        "updated_after",
-        "axis",
-        "period",
-        "from",
-        "to",
-        "format",
-        "street",
-    ]
+    pairs = api_queries(shard)
     for who, (client, headers) in _api_clients(identities, keys).items():
         if who not in ("superuser", "dispatcher", "handler", "key:channel", "key:sensor"):
             continue
-        for url in (
-            "/api/v1/tickets/",
-            "/api/v1/callbacks/",
-            "/api/v1/stats/",
-            "/api/v1/categories/",
-            "/api/v1/departments/",
-            "/api/v1/departments/abc/",
-            "/api/v1/categories/%00/",
-            "/api/v1/callbacks/99999999999999999999/",
-        ):
-            for name in params:
-                for value in ("abc", "-1", "9" * 30, "2026-02-30", "\x00", LONG[:3000], MANY):
-                    response = client.get(url, {name: value}, **headers)
-                    _check_api(failures, who, "GET", url, f"{name}={shown(value)}", response)
+        for url, name in pairs:
+            for value in ("abc", "-1", "9" * 30, "2026-02-30", "\x00", LONG[:3000], MANY):
+                response = client.get(url, {name: value}, **headers)
+                _check_api(failures, who, "GET", url, f"{name}={shown(value)}", response)
     assert failures == [], "\n".join(failures)
+
+
+def test_the_shards_cover_every_item_once():
+    """Each sharded test's work items: every one owned by exactly one shard, none left out."""
+    pages = [r for r in all_routes() if kind_of(r.name) in (PAGE, FORM) and r.name != "admin:cases_ticket_action"]
+    api = [(url, name) for url in API_QUERY_URLS for name in API_QUERY_PARAMS]
+    for shards, everything, split in [
+        (FORM_SHARDS, form_names(), form_shard),
+        (PAGE_SHARDS, [r.route for r in pages], lambda s: [r.route for r in page_routes(s)]),
+        (API_SHARDS, api, api_queries),
+    ]:
+        parts = [split(shard) for shard in range(shards)]
+        assert all(parts), "a shard with nothing to do"
+        flat = [item for part in parts for item in part]
+        assert len(flat) == len(set(flat)) == len(everything), "an item in two shards, or in none"
+        assert set(flat) == set(everything)
 
 
 # -- Open311 and the public pages ------------------------------------------------------------

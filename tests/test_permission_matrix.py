@@ -43,7 +43,7 @@ from reports.exports import export_run
 from reports.models import ReportSubscription, Spike
 from reports.reporting import report_build
 from tests.conftest import add_subcentres, drive, new_ticket
-from tests.permission_matrix import admin_model, all_routes
+from tests.permission_matrix import admin_model, all_routes, owned, shard_of
 
 S = TicketState
 
@@ -413,8 +413,27 @@ def test_every_url_has_a_rule():
     assert missing == [], f"URLs without a rule in the permission matrix: {missing}"
 
 
-def test_permission_matrix(world):
+#: The matrix is split by route into this many shards, for xdist to spread (each
+#: shard builds the world again, about a second of CPU).
+MATRIX_SHARDS = 8
+
+
+def matrix_routes(shard: int) -> list:
+    """The routes shard ``shard`` checks against every identity."""
+    return owned(all_routes(), lambda route: route.name, shard, MATRIX_SHARDS)
+
+
+def test_the_matrix_shards_cover_every_route_once():
+    shards = [matrix_routes(shard) for shard in range(MATRIX_SHARDS)]
+    assert sorted(r.route for shard in shards for r in shard) == sorted(r.route for r in all_routes())
+    assert all(shards), "a shard with no routes"
+    assert all(shard_of(r.name, MATRIX_SHARDS) == i for i, shard in enumerate(shards) for r in shard)
+
+
+@pytest.mark.parametrize("shard", range(MATRIX_SHARDS))
+def test_permission_matrix(world, shard):
     city, objects, identities = world
+    routes = matrix_routes(shard)
     wrong = []
     cells = 0
     # One login per identity, not per cell (a login is a fair share of a cell's cost);
@@ -424,7 +443,7 @@ def test_permission_matrix(world):
     for label, user in identities.items():
         if user is not None:
             clients[label].force_login(user)
-    for route in all_routes():
+    for route in routes:
         expected = rule_for(route.name)
         path = path_for(route, city, objects)
         for label, user in identities.items():
@@ -438,4 +457,4 @@ def test_permission_matrix(world):
             if through != (label in expected):
                 wrong.append(f"{route.name} {path} {label}: {'allowed' if through else 'denied'}")
     assert wrong == [], "\n".join(wrong)
-    assert cells == len(all_routes()) * len(identities)
+    assert cells == len(routes) * len(identities)

@@ -4,6 +4,7 @@ always explains where it is."""
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
@@ -261,13 +262,28 @@ steps = st.lists(
 
 
 def _whole_tree(c):
-    """Staff down the whole chain (rolled back with each example): the district's
-    handler, the other communities' handlers, a second grid and its worker."""
+    """Staff down the whole chain: the district's handler, the other communities'
+    handlers, a second grid and its worker."""
     c.district_handler = staff(Role.HANDLER, c.district, "p_handler_district")
     c.community_b_handler = staff(Role.HANDLER, c.community_b, "p_handler_community_b")
     c.community2_handler = staff(Role.HANDLER, c.community2, "p_handler_community2")
     c.gridworker2 = staff(Role.GRID_WORKER, c.community_b, "p_gridworker2")
     c.grid2 = GridFactory(name="北小街一网格", code="P-BX-01", community=c.community_b, worker=c.gridworker2)
+
+
+@pytest.fixture
+def tree(city):
+    """The city with staff down the whole chain, built once per test (not per example:
+    each example runs in a transaction it rolls back, so every one meets the same tree)."""
+    _whole_tree(city)
+    return city
+
+
+@pytest.fixture
+def centres(city):
+    """The city with its sub-centres and staff down the whole chain, built once per test."""
+    _whole_tree(add_subcentres(city))
+    return city
 
 
 @settings(
@@ -276,9 +292,9 @@ def _whole_tree(c):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=steps)
-def test_random_action_sequences_keep_tickets_consistent(city, steps):
+def test_random_action_sequences_keep_tickets_consistent(tree, steps):
+    city = tree
     with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
-        _whole_tree(city)
         tickets = (new_ticket(city), new_ticket(city, citizen_phone="13900005678"))
         for action, actor_name, unit, n in steps:
             if action == "wait":
@@ -343,13 +359,13 @@ chain_steps = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=chain_steps)
-def test_random_moves_along_the_chain_keep_it_a_chain(city, steps):
+def test_random_moves_along_the_chain_keep_it_a_chain(tree, steps):
     """From a ticket the district leads: random 下派 / 签收 / 收回 / 交回 and the
     actions around them, by the natural actor or anyone else. The holder stays
     inside the lead's subtree, at most one hop waits for a sign, and the open hops
     lead from the lead unit down to the holder (``assert_consistent``)."""
+    city = tree
     with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
-        _whole_tree(city)
         t = new_ticket(city)
         t = workflow.ticket_dispatch(ticket=t, actor=city.dispatcher, department=city.district)
         t = workflow.ticket_sign(ticket=t, actor=city.district_handler)
@@ -448,10 +464,9 @@ def _sub_staff(c):
     ),
     start=st.sampled_from(["city", "east", "east_signed", "east_intake", "west_signed"]),
 )
-def test_random_sequences_with_sub_centres_keep_them_in_their_subtree(city, steps, start):
+def test_random_sequences_with_sub_centres_keep_them_in_their_subtree(centres, steps, start):
+    c = centres
     with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False) as clock, transaction.atomic():
-        c = add_subcentres(city)
-        _whole_tree(c)
         first = new_ticket(c, actor=c.sub_operator if start == "east_intake" else c.operator)
         if start in ("east", "east_signed", "west_signed"):
             centre = c.district_w if start == "west_signed" else c.district
