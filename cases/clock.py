@@ -12,11 +12,21 @@ midnight."""
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
 
 _pinned: ContextVar[datetime | None] = ContextVar("hotline_pinned_now", default=None)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware instant from outside (an API or Open311 parameter) as UTC, the form
+    every database takes: ISO 8601 allows offsets up to ±23:59, PostgreSQL only
+    ±15:59. ``ValueError`` when the instant lies outside what a datetime holds."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{moment.isoformat()} is out of range") from exc
 
 
 def now() -> datetime:

@@ -1,6 +1,7 @@
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from departments.models import Department
 
@@ -11,6 +12,24 @@ from ..selectors.tickets import in_category, led_within, ticket_search
 
 class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
+
+
+class InstantField(IsoDateTimeField):
+    """An ISO 8601 instant, handed on in UTC (``clock.as_utc``): an offset such as
+    +23:21 is valid ISO but not valid PostgreSQL."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return value
+        try:
+            return clock.as_utc(value)
+        except ValueError as exc:
+            raise forms.ValidationError(_("时间超出范围。")) from exc
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    field_class = InstantField
 
 
 class StrictFilterSet(django_filters.FilterSet):
@@ -39,9 +58,9 @@ class TicketFilter(StrictFilterSet):
     nature = django_filters.MultipleChoiceFilter(choices=Nature.choices)
     category = django_filters.CharFilter(method="filter_category", help_text=_("分类编码（含下级分类）"))
     lead_department = IntegerFilter(method="filter_department", help_text=_("主办单位（含下级单位）"))
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    received_after = InstantFilter(field_name="received_at", lookup_expr="gte")
+    received_before = InstantFilter(field_name="received_at", lookup_expr="lt")
+    updated_after = InstantFilter(field_name="updated_at", lookup_expr="gte")
     external_id = django_filters.CharFilter()
     overdue = django_filters.BooleanFilter(method="filter_overdue", help_text=_("仍在办且已超期"))
     q = django_filters.CharFilter(

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from departments.models import Grid
 
-from .. import workflow
+from .. import clock, workflow
 from ..api_keys import api_key_check
 from ..models import ApiKey, Category, ServiceAttribute, ServiceRequestToken, Ticket, TicketEvent
 from ..public import (
@@ -53,7 +53,10 @@ def _parse_when(raw: str, name: str):
         value = parse_datetime(raw + "T00:00:00")
     if value is None:
         raise ValueError(f"{name} must be a w3 date-time such as 2026-11-01T00:00:00+08:00")
-    return value if timezone.is_aware(value) else timezone.make_aware(value)
+    try:
+        return clock.as_utc(value if timezone.is_aware(value) else timezone.make_aware(value))
+    except ValueError as exc:
+        raise ValueError(f"{name} is out of range") from exc
 
 
 def endpoint(methods=("GET",)):

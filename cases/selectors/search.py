@@ -34,6 +34,7 @@ from django.db.models.lookups import GreaterThan
 PG_FUNCTION = "cases_bigrams"
 PG_TERM_FUNCTION = "cases_term_bigrams"
 PG_INDEX = "ticket_keyword_bigrams"
+SCHEMA = "@schema@"  # replaced by the quoted current schema when the functions are made
 
 PG_CREATE = [
     # The one cut into bigrams, for a term and for a row alike. upper(): the same
@@ -49,11 +50,13 @@ PG_CREATE = [
     $$
     """,
     # A row: its content and address, a line break between them (a bigram across
-    # the two has a line break in it, which no search term has).
+    # the two has a line break in it, which no search term has). The call names its
+    # schema (SCHEMA, filled in at creation): pg_restore rebuilds the index with an
+    # empty search_path, where an unqualified cases_term_bigrams is not found.
     f"""
     CREATE OR REPLACE FUNCTION {PG_FUNCTION}(content text, address text) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT {PG_TERM_FUNCTION}(content || E'\\n' || address)
+        SELECT {SCHEMA}.{PG_TERM_FUNCTION}(content || E'\\n' || address)
     $$
     """,
     f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON cases_ticket USING gin ({PG_FUNCTION}(content, address))",
@@ -97,8 +100,11 @@ def create_keyword_index(schema_editor) -> None:
     """Make the index for the database behind ``schema_editor`` (migration 0026)."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT quote_ident(current_schema())")
+            (schema,) = cursor.fetchone()
         for sql in PG_CREATE:
-            schema_editor.execute(sql)
+            schema_editor.execute(sql.replace(SCHEMA, schema))
     elif vendor == "sqlite":
         schema_editor.execute(FTS_CREATE)
         schema_editor.execute(FTS_REBUILD)

@@ -167,7 +167,9 @@ def test_get_requests_filters_and_window(client, city):
     only = client.get(f"{BASE}requests.json", {"service_request_id": old.number, "status": "closed"}).json()
     assert [r["service_request_id"] for r in only] == [old.number]
     assert client.get(f"{BASE}requests/{secret.number}.json").status_code == 404
-    for bad in ({"start_date": "last week"}, {"status": "pending"}, {"page_size": "0"}, {"page": "x"}):
+    assert len(client.get(f"{BASE}requests.json", {"start_date": "1965-02-07T01:08:19+23:21"}).json()) == 3
+    far_past = {"start_date": "0001-01-01T00:00:00+05:00"}
+    for bad in ({"start_date": "last week"}, {"status": "pending"}, {"page_size": "0"}, {"page": "x"}, far_past):
         response = client.get(f"{BASE}requests.json", bad)
         assert response.status_code == 400 and response.json()[0]["code"] == 400
 
