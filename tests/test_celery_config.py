@@ -42,7 +42,7 @@ def test_redis_url_selects_redis_and_the_default_is_the_embedded_broker(tmp_path
     broker, backend = _broker_in_subprocess({"REDIS_URL": "redis://cache:6379/2"})
     assert broker == backend == "redis://cache:6379/2"
     broker, backend = _broker_in_subprocess({"HOTLINE_VAR_DIR": str(tmp_path)})
-    assert broker == "filesystem://"
+    assert broker == "filesystem://localhost//"
     assert backend == f"file://{tmp_path}/broker/results"
     assert (tmp_path / "broker" / "queue").is_dir()
 
