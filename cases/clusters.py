@@ -1,5 +1,8 @@
 """Clusters (双交办): the same caller on the same issue again and again (一人多次), or
-many tickets of one category in one community (多人集中), or similar texts there.
+many tickets of one category in one community (多人集中), or similar demands
+(相似诉求) in one territory (a street by default: ``HOTLINE_CLUSTER_SCOPE``) over
+weeks (``HOTLINE_CLUSTER_DAYS``), compared by ``cases.clustering`` (TF-IDF over
+character n-grams, cosine) so that reworded demands still meet.
 
 Detected when a ticket is created and again by a periodic task (which catches
 anything the first pass missed); thresholds are settings. An open cluster is
@@ -12,12 +15,13 @@ cluster (escalate, merge) is in ``cases.cluster_actions``."""
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
 from . import clock
+from .clustering import vectors
 from .models import Cluster, ClusterMember, Ticket, TicketState
-from .text import bigram_similarity, bigrams
 
 S = TicketState
 COUNTED = [S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING, S.CLOSED, S.MERGED]
@@ -29,7 +33,9 @@ def _thresholds():
         "repeat_days": settings.HOTLINE_REPEAT_CALLER_DAYS,
         "mass_k": settings.HOTLINE_MASS_COUNT,
         "mass_days": settings.HOTLINE_MASS_DAYS,
-        "similarity": settings.HOTLINE_SIMILARITY,
+        "similarity": settings.HOTLINE_CLUSTER_SIMILARITY,
+        "cluster_days": settings.HOTLINE_CLUSTER_DAYS,
+        "candidates": settings.HOTLINE_CLUSTER_CANDIDATES,
     }
 
 
@@ -116,29 +122,7 @@ def clusters_detect_for(ticket: Ticket) -> list[Cluster]:
                     summary=ticket.content[:100],
                 )
             )
-        own = bigrams(ticket.content)
-        similar = [
-            t
-            for t in nearby.only("pk", "received_at", "content").order_by("received_at")[:500]
-            if bigram_similarity(own, bigrams(t.content)) >= th["similarity"]
-        ]
-        if len(similar) + 1 >= th["mass_k"]:
-            anchor = similar[0]
-            existing = Cluster.objects.filter(
-                kind=Cluster.Kind.SIMILAR, status=Cluster.Status.OPEN, members__ticket__in=similar
-            ).first()
-            key = existing.key if existing else f"text:{ticket.community_id}:{anchor.pk}"
-            found.append(
-                _upsert(
-                    Cluster.Kind.SIMILAR,
-                    key,
-                    [*similar, ticket],
-                    category=ticket.category,
-                    community=ticket.community,
-                    street=ticket.street,
-                    summary=ticket.content[:100],
-                )
-            )
+    found.extend(clusters_similar_for([ticket]))
     return found
 
 
@@ -200,4 +184,104 @@ def clusters_sweep(*, now=None) -> int:
             summary=t.content[:100],
         )
         touched += 1
+    recent = list(
+        base.filter(received_at__gte=now - timedelta(hours=settings.HOTLINE_CLUSTER_SWEEP_HOURS))
+        .exclude(content="")
+        .only(*_SIMILAR_FIELDS)
+        .order_by("received_at", "pk")[: th["candidates"]]
+    )
+    touched += len(clusters_similar_for(recent))
     return touched
+
+
+# -- 相似诉求 -----------------------------------------------------------------------------
+
+_SCOPES = {"community": "community_id", "street": "street_id", "district": "district_id", "city": None}
+_SIMILAR_FIELDS = ("pk", "received_at", "content", "category_id", "community_id", "street_id", "district_id")
+
+
+def _scope_field() -> str | None:
+    try:
+        return _SCOPES[settings.HOTLINE_CLUSTER_SCOPE]
+    except KeyError:
+        raise ImproperlyConfigured(f"HOTLINE_CLUSTER_SCOPE must be one of {', '.join(_SCOPES)}") from None
+
+
+def clusters_similar_for(tickets: list[Ticket]) -> list[Cluster]:
+    """相似诉求 for ``tickets`` (a new one, or the sweep's recent ones): each is
+    compared with the earlier tickets of its territory within the window, at most
+    the newest ``HOTLINE_CLUSTER_CANDIDATES``, by one TF-IDF fit per territory.
+    It joins the open cluster of its most similar neighbour that is in one (with
+    its neighbours not yet in one), or opens a cluster once it and its neighbours
+    are ``HOTLINE_MASS_COUNT`` — the rule of ``cases.clustering.assign``. Idempotent."""
+    th = _thresholds()
+    field = _scope_field()
+    groups: dict = {}
+    for ticket in sorted(tickets, key=lambda t: (t.received_at, t.pk)):
+        place = getattr(ticket, field) if field else 0
+        if place is not None and (ticket.content or "").strip():
+            groups.setdefault(place, []).append(ticket)
+    found = []
+    for place, new in groups.items():
+        found.extend(_similar_in(place, new, field, th))
+    return found
+
+
+def _similar_in(place, new: list[Ticket], field: str | None, th: dict) -> list[Cluster]:
+    """One territory: one query for the window, one fit, then each new ticket."""
+    window = Ticket.objects.filter(
+        state__in=COUNTED,
+        received_at__gte=new[0].received_at - timedelta(days=th["cluster_days"]),
+        received_at__lte=new[-1].received_at,
+    ).exclude(content="")
+    if field:
+        window = window.filter(**{field: place})
+    candidates = list(window.only(*_SIMILAR_FIELDS).order_by("-received_at", "-pk")[: th["candidates"] + len(new)])
+    rows = {t.pk: i for i, t in enumerate(candidates)}
+    if len(candidates) < 2:
+        return []
+    matrix = vectors([t.content for t in candidates])
+    found = []
+    for ticket in new:
+        if ticket.pk not in rows:
+            continue
+        scores = (matrix @ matrix[rows[ticket.pk]].T).toarray().ravel()
+        since = ticket.received_at - timedelta(days=th["cluster_days"])
+        near = [
+            (float(scores[i]), other)
+            for i, other in enumerate(candidates)
+            if scores[i] >= th["similarity"]
+            and (other.received_at, other.pk) < (ticket.received_at, ticket.pk)
+            and other.received_at >= since
+        ]
+        if not near:
+            continue
+        near.sort(key=lambda p: (-p[0], p[1].pk))
+        cluster = _similar_join(ticket, [t for _s, t in near], th)
+        if cluster is not None:
+            found.append(cluster)
+    return found
+
+
+def _similar_join(ticket: Ticket, near: list[Ticket], th: dict) -> Cluster | None:
+    """``near``: the earlier similar tickets, most similar first."""
+    member_of = dict(
+        ClusterMember.objects.filter(
+            cluster__kind=Cluster.Kind.SIMILAR, cluster__status=Cluster.Status.OPEN, ticket__in=[t.pk for t in near]
+        ).values_list("ticket_id", "cluster__key")
+    )
+    joined = next((member_of[t.pk] for t in near if t.pk in member_of), None)
+    if joined is None and len(near) + 1 < th["mass_k"]:
+        return None
+    tickets = [ticket, *(t for t in near if t.pk not in member_of)]
+    communities = {t.community_id for t in tickets}
+    streets = {t.street_id for t in tickets}
+    return _upsert(
+        Cluster.Kind.SIMILAR,
+        joined or f"text:{min(near, key=lambda t: (t.received_at, t.pk)).pk}",
+        tickets,
+        category_id=ticket.category_id,
+        community_id=ticket.community_id if len(communities) == 1 else None,
+        street_id=ticket.street_id if len(streets) == 1 else None,
+        summary=ticket.content[:100],
+    )
