@@ -98,28 +98,51 @@ def vectors(texts: list[str], method: Method = IN_USE):
     return normalize(matrix.tocsr())
 
 
+#: A cluster opens from at most this many linked tickets (bounds the search).
+MAX_COMPONENT = 200
+
+
 def assign(neighbours: list[list[tuple[int, float]]], *, min_size: int = 2) -> list[int | None]:
     """Clusters of items that arrive in order 0, 1, 2 …: ``neighbours[i]`` holds the
     earlier items ``(j, similarity)`` at or above the threshold. Item ``i`` joins
     the cluster of its most similar neighbour that is in one, bringing its
-    unclustered neighbours along; else, with ``min_size - 1`` neighbours, it opens
-    a cluster with them. Returns each item's cluster number (None: in none).
+    unclustered neighbours along; else, once the unclustered items linked to it
+    (through neighbours of neighbours) are ``min_size`` with it, they open a
+    cluster. Returns each item's cluster number (None: in none).
 
     The database detection (``cases.clusters``) follows this rule ticket by ticket."""
     label: list[int | None] = [None] * len(neighbours)
+    links: list[list[int]] = [[] for _ in neighbours]
     opened = 0
     for i, near in enumerate(neighbours):
+        for j, _s in near:
+            links[j].append(i)
+            links[i].append(j)
         near = sorted(near, key=lambda p: -p[1])
         joined = next((label[j] for j, _s in near if label[j] is not None), None)
-        if joined is None and len(near) + 1 < min_size:
-            continue
-        if joined is None:
+        if joined is not None:
+            group = [i, *(j for j, _s in near if label[j] is None)]
+        else:
+            group = linked(i, lambda k: [m for m in links[k] if label[m] is None])
+            if len(group) < min_size:
+                continue
             joined, opened = opened, opened + 1
-        label[i] = joined
-        for j, _s in near:
-            if label[j] is None:
-                label[j] = joined
+        for j in group:
+            label[j] = joined
     return label
+
+
+def linked(start: int, neighbours_of) -> list[int]:
+    """``start`` and what it reaches through ``neighbours_of`` (breadth first, at
+    most ``MAX_COMPONENT``)."""
+    seen = {start}
+    order = [start]
+    for node in order:
+        for other in neighbours_of(node):
+            if other not in seen and len(order) < MAX_COMPONENT:
+                seen.add(other)
+                order.append(other)
+    return order
 
 
 def neighbours_at(similarity, threshold: float) -> list[list[tuple[int, float]]]:

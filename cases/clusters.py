@@ -15,13 +15,14 @@ cluster (escalate, merge) is in ``cases.cluster_actions``."""
 from collections import namedtuple
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
 from . import clock
-from .clustering import vectors
+from .clustering import linked, vectors
 from .models import Cluster, ClusterMember, Ticket, TicketState
 
 S = TicketState
@@ -264,27 +265,53 @@ def _similar_in(place, new: list[Ticket], field: str | None, th: dict) -> list[C
         ).values_list("ticket_id", "cluster__key")
     )
     matrix = vectors([t.content for t in candidates])
+    received = np.array([t.received_at.timestamp() for t in candidates])
+    pks = np.array([t.pk for t in candidates], dtype=np.int64)
+    # Many new tickets (the sweep): all the window's similarities in one product
+    # (≤ candidates² floats); one new ticket: the rows its search visits.
+    every = (matrix @ matrix.T).toarray() if len(new) > 1 else None
+    cache: dict = {}
+
+    def similarities(index):
+        if every is not None:
+            return every[index]
+        if index not in cache:
+            cache[index] = (matrix @ matrix[index].T).toarray().ravel()
+        return cache[index]
+
     found = []
     for ticket in new:
         if ticket.pk not in rows or ticket.pk in member_of:
             continue
-        scores = (matrix @ matrix[rows[ticket.pk]].T).toarray().ravel()
-        since = ticket.received_at - timedelta(days=th["cluster_days"])
-        near = sorted(
-            (
-                (float(scores[i]), other)
-                for i, other in enumerate(candidates)
-                if scores[i] >= th["similarity"]
-                and (other.received_at, other.pk) < (ticket.received_at, ticket.pk)
-                and other.received_at >= since
-            ),
-            key=lambda p: (-p[0], p[1].pk),
+        now = ticket.received_at.timestamp()
+        # Earlier tickets (by time, then number) within the window: the rule looks back only.
+        eligible = (received >= now - th["cluster_days"] * 86400) & (
+            (received < now) | ((received == now) & (pks < ticket.pk))
         )
-        joined = next((member_of[t.pk] for _s, t in near if t.pk in member_of), None)
-        if not near or (joined is None and len(near) + 1 < th["mass_k"]):
+        clustered = np.isin(pks, np.fromiter(member_of, dtype=np.int64, count=len(member_of)))
+
+        def near(index, eligible=eligible, clustered=clustered, unclustered_only=False):
+            """Candidates similar to ``index``, most similar first."""
+            scores = similarities(index)
+            mask = (scores >= th["similarity"]) & eligible
+            if unclustered_only:
+                mask &= ~clustered
+            hits = np.flatnonzero(mask)
+            return hits[np.lexsort((pks[hits], -scores[hits]))].tolist()
+
+        own = rows[ticket.pk]
+        first = near(own)
+        joined = next((member_of[candidates[k].pk] for k in first if candidates[k].pk in member_of), None)
+        if joined is not None:
+            group = [own, *(k for k in first if candidates[k].pk not in member_of)]
+        elif first:
+            group = linked(own, lambda k: near(k, unclustered_only=True))
+            if len(group) < th["mass_k"]:
+                continue
+        else:
             continue
-        tickets = [ticket, *(t for _s, t in near if t.pk not in member_of)]
-        key = joined or f"text:{min((t for _s, t in near), key=lambda t: (t.received_at, t.pk)).pk}"
+        tickets = [candidates[k] for k in group]
+        key = joined or f"text:{min(tickets, key=lambda t: (t.received_at, t.pk)).pk}"
         found.append(_similar_upsert(key, ticket, tickets))
         member_of.update(dict.fromkeys((t.pk for t in tickets), key))
     return found

@@ -405,7 +405,7 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
                 Row(
                     "cluster.ticket",
                     "相似诉求 for one new ticket (its territory's window)",
-                    "≤ 100 ms CPU, statements bounded",
+                    "≤ 200 ms CPU, statements bounded",
                     data_dependent=True,
                 ),
                 _in_rollback(one),
