@@ -1,5 +1,8 @@
 """Clusters (双交办): the same caller on the same issue again and again (一人多次), or
-many tickets of one category in one community (多人集中), or similar texts there.
+many tickets of one category in one community (多人集中), or similar demands
+(相似诉求) in one territory (a street by default: ``HOTLINE_CLUSTER_SCOPE``) over
+weeks (``HOTLINE_CLUSTER_DAYS``), compared by ``cases.clustering`` (TF-IDF over
+character n-grams, cosine) so that reworded demands still meet.
 
 Detected when a ticket is created and again by a periodic task (which catches
 anything the first pass missed); thresholds are settings. An open cluster is
@@ -9,15 +12,18 @@ Detection only: it never calls the workflow, so the task that runs it (queued by
 workflow's announce) does not import back into the workflow. What staff do with a
 cluster (escalate, merge) is in ``cases.cluster_actions``."""
 
+from collections import namedtuple
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
 from . import clock
+from .clustering import linked, vectors
 from .models import Cluster, ClusterMember, Ticket, TicketState
-from .text import bigram_similarity, bigrams
 
 S = TicketState
 COUNTED = [S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING, S.CLOSED, S.MERGED]
@@ -29,7 +35,9 @@ def _thresholds():
         "repeat_days": settings.HOTLINE_REPEAT_CALLER_DAYS,
         "mass_k": settings.HOTLINE_MASS_COUNT,
         "mass_days": settings.HOTLINE_MASS_DAYS,
-        "similarity": settings.HOTLINE_SIMILARITY,
+        "similarity": settings.HOTLINE_CLUSTER_SIMILARITY,
+        "cluster_days": settings.HOTLINE_CLUSTER_DAYS,
+        "candidates": settings.HOTLINE_CLUSTER_CANDIDATES,
     }
 
 
@@ -116,29 +124,7 @@ def clusters_detect_for(ticket: Ticket) -> list[Cluster]:
                     summary=ticket.content[:100],
                 )
             )
-        own = bigrams(ticket.content)
-        similar = [
-            t
-            for t in nearby.only("pk", "received_at", "content").order_by("received_at")[:500]
-            if bigram_similarity(own, bigrams(t.content)) >= th["similarity"]
-        ]
-        if len(similar) + 1 >= th["mass_k"]:
-            anchor = similar[0]
-            existing = Cluster.objects.filter(
-                kind=Cluster.Kind.SIMILAR, status=Cluster.Status.OPEN, members__ticket__in=similar
-            ).first()
-            key = existing.key if existing else f"text:{ticket.community_id}:{anchor.pk}"
-            found.append(
-                _upsert(
-                    Cluster.Kind.SIMILAR,
-                    key,
-                    [*similar, ticket],
-                    category=ticket.category,
-                    community=ticket.community,
-                    street=ticket.street,
-                    summary=ticket.content[:100],
-                )
-            )
+    found.extend(clusters_similar_for([ticket]))
     return found
 
 
@@ -200,4 +186,151 @@ def clusters_sweep(*, now=None) -> int:
             summary=t.content[:100],
         )
         touched += 1
+    recent = list(
+        base.filter(received_at__gte=now - timedelta(hours=settings.HOTLINE_CLUSTER_SWEEP_HOURS))
+        .exclude(content="")
+        .only(*_SIMILAR_FIELDS)
+        .order_by("received_at", "pk")[: th["candidates"]]
+    )
+    touched += len(clusters_similar_for(recent))
     return touched
+
+
+# -- 相似诉求 -----------------------------------------------------------------------------
+
+_SCOPES = {"community": "community_id", "street": "street_id", "district": "district_id", "city": None}
+_SIMILAR_FIELDS = ("pk", "received_at", "content", "category_id", "community_id", "street_id", "district_id")
+_Row = namedtuple("_Row", _SIMILAR_FIELDS)
+
+
+def _scope_field() -> str | None:
+    try:
+        return _SCOPES[settings.HOTLINE_CLUSTER_SCOPE]
+    except KeyError:
+        raise ImproperlyConfigured(f"HOTLINE_CLUSTER_SCOPE must be one of {', '.join(_SCOPES)}") from None
+
+
+def clusters_similar_for(tickets: list[Ticket]) -> list[Cluster]:
+    """相似诉求 for ``tickets`` (a new one, or the sweep's recent ones): each is
+    compared with the earlier tickets of its territory within the window, at most
+    the newest ``HOTLINE_CLUSTER_CANDIDATES``, by one TF-IDF fit per territory.
+    It joins the open cluster of its most similar neighbour that is in one (with
+    its neighbours not yet in one), or opens a cluster once it and its neighbours
+    are ``HOTLINE_MASS_COUNT`` — the rule of ``cases.clustering.assign``. Idempotent."""
+    th = _thresholds()
+    field = _scope_field()
+    clustered = set(
+        ClusterMember.objects.filter(
+            cluster__kind=Cluster.Kind.SIMILAR,
+            cluster__status=Cluster.Status.OPEN,
+            ticket__in=[t.pk for t in tickets],
+        ).values_list("ticket_id", flat=True)
+    )
+    groups: dict = {}
+    for ticket in sorted(tickets, key=lambda t: (t.received_at, t.pk)):
+        place = getattr(ticket, field) if field else 0
+        if place is not None and ticket.pk not in clustered and (ticket.content or "").strip():
+            groups.setdefault(place, []).append(ticket)
+    found = []
+    for place, new in groups.items():
+        found.extend(_similar_in(place, new, field, th))
+    return found
+
+
+def _similar_in(place, new: list[Ticket], field: str | None, th: dict) -> list[Cluster]:
+    """One territory: a query for the window, one for its open 相似诉求 memberships,
+    one fit; then each new ticket that is in no such cluster yet (so a rerun writes
+    nothing)."""
+    window = Ticket.objects.filter(
+        state__in=COUNTED,
+        received_at__gte=new[0].received_at - timedelta(days=th["cluster_days"]),
+        received_at__lte=new[-1].received_at,
+    ).exclude(content="")
+    if field:
+        window = window.filter(**{field: place})
+    # Plain rows, not model instances: a tenth of the CPU for 2,000 candidates; the
+    # few that join a cluster become instances in _similar_upsert.
+    candidates = [
+        _Row(*values)
+        for values in window.order_by("-received_at", "-pk").values_list(*_SIMILAR_FIELDS)[
+            : th["candidates"] + len(new)
+        ]
+    ]
+    if len(candidates) < 2:
+        return []
+    rows = {t.pk: i for i, t in enumerate(candidates)}
+    member_of = dict(
+        ClusterMember.objects.filter(
+            cluster__kind=Cluster.Kind.SIMILAR, cluster__status=Cluster.Status.OPEN, ticket__in=list(rows)
+        ).values_list("ticket_id", "cluster__key")
+    )
+    matrix = vectors([t.content for t in candidates])
+    received = np.array([t.received_at.timestamp() for t in candidates])
+    pks = np.array([t.pk for t in candidates], dtype=np.int64)
+    # Many new tickets (the sweep): all the window's similarities in one product
+    # (≤ candidates² floats); one new ticket: the rows its search visits.
+    every = (matrix @ matrix.T).toarray() if len(new) > 1 else None
+    cache: dict = {}
+
+    def similarities(index):
+        if every is not None:
+            return every[index]
+        if index not in cache:
+            cache[index] = (matrix @ matrix[index].T).toarray().ravel()
+        return cache[index]
+
+    found = []
+    for ticket in new:
+        if ticket.pk not in rows or ticket.pk in member_of:
+            continue
+        now = ticket.received_at.timestamp()
+        # Earlier tickets (by time, then number) within the window: the rule looks back only.
+        eligible = (received >= now - th["cluster_days"] * 86400) & (
+            (received < now) | ((received == now) & (pks < ticket.pk))
+        )
+        clustered = np.isin(pks, np.fromiter(member_of, dtype=np.int64, count=len(member_of)))
+
+        def near(index, eligible=eligible, clustered=clustered, unclustered_only=False):
+            """Candidates similar to ``index``, most similar first."""
+            scores = similarities(index)
+            mask = (scores >= th["similarity"]) & eligible
+            if unclustered_only:
+                mask &= ~clustered
+            hits = np.flatnonzero(mask)
+            return hits[np.lexsort((pks[hits], -scores[hits]))].tolist()
+
+        own = rows[ticket.pk]
+        first = near(own)
+        joined = next((member_of[candidates[k].pk] for k in first if candidates[k].pk in member_of), None)
+        if joined is not None:
+            group = [own, *(k for k in first if candidates[k].pk not in member_of)]
+        elif first:
+            group = linked(own, lambda k: near(k, unclustered_only=True))
+            if len(group) < th["mass_k"]:
+                continue
+        else:
+            continue
+        tickets = [candidates[k] for k in group]
+        key = joined or f"text:{min(tickets, key=lambda t: (t.received_at, t.pk)).pk}"
+        found.append(_similar_upsert(key, ticket, tickets))
+        member_of.update(dict.fromkeys((t.pk for t in tickets), key))
+    return found
+
+
+def _similar_upsert(key: str, ticket: Ticket, tickets: list[Ticket]) -> Cluster:
+    """The community and street of a cluster are those all its new tickets share."""
+    tickets = [
+        t if isinstance(t, Ticket) else Ticket(**{f if f != "pk" else "id": getattr(t, f) for f in _SIMILAR_FIELDS})
+        for t in tickets
+    ]
+    communities = {t.community_id for t in tickets}
+    streets = {t.street_id for t in tickets}
+    return _upsert(
+        Cluster.Kind.SIMILAR,
+        key,
+        tickets,
+        category_id=ticket.category_id,
+        community_id=ticket.community_id if len(communities) == 1 else None,
+        street_id=ticket.street_id if len(streets) == 1 else None,
+        summary=ticket.content[:100],
+    )

@@ -42,6 +42,7 @@ from departments.selectors import Territory, duty_suggest, territory_resolve
 from .models import Category, SuggestionModel, Ticket, TicketState
 from .public import anonymise
 from .selectors.scope import ticket_list
+from .text import char_ngram_vectorizer
 
 #: Shown when the model's top unit is not the duty list's unit.
 MODEL_DISAGREES = _("模型建议与职责清单不一致")
@@ -141,14 +142,7 @@ def _fit(rows: list[TrainingRow]) -> Trained:
     units = np.array([r.unit_id for r in rows])
     if len(set(categories.tolist())) < 2 or len(set(units.tolist())) < 2:
         raise SuggestionsUnavailable(TOO_FEW_CLASSES)
-    vectorizer = TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=(1, 3),
-        max_features=settings.SUGGEST_MAX_FEATURES,
-        min_df=2 if len(rows) >= 1000 else 1,
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
+    vectorizer = char_ngram_vectorizer(max_features=settings.SUGGEST_MAX_FEATURES, min_df=2 if len(rows) >= 1000 else 1)
     matrix = vectorizer.fit_transform([r.text for r in rows])
     category = SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=15, tol=1e-3, random_state=0)
     unit = SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=15, tol=1e-3, random_state=0)

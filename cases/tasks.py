@@ -41,6 +41,7 @@ def detect_clusters_for(ticket_id: int):
             "category__id",
             "community__id",
             "street__id",
+            "district",
         )
         .filter(pk=ticket_id)
         .first()

@@ -33,3 +33,19 @@ def bigram_similarity(x: set, y: set) -> float:
     if not x or not y:
         return 0.0
     return len(x & y) / len(x | y)
+
+
+def char_ngram_vectorizer(*, analyzer="char_wb", ngram_range=(1, 3), max_features=None, min_df=1):
+    """The TF-IDF featurizer over character n-grams (Chinese needs no word
+    segmenter): the dispatch suggestions' features and the clusters' similarity."""
+    import numpy as np  # noqa: PLC0415 - scikit-learn is heavy; intake imports this module for bigrams
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+
+    return TfidfVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngram_range,
+        max_features=max_features,
+        min_df=min_df,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )

@@ -424,8 +424,18 @@ HOTLINE_REPEAT_CALLER_DAYS = env_int("HOTLINE_REPEAT_CALLER_DAYS", 30)
 # within these days.
 HOTLINE_MASS_COUNT = env_int("HOTLINE_MASS_COUNT", 5)
 HOTLINE_MASS_DAYS = env_int("HOTLINE_MASS_DAYS", 3)
-# Character-bigram similarity from which two demands count as the same.
-HOTLINE_SIMILARITY = float(os.environ.get("HOTLINE_SIMILARITY", "0.5"))
+# 相似诉求 (cases/clustering.py): cosine of TF-IDF over character n-grams from which
+# two demands count as the same (chosen on the tuning half of the labelled set:
+# `manage.py bench --only cluster`), looked for among the tickets of the same
+# territory — "community", "street", "district" or "city" — over these days, at most
+# the newest CANDIDATES of them per new ticket (the work per ticket stays bounded).
+HOTLINE_CLUSTER_SIMILARITY = float(os.environ.get("HOTLINE_CLUSTER_SIMILARITY", "0.15"))
+HOTLINE_CLUSTER_SCOPE = os.environ.get("HOTLINE_CLUSTER_SCOPE", "street")
+HOTLINE_CLUSTER_DAYS = env_int("HOTLINE_CLUSTER_DAYS", 14)
+HOTLINE_CLUSTER_CANDIDATES = env_int("HOTLINE_CLUSTER_CANDIDATES", 2000)
+# The periodic sweep re-checks the tickets received in these last hours (it runs every
+# 15 minutes; the overlap catches what a failed per-ticket task missed).
+HOTLINE_CLUSTER_SWEEP_HOURS = env_int("HOTLINE_CLUSTER_SWEEP_HOURS", 2)
 
 # --- Metrics and reports (DESIGN §6) ------------------------------------------------
 

@@ -418,6 +418,8 @@ class Ticket(models.Model):
             models.Index(fields=["community", "category", "received_at"], name="ticket_community_cat"),
             # Intake's duplicates by place: the same grid and category family lately.
             models.Index(fields=["grid", "category", "received_at"], name="ticket_grid_cat"),
+            # 相似诉求: a street's tickets of the last weeks, newest first (cases/clusters.py).
+            models.Index(fields=["street", "received_at"], name="ticket_street_received"),
             models.Index(fields=["citizen_phone"], name="ticket_phone"),
             models.Index(fields=["citizen_phone_last4"], name="ticket_phone_last4"),
             # Work lists are about open tickets, a tenth of the table or less: these

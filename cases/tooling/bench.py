@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Count
@@ -60,6 +61,7 @@ from ..models import (
 )
 from ..workflow import verbs
 from . import demo_data
+from .bench_cluster import cluster_cost_fns, cluster_quality
 from .bench_suggest import suggest_bench
 
 S = TicketState
@@ -205,13 +207,14 @@ OPERATIONS = [
     "dashboard",
     "memory",
     "suggest",
+    "cluster",
     "transition",
     "search",
     "seed",
     "locate",
 ]
 #: Operations that need no PostgreSQL-only raw SQL: they run on SQLite as well.
-PORTABLE = {"suggest", "transition", "search", "seed", "locate"}
+PORTABLE = {"suggest", "cluster", "transition", "search", "seed", "locate"}
 #: Not recorded in the CI baseline unless asked for: minutes of CPU (seed), other
 #: processes' figures (api, memory), or no per-operation row at all (suggest).
 UNGATED = {"seed", "api", "memory", "suggest"}
@@ -396,6 +399,46 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
         out("  " + " | ".join(row.cells()))
     if want("suggest"):
         suggest_bench(out=out)
+    if want("cluster"):
+        cluster_quality(out=out)
+        one, sweep = cluster_cost_fns()
+        if one is not None:
+            measure(
+                Row(
+                    "cluster.ticket",
+                    "相似诉求 for one new ticket (its territory's window)",
+                    "≤ 200 ms CPU, statements bounded",
+                    data_dependent=True,
+                ),
+                _in_rollback(one),
+                count_rows=len,
+                describe=lambda row, _r: setattr(
+                    row,
+                    "note",
+                    f"rows = clusters touched; window ≤ {settings.HOTLINE_CLUSTER_CANDIDATES:,} tickets "
+                    f"of the {settings.HOTLINE_CLUSTER_SCOPE}, {settings.HOTLINE_CLUSTER_DAYS} days",
+                ),
+            )
+            measure(
+                Row(
+                    "cluster.sweep",
+                    f"  the sweep's pass: tickets of the last {settings.HOTLINE_CLUSTER_SWEEP_HOURS} h",
+                    "≤ 10 s",
+                    data_dependent=True,
+                ),
+                _in_rollback(sweep),
+                count_rows=lambda r: r[0],
+                describe=lambda row, r: setattr(row, "note", f"rows = tickets re-checked; {len(r[1])} joined"),
+            )
+            with transaction.atomic():
+                sweep()  # now every similar ticket is in its cluster, as the per-ticket task leaves it
+                measure(
+                    Row("cluster.rerun", "  the sweep's pass again, nothing new", "≤ 2 s, 0 new rows"),
+                    sweep,
+                    count_rows=lambda r: len(r[1]),
+                    describe=lambda row, _r: setattr(row, "note", "rows = tickets joined (none)"),
+                )
+                transaction.set_rollback(True)
     if want("transition"):
         _transitions(rows, runs, out)
     if want("search"):
