@@ -361,9 +361,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Each task of the project is routed by name (tests/test_celery_queues.py fails on a
 # task missing here); beat's entries go through the same routes. A worker consumes
 # the queues given with -Q: `make run` runs one worker on all of them, production
-# one worker (or more) per queue (README, "Production: Redis").
+# one worker (or more) per queue (README, "Production: Redis, workers per queue").
 #   scan      deadline scan and reminders, objection rulings, re-timing: never behind a report
-#   notify    sending deliveries (e-mail, SMS, inbox): a burst does not delay the scan
+#   notify    sending deliveries (e-mail, SMS, chat): a burst does not delay the scan
 #   callbacks the nightly 回访 batch (60,000 tickets on a megacity's night)
 #   reports   reports, rollups, exports, spike and cluster sweeps, retraining: heavy reads
 #   default   the light rest (per-ticket cluster check at intake, pruning)
