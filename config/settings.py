@@ -331,10 +331,13 @@ CALENDAR_LOOKAHEAD_DAYS = env_int("HOTLINE_CALENDAR_LOOKAHEAD_DAYS", 60)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = VAR_DIR / "broker"
+# Redis hands an unacknowledged message (acks_late) to another worker after this long:
+# every queue's hard time limit stays below it (see the queues below).
+HOTLINE_BROKER_VISIBILITY_TIMEOUT = env_int("HOTLINE_BROKER_VISIBILITY_TIMEOUT", 3600)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": HOTLINE_BROKER_VISIBILITY_TIMEOUT}
 else:
     for sub in ("queue", "processed", "control", "results"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -359,6 +362,62 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# --- Celery queues: routing and time limits, in this one place ---------------------
+# Each task of the project is routed by name (tests/test_celery_queues.py fails on a
+# task missing here); beat's entries go through the same routes. A worker consumes
+# the queues given with -Q: `make run` runs one worker on all of them, production
+# one worker (or more) per queue (README, "Production: Redis, workers per queue").
+#   scan      deadline scan and reminders, objection rulings, re-timing: never behind a report
+#   notify    sending deliveries (e-mail, SMS, chat): a burst does not delay the scan
+#   callbacks the nightly 回访 batch (60,000 tickets on a megacity's night)
+#   reports   reports, rollups, exports, spike and cluster sweeps, retraining: heavy reads
+#   default   the light rest (per-ticket cluster check at intake, pruning)
+# No priorities: the filesystem transport has none, and Redis only emulates them
+# with one list per priority step, polled in order; separate queues with their own
+# workers isolate the urgent work instead.
+HOTLINE_QUEUES = ("scan", "notify", "callbacks", "reports", "default")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "cases.deadlines.tasks.scan_deadlines": {"queue": "scan"},
+    "cases.deadlines.tasks.retime_deadlines": {"queue": "scan"},
+    "cases.notifications.tasks.deliver_many": {"queue": "notify"},
+    "cases.notifications.tasks.deliver_due": {"queue": "notify"},
+    "cases.callback_tasks.run_callback_batch": {"queue": "callbacks"},
+    "reports.tasks.build_report": {"queue": "reports"},
+    "reports.tasks.rebuild_rollups": {"queue": "reports"},
+    "reports.tasks.export_ledger": {"queue": "reports"},
+    "reports.tasks.resume_exports": {"queue": "reports"},
+    "reports.tasks.detect_spikes": {"queue": "reports"},
+    "cases.tasks.detect_clusters": {"queue": "reports"},
+    "cases.tasks.retrain_suggestions": {"queue": "reports"},
+    "cases.tasks.detect_clusters_for": {"queue": "default"},
+    "cases.tasks.prune_broker_files": {"queue": "default"},
+    "cases.tasks.prune_pending_uploads": {"queue": "default"},
+}
+# (soft, hard) time limits per queue, in seconds; env CELERY_<QUEUE>_SOFT_TIME_LIMIT /
+# CELERY_<QUEUE>_TIME_LIMIT. The scan is incremental and the re-timing resumable
+# (a killed run continues from its watermark), so the scan queue's limit is short;
+# a task that outlives Redis's visibility timeout would be delivered a second time,
+# so the longest hard limit stays below it.
+_QUEUE_LIMIT_DEFAULTS = {
+    "scan": (9 * 60, 10 * 60),
+    "notify": (4 * 60, 5 * 60),
+    "callbacks": (25 * 60, 30 * 60),
+    "reports": (50 * 60, 55 * 60),
+    "default": (CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT),
+}
+HOTLINE_QUEUE_TIME_LIMITS = {
+    queue: (
+        env_int(f"CELERY_{queue.upper()}_SOFT_TIME_LIMIT", soft),
+        env_int(f"CELERY_{queue.upper()}_TIME_LIMIT", hard),
+    )
+    for queue, (soft, hard) in _QUEUE_LIMIT_DEFAULTS.items()
+}
+# Celery reads time limits per task: each routed task gets its queue's.
+CELERY_TASK_ANNOTATIONS = {
+    name: dict(zip(("soft_time_limit", "time_limit"), HOTLINE_QUEUE_TIME_LIMITS[route["queue"]], strict=True))
+    for name, route in CELERY_TASK_ROUTES.items()
+}
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

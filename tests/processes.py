@@ -85,9 +85,22 @@ class Processes:
     def celery(self, name, *args):
         return self.start(name, "celery", "-A", "config", *args)
 
-    def worker(self, name, concurrency=1):
-        return self.celery(
-            name, "worker", "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname", f"{name}@%h"
+    def worker(self, name, concurrency=1, queues=settings.HOTLINE_QUEUES, app="config"):
+        """A worker consuming ``queues`` (all of them unless told), as ``make run``'s."""
+        return self.start(
+            name,
+            "celery",
+            "-A",
+            app,
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            ",".join(queues),
+            "--hostname",
+            f"{name}@%h",
         )
 
     def beat(self):

@@ -153,38 +153,9 @@ class Command(BaseCommand):
             )
 
     def start(self, options, log_dir):
-        python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
-        address = f"{options['host']}:{options['port']}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        celery = [python, "-m", "celery", "-A", "config", "--quiet"]
-        commands = {
-            "web": [python, manage, "runserver", address, "--noreload"],
-            "worker": [
-                *celery,
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--logfile",
-                str(log_dir / "worker.log"),
-                "--concurrency",
-                str(options["concurrency"]),
-                "--hostname",
-                "worker1@%h",
-            ],
-            "beat": [
-                *celery,
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--logfile",
-                str(log_dir / "beat.log"),
-                "--schedule",
-                settings.CELERY_BEAT_SCHEDULE_FILENAME,
-            ],
-        }
         processes = {}
-        for name, command in commands.items():
+        for name, command in self.commands(options, log_dir).items():
             # Each child in its own session: the terminal's Ctrl-C reaches this
             # process alone, which then asks each child to stop in its own way.
             # Whatever a child still prints (startup lines, a crash) goes to its log.
@@ -199,6 +170,42 @@ class Command(BaseCommand):
                     stderr=subprocess.STDOUT,
                 )
         return processes
+
+    @staticmethod
+    def commands(options, log_dir) -> dict[str, list[str]]:
+        """The command line of web, worker and beat."""
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        address = f"{options['host']}:{options['port']}"
+        celery = [python, "-m", "celery", "-A", "config", "--quiet"]
+        return {
+            "web": [python, manage, "runserver", address, "--noreload"],
+            "worker": [
+                *celery,
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--logfile",
+                str(log_dir / "worker.log"),
+                "--concurrency",
+                str(options["concurrency"]),
+                # One worker consumes every queue here; production runs one per queue.
+                "--queues",
+                ",".join(settings.HOTLINE_QUEUES),
+                "--hostname",
+                "worker1@%h",
+            ],
+            "beat": [
+                *celery,
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--logfile",
+                str(log_dir / "beat.log"),
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
+        }
 
     @staticmethod
     def local_url(options) -> str:
