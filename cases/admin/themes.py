@@ -5,14 +5,14 @@ The theme's own page (figures, tasks, tickets) is ``reports.views.theme_view``."
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from config.admin_input import SafeInputAdminMixin
+from config.admin_input import SafeInputAdminMixin, object_pk_or_404
 
 from ..models import Theme, ThemeTask
 from ..selectors.scope import theme_scope, themes_manage, themes_visible
@@ -110,6 +110,21 @@ class ThemeAdmin(_Manage, SafeInputAdminMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return theme_scope(super().get_queryset(request), request.user)
+
+    def _scoped_or_404(self, request, object_id):
+        pk = object_pk_or_404(self.model, object_id)
+        if not self.get_queryset(request).filter(pk=pk).exists():
+            raise Http404
+        return pk
+
+    def history_view(self, request, object_id, extra_context=None):
+        """simple-history reads the versions by id: the theme's scope first."""
+        self._scoped_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     @admin.display(description=_("题目"), ordering="title")
     def title_link(self, obj):
