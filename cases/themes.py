@@ -13,7 +13,7 @@ Two doors, one meaning:
 - ``rule_tickets``: every matching ticket, as a query — the keyword part through
   ``cases.selectors.search.keyword_filter`` (the list's search box) — for linking the
   past tickets when a theme is created or its rule changes (``theme_relink``, a
-  Celery task, in batches);
+  Celery task queued by ``cases.theme_actions``, in batches);
 - ``rule_matches``: the same question for one ticket in memory, for each new ticket
   (``themes_link_ticket``, run by the task that looks for clusters after intake).
 
@@ -29,7 +29,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,7 +36,6 @@ from django.utils.translation import gettext as _
 from . import clock
 from .models import Theme, ThemeTicket, Ticket
 from .selectors.search import keyword_filter
-from .tasks import link_theme_tickets
 
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -133,13 +131,6 @@ def rule_matches(rule: Rule, ticket: Ticket, *, category_path: str | None = None
 
 
 # -- linking ------------------------------------------------------------------------------
-
-
-def theme_rule_changed(theme: Theme) -> None:
-    """The theme was created or its rule or period edited: link its past tickets
-    again, in a worker, once the change has committed."""
-    Theme.objects.filter(pk=theme.pk).update(linked_at=None)
-    transaction.on_commit(lambda: link_theme_tickets.delay(theme.pk))
 
 
 def theme_relink(theme_id: int, *, batch: int | None = None) -> int:

@@ -16,7 +16,8 @@ from config.admin_input import SafeInputAdminMixin, object_pk_or_404
 
 from ..models import Theme, ThemeTask
 from ..selectors.scope import theme_scope, themes_manage, themes_visible
-from ..themes import rule_check, theme_rule_changed
+from ..theme_actions import theme_rule_changed
+from ..themes import rule_check
 
 #: Changing any of these re-links the theme's past tickets.
 RULE_FIELDS = {"categories", "territories", "keywords", "started_on", "ended_on"}
