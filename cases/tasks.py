@@ -48,6 +48,23 @@ def detect_clusters_for(ticket_id: int):
     )
     if ticket is not None:
         clusters_detect_for(ticket)
+        link_themes_for(ticket_id)
+
+
+def link_themes_for(ticket_id: int) -> list[int]:
+    """每月一题: link a new ticket to the running themes whose rule matches it (run
+    with cluster detection, the same after-intake pass)."""
+    from .themes import themes_link_ticket  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+
+    return themes_link_ticket(ticket_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def link_theme_tickets(theme_id: int):
+    """每月一题: link every past ticket a theme's rule matches (in batches; idempotent)."""
+    from .themes import theme_relink  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+
+    return theme_relink(theme_id)
 
 
 @shared_task(ignore_result=True)

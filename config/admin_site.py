@@ -65,6 +65,8 @@ class HotlineAdminSite(admin.AdminSite):
                 wrap(lambda r, **kw: views.hotspot_view(r, self, **kw)),
                 name="hotspot",
             ),
+            path("themes/monthly/", wrap(lambda r: views.theme_monthly_view(r, self)), name="theme_monthly"),
+            path("themes/<int:pk>/", wrap(lambda r, **kw: views.theme_view(r, self, **kw)), name="theme"),
             path("exports/<int:pk>/download/", wrap(views.export_download_view), name="export_download"),
             path("exports/<int:pk>/status/", wrap(views.export_status_view), name="export_status"),
             *super().get_urls(),

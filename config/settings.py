@@ -390,6 +390,7 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.detect_spikes": {"queue": "reports"},
     "cases.tasks.detect_clusters": {"queue": "reports"},
     "cases.tasks.retrain_suggestions": {"queue": "reports"},
+    "cases.tasks.link_theme_tickets": {"queue": "reports"},
     "cases.tasks.detect_clusters_for": {"queue": "default"},
     "cases.tasks.prune_broker_files": {"queue": "default"},
     "cases.tasks.prune_pending_uploads": {"queue": "default"},
@@ -527,6 +528,16 @@ HOTLINE_EXPORT_STALE_MINUTES = env_int("HOTLINE_EXPORT_STALE_MINUTES", 10)
 HOTLINE_SPIKE_FACTOR = float(os.environ.get("HOTLINE_SPIKE_FACTOR", "3"))
 HOTLINE_SPIKE_MIN = env_int("HOTLINE_SPIKE_MIN", 3)
 HOTLINE_SPIKE_TRAILING_DAYS = env_int("HOTLINE_SPIKE_TRAILING_DAYS", 28)
+# 每月一题: a theme links (and compares with) the tickets of this many weeks before it
+# starts; past tickets are linked in batches of HOTLINE_THEME_LINK_BATCH ids.
+HOTLINE_THEME_LOOKBACK_WEEKS = env_int("HOTLINE_THEME_LOOKBACK_WEEKS", 12)
+HOTLINE_THEME_LINK_BATCH = env_int("HOTLINE_THEME_LINK_BATCH", 2000)
+# Leave a running theme's tickets out of the units' ranking (reports.metrics.ranking_counters).
+# Off by default: a ranking is the record units are held to, and a theme is the
+# centre's decision to work on a class, not a discharge of the units concerned; a
+# city that agrees to spare the lead bureau while it fixes the class turns it on
+# (HOTLINE_THEME_EXCLUDE_FROM_RANKING=1), and the rankings say so.
+HOTLINE_THEME_EXCLUDE_FROM_RANKING = env_bool("HOTLINE_THEME_EXCLUDE_FROM_RANKING", False)
 
 # --- Cache ------------------------------------------------------------------------
 # Throttles and the public lookup's attempt counter live here: shared through Redis

@@ -14,7 +14,7 @@ from cases.models import Callback, Category, Channel, Ticket, TicketState
 from departments.models import Department
 
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_from_rollups, counters_live, rank_eligible, rates
+from .metrics import Counters, Period, counters_from_rollups, counters_live, rank_eligible, ranking_counters, rates
 from .models import Spike
 from .supervision import SupervisionCounts, supervision_counts
 
@@ -134,7 +134,8 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
         pk: (name, kind) for pk, name, kind in Department.objects.filter(pk__in=named).values_list("pk", "name", "kind")
     }
     names = {pk: name for pk, (name, _kind) in units.items()}  # ranking and supervision
-    scored = [(units[pk], rates(c)) for pk, c in by_unit.items() if pk in units and rank_eligible(c)]
+    ranking = ranking_counters(period, by_unit, tickets=located)
+    scored = [(units[pk], rates(c)) for pk, c in ranking.items() if pk in units and rank_eligible(c)]
     slowest = sorted(
         [(name, r["avg_handling_hours"]) for (name, _kind), r in scored if r["avg_handling_hours"] is not None],
         key=lambda x: -x[1],

@@ -261,3 +261,38 @@ def axis_workbook(*, title: str, columns: dict, rows: list, total=None, accuracy
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+THEME_MONTH_COLUMNS = [
+    ("title", "题目", 30),
+    ("lead", "牵头单位", 20),
+    ("state", "状态", 10),
+    ("received", "受理量", 10),
+    ("response", "响应率", 10),
+    ("resolution", "解决率", 10),
+    ("satisfaction", "满意率", 10),
+    ("tasks", "任务数", 10),
+    ("tasks_done", "已完成任务", 12),
+    ("tasks_overdue", "逾期任务", 10),
+]
+
+
+def theme_month_workbook(*, title: str, rows: list[dict]) -> bytes:
+    """每月一题月度报告: one row per theme (``reports.themes.themes_month``)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "每月一题"
+    ws["A1"] = title
+    ws["A1"].font = TITLE_FONT
+    _header(ws, 3, [label for _key, label, _width in THEME_MONTH_COLUMNS])
+    for r, row in enumerate(rows, start=4):
+        for c, (key, _label, _width) in enumerate(THEME_MONTH_COLUMNS, start=1):
+            cell = ws.cell(row=r, column=c)
+            if key in ("response", "resolution", "satisfaction"):
+                _rate_cell(cell, key, row[key])
+            else:
+                cell.value = row[key]
+    _widths(ws, [width for _key, _label, width in THEME_MONTH_COLUMNS])
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()

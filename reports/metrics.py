@@ -33,7 +33,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases import clock
-from cases.models import Callback, Ticket, TicketEvent, TicketState
+from cases.models import Callback, ThemeTicket, Ticket, TicketEvent, TicketState
 from departments.models import Department
 
 from .models import DailyUnitStat
@@ -70,6 +70,11 @@ class Counters:
     def add(self, other: "Counters") -> "Counters":
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def subtract(self, other: "Counters") -> "Counters":
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) - getattr(other, f.name))
         return self
 
     def as_dict(self) -> dict:
@@ -123,6 +128,44 @@ def rank_eligible(c: Counters) -> bool:
     """A unit is ranked from ``ranking_min_tickets`` dispatches in the period: the
     reports and the dashboard rank by this one rule."""
     return c.dispatched >= settings.HOTLINE_METRICS["ranking_min_tickets"]
+
+
+def ranking_excluded_tickets(tickets=None):
+    """The tickets the units' ranking leaves out: with ``HOTLINE_THEME_EXCLUDE_FROM_RANKING``,
+    every ticket linked to a 每月一题 theme and received while that theme ran (from
+    its start day to its end day, local); ``None`` when the setting is off."""
+    if not settings.HOTLINE_THEME_EXCLUDE_FROM_RANKING:
+        return None
+    from cases.models import Theme  # noqa: PLC0415 - beside ThemeTicket; kept local to the setting
+
+    running = Q(pk__in=[])
+    for pk, started_on, ended_on in Theme.objects.values_list("pk", "started_on", "ended_on"):
+        during = Q(theme_id=pk, ticket__received_at__gte=clock.day_start(started_on))
+        if ended_on is not None:
+            during &= Q(ticket__received_at__lt=clock.day_bounds(ended_on)[1])
+        running |= during
+    tickets = tickets if tickets is not None else Ticket.objects.all()
+    return tickets.filter(pk__in=ThemeTicket.objects.filter(running).values("ticket_id"))
+
+
+def ranking_counters(period: "Period", per_unit: dict, *, tickets=None) -> dict:
+    """The per-unit counters a ranking is made from: ``per_unit`` (live or from the
+    rollups, of ``tickets``, default all) less the counters of the tickets
+    ``ranking_excluded_tickets`` leaves out — the one place the reports and the
+    dashboard rank from. Counters are sums over tickets, so the difference is the
+    units' counters without those tickets."""
+    excluded = ranking_excluded_tickets(tickets)
+    if excluded is None:
+        return per_unit
+    less = counters_live(
+        period, group_by="department", tickets=excluded, callbacks=Callback.objects.filter(ticket__in=excluded)
+    )
+    result = {}
+    for key, counters in per_unit.items():
+        result[key] = Counters().add(counters)
+        if key in less:
+            result[key].subtract(less[key])
+    return result
 
 
 RATE_LABELS = {

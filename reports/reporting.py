@@ -23,7 +23,7 @@ from .accuracy import accuracy_data
 from .axes import axis_table
 from .excel import report_workbook
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_live, rank_eligible, rates
+from .metrics import Counters, Period, counters_live, rank_eligible, ranking_counters, rates
 from .models import Report, ReportSubscription
 from .supervision import SupervisionCounts, supervision_counts
 
@@ -98,8 +98,12 @@ def report_data(kind: str, period: Period, now=None) -> dict:
     metric = RANKED_BY.get(kind)
     ranked = []
     if metric:
-        eligible = [r for r in rows if rank_eligible(per_unit[r["id"]]) and r["rates"][metric] is not None]
-        ranked = sorted(eligible, key=lambda r: (-r["rates"][metric], r["name"]))
+        # ranked on ``ranking_counters`` (without running themes' tickets when the setting says so)
+        ranking = ranking_counters(period, per_unit)
+        for row in rows:
+            row["ranking_rates"] = _rates(ranking[row["id"]])
+        eligible = [r for r in rows if rank_eligible(ranking[r["id"]]) and r["ranking_rates"][metric] is not None]
+        ranked = sorted(eligible, key=lambda r: (-r["ranking_rates"][metric], r["name"]))
         for position, row in enumerate(ranked, start=1):
             row["rank"] = position
     rows.sort(key=lambda r: (r.get("rank") or 10**6, r["name"]))
@@ -129,8 +133,9 @@ def report_data(kind: str, period: Period, now=None) -> dict:
         "ranking_metric": metric,
         "totals": {"counters": totals.as_dict(), "rates": _rates(totals)},
         "units": rows,
-        "red_list": [{"rank": r["rank"], "name": r["name"], "value": r["rates"][metric]} for r in red],
-        "black_list": [{"rank": r["rank"], "name": r["name"], "value": r["rates"][metric]} for r in black],
+        "ranking_excludes_themes": bool(metric) and settings.HOTLINE_THEME_EXCLUDE_FROM_RANKING,
+        "red_list": [{"rank": r["rank"], "name": r["name"], "value": r["ranking_rates"][metric]} for r in red],
+        "black_list": [{"rank": r["rank"], "name": r["name"], "value": r["ranking_rates"][metric]} for r in black],
         "overdue": [
             {
                 "number": t.number,

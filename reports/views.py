@@ -1,5 +1,6 @@
 """The dashboard and the 未诉先办 pages, on the admin site."""
 
+from datetime import timedelta
 from urllib.parse import quote
 
 from django.conf import settings
@@ -7,11 +8,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases import clock
-from cases.models import Category, Ticket
+from cases.models import Category, Theme, Ticket
+from cases.privacy import shown_text
 from cases.selectors.scope import (
     dispatch_accuracy_unit_ids,
     export_job_scope,
@@ -19,16 +22,22 @@ from cases.selectors.scope import (
     reports_visible,
     stats_units_cut,
     subcentres,
+    theme_scope,
+    themes_manage,
+    themes_visible,
+    ticket_scope,
 )
+from cases.themes import theme_prefill
 from departments.models import Department
 
 from .accuracy import ACCURACY_AXES, COLUMNS, accuracy_table
 from .axes import AXES, axis_check, axis_columns, axis_sort, axis_table, period_parse
 from .dashboard import dashboard_data, period_from, territory_from
-from .excel import accuracy_workbook, axis_workbook
+from .excel import accuracy_workbook, axis_workbook, theme_month_workbook
 from .hotspots import clusters_behind
 from .models import ExportJob
 from .reasons import reason_table
+from .themes import THREE_RATES, month_parse, theme_figures, theme_tickets, themes_month
 
 
 def _require_citywide(request):
@@ -233,6 +242,18 @@ def hotspot_view(request, admin_site, community_id, category_id):
         "clusters": clusters_behind(community.pk, category.pk),
         "tickets": tickets,
         "period": period,
+        "theme_url": (
+            reverse("admin:cases_theme_add")
+            + "?"
+            + theme_prefill(
+                origin=Theme.Origin.HOTSPOT,
+                title=_("%(community)s%(category)s") % {"community": community.name, "category": category.name},
+                category=category,
+                place=community,
+            )
+            if themes_manage(request.user)
+            else ""
+        ),
     }
     return TemplateResponse(request, "reports/hotspot.html", context)
 
@@ -258,3 +279,110 @@ def export_status_view(request, pk):
             "error": job.error,
         }
     )
+
+
+# -- 每月一题 ---------------------------------------------------------------------------------
+
+
+def _theme_rows(theme, tickets, limit=200):
+    """The theme's linked tickets the reader may see, newest first, their text masked."""
+    rows = (
+        theme_tickets(theme, tickets)
+        .select_related("category", "lead_department")
+        .only(
+            "number",
+            "received_at",
+            "state",
+            "content",
+            "citizen_name",
+            "category__name",
+            "lead_department__name",
+        )
+        .order_by("-received_at")[:limit]
+    )
+    return [{"ticket": t, "text": shown_text(t.content, t)} for t in rows]
+
+
+def theme_view(request, admin_site, pk):
+    """A theme's page: its class's weekly volume and 三率 before and since it
+    started, its tasks, and its linked tickets — all within the reader's scope
+    (``theme_scope`` for the theme, ``ticket_scope`` for the tickets and figures)."""
+    if not (request.user.is_staff and themes_visible(request.user)):
+        raise PermissionDenied
+    theme = get_object_or_404(theme_scope(Theme.objects.select_related("lead_department"), request.user), pk=pk)
+    visible = ticket_scope(Ticket.objects.all(), request.user)
+    today = clock.local_day()
+    figures = theme_figures(theme, tickets=visible, today=today)
+    tasks = [
+        {
+            "task": task,
+            "colour": (
+                "done"
+                if task.done_at
+                else "overdue"
+                if task.deadline < today
+                else "soon"
+                if task.deadline <= today + timedelta(days=3)
+                else "open"
+            ),
+        }
+        for task in theme.tasks.select_related("department")
+    ]
+    context = {
+        **admin_site.each_context(request),
+        "title": _("每月一题：%(title)s") % {"title": theme.title},
+        "theme": theme,
+        "figures": figures,
+        "tasks": tasks,
+        "tickets": _theme_rows(theme, visible),
+        "linked": theme_tickets(theme, visible).count(),
+        "may_edit": themes_manage(request.user),
+        "lookback_weeks": settings.HOTLINE_THEME_LOOKBACK_WEEKS,
+        "chart": {
+            "labels": [w["start"] for w in figures["weeks"]],
+            "received": [w["received"] for w in figures["weeks"]],
+            "since": [w["since"] for w in figures["weeks"]],
+            **{
+                name: [None if w[name] is None else round(w[name] * 100, 1) for w in figures["weeks"]]
+                for name in THREE_RATES
+            },
+        },
+    }
+    return TemplateResponse(request, "reports/theme.html", context)
+
+
+def theme_monthly_view(request, admin_site):
+    """月度每月一题报告: per theme running in the month, its volume, 三率 and tasks;
+    exportable as Excel. The themes and tickets the reader may see."""
+    if not (request.user.is_staff and themes_visible(request.user)):
+        raise PermissionDenied
+    rows, period, error = [], None, ""
+    try:
+        period = month_parse(request.GET.get("month", ""), clock.local_day())
+        rows = themes_month(
+            period,
+            themes=theme_scope(Theme.objects.all(), request.user),
+            tickets=ticket_scope(Ticket.objects.all(), request.user),
+        )
+    except ValueError as exc:
+        error = str(exc)
+    title = _("每月一题月度报告")
+    if period is not None:
+        title = _("每月一题月度报告（%(year)d年%(month)d月）") % {
+            "year": period.start.year,
+            "month": period.start.month,
+        }
+    if request.GET.get("format") == "xlsx" and period is not None:
+        return _xlsx(theme_month_workbook(title=title, rows=rows), title)
+    export = request.GET.copy()
+    export["format"] = "xlsx"
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "rows": rows,
+        "period": period,
+        "month": period.start.strftime("%Y-%m") if period else request.GET.get("month", ""),
+        "error": error,
+        "export_url": "?" + export.urlencode(),
+    }
+    return TemplateResponse(request, "reports/theme_monthly.html", context)

@@ -14,7 +14,7 @@ from cases import workflow
 from cases.api_keys import api_key_issue
 from cases.callbacks import callback_batch
 from cases.clusters import clusters_sweep
-from cases.models import Channel, Holiday, KnowledgeArticle, Urge, WorkingCalendar
+from cases.models import Channel, Holiday, KnowledgeArticle, Theme, Urge, WorkingCalendar
 from cases.notifications.inbox import notifications_create
 from cases.privacy import citizen_reveal
 from departments.models import Department, DutyAssignment
@@ -52,6 +52,7 @@ def grow(city, n: int, *, tag: str):
         day = date(2026, 1, 1) + timedelta(days=int(tag) * 100 + i)
         Report.objects.create(kind="daily", period_start=day, period_end=day, title=f"日小结{tag}{i}")
         notifications_create([{"recipient": city.handler, "ticket": tickets[1], "title": "催办", "body": "请办理"}])
+        Theme.objects.create(title=f"每月一题{tag}{i}", lead_department=unit, started_on=day, keywords="暖气")
     callback_batch(day=date.today())
     clusters_sweep()
 

@@ -24,6 +24,7 @@ EXPECTED = {
     "reports.tasks.detect_spikes": "reports",
     "cases.tasks.detect_clusters": "reports",
     "cases.tasks.retrain_suggestions": "reports",
+    "cases.tasks.link_theme_tickets": "reports",
     "cases.tasks.detect_clusters_for": "default",
     "cases.tasks.prune_broker_files": "default",
     "cases.tasks.prune_pending_uploads": "default",

@@ -32,11 +32,14 @@ from cases.models import (
     KnowledgeArticle,
     Notification,
     ServiceRequestToken,
+    Theme,
+    ThemeTask,
     TicketState,
     Urge,
     WorkingCalendar,
 )
 from cases.privacy import citizen_reveal
+from cases.themes import theme_relink
 from departments.models import DutyAssignment
 from reports.export_jobs import export_create
 from reports.exports import export_run
@@ -114,7 +117,11 @@ RULES: list[tuple[str, set]] = [
     ("admin:statistics", STAFF),  # every rate on every axis: a unit sees its own subtree's rows
     # 派单准确率 judges the centre, not the units: a sub-centre reads its own dispatches
     ("admin:dispatch_accuracy", {"superuser", *CENTRE, *SUB}),
-    ("admin:export_*", {"dispatcher"}),  # the person who asked for the export
+    ("admin:export_*", {"dispatcher"}),
+    # 每月一题: the centre's roles see every theme, a unit the themes it leads or
+    # co-handles (the street leads this one); supervisors and leaders create and edit
+    ("admin:theme_monthly", {"superuser", *CENTRE, *UNIT, "other_unit"}),  # a unit's list is its own themes
+    ("admin:theme", {"superuser", *CENTRE, *UNIT}),  # the person who asked for the export
     # --- tickets ---
     ("admin:cases_ticket_changelist", STAFF),
     ("admin:cases_ticket_add", {"superuser", "operator", "dispatcher", "supervisor", "gridworker", *INTAKE_SUB}),
@@ -215,6 +222,10 @@ RULES: list[tuple[str, set]] = [
     ("admin:reports_spike_add", NOBODY),  # found by the nightly detection
     ("admin:reports_spike_delete", NOBODY),
     ("admin:reports_spike_*", {"superuser", *CENTRE}),
+    ("admin:cases_theme_add", {"superuser", "supervisor", "leader"}),
+    ("admin:cases_theme_delete", NOBODY),  # a theme is ended, never deleted
+    ("admin:cases_theme_changelist", {"superuser", *CENTRE, *UNIT, "other_unit"}),
+    ("admin:cases_theme_*", {"superuser", *CENTRE, *UNIT}),  # change (read-only but for the editors), history
     # --- accounts, keys, login records: administrators only ---
     ("admin:auth_*", SUPER),
     ("admin:axes_*_add", NOBODY),  # login records are written by logins only
@@ -275,6 +286,12 @@ def world(city, settings, tmp_path):
     DutyAssignment.objects.get_or_create(category=city.heating, department=city.utility)
     citizen_reveal(user=city.handler, ticket=handling, reason="上门处置前电话确认地址")
     KnowledgeArticle.objects.create(question="暖气不热怎么办？", answer="先报供热公司。", category=city.heating)
+    theme = Theme.objects.create(
+        title="老旧小区暖气不热", lead_department=city.street, started_on=closed.received_at.date(), keywords="暖气"
+    )
+    theme.categories.set([city.heating])
+    ThemeTask.objects.create(theme=theme, title="排查管网", department=city.street, deadline=theme.started_on)
+    theme_relink(theme.pk)
     objects = {
         "ticket": handling,
         "callback": callback,
@@ -286,6 +303,7 @@ def world(city, settings, tmp_path):
         "cluster": Cluster.objects.filter(members__ticket=handling).first(),
         "department": city.street,
         "token": ServiceRequestToken.objects.create(ticket=handling),
+        "theme": theme,
     }
     identities = {
         "anonymous": None,
@@ -331,6 +349,7 @@ PK_OBJECTS = {
     "api:callback-result": "callback",
     "api:callback-unreachable": "callback",
     "api:department-detail": "department",
+    "admin:theme": "theme",
 }
 MAY_REDIRECT = {"admin:cases_notification_open": "/admin/cases/ticket/"}  # opening a message shows its ticket
 POST_ONLY = re.compile(r"^api:(ticket-(?!list|detail)[\w-]+|callback-(result|unreachable)|alerts)$")

@@ -24,7 +24,7 @@ from ..callbacks import (
 )
 from ..cluster_actions import cluster_escalate, cluster_may_act, cluster_merge
 from ..labels import choice_label
-from ..models import Callback, Cluster, Ticket
+from ..models import Callback, Cluster, Theme, Ticket
 from ..privacy import citizen_hidden_from, is_revealed, mask_name, mask_phone, showing_citizen, shown_text
 from ..selectors.scope import (
     callback_results_only,
@@ -32,8 +32,10 @@ from ..selectors.scope import (
     callbacks_visible,
     cluster_scope,
     clusters_visible,
+    themes_manage,
     ticket_scope,
 )
+from ..themes import theme_prefill
 from .forms import LeaderChoiceField, _leaders
 from .queue_flow import carried_filters, list_url, next_in_list, with_filters
 
@@ -414,5 +416,18 @@ class ClusterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "tickets": tickets,
             "escalate_form": escalate,
             "may_act": may_act,
+            "theme_url": (
+                reverse("admin:cases_theme_add")
+                + "?"
+                + theme_prefill(
+                    origin=Theme.Origin.CLUSTER,
+                    title=cluster.summary or str(cluster),
+                    category=cluster.category,
+                    place=cluster.community or cluster.street,
+                    cluster=cluster,
+                )
+                if themes_manage(request.user)
+                else ""
+            ),
         }
         return TemplateResponse(request, "admin/cases/cluster/detail.html", context)

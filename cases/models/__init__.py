@@ -27,6 +27,7 @@ from .privacy import PersonalDataAccess
 from .reference import ReferenceStamp
 from .suggestions import SuggestionModel
 from .supervision import Urge, UrgeNumberSequence
+from .themes import Theme, ThemeTask, ThemeTicket
 from .tickets import (
     CLOCK_RULES,
     CLOCKED_STATES,
@@ -86,6 +87,9 @@ __all__ = [
     "ServiceAttribute",
     "ServiceRequestToken",
     "SuggestionModel",
+    "Theme",
+    "ThemeTask",
+    "ThemeTicket",
     "Ticket",
     "TicketApplication",
     "TicketEvent",

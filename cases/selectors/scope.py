@@ -357,6 +357,35 @@ def dispatch_accuracy_unit_ids(user) -> list[int] | None:
     return centre.unit_ids
 
 
+# -- 每月一题 themes ---------------------------------------------------------------------
+
+
+def themes_manage(user) -> bool:
+    """Who creates and edits 每月一题 themes: administrators, and the hotline
+    centre's supervisors and leaders (a theme spans the city's units)."""
+    return _signed_in(user) and (
+        user.is_superuser or (is_citywide(user) and _role(user) in (Role.SUPERVISOR, Role.LEADER))
+    )
+
+
+def theme_scope(queryset, user):
+    """Every theme for the hotline centre's roles; for a unit's staff (handler,
+    head) the themes it leads or co-handles (a unit of its subtree); nobody else."""
+    if not _signed_in(user):
+        return queryset.none()
+    if is_citywide(user):
+        return queryset
+    if _role(user) not in UNIT_ROLES:
+        return queryset.none()
+    units = user_unit_ids(user) or []
+    return queryset.filter(Q(lead_department_id__in=units) | Q(co_departments__in=units)).distinct()
+
+
+def themes_visible(user) -> bool:
+    """Whether ``user`` may have themes at all (``theme_scope`` says which)."""
+    return _signed_in(user) and (is_citywide(user) or _role(user) in UNIT_ROLES)
+
+
 def reports_visible(user) -> bool:
     """Stored reports, rankings, spikes, hotspots and the dashboard span every unit:
     citywide users only."""

@@ -43,6 +43,8 @@ from ..models import (
     ReplyResult,
     ServiceAttribute,
     SuggestionModel,
+    Theme,
+    ThemeTask,
     Ticket,
     TicketState,
     Urge,
@@ -52,6 +54,7 @@ from ..models import (
 from ..notifications.on_transition import followups_inline
 from ..reference import reference_changed
 from ..suggestions import SuggestionsUnavailable, suggestion_model_describe, suggestion_train
+from ..themes import theme_relink
 from ..workflow import WorkflowError, WorkflowPermissionError
 from . import demo_data as D
 
@@ -741,6 +744,8 @@ def seed(*, tickets: int = 2000, days: int = 60, seed_value: int = 20261123, pro
         # What beat would have done meanwhile: remind about everything overdue.
         say(_("时限扫描 …"))
         summary["scan"] = deadline_scan().summary()
+        say(_("每月一题 …"))
+        summary["theme"] = build_theme(replay, days=days)
         say(_("统计汇总和报告 …"))
         summary["reports"] = reports_for_demo(users, days=days)
     summary["suggestions"] = suggestions_train_first(say)
@@ -803,6 +808,42 @@ def build_open311(categories: dict) -> None:
     for name, purpose, channel, raw in DEMO_API_KEYS:
         if not ApiKey.objects.filter(prefix=raw.split("_")[1]).exists():
             api_key_issue(name=name, purpose=purpose, channel=channel, raw=raw, note="演示数据")
+
+
+def build_theme(replay: Replay, *, days: int) -> int:
+    """每月一题: 老旧小区暖气不热 (室温不达标 city-wide), started three weeks ago (a
+    third of a shorter replay), so
+    that its page compares weeks of tickets before with the weeks since; led by the
+    heating company with the housing bureau, three tasks (one done, one overdue, one
+    to come). Returns the tickets linked."""
+    c, users, now = replay.c, replay.users, replay.now
+    today = timezone.localdate(now)
+    started = today - timedelta(days=max(1, min(21, days // 3)))
+    theme = Theme.objects.create(
+        title="老旧小区暖气不热",
+        lead_department=c.companies["630100-C03"],
+        started_on=started,
+        origin=Theme.Origin.MANUAL,
+        description="入冬以来老旧小区室温不达标诉求集中，由热力公司牵头、住建局协办，排查管网、加装循环泵。",
+        created_by=users["supervisor"],
+        created_at=_at(started, 9, 0),
+    )
+    theme.co_departments.set([c.bureaus["630100-B06"]])
+    theme.categories.set([Category.objects.get(code="010101")])
+    tasks = [
+        ("排查老旧小区供热管网", c.companies["630100-C03"], started + timedelta(days=7), started + timedelta(days=6)),
+        ("加装楼栋循环泵", c.companies["630100-C03"], today - timedelta(days=2), None),
+        ("老旧小区入户测温回访", c.bureaus["630100-B06"], today + timedelta(days=10), None),
+    ]
+    for title, unit, deadline, done_on in tasks:
+        ThemeTask.objects.create(
+            theme=theme,
+            title=title,
+            department=unit,
+            deadline=deadline,
+            done_at=_at(done_on, 17, 0) if done_on else None,
+        )
+    return theme_relink(theme.pk)
 
 
 def reports_for_demo(users, *, days: int) -> list[str]:

@@ -21,6 +21,7 @@ from cases.models import (
     DispatchHop,
     Notification,
     SuggestionModel,
+    Theme,
     Ticket,
     TicketEvent,
     Urge,
@@ -32,6 +33,7 @@ from cases.tooling.console import console_language, console_text
 from cases.tooling.demo import DEMO_PASSWORD
 from departments import geo
 from departments.models import Department, Grid
+from reports.themes import theme_figures
 from tests.cases.invariants import assert_consistent
 from tests.conftest import local
 
@@ -104,6 +106,13 @@ def test_seed_demo_builds_the_city_and_is_idempotent(settings):
     assert {Cluster.Kind.MASS, Cluster.Kind.REPEAT_CALLER} <= set(Cluster.objects.values_list("kind", flat=True))
     assert Cluster.objects.filter(status=Cluster.Status.ESCALATED).exists()
     assert Urge.objects.exists()
+    # 每月一题: a theme with tickets before and since its start
+    theme = Theme.objects.get()
+    figures = theme_figures(theme)
+    assert figures["before"]["received"] > 0 and figures["since"]["received"] > 0
+    linked = theme.tickets.exclude(state="invalid").count()
+    assert linked == figures["before"]["received"] + figures["since"]["received"]
+    assert theme.tasks.filter(done_at__isnull=False).exists()
     # the public face (cases.public): the care categories never public, sensor
     # tickets private, closed tickets with the summary their unit approved
     public = public_tickets(include_invalid=True)
