@@ -43,6 +43,7 @@ LOGINS = [
     "handler_street2",
     "handler_bureau",
     "gridworker",
+    "display",
 ]
 
 
