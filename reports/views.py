@@ -27,6 +27,7 @@ from cases.selectors.scope import (
     ticket_scope,
     wall_centre,
 )
+from departments.geo import boundaries_geojson
 from departments.models import Department
 
 from .accuracy import ACCURACY_AXES, COLUMNS, accuracy_table
@@ -94,8 +95,6 @@ def _map_level(params):
 
 
 def _geo(params):
-    from departments.geo import boundaries_geojson  # noqa: PLC0415 - the boundaries arrive with issue 21 part 1
-
     level, parent = _map_level(params)
     return boundaries_geojson(level, parent)
 

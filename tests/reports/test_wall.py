@@ -323,3 +323,38 @@ def test_the_wall_page_speaks_one_language(city, two_streets, language):
     else:
         assert english_words(page, data) == set()
         assert "今日受理" in labels
+
+
+def square(x, y, size=0.01):
+    """A closed square ring at (longitude x, latitude y)."""
+    ring = [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def give_boundaries(city):
+    """Boundaries for the fixture's places: two streets side by side, their
+    communities, and the grid inside 东关社区."""
+    city.community.boundary = square(101.78, 36.61)
+    city.community_b.boundary = square(101.79, 36.61)
+    city.community2.boundary = square(101.80, 36.61)
+    for unit in (city.community, city.community_b, city.community2):
+        unit.save(update_fields=["boundary"])
+    city.grid.boundary = square(101.781, 36.611, 0.005)
+    city.grid.save(update_fields=["boundary"])
+
+
+@pytest.mark.django_db
+def test_the_geo_endpoints_serve_our_own_boundaries(city):
+    give_boundaries(city)
+    client = Client()
+    client.force_login(city.dispatcher)
+    streets = client.get(reverse("admin:map_geo"), {"level": "street"}).json()
+    assert {f["properties"]["id"] for f in streets["features"]} == {city.street.pk, city.street2.pk}
+    grids = client.get(reverse("admin:map_geo"), {"level": "grid", "parent": city.community.pk}).json()
+    assert [f["properties"]["id"] for f in grids["features"]] == [city.grid.pk]
+    assert client.get(reverse("admin:map_geo"), {"level": "x"}).status_code == 400
+    display = Client()
+    display.force_login(staff(Role.DISPLAY, city.centre, "display"))
+    districts = display.get(reverse("wall_geo"), {"level": "district"}).json()
+    assert [f["properties"]["id"] for f in districts["features"]] == [city.district.pk]
+    assert display.get(reverse("admin:map_geo")).status_code == 302  # the admin's copy is not the wall's

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('departments', '0005_subcentres'),
+        ('departments', '0006_boundaries'),
     ]
 
     operations = [
