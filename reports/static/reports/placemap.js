@@ -80,7 +80,7 @@
         series: [{
           type: "map", map: key, nameProperty: "key", roam: false, selectedMode: false,
           label: {
-            show: true, color: fg, fontSize: opts.dark ? 18 : 11,
+            show: true, color: fg, fontSize: opts.dark ? 26 : 11, fontWeight: opts.dark ? "bold" : "normal",
             formatter: (p) => (names[p.name] ? names[p.name].name : ""),
           },
           itemStyle: { borderColor: opts.dark ? "#0b1220" : "#fff", areaColor: opts.dark ? "#1f2a3c" : "#eee" },

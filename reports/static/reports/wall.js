@@ -30,6 +30,13 @@
 
   function red(kinds) {
     const box = document.getElementById("wall-red");
+    if (!kinds.length) {
+      const p = document.createElement("p");
+      p.className = "wall-empty";
+      p.textContent = gettext("暂无达到排名件数的单位。");
+      box.replaceChildren(p);
+      return;
+    }
     box.replaceChildren(...kinds.slice(0, 3).map((k) => {
       const div = document.createElement("div");
       div.className = "wall-kind";
