@@ -9,16 +9,21 @@ an existing definition:
   (``cb_valid``) are ``reports.metrics.counters_live``'s; overdue is the 全市超期
   queue's red (``overdue_any_clock_q``) now — summed over the map's districts
   (``reports.placemap``), so the map and the counters are one reading;
-- red units: the dashboard's ranking (``rank_eligible``, 综合得分 within each kind
-  of unit, from the daily rollups of the last 30 days), worst first;
+- units in the red: the most overdue units now (the dashboard's 超期工单（按单位）:
+  ``overdue_any_clock`` by lead unit), then the dashboard's ranking
+  (``rank_eligible``, 综合得分 within each kind of unit, from the daily rollups of
+  the last 30 days), worst first — ``red_black_size`` of each;
 - spikes: the ``Spike`` rows of the last 7 days, newest first.
 
 No personal data: units, places, categories and counts only.
 Statements per refresh: ``counters_live`` (11), open/overdue (1), spikes on the
-map (1), rollups (1), the spike list (1) — plus the reference data's check."""
+map (1), overdue by unit (1), rollups (1), the spike list (1); names from the
+cached reference data."""
 
 from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from cases import clock
@@ -34,7 +39,6 @@ from .placemap import map_payload, place_numbers, totals
 #: The wall's ranking window and the spike list's, in days.
 RANKING_DAYS = 30
 SPIKE_DAYS = 7
-RED_UNITS_PER_KIND = 5
 
 
 def wall_data(centre: Centre, *, now=None) -> dict:
@@ -53,19 +57,38 @@ def wall_data(centre: Centre, *, now=None) -> dict:
         {"key": "closed", "label": _("今日办结"), "value": c.closed},
         {"key": "callbacks", "label": _("今日回访"), "value": c.cb_valid},
     ]
-    # -- red units: the dashboard's ranking, worst first in each kind
+    # -- units in the red: the most overdue now, then the dashboard's ranking, worst first in each kind
+    size = settings.HOTLINE_METRICS["red_black_size"]
+    units = reference_units()
+    overdue_units = (
+        (tickets if tickets is not None else Ticket.objects.all())
+        .overdue_any_clock(now)
+        .filter(lead_department__isnull=False)
+        .values_list("lead_department_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "lead_department_id")[:size]
+    )
+    red = [
+        {
+            "kind": _("当前超期最多"),
+            "units": [
+                {"rank": position, "name": units[pk].name if pk in units else "", "value": n}
+                for position, (pk, n) in enumerate(overdue_units, start=1)
+            ],
+        }
+    ]
     window = Period(today - timedelta(days=RANKING_DAYS - 1), today)
     by_unit = counters_from_rollups(window, group_by="department", departments=centre.unit_ids)
-    units = reference_units()
     scored = [
         ((units[pk].name, units[pk].kind), rates(counters))
         for pk, counters in by_unit.items()
         if pk in units and rank_eligible(counters)
     ]
-    red = [
-        {"kind": panel["label"], "units": list(reversed(panel["units"][-RED_UNITS_PER_KIND:]))}
+    red += [
+        {"kind": _("%(kind)s综合得分最低") % {"kind": panel["label"]}, "units": list(reversed(panel["units"][-size:]))}
         for panel in _rankings(scored)
     ]
+    red = [block for block in red if block["units"]]
     # -- spikes as they are raised
     spikes = Spike.objects.filter(day__gte=today - timedelta(days=SPIKE_DAYS - 1)).select_related("category")
     if spike_units is not None:

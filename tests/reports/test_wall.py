@@ -25,17 +25,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases import clock
+from cases.callbacks import callback_batch, callback_record
 from cases.models import Callback, Ticket
 from cases.selectors.scope import CITY_CENTRE, wall_centre
 from cases.workflow import WorkflowError, WorkflowPermissionError
 from departments.roles import Role
+from reports.dashboard import dashboard_data
 from reports.metrics import Period
 from reports.models import Spike
 from reports.placemap import LEVELS, place_numbers
+from reports.rollups import rollups_rebuild
 from reports.wall import wall_data
 from tests.cases.test_workflow_properties import _call, _natural_actor
 from tests.conftest import add_subcentres, drive, local, new_ticket
 from tests.departments.factories import staff
+from tests.reports.test_dashboard import ANSWERS
 from tests.reports.test_rates_property import _callback, recompute, steps
 from tests.test_bilingual_pages import english_words, stored_values, untranslated_han, visible_text
 
@@ -358,3 +362,47 @@ def test_the_geo_endpoints_serve_our_own_boundaries(city):
     districts = display.get(reverse("wall_geo"), {"level": "district"}).json()
     assert [f["properties"]["id"] for f in districts["features"]] == [city.district.pk]
     assert display.get(reverse("admin:map_geo")).status_code == 302  # the admin's copy is not the wall's
+
+
+def test_the_units_in_the_red_are_the_dashboards_worst_and_the_most_overdue(city, settings):
+    """The dashboard's scored units (tests/reports/test_dashboard.py's answers), and
+    three tickets left to run late."""
+    from tests.reports.test_dashboard import scored  # noqa: F401 - the dashboard's scored units
+
+    settings.HOTLINE_METRICS = {**settings.HOTLINE_METRICS, "ranking_min_tickets": 3, "red_black_size": 2}
+    units = {"street": city.street, "street2": city.street2, "bureau": city.bureau}
+    for day in range(5, 20, 3):
+        with time_machine.travel(local(2026, 10, day, 9, 0), tick=False):
+            for key, unit in units.items():
+                drive(city, new_ticket(city, content=f"{key} 暖气不热"), "closed", lead=unit)
+        callback_batch(day=local(2026, 10, day).date())
+        with time_machine.travel(local(2026, 10, day + 1, 10, 0), tick=False):
+            for cb in Callback.objects.filter(status="pending").select_related("ticket"):
+                key = next(k for k, u in units.items() if u.pk == cb.ticket.lead_department_id)
+                solved, satisfaction = ANSWERS[key]
+                callback_record(
+                    callback=cb, actor=city.callback, contacted=True, solved=solved, satisfaction=satisfaction
+                )
+    with time_machine.travel(local(2026, 10, 20, 9, 0), tick=False):
+        late = [
+            drive(city, new_ticket(city), "handling", lead=unit) for unit in (city.street2, city.street2, city.bureau)
+        ]
+    when = local(2026, 11, 2, 9, 0)
+    with time_machine.travel(when, tick=False):
+        rollups_rebuild(days=60)
+        now = clock.now()
+        data = wall_data(CITY_CENTRE, now=now)
+        dashboard = dashboard_data(Period(clock.local_day() - timedelta(days=29), clock.local_day()))
+    overdue_by_unit = defaultdict(int)
+    for t in Ticket.objects.all():
+        if _raw_overdue(t, now) and t.lead_department_id:
+            overdue_by_unit[t.lead_department.name] += 1
+    assert len(late) == 3 and sum(overdue_by_unit.values()) >= 3
+    most = sorted(overdue_by_unit.items(), key=lambda kv: -kv[1])[:2]
+    red = {block["kind"]: block["units"] for block in data["red_units"]}
+    assert [(u["name"], u["value"]) for u in red["当前超期最多"]] == most
+    # each kind's worst, the dashboard's ranking read from its tail
+    for panel in dashboard["rankings"]:
+        worst = list(reversed(panel["units"][-2:]))
+        assert red[f"{panel['label']}综合得分最低"] == worst
+    assert red["街道乡镇综合得分最低"][0]["name"] == city.street2.name  # 八一路街道 scores lowest of the streets
