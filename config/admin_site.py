@@ -15,6 +15,7 @@ from cases.selectors.scope import (
     is_display,
     reports_visible,
     stats_unit_ids,
+    wall_centre,
 )
 from reports import views
 
@@ -105,6 +106,8 @@ class HotlineAdminSite(admin.AdminSite):
             context["intake_is_patrol"] = intake_patrol_grids(request.user) is not None
         if reports_visible(request.user):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
+        if wall_centre(request.user) is not None:
+            context["wall_url"] = reverse("wall")
         if stats_unit_ids(request.user) != []:
             context["statistics_url"] = reverse("admin:statistics", current_app=self.name)
         if dispatch_accuracy_unit_ids(request.user) != []:
