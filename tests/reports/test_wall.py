@@ -56,6 +56,13 @@ def _addresses(city):
     ]
 
 
+def test_the_overdue_are_among_the_open():
+    """``place_numbers`` counts both in one pass over the open tickets."""
+    from cases.models import CLOCKED_STATES, OPEN_STATES
+
+    assert set(CLOCKED_STATES) <= set(OPEN_STATES)
+
+
 def _raw_overdue(ticket, now) -> bool:
     return ticket.state in CLOCKED and ticket.next_due_at is not None and ticket.next_due_at <= now
 
