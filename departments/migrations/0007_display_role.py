@@ -2,6 +2,12 @@
 
 from django.db import migrations, models
 
+from departments.grants import role_grants
+
+# The wall screen's display account: a group of its own, with no model permission
+# at all (it reads the wall screen, which asks departments.roles, not permissions).
+grant, revoke = role_grants("departments", {"display": []})
+
 
 class Migration(migrations.Migration):
 
@@ -15,4 +21,5 @@ class Migration(migrations.Migration):
             name='role',
             field=models.CharField(choices=[('operator', '话务员'), ('dispatcher', '派单员'), ('handler', '承办人'), ('unit_head', '部门负责人'), ('supervisor', '督办员'), ('callback', '回访员'), ('gridworker', '网格员'), ('leader', '领导'), ('display', '大屏展示')], max_length=16, verbose_name='角色'),
         ),
+        migrations.RunPython(grant, revoke),
     ]
