@@ -300,6 +300,11 @@ PROBLEM_UNITS_THRESHOLD = env_int("HOTLINE_PROBLEM_UNITS", 3)
 # grids, categories, policies, calendars, holidays) with the change stamp
 # (cases.reference). HOTLINE_HOLIDAY_CACHE_SECONDS is the variable's former name.
 REFERENCE_RECHECK_SECONDS = env_int("HOTLINE_REFERENCE_RECHECK_SECONDS", env_int("HOTLINE_HOLIDAY_CACHE_SECONDS", 10))
+# Boundary import (departments.boundary_files): two sibling grids, or two units
+# under one parent, may overlap by at most this share of the smaller one's area
+# (drawing slack along a shared street); more is refused, reported by row.
+# HOTLINE_BOUNDARY_OVERLAP_PERCENT in percent.
+BOUNDARY_OVERLAP_TOLERANCE = float(os.environ.get("HOTLINE_BOUNDARY_OVERLAP_PERCENT") or 1) / 100
 # 受理登记: how far back the intake form looks for possible duplicates (same phone,
 # similar words, or the same category at the same compound or grid).
 INTAKE_DUPLICATE_WINDOW_DAYS = env_int("HOTLINE_DUPLICATE_WINDOW_DAYS", 7)

@@ -1,12 +1,20 @@
+import json
+
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, SetUnusablePasswordMixin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Exists, OuterRef
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -17,12 +25,94 @@ from simple_history.admin import SimpleHistoryAdmin
 from config import two_factor
 from config.admin_input import SafeInputAdminMixin
 
+from . import geo
+from .boundary_files import boundaries_export, boundaries_import
 from .models import Department, DutyAssignment, Grid, StaffProfile
 from .resources import DepartmentResource, DutyAssignmentResource, GridResource
 
 
+class BoundaryForm(forms.ModelForm):
+    """The change form of a unit or a grid: a typed boundary is checked with
+    ``departments.geo`` (the admin builds the Meta for the model)."""
+
+    def clean_boundary(self):
+        boundary = self.cleaned_data.get("boundary")
+        if boundary is not None and (errors := geo.validate_boundary(boundary)):
+            raise forms.ValidationError(errors)
+        return boundary
+
+
+class BoundaryUploadForm(forms.Form):
+    boundary_file = forms.FileField(
+        label=_("GeoJSON 文件"),
+        help_text=_("FeatureCollection，每个要素的 properties.code 为编码；导出的文件可直接导入。"),
+    )
+
+
+class BoundaryFilesMixin:
+    """ "导入边界" / "导出边界" on a changelist (``departments.boundary_files``).
+    Importing needs the change permission of the page's model — the roles that
+    maintain reference data — like the Excel import; exporting needs the view
+    permission, like the Excel export (boundaries are no secret: every role
+    that reads the units reads them on the change page)."""
+
+    boundary_target = ""  # "grid" or "unit"
+    import_export_change_list_template = "admin/departments/boundary_change_list.html"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("boundaries/import/", wrap(self.boundaries_import_view), name=f"{prefix}_boundaries_import"),
+            path("boundaries/export/", wrap(self.boundaries_export_view), name=f"{prefix}_boundaries_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "boundary_import_allowed": self.has_change_permission(request),
+            "boundary_export_allowed": self.has_view_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def boundaries_export_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        body = json.dumps(boundaries_export(self.boundary_target), ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/geo+json; charset=utf-8")
+        name = f"{self.opts.model_name}-boundaries.geojson"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def boundaries_import_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = BoundaryUploadForm(request.POST, request.FILES) if request.method == "POST" else BoundaryUploadForm()
+        errors = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["boundary_file"]
+            result = boundaries_import(target=self.boundary_target, raw=upload.read(), actor=request.user)
+            if not result.errors:
+                message = _("已导入 %(n)d 个边界。") % {"n": result.written}
+                self.message_user(request, message, messages.SUCCESS)
+                return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+            errors = result.errors
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("导入边界"),
+            "form": form,
+            "errors": errors,
+            "tolerance": settings.BOUNDARY_OVERLAP_TOLERANCE * 100,
+        }
+        return TemplateResponse(request, "admin/departments/boundary_import.html", context)
+
+
 @admin.register(Department)
-class DepartmentAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+class DepartmentAdmin(SafeInputAdminMixin, BoundaryFilesMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+    form = BoundaryForm
+    boundary_target = "unit"
     resource_classes = [DepartmentResource]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["indented_name", "kind", "code", "phone", "is_subcentre", "is_active"]
@@ -37,7 +127,9 @@ class DepartmentAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistory
 
 
 @admin.register(Grid)
-class GridAdmin(SafeInputAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+class GridAdmin(SafeInputAdminMixin, BoundaryFilesMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
+    form = BoundaryForm
+    boundary_target = "grid"
     resource_classes = [GridResource]
     list_display = ["name", "code", "community", "worker", "is_active"]
     list_filter = ["is_active"]

@@ -144,8 +144,10 @@ def sibling_overlaps(geometries: dict, *, tolerance: float) -> list[tuple]:
 # -- the grid index ------------------------------------------------------------------
 
 
-class _GridIndex:
-    """An STRtree over the boundaries of the active grids."""
+class GridIndex:
+    """An STRtree over grid boundaries: ``GridIndex([(pk, geojson), ...]).locate(lng, lat)``
+    → the lowest pk whose boundary covers the point, or None. :func:`locate`
+    keeps one over the active grids; the bench builds one at scale."""
 
     def __init__(self, rows: Iterable[tuple[int, dict]]):
         self.pks, shapes = [], []
@@ -167,13 +169,13 @@ class _GridIndex:
         return min(self.pks[i] for i in hits.tolist())
 
 
-def _grid_index() -> _GridIndex:
+def _grid_index() -> GridIndex:
     return reference("grid_boundary_index", _grid_index_load)
 
 
-def _grid_index_load() -> _GridIndex:
+def _grid_index_load() -> GridIndex:
     rows = Grid.objects.filter(is_active=True, boundary__isnull=False).values_list("pk", "boundary")
-    return _GridIndex(rows.iterator(chunk_size=2000))
+    return GridIndex(rows.iterator(chunk_size=2000))
 
 
 def locate(latitude, longitude) -> Grid | None:

@@ -204,10 +204,12 @@ RULES: list[tuple[str, set]] = [
     ("admin:departments_department_add", SUPER),
     ("admin:departments_department_delete", SUPER),
     ("admin:departments_department_import", SUPER),
+    ("admin:departments_department_boundaries_import", SUPER),  # GeoJSON; the export: REFERENCE_VIEW below
     ("admin:departments_department_*", REFERENCE_VIEW),
     ("admin:departments_grid_add", SUPER),
     ("admin:departments_grid_delete", SUPER),
     ("admin:departments_grid_import", SUPER),
+    ("admin:departments_grid_boundaries_import", SUPER),  # GeoJSON; the export: REFERENCE_VIEW below
     ("admin:departments_grid_*", REFERENCE_VIEW),
     # --- reports ---
     ("admin:reports_report_add", NOBODY),  # issued by the schedule, never by hand …

@@ -35,6 +35,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from departments.geo import GridIndex
 from departments.models import Grid
 from departments.selectors import department_subtree_ids, staff_profile
 from reports.metrics import Period
@@ -208,9 +209,10 @@ OPERATIONS = [
     "transition",
     "search",
     "seed",
+    "locate",
 ]
 #: Operations that need no PostgreSQL-only raw SQL: they run on SQLite as well.
-PORTABLE = {"suggest", "transition", "search", "seed", "wall"}
+PORTABLE = {"suggest", "transition", "search", "seed", "wall", "locate"}
 #: Not recorded in the CI baseline unless asked for: minutes of CPU (seed), other
 #: processes' figures (api, memory), or no per-operation row at all (suggest).
 UNGATED = {"seed", "api", "memory", "suggest"}
@@ -415,6 +417,18 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
                 _page(dispatcher, f"/admin/cases/ticket/?q={quote(term)}"),
                 count_rows=_listed,
             )
+    if want("locate"):
+        index, points = _locate_world()
+
+        def locate_note(row, found):
+            row.note = f"rows = points inside a grid; {row.cpu_median_ms * 1000 / len(points):.1f} µs CPU a point"
+
+        measure(
+            Row("locate", f"grid containing a point, {LOCATE_GRIDS:,} grids × {len(points):,} points", "≤ 50 ms CPU"),
+            lambda: sum(index.locate(lng, lat) is not None for lng, lat in points),
+            count_rows=lambda found: found,
+            describe=locate_note,
+        )
     if want("seed"):
         row = _seed_row()
         rows.append(row)
@@ -488,6 +502,28 @@ def _transitions(rows, runs, out):
 
 #: Tickets the ``seed`` row replays (``seed_demo --tickets N``).
 SEED_TICKETS = int(os.environ.get("HOTLINE_BENCH_SEED_TICKETS", "2000"))
+
+
+#: The ``locate`` row's city: a 100 × 100 lattice of grids, as many as a city of
+#: millions has, each its own rectangle, built in memory (no table needed).
+LOCATE_GRIDS = 10_000
+
+
+def _locate_world():
+    """The index over ``LOCATE_GRIDS`` rectangles tiling the demo city, and 1,000
+    points scattered over a slightly larger box (some fall outside every grid)."""
+    side = int(LOCATE_GRIDS**0.5)
+    west, south, east, north = 101.6582, 36.5371, 101.8982, 36.6971
+    width, height = (east - west) / side, (north - south) / side
+    rows = []
+    for i in range(side):
+        for j in range(side):
+            x, y = west + i * width, south + j * height
+            ring = [[x, y], [x + width, y], [x + width, y + height], [x, y + height], [x, y]]
+            rows.append((i * side + j + 1, {"type": "Polygon", "coordinates": [ring]}))
+    rng = random.Random(21)
+    points = [(rng.uniform(west - 0.01, east + 0.01), rng.uniform(south - 0.01, north + 0.01)) for _ in range(1000)]
+    return GridIndex(rows), points
 
 
 def _seed_row() -> Row:

@@ -94,30 +94,73 @@ def _base_name(name: str) -> str:
     return name
 
 
+#: The demo city's extent (west, south, east, north): districts tile it in strips
+#: west to east, streets tile their district south to north, communities their
+#: street west to east, and each community's two grids split it south / north.
+CITY_BOX = (XINING[1] - 0.12, XINING[0] - 0.08, XINING[1] + 0.12, XINING[0] + 0.08)
+
+
+def split_box(box: tuple, n: int, *, west_to_east: bool) -> list[tuple]:
+    """``box`` cut into ``n`` equal strips; neighbours share their edge exactly
+    (every coordinate rounded to 6 places: about 0.1 m)."""
+    west, south, east, north = box
+    low, high = (west, east) if west_to_east else (south, north)
+    cuts = [round(low + (high - low) * i / n, 6) for i in range(n)] + [round(high, 6)]
+    if west_to_east:
+        return [(cuts[i], round(south, 6), cuts[i + 1], round(north, 6)) for i in range(n)]
+    return [(round(west, 6), cuts[i], round(east, 6), cuts[i + 1]) for i in range(n)]
+
+
+def box_polygon(box: tuple) -> dict:
+    """A box as a closed GeoJSON Polygon ([lng, lat], counter-clockwise)."""
+    west, south, east, north = box
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _unit_with_boundary(code, name, kind, parent, box, **extra):
+    unit = _unit(code, name, kind, parent, boundary=box_polygon(box), **extra)
+    if unit.boundary is None:  # a city seeded before units had boundaries
+        unit.boundary = box_polygon(box)
+        Department.objects.filter(pk=unit.pk).update(boundary=unit.boundary)
+    return unit
+
+
 def build_city(rng: random.Random) -> City:
+    """The demo city's units and grids, each district, street, community and grid
+    with a rectangle that tiles its parent's; a grid's centre lies inside its own
+    rectangle (drawn as before, so the random sequence of the rest is unchanged)."""
     city_unit = _unit(D.CITY[0], D.CITY[1], Department.Kind.CITY, None)
     centre = _unit(D.CENTRE[0], D.CENTRE[1], Department.Kind.CENTRE, city_unit, phone="12345")
     c = City(city=city_unit, centre=centre)
-    for code, name, short, streets in D.DISTRICTS:
-        district = _unit(code, name, Department.Kind.DISTRICT, city_unit, short_name=short)
+    district_boxes = split_box(CITY_BOX, len(D.DISTRICTS), west_to_east=True)
+    for (code, name, short, streets), district_box in zip(D.DISTRICTS, district_boxes, strict=True):
+        district = _unit_with_boundary(code, name, Department.Kind.DISTRICT, city_unit, district_box, short_name=short)
         c.districts.append(district)
-        for suffix, street_name, communities in streets:
-            street = _unit(f"{code}{suffix}", street_name, Department.Kind.STREET, district)
+        street_boxes = split_box(district_box, len(streets), west_to_east=False)
+        for (suffix, street_name, communities), street_box in zip(streets, street_boxes, strict=True):
+            street = _unit_with_boundary(f"{code}{suffix}", street_name, Department.Kind.STREET, district, street_box)
             c.streets.append(street)
-            for index, community_name in enumerate(communities, start=1):
+            community_boxes = split_box(street_box, len(communities), west_to_east=True)
+            for index, (community_name, community_box) in enumerate(
+                zip(communities, community_boxes, strict=True), start=1
+            ):
                 base = _base_name(community_name)
-                community = _unit(
+                community = _unit_with_boundary(
                     f"{street.code}{index:03d}",
                     community_name,
                     Department.Kind.COMMUNITY,
                     street,
+                    community_box,
                     address_keywords=base,
                 )
                 c.communities.append(community)
                 grids = []
-                for g in (1, 2):
-                    lat = XINING[0] + rng.uniform(-0.08, 0.08)
-                    lng = XINING[1] + rng.uniform(-0.12, 0.12)
+                for g, grid_box in enumerate(split_box(community_box, 2, west_to_east=False), start=1):
+                    west, south, east, north = grid_box
+                    # the same two draws as ever, placed in the middle half of the grid
+                    lat = south + (north - south) * (0.25 + 0.5 * (rng.uniform(-0.08, 0.08) + 0.08) / 0.16)
+                    lng = west + (east - west) * (0.25 + 0.5 * (rng.uniform(-0.12, 0.12) + 0.12) / 0.24)
                     grid, _ = Grid.objects.get_or_create(
                         code=f"{community.code}-G{g}",
                         defaults={
@@ -126,10 +169,15 @@ def build_city(rng: random.Random) -> City:
                             "address_keywords": f"{base}{2 * g - 1}号院\n{base}{2 * g}号院",
                             "latitude": round(lat, 6),
                             "longitude": round(lng, 6),
+                            "boundary": box_polygon(grid_box),
                         },
                     )
+                    if grid.boundary is None:
+                        grid.boundary = box_polygon(grid_box)
+                        Grid.objects.filter(pk=grid.pk).update(boundary=grid.boundary)
                     grids.append(grid)
                 c.grids_by_community[community.pk] = grids
+    reference_changed()  # boundaries given to a city seeded before them, without signals
     for district in c.districts:
         if district.code == D.SUBCENTRE and not district.is_subcentre:
             district.is_subcentre = True

@@ -1,8 +1,10 @@
 """The demo city: built through the workflow, idempotent, logins that work."""
 
 import io
+import random
 
 import pytest
+import shapely
 import time_machine
 from django.apps import apps
 from django.contrib.auth import authenticate
@@ -28,7 +30,8 @@ from cases.public import public_tickets
 from cases.tooling import demo
 from cases.tooling.console import console_language, console_text
 from cases.tooling.demo import DEMO_PASSWORD
-from departments.models import Department
+from departments import geo
+from departments.models import Department, Grid
 from tests.cases.invariants import assert_consistent
 from tests.conftest import local
 
@@ -182,3 +185,30 @@ def test_the_console_speaks_english_on_an_english_locale_and_chinese_otherwise()
     assert console_language({"LC_MESSAGES": "en_GB.UTF-8", "LANG": "C.UTF-8"}) == "en"
     assert console_language({"LANG": "C.UTF-8"}) == console_language({}) == "zh-hans"
     assert console_text(_("已停止。")) in ("已停止。", "Stopped.")
+
+
+@pytest.mark.django_db
+def test_the_demo_city_ships_boundaries_that_tile_and_contain_the_grid_centres():
+    c = demo.build_city(random.Random(7))
+    city_box = geo.geometry(demo.box_polygon(demo.CITY_BOX))
+    units = [*c.districts, *c.streets, *c.communities]
+    grids = list(Grid.objects.all())
+    assert all(geo.validate_boundary(u.boundary) == [] for u in units)
+    assert all(geo.validate_boundary(g.boundary) == [] for g in grids)
+    children = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(geo.geometry(unit.boundary))
+    for grid in grids:
+        children.setdefault(grid.community_id, []).append(geo.geometry(grid.boundary))
+    parents = {u.pk: geo.geometry(u.boundary) for u in units} | {c.city.pk: city_box}
+    for parent_pk, shapes in children.items():
+        union = shapely.union_all(shapes)
+        assert union.symmetric_difference(parents[parent_pk]).area < 1e-12  # they tile the parent …
+        assert sum(s.area for s in shapes) == pytest.approx(parents[parent_pk].area)  # … without overlap
+    for grid in grids:  # every centre lies in its own grid, and locating it finds that grid
+        assert geo.contains(grid.boundary, grid.latitude, grid.longitude)
+        assert geo.locate(grid.latitude, grid.longitude) == grid
+    assert len(geo.boundaries_geojson("district")["features"]) == len(c.districts)
+    assert len(geo.boundaries_geojson("grid", parent=c.districts[0])["features"]) == sum(
+        len(c.grids_by_community[p.pk]) for p in c.communities if c.districts[0].pk in p.ancestor_ids
+    )

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from cases.tooling.bench import HEADER
+from cases.tooling.bench import HEADER, LOCATE_GRIDS, _locate_world
 from cases.tooling.bench_gate import gate, operations, summary
 
 
@@ -139,3 +139,26 @@ def test_the_command_prints_cpu_and_statements_and_gates(tmp_path, capsys):
     with pytest.raises(CommandError, match="bench gate failed"):
         call_command("bench", runs=2, check=str(baseline))
     assert "search.rare: statements went up" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_the_locate_row_finds_each_point_in_its_lattice_cell(capsys):
+    """The row's index answers what arithmetic on the lattice answers, and its
+    row count is the points inside the city, recounted here."""
+    index, points = _locate_world()
+    side = int(LOCATE_GRIDS**0.5)
+    west, south, east, north = 101.6582, 36.5371, 101.8982, 36.6971
+    inside = 0
+    for lng, lat in points:
+        if not (west <= lng <= east and south <= lat <= north):
+            assert index.locate(lng, lat) is None
+            continue
+        inside += 1
+        i = min(int((lng - west) / ((east - west) / side)), side - 1)
+        j = min(int((lat - south) / ((north - south) / side)), side - 1)
+        assert index.locate(lng, lat) == i * side + j + 1
+    call_command("bench", runs=2, only=["locate"])  # no tickets needed: the index is built in memory
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("locate |"))
+    cells = [c.strip() for c in line.split("|")]
+    assert cells[6] == "0"  # statements
+    assert int(cells[7].replace(",", "")) == inside

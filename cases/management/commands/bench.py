@@ -56,7 +56,8 @@ class Command(BaseCommand):
         selected -= set(skip)
         if not selected:
             raise CommandError("nothing to run: --only and --skip leave no operation")
-        seed_only = selected == {"seed"}  # its own database in a child process: this one may be empty
+        # seed: its own database in a child process; locate: an index built in memory. This one may be empty.
+        seed_only = selected <= {"seed", "locate"}
         if not seed_only and not Ticket.objects.exists():
             raise CommandError("no tickets: run manage.py generate_load --tickets N first")
         if selected == {"suggest"}:
@@ -70,7 +71,7 @@ class Command(BaseCommand):
             )
         if seed_only:
             total = 0
-            self.stdout.write(f"seed only · {platform.machine()} {_cpus()} cores")
+            self.stdout.write(f"{' + '.join(sorted(selected))} only · {platform.machine()} {_cpus()} cores")
         else:
             total = Ticket.objects.count()
             open_ = Ticket.objects.filter(state__in=TicketState.values[:4]).count()
