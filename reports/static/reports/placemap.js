@@ -81,6 +81,8 @@
           type: "map", map: key, nameProperty: "key", roam: false, selectedMode: false,
           label: {
             show: true, color: fg, fontSize: opts.dark ? 26 : 11, fontWeight: opts.dark ? "bold" : "normal",
+            // an outline keeps a name readable on a pale area as on a dark one
+            textBorderColor: opts.dark ? "#0b1220" : "#fff", textBorderWidth: opts.dark ? 4 : 2,
             formatter: (p) => (names[p.name] ? names[p.name].name : ""),
           },
           itemStyle: { borderColor: opts.dark ? "#0b1220" : "#fff", areaColor: opts.dark ? "#1f2a3c" : "#eee" },

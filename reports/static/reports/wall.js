@@ -37,7 +37,7 @@
       box.replaceChildren(p);
       return;
     }
-    box.replaceChildren(...kinds.slice(0, 3).map((k) => {
+    box.replaceChildren(...kinds.slice(0, 2).map((k) => {
       const div = document.createElement("div");
       div.className = "wall-kind";
       const h = document.createElement("h3"); h.textContent = k.kind;
