@@ -9,7 +9,14 @@ from django.utils.translation import gettext_lazy as _
 from cases.callbacks import callbacks_due
 from cases.intake import intake_patrol_grids
 from cases.selectors.queues import queue_counts
-from cases.selectors.scope import dispatch_accuracy_unit_ids, has_callback_queue, reports_visible, stats_unit_ids
+from cases.selectors.scope import (
+    dispatch_accuracy_unit_ids,
+    has_callback_queue,
+    is_display,
+    reports_visible,
+    stats_unit_ids,
+    wall_centre,
+)
 from reports import views
 
 from . import two_factor
@@ -27,7 +34,15 @@ class HotlineAdminSite(admin.AdminSite):
     login_template = "admin/hotline_login.html"
 
     def has_permission(self, request):
-        return super().has_permission(request) and two_factor.session_passes(request)
+        # A wall-screen display account is staff (it signs in here) but sees the
+        # wall only: every admin page turns it away.
+        return super().has_permission(request) and two_factor.session_passes(request) and not is_display(request.user)
+
+    def login(self, request, extra_context=None):
+        """A display account already signed in goes to its wall screen."""
+        if request.method == "GET" and is_display(request.user):
+            return redirect("wall")
+        return super().login(request, extra_context)
 
     def admin_view(self, view, cacheable=False):
         """Where two-factor login is required, staff without it are sent to turn
@@ -58,6 +73,8 @@ class HotlineAdminSite(admin.AdminSite):
             path("two-factor/", wrap(enrol), name="two_factor"),
             path("dashboard/", wrap(lambda r: views.dashboard_view(r, self)), name="dashboard"),
             path("dashboard/data/", wrap(views.dashboard_data_view), name="dashboard_data"),
+            path("map/data/", wrap(views.map_data_view), name="map_data"),
+            path("map/geo/", wrap(views.map_geo_view), name="map_geo"),
             path("statistics/", wrap(lambda r: views.statistics_view(r, self)), name="statistics"),
             path("dispatch-accuracy/", wrap(lambda r: views.dispatch_accuracy_view(r, self)), name="dispatch_accuracy"),
             path(
@@ -91,6 +108,8 @@ class HotlineAdminSite(admin.AdminSite):
             context["intake_is_patrol"] = intake_patrol_grids(request.user) is not None
         if reports_visible(request.user):
             context["dashboard_url"] = reverse("admin:dashboard", current_app=self.name)
+        if wall_centre(request.user) is not None:
+            context["wall_url"] = reverse("wall")
         if stats_unit_ids(request.user) != []:
             context["statistics_url"] = reverse("admin:statistics", current_app=self.name)
         if dispatch_accuracy_unit_ids(request.user) != []:

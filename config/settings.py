@@ -521,6 +521,10 @@ HOTLINE_METRICS = {
 }
 # Rollups older than this many days are final; newer ones are rebuilt nightly.
 HOTLINE_ROLLUP_REBUILD_DAYS = env_int("HOTLINE_ROLLUP_REBUILD_DAYS", 40)
+# The wall screen (大屏, /wall/): seconds between refreshes of its numbers (one JSON
+# request, no page reload), and between its rotating panels.
+HOTLINE_WALL_REFRESH_SECONDS = env_int("HOTLINE_WALL_REFRESH_SECONDS", 60)
+HOTLINE_WALL_ROTATE_SECONDS = env_int("HOTLINE_WALL_ROTATE_SECONDS", 15)
 # A running ledger export with no progress for this long lost its worker; resume_exports restarts it.
 HOTLINE_EXPORT_STALE_MINUTES = env_int("HOTLINE_EXPORT_STALE_MINUTES", 10)
 # 突增: a day's count at least this many times the trailing daily mean, and at least

@@ -9,6 +9,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from cases import public_views
+from reports import views as report_views
 
 FAVICON = Path(__file__).resolve().parent.parent / "cases" / "static" / "cases" / "favicon.ico"
 
@@ -27,6 +28,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["cases"]), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    # the wall screen (大屏): the display account's one page, its data and its map
+    path("wall/", report_views.wall_view, name="wall"),
+    path("wall/data/", report_views.wall_data_view, name="wall_data"),
+    path("wall/geo/", report_views.wall_geo_view, name="wall_geo"),
     path("api/v1/", include("cases.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script for the CSP.

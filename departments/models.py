@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .roles import CENTRE_DESK_ROLES, Role
+from .roles import CENTRE_ONLY_ROLES, Role
 from .tree import TreeNode
 
 ERR_PARENT_KIND = _("“%(kind)s”不能设在“%(parent)s”之下。")
@@ -224,7 +224,7 @@ class StaffProfile(models.Model):
     def clean(self):
         super().clean()
         unit = self.department if self.department_id else None
-        if unit is not None and self.role in CENTRE_DESK_ROLES and not (unit.is_centre or unit.is_subcentre):
+        if unit is not None and self.role in CENTRE_ONLY_ROLES and not (unit.is_centre or unit.is_subcentre):
             raise ValidationError({"department": ERR_CENTRE_ROLE_UNIT % {"role": self.get_role_display()}})
 
 

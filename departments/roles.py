@@ -18,6 +18,9 @@ class Role(models.TextChoices):
     CALLBACK = "callback", _("回访员")
     GRID_WORKER = "gridworker", _("网格员")
     LEADER = "leader", _("领导")
+    #: The centre's wall screen (大屏): sees the wall and nothing else — no admin,
+    #: no API, no exports (``cases.selectors.scope.wall_centre``).
+    DISPLAY = "display", _("大屏展示")
 
 
 #: The centre's roles. At the hotline centre they see every ticket of the city
@@ -32,5 +35,8 @@ CITYWIDE_ROLES = CENTRE_ROLES
 #: Centre roles that only a centre may staff: the hotline centre or a sub-centre
 #: (leaders may sit anywhere, DESIGN §2).
 CENTRE_DESK_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.CALLBACK})
+#: Roles that sit at a centre (the hotline centre or a sub-centre) only: the desks
+#: and the wall screen's display account.
+CENTRE_ONLY_ROLES = CENTRE_DESK_ROLES | {Role.DISPLAY}
 #: Roles that act for a unit and see that unit's subtree.
 UNIT_ROLES = frozenset({Role.HANDLER, Role.UNIT_HEAD})

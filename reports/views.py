@@ -4,6 +4,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -11,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from cases import clock
 from cases.models import Category, Theme, Ticket
@@ -20,14 +23,17 @@ from cases.selectors.scope import (
     export_job_scope,
     is_citywide,
     reports_visible,
+    stats_unit_ids,
     stats_units_cut,
     subcentres,
     theme_scope,
     themes_manage,
     themes_visible,
     ticket_scope,
+    wall_centre,
 )
 from cases.themes import theme_prefill
+from departments.geo import boundaries_geojson
 from departments.models import Department
 
 from .accuracy import ACCURACY_AXES, COLUMNS, accuracy_table
@@ -36,8 +42,10 @@ from .dashboard import dashboard_data, period_from, territory_from
 from .excel import accuracy_workbook, axis_workbook, theme_month_workbook
 from .hotspots import clusters_behind
 from .models import ExportJob
+from .placemap import LEVELS, map_payload, parent_unit, place_numbers
 from .reasons import reason_table
 from .themes import THREE_RATES, month_parse, theme_figures, theme_tickets, themes_month
+from .wall import wall_data
 
 
 def _require_citywide(request):
@@ -56,6 +64,7 @@ def dashboard_view(request, admin_site):
         ).order_by("path"),
         "params": request.GET,
         "ranking_min_tickets": settings.HOTLINE_METRICS["ranking_min_tickets"],
+        "map_metrics": MAP_METRICS.items(),
     }
     return TemplateResponse(request, "reports/dashboard.html", context)
 
@@ -64,6 +73,113 @@ def dashboard_data_view(request):
     _require_citywide(request)
     data = dashboard_data(period_from(request.GET), territory_from(request.GET))
     return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+
+
+#: The map's metric switch (``reports.placemap.METRICS``), labelled.
+MAP_METRICS = {
+    "volume": gettext_lazy("受理量"),
+    "open": gettext_lazy("未办结"),
+    "overdue": gettext_lazy("超期"),
+    "satisfaction": gettext_lazy("满意率"),
+    "spikes": gettext_lazy("突增预警"),
+}
+
+
+def _bad_request(message) -> JsonResponse:
+    return JsonResponse({"error": str(message)}, status=400, json_dumps_params={"ensure_ascii": False})
+
+
+def _map_level(params):
+    """(level, parent) of a map request; ``ValueError`` with the reader's message."""
+    level = params.get("level") or "district"
+    if level not in LEVELS:
+        raise ValueError(_("地图层级无效。"))
+    try:
+        parent = parent_unit(level, params.get("parent"))
+    except ValueError:
+        raise ValueError(_("上级区域无效。")) from None
+    return level, parent
+
+
+def _geo(params):
+    level, parent = _map_level(params)
+    return boundaries_geojson(level, parent)
+
+
+def map_data_view(request):
+    """The map's numbers by place, for the tickets the reader may see (``ticket_scope``:
+    a street's staff their own street's tickets); spikes of the communities whose
+    numbers they may see (``stats_unit_ids``)."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    try:
+        level, parent = _map_level(request.GET)
+    except ValueError as exc:
+        return _bad_request(exc)
+    citywide = is_citywide(request.user)
+    tickets = None if citywide else ticket_scope(Ticket.objects.all(), request.user)
+    numbers = place_numbers(
+        level,
+        period_from(request.GET),
+        tickets=tickets,
+        parent=parent,
+        spike_units=None if citywide else (stats_unit_ids(request.user) or []),
+    )
+    payload = map_payload(level, numbers, parent)
+    changelist = reverse("admin:cases_ticket_changelist")
+    for place in payload["places"]:
+        key = "grid" if level == "grid" else "territory"
+        place["url"] = f"{changelist}?{key}={place['id']}&state=all"
+    return JsonResponse(payload, json_dumps_params={"ensure_ascii": False})
+
+
+def map_geo_view(request):
+    """The boundaries of a map level (reference data, the same for every reader)."""
+    try:
+        return JsonResponse(_geo(request.GET), json_dumps_params={"ensure_ascii": False})
+    except ValueError as exc:
+        return _bad_request(exc)
+
+
+def _wall_centre_or_refuse(request):
+    centre = wall_centre(request.user)
+    if centre is None:
+        raise PermissionDenied
+    return centre
+
+
+@require_safe
+@never_cache
+def wall_view(request):
+    """The wall screen (大屏): a page of its own, outside the admin, for the centre's
+    display account (and the centre's staff); it refreshes itself from ``wall_data``."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    centre = _wall_centre_or_refuse(request)
+    context = {
+        "centre_name": centre.unit.name if centre.unit is not None else _("全市"),
+        "data_url": reverse("wall_data"),
+        "geo_url": reverse("wall_geo"),
+        "refresh_seconds": settings.HOTLINE_WALL_REFRESH_SECONDS,
+        "rotate_seconds": settings.HOTLINE_WALL_ROTATE_SECONDS,
+    }
+    return TemplateResponse(request, "reports/wall.html", context)
+
+
+@require_safe
+@never_cache
+def wall_data_view(request):
+    centre = _wall_centre_or_refuse(request)
+    return JsonResponse(wall_data(centre), json_dumps_params={"ensure_ascii": False})
+
+
+@require_safe
+def wall_geo_view(request):
+    _wall_centre_or_refuse(request)
+    try:
+        return JsonResponse(_geo(request.GET), json_dumps_params={"ensure_ascii": False})
+    except ValueError as exc:
+        return _bad_request(exc)
 
 
 PERIOD_CHOICES = {

@@ -74,6 +74,11 @@ KINDS: list[tuple[str, str]] = [
     ("admin:autocomplete", JSON),
     ("admin:dashboard_data", JSON),
     ("admin:export_status", JSON),
+    ("admin:map_data", JSON),
+    ("admin:map_geo", JSON),
+    ("wall", SKIP),  # takes no input: the page of the wall screen
+    ("wall_data", SKIP),  # takes no input: today's numbers of the reader's centre
+    ("wall_geo", JSON),
     ("admin:*_add", FORM),
     ("admin:*_change", FORM),
     ("admin:*_delete", FORM),
@@ -680,6 +685,9 @@ JSON_PARAMS = {
     "admin:autocomplete": ["app_label", "model_name", "field_name", "term", "page"],
     "admin:dashboard_data": ["period", "from", "to", "territory"],
     "admin:export_status": ["format"],
+    "admin:map_data": ["level", "parent", "period", "from", "to"],
+    "admin:map_geo": ["level", "parent"],
+    "wall_geo": ["level", "parent"],
 }
 
 

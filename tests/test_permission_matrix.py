@@ -41,11 +41,13 @@ from cases.models import (
 from cases.privacy import citizen_reveal
 from cases.themes import theme_relink
 from departments.models import DutyAssignment
+from departments.roles import Role
 from reports.export_jobs import export_create
 from reports.exports import export_run
 from reports.models import ReportSubscription, Spike
 from reports.reporting import report_build
 from tests.conftest import add_subcentres, drive, new_ticket
+from tests.departments.factories import staff
 from tests.permission_matrix import admin_model, all_routes, owned, shard_of
 
 S = TicketState
@@ -59,7 +61,11 @@ SUB_OUT = {"west_dispatcher", "west_supervisor", "west_callback"}
 SUB = SUB_IN | SUB_OUT
 INTAKE_SUB = {"sub_operator", "sub_dispatcher", "sub_supervisor", "west_dispatcher", "west_supervisor"}
 STAFF = {"superuser", *CENTRE, *UNIT, "gridworker", "other_unit", *SUB}
-EVERYONE = {"anonymous", *STAFF}
+#: The wall screen's display account (Role.DISPLAY, at the hotline centre): signs in
+#: like staff, yet reaches the wall screen and the public pages only.
+DISPLAY = "display"
+WALL = {"superuser", *CENTRE, *SUB, DISPLAY}
+EVERYONE = {"anonymous", DISPLAY, *STAFF}
 NOBODY: set = set()
 SUPER = {"superuser"}
 SCOPE = {"superuser", *CENTRE, *UNIT, "gridworker", *SUB_IN}  # the ticket is in the grid worker's grid
@@ -82,7 +88,11 @@ RULES: list[tuple[str, set]] = [
     ("<open311/*", NOBODY),  # the catch-all: a JSON 404
     ("<api/v1/*", NOBODY),
     ("<admin/(?P<url>*", NOBODY),
-    ("admin:login", {"anonymous"}),  # staff are sent on to the index
+    ("admin:login", {"anonymous"}),  # staff are sent on to the index, a display account to its wall
+    # --- the wall screen (大屏): a centre's numbers; the display account's one page ---
+    ("wall", WALL),
+    ("wall_data", WALL),
+    ("wall_geo", WALL),
     # --- the API: a person sees and acts within their scope (keys are tested in tests/api) ---
     ("api:ticket-list", STAFF),
     ("api:ticket-detail", SCOPE),
@@ -114,6 +124,7 @@ RULES: list[tuple[str, set]] = [
     ("admin:view_on_site", NOBODY),  # tickets have no public URL of their own
     ("admin:dashboard*", {"superuser", *CENTRE}),
     ("admin:hotspot", {"superuser", *CENTRE}),
+    ("admin:map_*", STAFF),  # the map's numbers: within the reader's ticket scope (tests/reports/test_wall.py)
     ("admin:statistics", STAFF),  # every rate on every axis: a unit sees its own subtree's rows
     # 派单准确率 judges the centre, not the units: a sub-centre reads its own dispatches
     ("admin:dispatch_accuracy", {"superuser", *CENTRE, *SUB}),
@@ -317,6 +328,7 @@ def world(city, settings, tmp_path):
         "handler": city.handler,
         "unit_head": city.head,
         "other_unit": city.handler2,
+        DISPLAY: staff(Role.DISPLAY, city.centre, "display", last_name="指挥", first_name="大屏"),
         **{label: getattr(city, label) for label in sorted(SUB)},
     }
     return city, objects, identities

@@ -8,7 +8,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
-from departments.models import Department
+from departments.models import Department, Grid
 from departments.selectors import staff_profile
 
 from ..models import Category, Colour, TicketState
@@ -169,6 +169,24 @@ class TerritoryFilter(DropdownFilter):
         if self.value() is None:  # not filtered: no look-up of a node
             return queryset
         return lists.filter_territory(queryset, self.value())
+
+
+class GridFilter(admin.SimpleListFilter):
+    """The tickets of one grid: shown only when a link names it (the map's
+    click-through), so the list's side bar does not offer every grid of the city."""
+
+    title = _("网格")
+    parameter_name = "grid"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        grid = Grid.objects.filter(pk=int(value)).first() if value and value.isdigit() else None
+        return [(str(grid.pk), grid.name)] if grid is not None else []
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return lists.filter_grid(queryset, self.value())
 
 
 class CentreFilter(DropdownFilter):

@@ -268,6 +268,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         filters.CategoryTreeFilter,
         filters.DepartmentTreeFilter,
         filters.TerritoryFilter,
+        filters.GridFilter,
         filters.CentreFilter,
     ]
     search_fields = ["number"]  # the search box; the real search is get_search_results

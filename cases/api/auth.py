@@ -9,6 +9,7 @@ from config import two_factor
 from ..api_keys import api_key_check
 from ..models import ApiKey
 from ..ratelimit import parse_rate
+from ..selectors.scope import is_display
 
 ERR_BAD_KEY = _("接口密钥无效或已吊销。")
 
@@ -76,7 +77,9 @@ class IsStaffOrKey(permissions.BasePermission):
         if request_key(request) is not None:
             return True
         user = request.user
-        return bool(user and user.is_authenticated and user.is_active and (user.is_superuser or hasattr(user, "staff")))
+        signed_in = bool(user and user.is_authenticated and user.is_active)
+        # a wall-screen display account reads the wall and nothing else
+        return signed_in and (user.is_superuser or (hasattr(user, "staff") and not is_display(user)))
 
 
 class KeyPurpose(permissions.BasePermission):

@@ -91,6 +91,25 @@ def staff_centre(user) -> Centre | None:
     return centre
 
 
+def is_display(user) -> bool:
+    """A wall-screen display account (``Role.DISPLAY``): it sees the wall screen
+    and nothing else — the admin site, the API and exports turn it away."""
+    return _signed_in(user) and not user.is_superuser and _role(user) == Role.DISPLAY
+
+
+def wall_centre(user) -> Centre | None:
+    """Whose numbers the wall screen (大屏) shows ``user``: a display account at the
+    hotline centre the whole city, at a sub-centre (``Department.is_subcentre``)
+    that sub-centre's subtree; superusers and the centre's roles their own centre
+    (``staff_centre``); anyone else nothing (``None``)."""
+    if not _signed_in(user):
+        return None
+    if is_display(user):
+        unit = staff_profile(user).department
+        return Centre(unit, department_subtree_ids(unit)) if unit.is_subcentre else CITY_CENTRE
+    return staff_centre(user)
+
+
 def is_citywide(user) -> bool:
     """Superusers and the hotline centre's roles (operator, dispatcher, supervisor,
     callback agent, leader) see every unit's tickets and numbers; a sub-centre's
@@ -156,10 +175,7 @@ def ticket_scope(queryset, user):
     if profile is None:
         return queryset.none()
     if profile.role in CENTRE_ROLES:
-        centre = staff_centre(user)
-        if centre.citywide:
-            return queryset
-        return queryset.filter(_units_q(centre.unit_ids) | Q(centre_id=centre.unit_id))
+        return centre_ticket_scope(queryset, staff_centre(user))
     if profile.role in UNIT_ROLES:
         return queryset.filter(_units_q(user_unit_ids(user)))
     if profile.role == Role.GRID_WORKER:
@@ -168,6 +184,15 @@ def ticket_scope(queryset, user):
         passed = DispatchHop.objects.filter(to_worker=user).values("ticket_id")
         return queryset.filter(Q(grid_id__in=grid_ids) | Q(created_by=user) | Q(pk__in=passed))
     return queryset.none()
+
+
+def centre_ticket_scope(queryset, centre: Centre):
+    """The tickets a centre sees: the hotline centre every ticket; a sub-centre the
+    tickets it owns (``Ticket.centre``) and those led by, assigned to or co-handled
+    by a unit of its subtree."""
+    if centre.citywide:
+        return queryset
+    return queryset.filter(_units_q(centre.unit_ids) | Q(centre_id=centre.unit_id))
 
 
 def _units_q(unit_ids) -> Q:

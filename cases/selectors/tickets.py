@@ -210,6 +210,12 @@ def filter_territory(queryset, pk):
     return queryset.filter(**{field: node.pk})
 
 
+def filter_grid(queryset, pk):
+    """The tickets recorded in one grid (the map's click-through at grid level)."""
+    pk = _as_int(pk)
+    return queryset if pk is None else queryset.filter(grid_id=pk)
+
+
 CENTRE_CITY = "city"
 
 

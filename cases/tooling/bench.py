@@ -205,6 +205,7 @@ OPERATIONS = [
     "report",
     "api",
     "dashboard",
+    "wall",
     "memory",
     "suggest",
     "cluster",
@@ -214,7 +215,7 @@ OPERATIONS = [
     "locate",
 ]
 #: Operations that need no PostgreSQL-only raw SQL: they run on SQLite as well.
-PORTABLE = {"suggest", "cluster", "transition", "search", "seed", "locate"}
+PORTABLE = {"suggest", "cluster", "transition", "search", "seed", "wall", "locate"}
 #: Not recorded in the CI baseline unless asked for: minutes of CPU (seed), other
 #: processes' figures (api, memory), or no per-operation row at all (suggest).
 UNGATED = {"seed", "api", "memory", "suggest"}
@@ -389,6 +390,17 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
         measure(
             Row("dashboard", "dashboard, all charts (30 days)", "≤ 1 s"),
             _page(leader, "/admin/dashboard/data/?period=30"),
+            count_rows=lambda r: len(r.content),
+        )
+        rows[-1].note = "rows = bytes of JSON"
+    if want("wall"):
+        measure(
+            Row(
+                "wall",
+                "wall screen refresh, display account: today's counters, map, red units, spikes",
+                "≤ 1 s, ≤ 20 statements",
+            ),
+            _page(_client("display"), "/wall/data/"),
             count_rows=lambda r: len(r.content),
         )
         rows[-1].note = "rows = bytes of JSON"

@@ -288,7 +288,8 @@ def build_users(c: City) -> dict:
         StaffProfile.objects.get_or_create(user=user, defaults={"department": department, "role": role})
         users[username] = user
     gridworker = users["gridworker"]
-    first_grid = Grid.objects.filter(code=f"{D.DEMO_USERS[-1][2]}-G1").first()
+    grid_unit = next(unit for login, _role, unit, _name in D.DEMO_USERS if login == "gridworker")
+    first_grid = Grid.objects.filter(code=f"{grid_unit}-G1").first()
     if first_grid and first_grid.worker_id is None:
         first_grid.worker = gridworker
         first_grid.save(update_fields=["worker"])

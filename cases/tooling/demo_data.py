@@ -421,6 +421,7 @@ DEMO_USERS = [
     ("handler_street2", "handler", "630102002", "马文斌"),
     ("handler_bureau", "handler", "630100-B01", "孙立新"),
     ("gridworker", "gridworker", "630102001001", "韩秀兰"),
+    ("display", "display", "centre", "指挥大屏"),
 ]
 
 # Further accounts the demo needs (not printed as logins): a second callback agent

@@ -48,6 +48,7 @@ LOGINS = [
     "handler_street2",
     "handler_bureau",
     "gridworker",
+    "display",
 ]
 
 

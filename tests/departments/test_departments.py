@@ -97,6 +97,7 @@ def test_the_migration_creates_a_group_per_role_with_permissions(db):
     assert "change_holiday" not in codes(Role.HANDLER)
     assert "add_ticket" not in codes(Role.LEADER)
     assert all(code.startswith("view_") for code in codes(Role.LEADER))
+    assert codes(Role.DISPLAY) == set()  # the wall screen only: no model permission at all
 
 
 def test_profile_keeps_the_user_in_the_role_group(city):
