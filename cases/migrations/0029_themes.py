@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0027_reference_stamp'),
+        ('cases', '0028_ticket_street_received_index'),
         ('departments', '0005_subcentres'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
