@@ -27,6 +27,7 @@ from .axes import AXES, axis_check, axis_columns, axis_sort, axis_table, period_
 from .dashboard import dashboard_data, period_from, territory_from
 from .excel import accuracy_workbook, axis_workbook
 from .hotspots import clusters_behind
+from .incidents import incident_table
 from .models import ExportJob
 from .reasons import reason_table
 
@@ -151,6 +152,7 @@ def statistics_view(request, admin_site):
         "centres": subcentres() if is_citywide(request.user) else [],
         "accuracy": accuracy,
         "accuracy_columns": COLUMNS,
+        "incidents": incident_table(period, user=request.user) if period is not None else None,
     }
     return TemplateResponse(request, "reports/statistics.html", context)
 
