@@ -185,6 +185,9 @@ class IncidentAdmin(SafeInputAdminMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # nothing is ever deleted; an incident is closed
 
+    def revert_disabled(self, request, obj=None):
+        return True
+
     def save_model(self, request, obj, form, change):
         if change:
             incident_update(incident=obj, actor=request.user)
@@ -235,12 +238,26 @@ class IncidentAdmin(SafeInputAdminMixin, SimpleHistoryAdmin):
             extra_context["close_url"] = reverse("admin:cases_incident_close", args=[obj.pk])
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def close_view(self, request, object_id):
-        """结束事件: the result goes to the master ticket and every merged call."""
+    def _scoped_or_404(self, request, object_id) -> Incident:
         pk = object_pk_or_404(Incident, object_id)
         incident = self.get_queryset(request).filter(pk=pk).first()
         if incident is None:
             raise Http404
+        return incident
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._scoped_or_404(request, object_id)
+        if request.method == "POST":
+            raise PermissionDenied  # no reverting past the services (a closed incident stays closed)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def close_view(self, request, object_id):
+        """结束事件: the result goes to the master ticket and every merged call."""
+        incident = self._scoped_or_404(request, object_id)
         if not incident.is_open or not incident_may_manage(request.user, incident):
             raise PermissionDenied
         form = IncidentCloseForm(request.POST or None)

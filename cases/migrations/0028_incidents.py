@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('declared_by', models.ForeignKey(blank=True, db_constraint=False, help_text='公共服务企业、职能部门或热线中心。', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='departments.department', verbose_name='发布单位')),
                 ('declared_user', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='发布人')),
                 ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('master_ticket', models.ForeignKey(blank=True, db_constraint=False, editable=False, help_text='第一次“并入事件主单”时建立；其后来电并入此单，随其办结。', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='cases.ticket', verbose_name='主工单')),
+                ('master_ticket', models.ForeignKey(blank=True, db_constraint=False, editable=False, help_text='第一次“并入事件主工单”时建立；其后来电并入此单，随其办结。', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='cases.ticket', verbose_name='主工单')),
             ],
             options={
                 'verbose_name': 'historical 突发事件公告',
@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
                 ('declared_user', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='发布人')),
                 ('departments', models.ManyToManyField(blank=True, help_text='受影响的区县、街道乡镇或社区村（含其下级）。', related_name='affecting_incidents', to='departments.department', verbose_name='影响区域（属地）')),
                 ('grids', models.ManyToManyField(blank=True, related_name='affecting_incidents', to='departments.grid', verbose_name='影响网格')),
-                ('master_ticket', models.OneToOneField(blank=True, editable=False, help_text='第一次“并入事件主单”时建立；其后来电并入此单，随其办结。', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='incident_master', to='cases.ticket', verbose_name='主工单')),
+                ('master_ticket', models.OneToOneField(blank=True, editable=False, help_text='第一次“并入事件主工单”时建立；其后来电并入此单，随其办结。', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='incident_master', to='cases.ticket', verbose_name='主工单')),
             ],
             options={
                 'verbose_name': '突发事件公告',
@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
             name='IncidentLink',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(choices=[('answered', '以公告直接答复'), ('merged', '并入事件主单')], max_length=16, verbose_name='关联方式')),
+                ('mode', models.CharField(choices=[('answered', '以公告直接答复'), ('merged', '并入事件主工单')], max_length=16, verbose_name='关联方式')),
                 ('linked_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='关联时间')),
                 ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='cases.incident', verbose_name='事件')),
                 ('linked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='关联人')),

@@ -88,7 +88,7 @@ class Incident(models.Model):
         on_delete=models.PROTECT,
         related_name="incident_master",
         editable=False,
-        help_text=_("第一次“并入事件主单”时建立；其后来电并入此单，随其办结。"),
+        help_text=_("第一次“并入事件主工单”时建立；其后来电并入此单，随其办结。"),
     )
 
     history = HistoricalRecords()
@@ -112,7 +112,7 @@ class IncidentLink(models.Model):
 
     class Mode(models.TextChoices):
         ANSWERED = "answered", _("以公告直接答复")
-        MERGED = "merged", _("并入事件主单")
+        MERGED = "merged", _("并入事件主工单")
 
     incident = models.ForeignKey(Incident, verbose_name=_("事件"), on_delete=models.CASCADE, related_name="links")
     ticket = models.OneToOneField(

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -333,3 +334,261 @@ def test_callbacks_follow_as_for_merged_tickets(city):
     before = Callback.objects.count()
     callback_batch(day=day)
     assert Callback.objects.count() == before
+
+
+# -- the intake form: shown, linked in one click ---------------------------------------
+
+INTAKE = "/admin/cases/ticket/add/"
+CALL = {
+    "citizen_phone": "13612345678",
+    "channel": "hotline",
+    "content": "家里暖气突然不热了，怎么回事",
+    "address": "东关大街1号院7号楼",
+}
+
+
+def test_the_intake_form_shows_the_incident_and_links_the_call_either_way(client, city):
+    incident = declare(city)
+    client.force_login(city.operator)
+    form = {**CALL, "category": city.cold_room.pk, "_action": "create"}
+    page = client.post(INTAKE, form).content.decode()
+    assert 'id="incident-warning"' in page and incident.title in page
+    assert not Ticket.objects.exists()  # not saved until the operator chooses
+
+    lookup = client.get(
+        reverse("admin:cases_ticket_intake_lookup"),
+        {"address": CALL["address"], "category": city.cold_room.pk, "content": CALL["content"]},
+    ).json()
+    assert [i["id"] for i in lookup["incidents"]] == [incident.pk]
+
+    response = client.post(INTAKE, {**form, "_action": f"incident_answer:{incident.pk}"})
+    assert response.status_code == 302
+    answered = Ticket.objects.get()
+    assert answered.state == S.CLOSED and answered.reply_text == incident.notice
+
+    response = client.post(
+        INTAKE, {**form, "citizen_phone": "13612340000", "_action": f"incident_attach:{incident.pk}"}
+    )
+    assert response.status_code == 302
+    attached = Ticket.objects.get(incident_link__mode=IncidentLink.Mode.MERGED)
+    incident.refresh_from_db()
+    assert attached.state == S.MERGED and attached.merged_into == incident.master_ticket
+    assert incident.links.count() == 2
+
+
+def test_the_intake_form_refuses_a_foreign_or_closed_incident_with_a_form_error(client, city):
+    incident = declare(city)
+    incident_close(incident=incident, actor=city.dispatcher, result="已恢复")
+    client.force_login(city.operator)
+    form = {**CALL, "category": city.cold_room.pk, "_action": f"incident_answer:{incident.pk}"}
+    response = client.post(INTAKE, form)
+    assert response.status_code == 200
+    assert str(ERR_CLOSED) in response.content.decode()
+    assert not Ticket.objects.exists()  # nothing half-written
+    response = client.post(INTAKE, {**form, "_action": "incident_answer:999999"})
+    assert response.status_code == 200 and not Ticket.objects.exists()
+
+
+def test_another_place_shows_no_incident_and_creates_as_before(client, city):
+    declare(city)
+    client.force_login(city.operator)
+    form = {**CALL, "address": "八一中路9号院", "category": city.cold_room.pk, "_action": "create"}
+    response = client.post(INTAKE, form)
+    assert response.status_code == 302 and Ticket.objects.get().state == S.RECEIVED
+
+
+# -- the admin pages ------------------------------------------------------------------------
+
+ADD = "/admin/cases/incident/add/"
+
+
+def incident_form(city, **overrides):
+    now = clock.now()
+    data = {
+        "kind": Incident.Kind.WATER,
+        "title": "八一路停水",
+        "category": city.construction.pk,
+        "declared_by": city.utility.pk,
+        "departments": [city.street2.pk],
+        "starts_at_0": now.strftime("%Y-%m-%d"),
+        "starts_at_1": "08:00:00",
+        "expected_end_at_0": now.strftime("%Y-%m-%d"),
+        "expected_end_at_1": "20:00:00",
+        "notice": "八一路街道部分小区停水抢修。",
+        "area": "",
+        "links-TOTAL_FORMS": "0",
+        "links-INITIAL_FORMS": "0",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_utility_declares_in_the_admin_and_a_street_may_not(client, city):
+    client.force_login(city.utility_handler)
+    assert client.get(ADD).status_code == 200
+    response = client.post(ADD, incident_form(city))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    incident = Incident.objects.get()
+    assert incident.declared_user == city.utility_handler and incident.declared_by == city.utility
+    client.force_login(city.handler)
+    assert client.get(ADD).status_code == 403
+    client.force_login(city.bureau_handler)
+    response = client.post(ADD, incident_form(city, title="别人的"))
+    assert response.status_code == 200 and Incident.objects.count() == 1  # not its unit: a form error
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"expected_end_at_1": "07:00:00"}, ERR_END_BEFORE_START),
+        ({"notice": "  "}, None),  # the model field's own "required"
+        ({"departments": [], "area": ""}, ERR_NO_PLACE),
+        ({"departments": [], "area": '{"type": "Polygon", "coordinates": [[[0,0],[1,1],[1,0],[0,1],[0,0]]]}'}, None),
+        ({"area": "{not json"}, None),
+    ],
+)
+def test_bad_input_in_the_admin_is_a_form_error_and_nothing_saved(client, city, overrides, message):
+    client.force_login(city.dispatcher)
+    response = client.post(ADD, incident_form(city, **overrides))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "errornote" in page
+    if message is not None:
+        assert str(message) in page
+    assert not Incident.objects.exists()
+
+
+def test_the_admin_pages_edit_while_open_and_close_once(client, city):
+    incident = declare(city)
+    for _ in range(2):
+        incident_link_attach(incident=incident, ticket=new_ticket(city), actor=city.operator)
+    client.force_login(city.dispatcher)
+    change = reverse("admin:cases_incident_change", args=[incident.pk])
+    page = client.get(change).content.decode()
+    assert 'id="incident-close-link"' in page and "共 2 件" in page
+    listing = client.get(reverse("admin:cases_incident_changelist")).content.decode()
+    assert incident.title in listing
+    close = reverse("admin:cases_incident_close", args=[incident.pk])
+    response = client.post(close, {"result": ""})
+    assert response.status_code == 200 and Incident.objects.get().is_open
+    response = client.post(close, {"result": "已修复。"})
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert not incident.is_open
+    assert client.get(close).status_code == 403  # closed: no second close
+    page = client.get(change).content.decode()
+    assert 'id="incident-close-link"' not in page  # read only now
+    response = client.post(change, {"title": "改名"})
+    assert response.status_code == 403
+    assert client.post(reverse("admin:cases_incident_history", args=[incident.pk])).status_code in (200, 405)
+
+
+def test_another_unit_sees_nothing_of_an_incident_not_its_own(client, city):
+    incident = declare(city)
+    client.force_login(city.bureau2_handler)
+    listing = client.get(reverse("admin:cases_incident_changelist")).content.decode()
+    assert incident.title not in listing
+    response = client.get(reverse("admin:cases_incident_change", args=[incident.pk]))
+    assert response.status_code == 302  # the admin's "no such object"
+    assert client.get(reverse("admin:cases_incident_close", args=[incident.pk])).status_code == 404
+    assert client.get(reverse("admin:cases_incident_history", args=[incident.pk])).status_code == 404
+
+
+# -- the public pages ----------------------------------------------------------------------
+
+
+def test_the_board_and_the_lookup_show_the_notice_and_no_personal_data(client, city):
+    incident = declare(city, notice="东关大街1号院3号楼独居老人王某某家请联系13800001234，其余小区暂停供暖。")
+    call = incident_link_attach(incident=incident, ticket=new_ticket(city), actor=city.operator)
+    board = client.get(reverse("public-board")).content.decode()
+    assert 'id="incident-notices"' in board and incident.title in board
+    assert "13800001234" not in board and "3号楼" not in board
+    assert city.utility_handler.last_name + city.utility_handler.first_name not in board
+    response = client.post(reverse("public-lookup"), {"number": call.number, "last4": "1234"})
+    page = response.content.decode()
+    assert incident.title in page and "13800001234" not in page
+    assert "王女士" not in page
+    incident_close(incident=incident, actor=city.dispatcher, result="已恢复供暖。")
+    board = client.get(reverse("public-board")).content.decode()
+    assert 'id="incident-notices"' not in board  # only open incidents on the board
+    page = client.post(reverse("public-lookup"), {"number": call.number, "last4": "1234"}).content.decode()
+    assert "已恢复供暖。" in page  # the caller sees the result
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_incident_pages_speak_one_language(client, city, language):
+    from django.conf import settings as django_settings
+
+    from tests.test_bilingual_pages import english_words, stored_values, untranslated_han, visible_text
+
+    incident = declare(city)
+    incident_link_attach(incident=incident, ticket=new_ticket(city), actor=city.operator)
+    client.force_login(city.dispatcher)
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = language
+    data = stored_values()
+    paths = [
+        ADD,
+        reverse("admin:cases_incident_changelist"),
+        reverse("admin:cases_incident_change", args=[incident.pk]),
+        reverse("admin:cases_incident_close", args=[incident.pk]),
+        reverse("admin:statistics") + "?period=month",
+        reverse("public-board"),
+    ]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = visible_text(response.content.decode())
+        bad = untranslated_han(text, data) if language == "en" else english_words(text, data)
+        assert not bad, (path, bad)
+
+
+# -- the report: numbers equal the raw rows ---------------------------------------------
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3), st.booleans()), min_size=1, max_size=3))
+def test_the_report_equals_a_raw_recomputation(city, plan):
+    """Property: each incident's calls and duration, and the totals, as the report
+    shows them equal a count of the link rows and the two stamps read with SQL."""
+    from django.db import connection
+
+    from reports.incidents import incident_table
+    from reports.metrics import Period
+
+    Incident.objects.all().delete()
+    for answered, attached, closed in plan:
+        incident = declare(city)
+        for _ in range(answered):
+            incident_link_answer(incident=incident, ticket=new_ticket(city), actor=city.operator)
+        for _ in range(attached):
+            incident_link_attach(incident=incident, ticket=new_ticket(city), actor=city.operator)
+        if closed:
+            incident_close(incident=incident, actor=city.dispatcher, result="已恢复")
+    today = clock.local_day(clock.now())
+    table = incident_table(Period(today, today), user=city.supervisor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.id, i.declared_at, i.closed_at,"
+            " (SELECT COUNT(*) FROM cases_incidentlink l WHERE l.incident_id = i.id),"
+            " (SELECT COUNT(*) FROM cases_incidentlink l WHERE l.incident_id = i.id AND l.mode = 'answered')"
+            " FROM cases_incident i ORDER BY i.id"
+        )
+        raw = cursor.fetchall()
+    assert [(r.pk, r.calls, r.answered) for r in table.rows] == [(pk, n, a) for pk, _d, _c, n, a in raw]
+    assert table.calls == sum(r[3] for r in raw) == sum(a + b for a, b, _c in plan)
+    for row, (_pk, declared, closed_at, _n, _a) in zip(table.rows, raw, strict=True):
+        if closed_at is None:
+            assert row.hours is None
+        else:
+            from django.utils.dateparse import parse_datetime
+
+            d = declared if not isinstance(declared, str) else parse_datetime(declared)
+            c = closed_at if not isinstance(closed_at, str) else parse_datetime(closed_at)
+            assert row.hours == round((c - d).total_seconds() / 3600, 1)
+    # and the statistics page shows the same total
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(city.supervisor)
+    page = browser.get(reverse("admin:statistics") + "?period=day").content.decode()
+    assert f'<th id="incident-calls-total">{table.calls}</th>' in page
