@@ -122,13 +122,15 @@ def category_by_code(code: str):
 
 
 def units() -> dict[int, Any]:
-    """Unit id → ``Department`` (every unit, active or not)."""
-    return reference("units", lambda: {d.pk: d for d in Department.objects.all()})
+    """Unit id → ``Department`` (every unit, active or not; the boundary deferred:
+    polygons are read through ``departments.geo``)."""
+    return reference("units", lambda: {d.pk: d for d in Department.objects.defer("boundary")})
 
 
 def grids() -> dict[int, Any]:
-    """Grid id → ``Grid`` (every grid, active or not)."""
-    return reference("grids", lambda: {g.pk: g for g in Grid.objects.all()})
+    """Grid id → ``Grid`` (every grid, active or not; the boundary deferred:
+    polygons are read through ``departments.geo``)."""
+    return reference("grids", lambda: {g.pk: g for g in Grid.objects.defer("boundary")})
 
 
 def grid_by_code(code: str):

@@ -16,6 +16,11 @@ ERR_DUTY_TERRITORY = _("属地只能是市、区县、街道乡镇或社区村�
 ERR_DUTY_TARGET = _("请在“主办单位”和“按属地派至”中二选一。")
 ERR_SUBCENTRE_KIND = _("只有区县、街道乡镇可以设立分中心。")
 ERR_CENTRE_ROLE_UNIT = _("“%(role)s”只能设在热线中心或设有分中心的单位。")
+ERR_BOUNDARY_KIND = _("只有区县、街道乡镇和社区村可以设置边界。")
+
+BOUNDARY_HELP = _(
+    "GeoJSON 几何对象（Polygon 或 MultiPolygon，WGS84 坐标，[经度, 纬度]）；可在列表页“导入边界”批量导入 GeoJSON 文件。"
+)
 
 
 def split_keywords(text: str) -> list[str]:
@@ -44,6 +49,8 @@ class Department(TreeNode):
     TERRITORIAL_KINDS = frozenset({Kind.CITY, Kind.DISTRICT, Kind.STREET, Kind.COMMUNITY})
     #: Units that may run a sub-centre (分中心 / 分平台): a county or district, a township.
     SUBCENTRE_KINDS = frozenset({Kind.DISTRICT, Kind.STREET})
+    #: Units that may carry a boundary polygon of their own (grids always may).
+    BOUNDARY_KINDS = frozenset({Kind.DISTRICT, Kind.STREET, Kind.COMMUNITY})
     # Which kinds of parent each kind may hang under (None = may be a root).
     ALLOWED_PARENTS = {
         Kind.CITY: {None},
@@ -101,6 +108,7 @@ class Department(TreeNode):
             "区县分中心或区级分平台：本单位的派单员、督办员、回访员在本单位辖区内签收、派单、审核、督办和回访。"
         ),
     )
+    boundary = models.JSONField(_("边界"), null=True, blank=True, help_text=BOUNDARY_HELP)
     is_active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
 
@@ -139,6 +147,8 @@ class Department(TreeNode):
             )
         if self.is_subcentre and self.kind not in self.SUBCENTRE_KINDS:
             raise ValidationError({"is_subcentre": ERR_SUBCENTRE_KIND})
+        if self.boundary is not None and self.kind not in self.BOUNDARY_KINDS:
+            raise ValidationError({"boundary": ERR_BOUNDARY_KIND})
 
     def territory_chain(self) -> dict[str, "Department"]:
         """The territorial ancestors of this unit keyed by kind, self included."""
@@ -168,6 +178,7 @@ class Grid(models.Model):
     address_keywords = models.TextField(_("地址关键词"), blank=True, help_text=_("楼院、小区、道路名称，每行一个。"))
     latitude = models.DecimalField(_("中心纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("中心经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    boundary = models.JSONField(_("边界"), null=True, blank=True, help_text=BOUNDARY_HELP)
     is_active = models.BooleanField(_("启用"), default=True)
 
     history = HistoricalRecords()

@@ -9,6 +9,7 @@ from cases.reference import grids as reference_grids
 from cases.reference import reference
 from cases.reference import units as reference_units
 
+from .geo import locate
 from .models import Department, DutyAssignment, Grid, StaffProfile, TerritorialLevel, split_keywords
 
 # -- actors ------------------------------------------------------------------------
@@ -158,10 +159,21 @@ def territory_resolve(
 ) -> Territory:
     """Resolve a demand's place onto grid / community / street / district.
 
-    An explicit grid or community wins; otherwise the address is matched against
-    unit names and address keywords (the match whose ancestors are also named in
-    the address wins, then the deepest, then the longest keyword); otherwise the
-    nearest grid centre within ``NEAREST_GRID_MAX_KM`` of the coordinates."""
+    In order:
+
+    1. An explicit grid or community wins.
+    2. The address is matched against unit names and address keywords (the match
+       whose ancestors are also named in the address wins, then the deepest,
+       then the longest keyword). If the coordinates fall in a grid *inside* the
+       matched place, that grid is the answer (the point refines the address);
+       if they fall elsewhere, the address wins: what the caller says and the
+       operator types names the place of the demand, while a phone's position
+       is often the caller's home or a mast's guess. A sensor or a grid
+       worker's report that should be placed by its coordinates alone simply
+       sends no address.
+    3. The grid whose boundary contains the coordinates (``departments.geo.locate``).
+    4. The nearest grid centre within ``NEAREST_GRID_MAX_KM`` of the
+       coordinates (grids without a boundary, or a point just outside them)."""
     if grid is not None:
         return Territory.of(grid)
     if community is not None:
@@ -182,8 +194,13 @@ def territory_resolve(
                 return (support, len(place.lineage), matched[key])
 
             best = by_key[max(matched, key=score)]
+            if best.kind != "grid" and (inside := _located_place(places, latitude, longitude)) is not None:
+                if best.lineage[-1] in inside.lineage:
+                    return _territory_of_place(inside)
             return _territory_of_place(best)
     if latitude is not None and longitude is not None:
+        if (inside := _located_place(places, latitude, longitude)) is not None:
+            return _territory_of_place(inside)
         lat, lng = float(latitude), float(longitude)
         located = [p for p in places if p.kind == "grid" and p.lat is not None]
         if located:
@@ -191,6 +208,17 @@ def territory_resolve(
             if _distance_km(lat, lng, nearest.lat, nearest.lng) <= NEAREST_GRID_MAX_KM:
                 return _territory_of_place(nearest)
     return Territory()
+
+
+def _located_place(places: list[_Place], latitude, longitude) -> _Place | None:
+    """The indexed place of the active grid containing the point, or None."""
+    if latitude is None or longitude is None:
+        return None
+    grid = locate(latitude, longitude)
+    if grid is None:
+        return None
+    by_grid = reference("territory_places_grids", lambda: {p.pk: p for p in _territory_places() if p.kind == "grid"})
+    return by_grid.get(grid.pk)
 
 
 def _territory_of_place(place: _Place) -> Territory:
