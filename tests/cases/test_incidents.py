@@ -592,3 +592,43 @@ def test_the_report_equals_a_raw_recomputation(city, plan):
     browser.force_login(city.supervisor)
     page = browser.get(reverse("admin:statistics") + "?period=day").content.decode()
     assert f'<th id="incident-calls-total">{table.calls}</th>' in page
+
+
+# -- the API's create: record and link in one step ------------------------------------------
+
+
+def test_the_api_records_and_links_a_call_and_refuses_bad_links(city):
+    from cases.api_keys import api_key_issue
+    from cases.models import ApiKey, Channel
+    from tests.api.conftest import key_client, staff_client
+
+    incident = declare(city)
+    body = {
+        "category": "010101",
+        "content": "东关大街1号院暖气不热。",
+        "citizen_phone": "13912345678",
+        "address": "城东区东关大街1号院",
+    }
+    client = staff_client(city.operator)
+    response = client.post(
+        "/api/v1/tickets/", {**body, "incident": incident.pk, "incident_link": "attach"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    call = Ticket.objects.get(number=response.json()["number"])
+    assert call.state == S.MERGED and IncidentLink.objects.get(ticket=call).incident == incident
+    assert response.json() == client.get(f"/api/v1/tickets/{call.number}/").json()
+
+    for bad in (
+        {"incident": incident.pk},  # without the way
+        {"incident": 999999, "incident_link": "answer"},
+        {"incident": incident.pk, "incident_link": "answer", "address": "八一中路5号"},  # another place
+    ):
+        before = Ticket.objects.count()
+        response = client.post("/api/v1/tickets/", {**body, **bad}, format="json")
+        assert response.status_code == 400, (bad, response.content)
+        assert Ticket.objects.count() == before  # nothing half-written
+    _key, raw = api_key_issue(name="app", purpose=ApiKey.Purpose.CHANNEL, channel=Channel.APP)
+    response = key_client(raw).post(
+        "/api/v1/tickets/", {**body, "incident": incident.pk, "incident_link": "answer"}, format="json"
+    )
+    assert response.status_code == 403
