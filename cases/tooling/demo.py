@@ -943,7 +943,7 @@ def _bursts(replay: Replay) -> None:
 
 #: The demo's declared incidents: the open 停水 took this many calls.
 DEMO_INCIDENT_CALLS = 50
-DEMO_INCIDENT_TITLE = "西门片区供水管网爆管抢修"
+DEMO_INCIDENT_TITLE = "周家泉片区供水管网爆管抢修"
 
 
 def _incidents(replay: Replay) -> int:
