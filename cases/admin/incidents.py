@@ -151,7 +151,7 @@ class IncidentAdmin(SafeInputAdminMixin, SimpleHistoryAdmin):
     ]
     list_filter = ["state", "kind"]
     search_fields = ["title", "notice"]
-    list_select_related = ["category", "declared_by"]
+    list_select_related = ["category__parent__parent", "declared_by"]
     readonly_fields = ["state", "declared_at", "declared_user", "master_link", "calls_summary", "result", "closed_at"]
     filter_horizontal = ["departments", "grids"]
     show_full_result_count = False

@@ -632,3 +632,31 @@ def test_the_api_records_and_links_a_call_and_refuses_bad_links(city):
         "/api/v1/tickets/", {**body, "incident": incident.pk, "incident_link": "answer"}, format="json"
     )
     assert response.status_code == 403
+
+
+# -- page cost ----------------------------------------------------------------------------
+
+
+def test_matching_and_the_pages_cost_the_same_for_one_incident_or_many(client, city, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def costs():
+        here = Territory.of(city.grid)
+        with CaptureQueriesContext(connection) as matching:
+            incidents_matching(user=city.operator, category=city.cold_room, territory=here)
+        client.force_login(city.dispatcher)
+        with CaptureQueriesContext(connection) as listing:
+            assert client.get(reverse("admin:cases_incident_changelist")).status_code == 200
+        with CaptureQueriesContext(connection) as board:
+            assert client.get(reverse("public-board")).status_code == 200
+        return len(matching), len(listing), len(board)
+
+    declare(city)
+    costs()  # warm the caches (reference data, the session)
+    one = costs()
+    for i in range(4):
+        declare(city, title=f"第{i}处抢修", grids=[city.grid])
+    many = costs()
+    assert one == many, (one, many)
+    assert one[0] <= 4  # the candidates, then the rows with their places
