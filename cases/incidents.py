@@ -148,13 +148,13 @@ def incident_close(*, incident: Incident, actor, result: str) -> Incident:
             if master.state != TicketState.RECEIVED:
                 raise ValidationError(ERR_MASTER_HANDLING, code="master_handling", params={"number": master.number})
             workflow.ticket_answer(ticket=master, actor=actor, text=result, result=ReplyResult.SOLVED)
-        locked.state = Incident.State.CLOSED
+        locked.status = Incident.Status.CLOSED
         locked.result = result
         locked.closed_at = clock.now()
         locked.closed_by = actor
         locked._history_user = actor
         locked._change_reason = "closed"
-        locked.save(update_fields=["state", "result", "closed_at", "closed_by"])
+        locked.save(update_fields=["status", "result", "closed_at", "closed_by"])
     return locked
 
 
@@ -188,7 +188,7 @@ def incidents_matching(*, user, category, territory: Territory, latitude=None, l
     if category is None:
         return []
     ids = list(
-        incident_scope(Incident.objects.filter(state=Incident.State.DECLARED), user)
+        incident_scope(Incident.objects.filter(status=Incident.Status.DECLARED), user)
         .filter(
             # the incident's category is the call's or an ancestor, or lies below it
             Q(category__path__in=_category_q_paths(category)) | Q(category__path__startswith=category.path)
@@ -279,7 +279,7 @@ def incident_link(*, how: str, incident: Incident, ticket: Ticket, actor) -> Tic
 def incident_update(*, incident: Incident, actor) -> None:
     """Refuse a change to a closed incident or by someone who may not manage it (the
     admin form saves the fields after this check and ``incident_validate``)."""
-    if incident.pk and not Incident.objects.filter(pk=incident.pk, state=Incident.State.DECLARED).exists():
+    if incident.pk and not Incident.objects.filter(pk=incident.pk, status=Incident.Status.DECLARED).exists():
         raise ValidationError(ERR_CLOSED, code="closed")
     if not incident_may_manage(actor, incident):
         raise ValidationError(ERR_NOT_MANAGER, code="manager")

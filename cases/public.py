@@ -181,7 +181,7 @@ def public_incident_notices() -> list[dict]:
     """The notices of the open incidents (停水、停电…), newest first, for the board
     and the lookup page."""
     rows = (
-        Incident.objects.filter(state=Incident.State.DECLARED)
+        Incident.objects.filter(status=Incident.Status.DECLARED)
         .prefetch_related("departments", "grids")
         .order_by("-starts_at", "-pk")[:20]
     )

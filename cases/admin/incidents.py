@@ -18,7 +18,7 @@ from departments.models import Department, Grid
 from .. import clock
 from ..incidents import incident_close, incident_update, incident_validate
 from ..models import Category, Incident, IncidentLink
-from ..selectors.scope import incident_declaring_units, incident_may_manage, incident_scope
+from ..selectors.scope import incident_declaring_units, incident_may_declare, incident_may_manage, incident_scope
 
 
 class AreaField(forms.JSONField):
@@ -143,16 +143,16 @@ class IncidentAdmin(SafeInputAdminMixin, SimpleHistoryAdmin):
         "kind",
         "category",
         "declared_by",
-        "state",
+        "status",
         "starts_at",
         "expected_end_at",
         "calls",
         "closed_at",
     ]
-    list_filter = ["state", "kind"]
+    list_filter = ["status", "kind"]
     search_fields = ["title", "notice"]
     list_select_related = ["category__parent__parent", "declared_by"]
-    readonly_fields = ["state", "declared_at", "declared_user", "master_link", "calls_summary", "result", "closed_at"]
+    readonly_fields = ["status", "declared_at", "declared_user", "master_link", "calls_summary", "result", "closed_at"]
     filter_horizontal = ["departments", "grids"]
     show_full_result_count = False
 
@@ -173,13 +173,13 @@ class IncidentAdmin(SafeInputAdminMixin, SimpleHistoryAdmin):
         return ScopedForm
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and incident_declaring_units(request.user).exists()
+        return super().has_add_permission(request) and incident_may_declare(request.user)
 
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
         if obj is None:
-            return incident_declaring_units(request.user).exists()
+            return incident_may_declare(request.user)
         return obj.is_open and incident_may_manage(request.user, obj)
 
     def has_delete_permission(self, request, obj=None):

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('starts_at', models.DateTimeField(verbose_name='开始时间')),
                 ('expected_end_at', models.DateTimeField(blank=True, null=True, verbose_name='预计恢复时间')),
                 ('notice', models.TextField(help_text='向市民公开的告知内容，不含个人信息。', verbose_name='公告内容')),
-                ('state', models.CharField(choices=[('declared', '已发布'), ('closed', '已结束')], default='declared', max_length=16, verbose_name='状态')),
+                ('status', models.CharField(choices=[('declared', '已发布'), ('closed', '已结束')], default='declared', max_length=16, verbose_name='状态')),
                 ('declared_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='发布时间')),
                 ('result', models.TextField(blank=True, editable=False, verbose_name='处置结果')),
                 ('closed_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='结束时间')),
@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 ('starts_at', models.DateTimeField(verbose_name='开始时间')),
                 ('expected_end_at', models.DateTimeField(blank=True, null=True, verbose_name='预计恢复时间')),
                 ('notice', models.TextField(help_text='向市民公开的告知内容，不含个人信息。', verbose_name='公告内容')),
-                ('state', models.CharField(choices=[('declared', '已发布'), ('closed', '已结束')], default='declared', max_length=16, verbose_name='状态')),
+                ('status', models.CharField(choices=[('declared', '已发布'), ('closed', '已结束')], default='declared', max_length=16, verbose_name='状态')),
                 ('declared_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='发布时间')),
                 ('result', models.TextField(blank=True, editable=False, verbose_name='处置结果')),
                 ('closed_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='结束时间')),
@@ -107,7 +107,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='incident',
-            index=models.Index(fields=['state', 'starts_at'], name='incident_state_start'),
+            index=models.Index(fields=['status', 'starts_at'], name='incident_status_start'),
         ),
         migrations.AddIndex(
             model_name='incidentlink',

@@ -22,7 +22,7 @@ class Incident(models.Model):
         ROADWORKS = "roadworks", _("道路施工/封闭")
         OTHER = "other", _("其他")
 
-    class State(models.TextChoices):
+    class Status(models.TextChoices):
         DECLARED = "declared", _("已发布")
         CLOSED = "closed", _("已结束")
 
@@ -57,7 +57,7 @@ class Incident(models.Model):
     starts_at = models.DateTimeField(_("开始时间"))
     expected_end_at = models.DateTimeField(_("预计恢复时间"), null=True, blank=True)
     notice = models.TextField(_("公告内容"), help_text=_("向市民公开的告知内容，不含个人信息。"))
-    state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.DECLARED)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.DECLARED)
     # Facts, written once: by the declaring service and the closing one.
     declared_at = models.DateTimeField(_("发布时间"), default=timezone.now, editable=False)
     declared_user = models.ForeignKey(
@@ -97,14 +97,14 @@ class Incident(models.Model):
         verbose_name = _("突发事件公告")
         verbose_name_plural = _("突发事件公告")
         ordering = ["-declared_at", "-pk"]
-        indexes = [models.Index(fields=["state", "starts_at"], name="incident_state_start")]
+        indexes = [models.Index(fields=["status", "starts_at"], name="incident_status_start")]
 
     def __str__(self):
         return f"{self.get_kind_display()} · {self.title}"
 
     @property
     def is_open(self) -> bool:
-        return self.state == self.State.DECLARED
+        return self.status == self.Status.DECLARED
 
 
 class IncidentLink(models.Model):

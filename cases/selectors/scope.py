@@ -25,6 +25,7 @@ from departments.models import Department, Grid
 from departments.roles import CENTRE_ROLES, UNIT_ROLES, Role
 from departments.selectors import department_subtree_ids, staff_profile
 
+from .. import reference
 from ..models import ClusterMember, CoHandling, DispatchHop, Incident, Ticket
 
 
@@ -400,6 +401,29 @@ def incident_declaring_units(user):
     if profile.role in UNIT_ROLES:
         return units.filter(pk__in=user_unit_ids(user), kind__in=INCIDENT_DECLARING_KINDS)
     return units.none()
+
+
+def incident_may_declare(user) -> bool:
+    """Whether ``incident_declaring_units(user)`` has any unit — answered from the
+    profile and the cached reference units, with no statement (the admin asks on
+    every page, for its navigation)."""
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    profile = staff_profile(user)
+    if profile is None:
+        return False
+    if profile.role in INCIDENT_CENTRE_ROLES:
+        return True
+    if profile.role in UNIT_ROLES:
+        units = reference.units()
+        return any(
+            units[pk].kind in INCIDENT_DECLARING_KINDS and units[pk].is_active
+            for pk in user_unit_ids(user)
+            if pk in units
+        )
+    return False
 
 
 def incident_may_manage(user, incident) -> bool:

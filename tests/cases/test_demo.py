@@ -116,7 +116,7 @@ def test_seed_demo_builds_the_city_and_is_idempotent(settings):
     # declared incidents: an open 停水 that took 50 calls, and a closed one in the past
     water = Incident.objects.get(title=demo.DEMO_INCIDENT_TITLE)
     assert water.is_open and water.links.count() == demo.DEMO_INCIDENT_CALLS == 50
-    past = Incident.objects.get(state=Incident.State.CLOSED)
+    past = Incident.objects.get(status=Incident.Status.CLOSED)
     merged = Ticket.objects.filter(incident_link__incident=past, state="merged")
     assert merged.exists() and not merged.filter(closed_at__isnull=True).exists()
 

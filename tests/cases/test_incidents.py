@@ -28,7 +28,7 @@ from cases.incidents import (
     incidents_matching,
 )
 from cases.models import Callback, Incident, IncidentLink, Ticket, TicketEvent, TicketState
-from cases.selectors.scope import incident_declaring_units, incident_scope
+from cases.selectors.scope import incident_declaring_units, incident_may_declare, incident_scope
 from departments.selectors import Territory
 from tests.conftest import new_ticket
 
@@ -67,7 +67,7 @@ def declare(c, *, actor=None, unit=None, category=None, departments=None, grids=
 
 def test_declare_records_the_facts_and_a_history_version(city):
     incident = declare(city)
-    assert incident.state == Incident.State.DECLARED
+    assert incident.status == Incident.Status.DECLARED
     assert incident.declared_user == city.utility_handler
     assert list(incident.departments.all()) == [city.street]
     assert incident.history.count() == 1
@@ -95,6 +95,8 @@ def test_declare_records_the_facts_and_a_history_version(city):
 def test_who_declares_for_which_unit(city, who, unit, allowed):
     actor, department = getattr(city, who), getattr(city, unit)
     assert incident_declaring_units(actor).filter(pk=department.pk).exists() is allowed
+    # the statement-free answer the admin asks on every page agrees with the query
+    assert incident_may_declare(actor) is incident_declaring_units(actor).exists()
     if allowed:
         assert declare(city, actor=actor, unit=department).declared_by == department
     else:
@@ -288,7 +290,7 @@ def test_close_gives_every_linked_ticket_the_result_once(city):
     attached = [incident_link_attach(incident=incident, ticket=new_ticket(city), actor=city.operator) for _ in range(3)]
     answered = incident_link_answer(incident=incident, ticket=new_ticket(city), actor=city.operator)
     incident = incident_close(incident=incident, actor=city.dispatcher, result="供热管网已修复，全部恢复供暖。")
-    assert incident.state == Incident.State.CLOSED and incident.closed_at is not None
+    assert incident.status == Incident.Status.CLOSED and incident.closed_at is not None
     master = Ticket.objects.get(incident_master=incident)
     assert master.state == S.CLOSED and master.reply_text == incident.result
     for call in attached:
@@ -319,7 +321,7 @@ def test_close_needs_a_result_and_a_manager(city):
 def test_the_utility_closes_its_incident_without_calls(city):
     incident = declare(city)
     incident = incident_close(incident=incident, actor=city.utility_handler, result="已恢复。")
-    assert incident.state == Incident.State.CLOSED
+    assert incident.status == Incident.Status.CLOSED
 
 
 def test_callbacks_follow_as_for_merged_tickets(city):
