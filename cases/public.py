@@ -12,7 +12,7 @@ import re
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from .models import Category, Channel, Ticket, TicketEvent, TicketState
+from .models import Category, Channel, Incident, Ticket, TicketEvent, TicketState
 from .privacy import mask_mobiles, mask_name_in_text
 
 S = TicketState
@@ -157,3 +157,38 @@ def ticket_lookup(number: str, last4: str) -> Ticket | None:
         .filter(number=number, citizen_phone_last4=last4)
         .first()
     )
+
+
+def public_incident_notice(incident: Incident) -> dict:
+    """What the public pages show of a declared incident: its kind, title, the
+    places by name, the times and the notice (and, once closed, the result) — with
+    any phone, house or ID number masked (``anonymise``); never who declared it or
+    any household."""
+    places = [d.name for d in incident.departments.all()] + [g.name for g in incident.grids.all()]
+    return {
+        "kind": incident.get_kind_display(),
+        "title": anonymise(incident.title),
+        "places": "、".join(places),
+        "starts_at": incident.starts_at,
+        "expected_end_at": incident.expected_end_at,
+        "notice": anonymise(incident.notice),
+        "result": anonymise(incident.result) if incident.closed_at else "",
+        "closed_at": incident.closed_at,
+    }
+
+
+def public_incident_notices() -> list[dict]:
+    """The notices of the open incidents (停水、停电…), newest first, for the board
+    and the lookup page."""
+    rows = (
+        Incident.objects.filter(status=Incident.Status.DECLARED)
+        .prefetch_related("departments", "grids")
+        .order_by("-starts_at", "-pk")[:20]
+    )
+    return [public_incident_notice(i) for i in rows]
+
+
+def public_ticket_incident(ticket: Ticket) -> dict | None:
+    """The incident a looked-up ticket was linked to, as the public may see it."""
+    incident = Incident.objects.filter(links__ticket=ticket).prefetch_related("departments", "grids").first()
+    return public_incident_notice(incident) if incident is not None else None

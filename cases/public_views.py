@@ -13,7 +13,9 @@ from .models import Category, TicketState
 from .public import (
     never_public_categories,
     public_event_text,
+    public_incident_notices,
     public_notes,
+    public_ticket_incident,
     public_tickets,
     public_unit,
     ticket_is_public,
@@ -43,7 +45,7 @@ class LookupForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def lookup(request):
     form = LookupForm(request.POST or None)
-    context = {"form": form}
+    context = {"form": form, "incident_notices": public_incident_notices()}
     status = 200
     if request.method == "POST":
         if over_limit("lookup", request):
@@ -60,6 +62,7 @@ def lookup(request):
                 events = ticket.events.filter(kind__in=PUBLIC_KINDS).select_related("ticket").order_by("created_at")
                 context.update(
                     ticket=ticket,
+                    incident=public_ticket_incident(ticket),
                     unit=public_unit(ticket),
                     notes=public_notes(ticket),
                     steps=[(e.created_at, public_event_text(e)) for e in events],
@@ -115,6 +118,7 @@ def board(request):
         "public/board.html",
         {
             "cards": cards,
+            "incident_notices": public_incident_notices(),
             "categories": categories,
             "streets": streets,
             "category": category,

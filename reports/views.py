@@ -41,6 +41,7 @@ from .axes import AXES, axis_check, axis_columns, axis_sort, axis_table, period_
 from .dashboard import dashboard_data, period_from, territory_from
 from .excel import accuracy_workbook, axis_workbook, theme_month_workbook
 from .hotspots import clusters_behind
+from .incidents import incident_table
 from .models import ExportJob
 from .placemap import LEVELS, map_payload, parent_unit, place_numbers
 from .reasons import reason_table
@@ -276,6 +277,7 @@ def statistics_view(request, admin_site):
         "centres": subcentres() if is_citywide(request.user) else [],
         "accuracy": accuracy,
         "accuracy_columns": COLUMNS,
+        "incidents": incident_table(period, user=request.user) if period is not None else None,
     }
     return TemplateResponse(request, "reports/statistics.html", context)
 

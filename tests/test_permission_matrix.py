@@ -24,11 +24,13 @@ from django.urls import reverse
 from cases import workflow
 from cases.api_keys import api_key_issue
 from cases.clusters import clusters_detect_for
+from cases.incidents import incident_declare
 from cases.models import (
     Attachment,
     Callback,
     Cluster,
     Holiday,
+    Incident,
     KnowledgeArticle,
     Notification,
     ServiceRequestToken,
@@ -163,6 +165,15 @@ RULES: list[tuple[str, set]] = [
     ("admin:cases_callback_delete", NOBODY),
     ("admin:cases_callback_change", NOBODY),  # redirects to the record page
     ("admin:cases_callback_*", SCOPE - {"sub_callback"}),
+    # --- declared incidents (停水、停电…): the world's is the utility's, affecting the street ---
+    (
+        "admin:cases_incident_add",
+        {"superuser", "dispatcher", "supervisor", *SUB_DISPATCHERS, "sub_supervisor", "west_supervisor"},
+    ),
+    ("admin:cases_incident_delete", NOBODY),  # closed, never deleted
+    ("admin:cases_incident_close", {"superuser", "dispatcher", "supervisor"}),  # who may manage the utility's
+    ("admin:cases_incident_changelist", {"superuser", *CENTRE, *UNIT, "other_unit", *SUB}),  # a list within scope
+    ("admin:cases_incident_*", {"superuser", *CENTRE, *UNIT, *SUB_IN}),  # it affects the street: its units see it
     ("admin:cases_cluster_add", NOBODY),
     ("admin:cases_cluster_delete", NOBODY),
     ("admin:cases_cluster_change", NOBODY),  # redirects to the detail page
@@ -303,6 +314,16 @@ def world(city, settings, tmp_path):
     theme.categories.set([city.heating])
     ThemeTask.objects.create(theme=theme, title="排查管网", department=city.street, deadline=theme.started_on)
     theme_relink(theme.pk)
+    incident = incident_declare(
+        actor=city.utility_handler,
+        declared_by=city.utility,
+        kind=Incident.Kind.HEATING,
+        title="供热管网抢修",
+        category=city.heating,
+        departments=[city.street],
+        starts_at=closed.received_at,
+        notice="东关大街街道部分小区暂停供暖，预计今晚恢复。",
+    )
     objects = {
         "ticket": handling,
         "callback": callback,
@@ -313,6 +334,7 @@ def world(city, settings, tmp_path):
         "notification": notification,
         "cluster": Cluster.objects.filter(members__ticket=handling).first(),
         "department": city.street,
+        "incident": incident,
         "token": ServiceRequestToken.objects.create(ticket=handling),
         "theme": theme,
     }

@@ -50,6 +50,7 @@ from ..attachments import (
     pending_token_new,
     pending_token_ok,
 )
+from ..incidents import INCIDENT_LINKS, incident_link, incidents_matching
 from ..intake import duplicate_window_days, intake_duplicates, intake_patrol_grids, knowledge_search
 from ..labels import choice_label
 from ..ledger import ledger_header, ledger_rows
@@ -58,6 +59,7 @@ from ..models import (
     Category,
     Clock,
     Colour,
+    Incident,
     Nature,
     Ticket,
     TicketEvent,
@@ -78,7 +80,7 @@ from ..privacy import (
 )
 from ..public import public_summary_scrub
 from ..selectors.queues import queue_get
-from ..selectors.scope import ticket_scope
+from ..selectors.scope import incident_scope, ticket_scope
 from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, search_term, ticket_search
 from ..workflow.chain import chain_is_open, ticket_chain
 from ..workflow.registry import VERBS
@@ -839,7 +841,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         patrol_grids = intake_patrol_grids(request.user)
-        action, merge_pk, another = "create", None, False
+        action, merge_pk, incident_pk, another = "create", None, None, False
         data = None
         if request.method == "POST":
             data = request.POST.copy()
@@ -848,6 +850,9 @@ class TicketAdmin(SimpleHistoryAdmin):
             action = data.get("_action", "create")
             if action.startswith("merge:"):
                 action, merge_pk = "merge", pk_or_none(action.partition(":")[2])
+            elif action.partition(":")[0] in INCIDENT_LINKS:
+                action, _colon, raw = action.partition(":")
+                incident_pk = pk_or_none(raw)
             another = action == "create_another"
             if another or patrol_grids is not None:
                 action = "create"
@@ -859,7 +864,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             patrol_grids=patrol_grids,
             initial={"upload_token": pending_token_new()},
         )
-        duplicates = []
+        duplicates, incidents = [], []
         if data is not None:
             token = data["upload_token"]
             if form.is_valid():
@@ -874,15 +879,19 @@ class TicketAdmin(SimpleHistoryAdmin):
                         category=cleaned["category"],
                         address=cleaned["address"],
                     )
-                if not duplicates:
+                    # A declared incident (停水、停电…) this call may belong to: link it in one click.
+                    incidents = incidents_matching(user=request.user, category=cleaned["category"], territory=territory)
+                if not duplicates and not incidents:
                     try:
-                        ticket = self._intake(request, form, action, merge_pk, token)
+                        ticket = self._intake(request, form, action, merge_pk, token, incident_pk)
                     except (ValidationError, PermissionDenied) as error:
                         form.add_error(None, _error_text(error))
                     else:
                         pending_discard(user=request.user, token=token)
                         done = (
-                            gettext("已办结：%(number)s。") if action == "answer" else gettext("已受理：%(number)s。")
+                            gettext("已办结：%(number)s。")
+                            if action in ("answer", "incident_answer")
+                            else gettext("已受理：%(number)s。")
                         )
                         messages.success(request, done % {"number": ticket.number})
                         if another:
@@ -902,6 +911,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "form": form,
             "patrol": form.patrol,
             "duplicates": duplicates,
+            "incidents": incidents,
             "window_days": duplicate_window_days(),
             "pending_uploads": [
                 (name.partition("/")[2], reverse("admin:cases_ticket_intake_pending", args=[token, name]))
@@ -915,7 +925,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/cases/ticket/intake.html", context)
 
-    def _intake(self, request, form, action, merge_pk=None, token=""):
+    def _intake(self, request, form, action, merge_pk=None, token="", incident_pk=None):
         """Create the ticket (with the photos kept from an earlier try) and, in the
         same transaction, merge or answer it."""
         data = form.cleaned_data
@@ -944,6 +954,11 @@ class TicketAdmin(SimpleHistoryAdmin):
                     ticket = workflow.ticket_merge(ticket=ticket, actor=request.user, master=master)
                 elif action == "answer":
                     ticket = workflow.ticket_answer(ticket=ticket, actor=request.user, text=data["answer_text"])
+                elif action in INCIDENT_LINKS:
+                    incident = incident_scope(Incident.objects.all(), request.user).filter(pk=incident_pk).first()
+                    if incident is None:
+                        raise ValidationError(gettext("要关联的事件不存在或不在您的查看范围内。"))
+                    ticket = incident_link(how=action, incident=incident, ticket=ticket, actor=request.user)
         finally:
             for upload in kept:
                 upload.close()
@@ -977,6 +992,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             user=request.user, phone=phone, content=content, territory=territory, category=category, address=address
         )
         articles = knowledge_search(content, category=category)
+        incidents = incidents_matching(user=request.user, category=category, territory=territory)
 
         def unit(d):
             return {"id": d.pk, "name": d.name} if d else None
@@ -1001,6 +1017,20 @@ class TicketAdmin(SimpleHistoryAdmin):
                         "url": reverse("admin:cases_ticket_change", args=[d.ticket.pk]),
                     }
                     for d in duplicates
+                ],
+                "incidents": [
+                    {
+                        "id": i.pk,
+                        "kind": i.get_kind_display(),
+                        "title": i.title,
+                        "notice": i.notice,
+                        "declared_by": i.declared_by.name,
+                        "starts_at": timezone.localtime(i.starts_at).strftime("%m-%d %H:%M"),
+                        "expected_end_at": (
+                            timezone.localtime(i.expected_end_at).strftime("%m-%d %H:%M") if i.expected_end_at else ""
+                        ),
+                    }
+                    for i in incidents
                 ],
                 "knowledge": [
                     {

@@ -190,9 +190,20 @@ class TicketCreateSerializer(serializers.Serializer):
         child=serializers.FileField(), required=False, max_length=MAX_FILES_PER_ACTION, write_only=True
     )
 
+    incident = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text=_("关联的突发事件编号（仅工作人员）。")
+    )
+    incident_link = serializers.ChoiceField(
+        choices=[("answer", _("以公告直接答复")), ("attach", _("并入事件主工单"))],
+        required=False,
+        help_text=_("与 incident 一起使用：answer 以公告直接答复办结，attach 并入事件主工单。"),
+    )
+
     def validate(self, attrs):
         if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
             raise serializers.ValidationError({"longitude": _("经度和纬度需要同时提供。")})
+        if (attrs.get("incident") is None) != (attrs.get("incident_link") is None):
+            raise serializers.ValidationError({"incident_link": _("incident 和 incident_link 需要同时提供。")})
         return attrs
 
 

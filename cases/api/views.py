@@ -2,6 +2,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -20,11 +21,13 @@ from reports.metrics import Period, counters_live
 from .. import callbacks as callback_services
 from .. import clock, workflow
 from ..alerts import alert_ingest
-from ..models import ApiKey, Callback, Category, Channel, Ticket
+from ..incidents import incident_link
+from ..models import ApiKey, Callback, Category, Channel, Incident, Ticket
 from ..notifications.inbox import MOVED_OUT_TEXT
 from ..selectors.scope import (
     callback_dial_scope,
     has_callback_queue,
+    incident_scope,
     stats_home_unit,
     stats_unit_ids,
     ticket_scope,
@@ -120,6 +123,22 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
             data["channel"] = key.channel
         else:
             data.setdefault("channel", Channel.HOTLINE)
+        incident_pk, how = data.pop("incident", None), data.pop("incident_link", None)
+        if incident_pk is not None:
+            # A declared incident (停水、停电…): the call is recorded and linked in one step.
+            if key is not None:
+                raise exceptions.PermissionDenied(_("办理操作只能由工作人员执行。"))
+            incident = incident_scope(Incident.objects.all(), request.user).filter(pk=incident_pk).first()
+            if incident is None:
+                raise exceptions.ValidationError({"incident": [_("要关联的事件不存在或不在您的查看范围内。")]})
+            with transaction.atomic():
+                ticket = workflow.ticket_create(actor=request.user, **data)
+                ticket = incident_link(how=f"incident_{how}", incident=incident, ticket=ticket, actor=request.user)
+            ticket = self.get_queryset().filter(pk=ticket.pk).first() or ticket
+            return Response(
+                s.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data,
+                status=status.HTTP_201_CREATED,
+            )
         # The response is built from the saved ticket: its category and places are
         # the cached reference rows, its timeline the one event it was created with.
         ticket = workflow.ticket_create(actor=request.user, **data)

@@ -21,6 +21,7 @@ from .clusters import Cluster, ClusterMember
 from .decisions import ReasonCode, ReplyTemplate
 from .events import TicketEvent
 from .hops import DispatchHop
+from .incidents import Incident, IncidentLink
 from .knowledge import KnowledgeArticle
 from .notifications import Delivery, DeliveryAttempt, Notification, NotificationPreference, Reminder, ScanMark
 from .privacy import PersonalDataAccess
@@ -71,6 +72,8 @@ __all__ = [
     "DeliveryAttempt",
     "DispatchHop",
     "Holiday",
+    "Incident",
+    "IncidentLink",
     "InvalidKind",
     "KnowledgeArticle",
     "Nature",

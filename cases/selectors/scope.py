@@ -11,6 +11,8 @@ cannot drift between them and no door re-derives "citywide" or compares roles.
 - ``callback_scope`` (reading results) and ``callback_dial_scope`` (served with
   the citizen's full number, for dialling out);
 - ``urge_scope``, ``cluster_scope``, ``notification_scope``, ``export_job_scope``;
+- ``incident_scope`` / ``incident_declaring_units`` / ``incident_may_manage``: declared
+  incidents (停水、停电…), who sees, declares and closes them;
 - ``stats_unit_ids`` / ``stats_home_unit`` (whose numbers), ``dispatch_accuracy_unit_ids``
   (whose dispatches, for 派单准确率) and ``report_scope``
   (stored reports and spikes, which span every unit)."""
@@ -23,7 +25,8 @@ from departments.models import Department, Grid
 from departments.roles import CENTRE_ROLES, UNIT_ROLES, Role
 from departments.selectors import department_subtree_ids, staff_profile
 
-from ..models import ClusterMember, CoHandling, DispatchHop, Ticket
+from .. import reference
+from ..models import ClusterMember, CoHandling, DispatchHop, Incident, Ticket
 
 
 def _role(user) -> str | None:
@@ -419,3 +422,81 @@ def reports_visible(user) -> bool:
 
 def report_scope(queryset, user):
     return queryset if reports_visible(user) else queryset.none()
+
+
+# -- declared incidents (停水、停电…) ----------------------------------------------------
+
+#: The units that declare incidents of their own: utilities and bureaus (the centre
+#: declares through its dispatchers and supervisors).
+INCIDENT_DECLARING_KINDS = frozenset({Department.Kind.COMPANY, Department.Kind.BUREAU})
+#: The centre's roles that declare and manage incidents.
+INCIDENT_CENTRE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR})
+
+
+def incident_declaring_units(user):
+    """The units ``user`` may declare an incident for (and manage the incidents of):
+    the hotline centre's dispatchers and supervisors — their centre, and every
+    utility and bureau; a sub-centre's — its own unit and the utilities and bureaus
+    of its subtree; a utility's or bureau's unit head or handler — its own unit and
+    the utilities and bureaus below it; nobody else."""
+    units = Department.objects.filter(is_active=True)
+    if not _signed_in(user):
+        return units.none()
+    if user.is_superuser:
+        return units.filter(kind__in=[Department.Kind.CENTRE, *INCIDENT_DECLARING_KINDS])
+    profile = staff_profile(user)
+    if profile is None:
+        return units.none()
+    if profile.role in INCIDENT_CENTRE_ROLES:
+        centre = staff_centre(user)
+        if centre.citywide:
+            return units.filter(Q(pk=profile.department_id) | Q(kind__in=INCIDENT_DECLARING_KINDS))
+        return units.filter(Q(pk=profile.department_id) | Q(pk__in=centre.unit_ids, kind__in=INCIDENT_DECLARING_KINDS))
+    if profile.role in UNIT_ROLES:
+        return units.filter(pk__in=user_unit_ids(user), kind__in=INCIDENT_DECLARING_KINDS)
+    return units.none()
+
+
+def incident_may_declare(user) -> bool:
+    """Whether ``incident_declaring_units(user)`` has any unit — answered from the
+    profile and the cached reference units, with no statement (the admin asks on
+    every page, for its navigation)."""
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    profile = staff_profile(user)
+    if profile is None:
+        return False
+    if profile.role in INCIDENT_CENTRE_ROLES:
+        return True
+    if profile.role in UNIT_ROLES:
+        units = reference.units()
+        return any(
+            units[pk].kind in INCIDENT_DECLARING_KINDS and units[pk].is_active
+            for pk in user_unit_ids(user)
+            if pk in units
+        )
+    return False
+
+
+def incident_may_manage(user, incident) -> bool:
+    """May ``user`` edit or close ``incident``: it was declared by a unit ``user``
+    may declare for (``incident_declaring_units``)."""
+    return incident_declaring_units(user).filter(pk=incident.declared_by_id).exists()
+
+
+def incident_scope(queryset, user):
+    """Declared incidents: the hotline centre's roles see every one (operators match
+    calls against them); a sub-centre's staff those declared in its subtree or
+    affecting it; a unit's staff those its subtree declared or that affect its
+    territory; grid workers and others none."""
+    if not _signed_in(user):
+        return queryset.none()
+    if is_citywide(user):
+        return queryset
+    unit_ids = user_unit_ids(user)
+    if not unit_ids:
+        return queryset.none()
+    affecting = Incident.objects.filter(Q(departments__in=unit_ids) | Q(grids__community__in=unit_ids)).values("pk")
+    return queryset.filter(Q(declared_by__in=unit_ids) | Q(pk__in=affecting))

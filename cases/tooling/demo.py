@@ -31,6 +31,7 @@ from ..clock import clock_at
 from ..cluster_actions import cluster_escalate
 from ..clusters import clusters_sweep
 from ..deadlines.scan import deadline_scan
+from ..incidents import incident_close, incident_declare, incident_link_answer, incident_link_attach
 from ..models import (
     ApiKey,
     Callback,
@@ -38,6 +39,7 @@ from ..models import (
     Channel,
     Cluster,
     DeadlinePolicy,
+    Incident,
     KnowledgeArticle,
     ReasonCode,
     ReplyResult,
@@ -869,6 +871,8 @@ def followups(replay: Replay, *, days: int) -> dict:
     mass complaint and a repeat caller (clusters), supervisors' urges."""
     rng, users, now = replay.rng, replay.users, replay.now
     stats = {"callbacks": 0, "unsatisfied": 0, "reopened": 0, "urges": 0, "clusters": 0}
+    # Before the callbacks: the past incident's merged calls get theirs with the rest.
+    stats["incident_calls"] = _incidents(replay)
     today = timezone.localdate(now)
     for offset in range(days, 0, -1):
         day = today - timedelta(days=offset)
@@ -1025,3 +1029,92 @@ def _bursts(replay: Replay) -> None:
                 content="胜利路社区3号院2单元电梯又坏了，多次反映没有彻底修好。",
                 external_id=f"{DEMO_PREFIX}repeat{i}",
             )
+
+
+#: The demo's declared incidents: the open 停水 took this many calls.
+DEMO_INCIDENT_CALLS = 50
+DEMO_INCIDENT_TITLE = "周家泉片区供水管网爆管抢修"
+
+
+def _incidents(replay: Replay) -> int:
+    """A 停水 declared this morning by the water company that took 50 calls (35
+    answered with the notice, 15 merged into its master ticket), and a 停气 of three
+    weeks ago, closed, whose merged calls took its result. Returns the calls linked."""
+    c, users, now, rng = replay.c, replay.users, replay.now, replay.rng
+    operator, dispatcher = users["operator"], users["dispatcher"]
+    water, gas = c.units_by_code["630100-C02"], c.units_by_code["630100-C01"]
+    streets = [s for s in c.streets if any(cm.parent_id == s.pk for cm in c.communities)]
+    linked = 0
+
+    def calls(incident, street, start, count, answered, category, text):
+        nonlocal linked
+        grids = [g for cm in c.communities if cm.parent_id == street.pk for g in c.grids_by_community[cm.pk]]
+        for i in range(count):
+            moment = start + timedelta(minutes=4 * i + rng.uniform(0, 3))
+            grid = grids[i % len(grids)]
+            with transaction.atomic(), clock_at(moment):
+                ticket = workflow.ticket_create(
+                    actor=operator,
+                    channel=Channel.HOTLINE,
+                    category=category,
+                    citizen_name=rng.choice(SURNAMES) + rng.choice(["先生", "女士"]),
+                    citizen_phone=f"1370971{i:04d}",
+                    address=f"{grid.name.split('第')[0]}{i % 6 + 1}号院",
+                    grid=grid,
+                    content=text,
+                    external_id=f"{DEMO_PREFIX}incident{incident.pk}-{i}",
+                )
+                link = incident_link_answer if i < answered else incident_link_attach
+                link(incident=incident, ticket=ticket, actor=operator)
+            linked += 1
+
+    past_start = now - timedelta(days=21, hours=rng.uniform(0, 2))
+    with clock_at(past_start):
+        past = incident_declare(
+            actor=users["handlers"][gas.pk],
+            declared_by=gas,
+            kind=Incident.Kind.GAS,
+            title="中压燃气管道检修",
+            category=Category.objects.get(code="0502"),
+            departments=[streets[1]],
+            starts_at=past_start,
+            expected_end_at=past_start + timedelta(hours=10),
+            notice="因中压燃气管道检修，片区内居民暂停供气，预计当日20时恢复。请关闭灶具阀门，恢复供气前勿自行点火。",
+        )
+    calls(
+        past,
+        streets[1],
+        past_start + timedelta(minutes=20),
+        6,
+        2,
+        Category.objects.get(code="050201"),
+        "家里燃气打不着火，没有气了。",
+    )
+    with clock_at(past_start + timedelta(hours=9)):
+        incident_close(
+            incident=past, actor=dispatcher, result="管道检修完毕，已于当日19时全面恢复供气，燃气公司已逐户排查。"
+        )
+
+    start = now - timedelta(hours=5)
+    with clock_at(start):
+        water_cut = incident_declare(
+            actor=users["handlers"][water.pk],
+            declared_by=water,
+            kind=Incident.Kind.WATER,
+            title=DEMO_INCIDENT_TITLE,
+            category=Category.objects.get(code="0501"),
+            departments=[streets[0]],
+            starts_at=start - timedelta(minutes=30),
+            expected_end_at=now + timedelta(hours=6),
+            notice="因供水主管道爆管抢修，片区内居民小区暂停供水，预计今日22时前恢复。抢修期间在各社区设临时送水点。",
+        )
+    calls(
+        water_cut,
+        streets[0],
+        start + timedelta(minutes=5),
+        DEMO_INCIDENT_CALLS,
+        35,
+        Category.objects.get(code="050101"),
+        "家里突然停水了，什么时候能来水？",
+    )
+    return linked

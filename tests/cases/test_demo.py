@@ -19,6 +19,7 @@ from cases.models import (
     Cluster,
     DeadlinePolicy,
     DispatchHop,
+    Incident,
     Notification,
     SuggestionModel,
     Theme,
@@ -124,6 +125,13 @@ def test_seed_demo_builds_the_city_and_is_idempotent(settings):
     assert not public.filter(channel="sensor").exists()
     closed = tickets.filter(state="closed", events__kind=TicketEvent.Kind.APPROVED)
     assert closed.exists() and not closed.filter(public_summary="").exists()
+
+    # declared incidents: an open 停水 that took 50 calls, and a closed one in the past
+    water = Incident.objects.get(title=demo.DEMO_INCIDENT_TITLE)
+    assert water.is_open and water.links.count() == demo.DEMO_INCIDENT_CALLS == 50
+    past = Incident.objects.get(status=Incident.Status.CLOSED)
+    merged = Ticket.objects.filter(incident_link__incident=past, state="merged")
+    assert merged.exists() and not merged.filter(closed_at__isnull=True).exists()
 
     before = table_counts()
     out = io.StringIO()

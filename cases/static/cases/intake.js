@@ -40,6 +40,27 @@
     });
   }
 
+  // Declared incidents (停水、停电…) matching the call's category and place: one click links the call.
+  function renderIncidents(items) {
+    const panel = document.getElementById("incidents-panel");
+    const list = document.getElementById("incidents-list");
+    if (!panel || !list) return;
+    list.replaceChildren();
+    panel.hidden = !items || items.length === 0;
+    (items || []).forEach((i) => {
+      const li = make("li", "incident");
+      li.append(text(make("strong"), `${i.kind} · ${i.title}`), " ",
+                text(make("span", "help"), `${i.declared_by} · ${i.starts_at}${i.expected_end_at ? " – " + i.expected_end_at : ""}`),
+                make("br"), text(make("span", "incident-notice"), i.notice), make("br"));
+      [["incident_answer", gettext("以公告直接答复")], ["incident_attach", gettext("并入事件主工单")]].forEach(([how, label]) => {
+        const button = make("button", "button");
+        button.type = "submit"; button.name = "_action"; button.value = `${how}:${i.id}`;
+        li.append(text(button, label), " ");
+      });
+      list.append(li);
+    });
+  }
+
   function setCategory(category) {
     const select = field("category");
     if (!select || !category) return;
@@ -102,6 +123,7 @@
         if (!data || query !== lastQuery) return;
         renderTerritory(data.territory);
         renderDuplicates(data.duplicates);
+        renderIncidents(data.incidents);
         renderKnowledge(data.knowledge);
       })
       .catch(() => {});
