@@ -9,12 +9,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import workflow
 from cases.api_keys import api_key_issue
 from cases.callbacks import callback_batch
 from cases.clusters import clusters_sweep
-from cases.models import Channel, Holiday, KnowledgeArticle, Theme, Urge, WorkingCalendar
+from cases.incidents import incident_declare
+from cases.models import Channel, Holiday, Incident, KnowledgeArticle, Theme, Urge, WorkingCalendar
 from cases.notifications.inbox import notifications_create
 from cases.privacy import citizen_reveal
 from departments.models import Department, DutyAssignment
@@ -53,6 +55,16 @@ def grow(city, n: int, *, tag: str):
         Report.objects.create(kind="daily", period_start=day, period_end=day, title=f"日小结{tag}{i}")
         notifications_create([{"recipient": city.handler, "ticket": tickets[1], "title": "催办", "body": "请办理"}])
         Theme.objects.create(title=f"每月一题{tag}{i}", lead_department=unit, started_on=day, keywords="暖气")
+        incident_declare(
+            actor=city.utility_handler,
+            declared_by=city.utility,
+            kind=Incident.Kind.HEATING,
+            title=f"供热管网抢修{tag}{i}",
+            category=city.heating,
+            departments=[city.street],
+            starts_at=timezone.now(),
+            notice="部分小区暂停供暖，预计今晚恢复。",
+        )
     callback_batch(day=date.today())
     clusters_sweep()
 

@@ -420,7 +420,10 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
                     "cluster.ticket",
                     "相似诉求 for one new ticket (its territory's window)",
                     "≤ 200 ms CPU, statements bounded",
-                    data_dependent=True,
+                    # Whether the ticket joins a cluster (5 statements or 14) follows the
+                    # day's generated texts, not the code: not gated. Its look-up cost is
+                    # held by tests/cases/test_clusters_similar.py (statements per ticket).
+                    gated=False,
                 ),
                 _in_rollback(one),
                 count_rows=len,
