@@ -1062,7 +1062,7 @@ def _incidents(replay: Replay) -> int:
                     address=f"{grid.name.split('第')[0]}{i % 6 + 1}号院",
                     grid=grid,
                     content=text,
-                    external_id=f"{DEMO_PREFIX}incident{incident.pk}-{i}",
+                    external_id=f"{DEMO_PREFIX}incident-{incident.kind}-{i}",  # no pk: a replay names them alike
                 )
                 link = incident_link_answer if i < answered else incident_link_attach
                 link(incident=incident, ticket=ticket, actor=operator)

@@ -145,7 +145,7 @@ def timelines() -> list:
     rows = TicketEvent.objects.order_by("ticket__external_id", "created_at", "pk").values_list(
         "ticket__external_id", "kind", "created_at", "actor__username", "unit__code", "from_state", "to_state", "note"
     )
-    tickets = Ticket.objects.order_by("external_id").values_list(
+    tickets = Ticket.objects.order_by("external_id", "received_at", "content").values_list(
         "external_id", "state", "category__code", "lead_department__code", "content", "received_at"
     )
     return [list(tickets), list(rows)]
