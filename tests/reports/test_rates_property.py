@@ -203,6 +203,29 @@ def _callback(c, t, action, n):
     )
 
 
+def play(city, tickets, steps, moment, *, wait_power: int):
+    """Drive ``steps`` over three ``tickets`` through the doors' verbs, ``moment`` (a
+    time_machine traveller) moving on after each; a refused step is skipped, as the
+    door would refuse it. A "wait" moves (n + 1) ** ``wait_power`` hours."""
+    for action, unit, n, which in steps:
+        t, other = tickets[which], tickets[(which + 1) % 3]
+        if action == "wait":
+            moment.shift(timedelta(hours=(n + 1) ** wait_power))
+            continue
+        try:
+            with transaction.atomic():
+                if action.startswith("callback"):
+                    _callback(city, t, action, n)
+                else:
+                    _call(action, city, (t, other), _natural_actor(city, action, t.pk, n), unit, n)
+        except (WorkflowError, WorkflowPermissionError, PermissionError):
+            pass
+        except Exception as error:  # a refusal the door would show (PermissionDenied)
+            if type(error).__name__ != "PermissionDenied":
+                raise
+        moment.shift(timedelta(minutes=17 * (n + 1)))
+
+
 @settings(
     max_examples=30,
     deadline=None,
@@ -213,24 +236,7 @@ def test_counters_equal_the_record(city, steps):
     start = local(2026, 10, 31, 23, 0)
     with time_machine.travel(start, tick=False) as clock, transaction.atomic():
         tickets = [new_ticket(city), new_ticket(city, citizen_phone="13900005678"), new_ticket(city, citizen_phone="")]
-        for action, unit, n, which in steps:
-            t, other = tickets[which], tickets[(which + 1) % 3]
-            if action == "wait":
-                clock.shift(timedelta(hours=(n + 1) ** 3))
-                continue
-            try:
-                with transaction.atomic():
-                    if action.startswith("callback"):
-                        _callback(city, t, action, n)
-                    else:
-                        actor = _natural_actor(city, action, t.pk, n)
-                        _call(action, city, (t, other), actor, unit, n)
-            except (WorkflowError, WorkflowPermissionError, PermissionError):
-                pass
-            except Exception as error:  # a refusal the door would show (PermissionDenied)
-                if type(error).__name__ != "PermissionDenied":
-                    raise
-            clock.shift(timedelta(minutes=17 * (n + 1)))
+        play(city, tickets, steps, clock, wait_power=3)
         end_day = local_day()
         rollups_rebuild(days=(end_day - local_day(start)).days + 2)
         first = local_day(start)

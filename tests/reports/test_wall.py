@@ -28,7 +28,6 @@ from cases import clock
 from cases.callbacks import callback_batch, callback_record
 from cases.models import Callback, Ticket
 from cases.selectors.scope import CITY_CENTRE, wall_centre
-from cases.workflow import WorkflowError, WorkflowPermissionError
 from departments.roles import Role
 from reports.dashboard import dashboard_data
 from reports.metrics import Period
@@ -36,11 +35,10 @@ from reports.models import Spike
 from reports.placemap import LEVELS, place_numbers
 from reports.rollups import rollups_rebuild
 from reports.wall import wall_data
-from tests.cases.test_workflow_properties import _call, _natural_actor
 from tests.conftest import add_subcentres, drive, local, new_ticket
 from tests.departments.factories import staff
 from tests.reports.test_dashboard import ANSWERS
-from tests.reports.test_rates_property import _callback, recompute, steps
+from tests.reports.test_rates_property import play, recompute, steps
 from tests.test_bilingual_pages import english_words, stored_values, untranslated_han, visible_text
 
 OPEN = {"received", "dispatched", "handling", "reviewing"}
@@ -108,23 +106,7 @@ def test_the_wall_and_the_map_equal_the_record(city, steps, end_hour):
     start = local(2026, 10, 31, 20, 0)
     with time_machine.travel(start, tick=False) as moment, transaction.atomic():
         tickets = [new_ticket(city, **place) for place in _addresses(city)]
-        for action, unit, n, which in steps:
-            t, other = tickets[which], tickets[(which + 1) % 3]
-            if action == "wait":
-                moment.shift(timedelta(hours=(n + 1) ** 2))
-                continue
-            try:
-                with transaction.atomic():
-                    if action.startswith("callback"):
-                        _callback(city, t, action, n)
-                    else:
-                        _call(action, city, (t, other), _natural_actor(city, action, t.pk, n), unit, n)
-            except (WorkflowError, WorkflowPermissionError, PermissionError):
-                pass
-            except Exception as error:  # a refusal the door would show (PermissionDenied)
-                if type(error).__name__ != "PermissionDenied":
-                    raise
-            moment.shift(timedelta(minutes=17 * (n + 1)))
+        play(city, tickets, steps, moment, wait_power=2)
         moment.shift(timedelta(hours=end_hour))
         now = clock.now()
         today = clock.local_day(now)
