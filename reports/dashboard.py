@@ -61,7 +61,7 @@ RANKED_KINDS = [
 ]
 
 
-def _rankings(scored) -> list[dict]:
+def ranking_panels(scored) -> list[dict]:
     """综合得分 ranked within each kind of unit (streets with streets, bureaus with
     bureaus): a street and a bureau answer different calls and are not compared."""
     by_kind: dict = {}
@@ -196,7 +196,7 @@ def dashboard_data(period: Period, territory: Department | None = None) -> dict:
             {"name": top_names.get(pk, "?"), "value": n} for pk, n in sorted(tops.items(), key=lambda kv: -kv[1])[:10]
         ],
         "territories": [{"name": name, "value": n} for name, n in streets],
-        "rankings": _rankings(scored),
+        "rankings": ranking_panels(scored),
         "overdue_by_unit": [{"name": name, "value": n} for name, n in overdue],
         "handling_time": [{"name": name, "value": round(hours, 1)} for name, hours in slowest],
         "callbacks": {

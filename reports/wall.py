@@ -31,7 +31,7 @@ from cases.models import Ticket
 from cases.reference import units as reference_units
 from cases.selectors.scope import Centre, centre_ticket_scope
 
-from .dashboard import _rankings
+from .dashboard import ranking_panels
 from .metrics import Period, counters_from_rollups, rank_eligible, rates
 from .models import Spike
 from .placemap import map_payload, place_numbers, totals
@@ -86,7 +86,7 @@ def wall_data(centre: Centre, *, now=None) -> dict:
     ]
     red += [
         {"kind": _("%(kind)s综合得分最低") % {"kind": panel["label"]}, "units": list(reversed(panel["units"][-size:]))}
-        for panel in _rankings(scored)
+        for panel in ranking_panels(scored)
     ]
     red = [block for block in red if block["units"]]
     # -- spikes as they are raised
