@@ -63,7 +63,10 @@ def test_the_review_page_shows_reply_evidence_and_cohandlers(page, live_server, 
     expect(review).to_contain_text("已协调热力公司上门排气")
     thumb = review.locator("img.evidence-thumb")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 240  # the photo itself, decoded
+    # The photo itself, decoded: wait for the browser to finish loading it (lazy images
+    # load after the page's load event), then read its natural width.
+    thumb.evaluate("img => img.decode()")
+    assert thumb.evaluate("img => img.naturalWidth") == 240
     rows = review.locator("table.cohandler-status tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text=city.bureau.name)).to_contain_text("已反馈")
