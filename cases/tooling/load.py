@@ -9,6 +9,7 @@ working-day calendar is exercised by the tests, not needed for volume); tickets
 get timeline events and callbacks but no field-history rows; co-handling and
 applications are left out."""
 
+import math
 import random
 import time
 import uuid
@@ -88,70 +89,59 @@ def _leads(categories, units_by_code):
 
 
 class Copier:
-    """On PostgreSQL, COPY runs in a thread of its own (with its own connection),
-    so the server loads one chunk while Python builds the next; chunks go in
-    order (tickets before their events). Elsewhere, plain executemany inline."""
+    """Writes one chunk at a time, all of it in one transaction together with the
+    run's progress (so a killed load resumes at a chunk boundary, with nothing half
+    written). On PostgreSQL the chunk is COPYed from a thread of its own (with its own
+    connection), so the server loads one chunk while Python builds the next; chunks
+    commit in order. Elsewhere, plain executemany inline."""
 
     def __init__(self):
         self.threaded = connection.vendor == "postgresql"
         self.pool = ThreadPoolExecutor(max_workers=1) if self.threaded else None
         self.pending = []
 
-    def submit(self, table, columns, payload):
+    def commit(self, payloads, after):
+        """Write ``payloads`` ([(table, columns, rows)], parents first) and run
+        ``after()`` in the same transaction."""
         if not self.threaded:
-            marks = ", ".join(["%s"] * len(columns))
-            with connection.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", payload)
+            with transaction.atomic():
+                for table, columns, rows in payloads:
+                    marks = ", ".join(["%s"] * len(columns))
+                    with connection.cursor() as cursor:
+                        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+                after()
             return
-        while len(self.pending) >= 3:  # bound the memory held by chunks in flight
+        while len(self.pending) >= 2:  # bound the memory held by chunks in flight
             self.pending.pop(0).result()
-        self.pending.append(self.pool.submit(self._copy, table, columns, payload))
+        self.pending.append(self.pool.submit(self._copy, payloads, after))
 
     @staticmethod
-    def _copy(table, columns, text):
-        with connection.cursor() as cursor:
-            if not getattr(connection, "_hotline_fast_load", False):
-                _fast_load(True)
-                connection._hotline_fast_load = True
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                copy.write(text)
+    def _copy(payloads, after):
+        if not getattr(connection, "_hotline_fast_load", False):
+            _fast_load(True)
+            connection._hotline_fast_load = True
+        with transaction.atomic(), connection.cursor() as cursor:
+            for table, columns, rows in payloads:
+                text = "".join("\t".join(r"\N" if v is None else str(v) for v in row) + "\n" for row in rows)
+                with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    copy.write(text)
+            after()
 
     def close(self):
         if not self.threaded:
             return
-        for future in self.pending:
-            future.result()
-        self.pending = []
+        try:
+            for future in self.pending:
+                future.result()
+        finally:
+            self.pending = []
 
-        def done():
-            _fast_load(False)
-            connection.close()
+            def done():
+                _fast_load(False)
+                connection.close()
 
-        self.pool.submit(done).result()
-        self.pool.shutdown()
-
-
-class Writer:
-    """Rows are tuples of text/None, handed to the copier a chunk at a time."""
-
-    def __init__(self, table, columns, copier):
-        self.table, self.columns, self.copier = table, columns, copier
-        self.rows = []
-        self.count = 0
-
-    def add(self, row):
-        self.rows.append(row)
-
-    def flush(self):
-        if not self.rows:
-            return
-        if self.copier.threaded:
-            payload = "".join("\t".join(r"\N" if v is None else str(v) for v in row) + "\n" for row in self.rows)
-        else:
-            payload = self.rows
-        self.copier.submit(self.table, self.columns, payload)
-        self.count += len(self.rows)
-        self.rows = []
+            self.pool.submit(done).result()
+            self.pool.shutdown()
 
 
 TICKET_COLUMNS = [
@@ -206,67 +196,233 @@ def _reset_sequences(models):
             )
 
 
+RUNS_TABLE = "hotline_load_run"
+
+
+@dataclass
+class Run:
+    """A load's plan and how far it got, kept in the database it loads (a tooling
+    table, outside the product's schema) so that a killed run resumes where the
+    last whole chunk ended, with the same random draws and the same clock."""
+
+    pk: int
+    tickets: int
+    years: float
+    open_share: float
+    seed: int
+    anchor: datetime  # "now" for the whole run, naive UTC
+    chunks_done: int
+    next_ticket_id: int
+    next_event_id: int
+    next_callback_id: int
+    finished: bool
+
+    @property
+    def done(self) -> int:
+        return min(self.tickets, self.chunks_done * CHUNK)
+
+
+def _runs_table() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (id integer PRIMARY KEY, tickets integer NOT NULL, "
+            "years double precision NOT NULL, open_share double precision NOT NULL, seed bigint NOT NULL, "
+            "anchor varchar(32) NOT NULL, chunks_done integer NOT NULL, next_ticket_id bigint NOT NULL, "
+            "next_event_id bigint NOT NULL, next_callback_id bigint NOT NULL, finished integer NOT NULL)"
+        )
+
+
+def unfinished_run() -> Run | None:
+    """The load this database was left in the middle of, if any."""
+    _runs_table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, tickets, years, open_share, seed, anchor, chunks_done, next_ticket_id, next_event_id, "
+            f"next_callback_id, finished FROM {RUNS_TABLE} WHERE finished = 0 ORDER BY id DESC LIMIT 1"
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    values[5] = datetime.fromisoformat(values[5])
+    values[10] = bool(values[10])
+    return Run(*values)
+
+
+def _start_run(*, tickets, years, open_share, seed, anchor) -> Run:
+    run = Run(0, tickets, years, open_share, seed, anchor, 0, _next_id(Ticket), _next_id(TicketEvent),
+              _next_id(Callback), False)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {RUNS_TABLE}")
+        run.pk = cursor.fetchone()[0]
+        cursor.execute(
+            f"INSERT INTO {RUNS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [run.pk, tickets, years, open_share, seed, anchor.isoformat(" "), 0, run.next_ticket_id,
+             run.next_event_id, run.next_callback_id, 0],
+        )  # fmt: skip
+    return run
+
+
+class LoadMismatch(Exception):
+    """A different load was left unfinished in this database."""
+
+
 def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed: int = 20261123, progress=None):
     """Write ``tickets`` tickets received over the last ``years``; about
-    ``open_share`` of them still open. Returns counts and seconds."""
+    ``open_share`` of them still open. Returns counts and seconds.
+
+    The load goes in chunks of ``CHUNK`` tickets, each written in one transaction
+    with the run's progress; each chunk draws from its own random stream (seed and
+    chunk number), so a load killed part-way and started again with the same
+    arguments resumes after the last whole chunk and ends with the same rows as one
+    that ran through. ``progress(done, total)`` is called after each chunk is queued."""
     started = time.monotonic()
-    rng = random.Random(seed)
-    with transaction.atomic():
-        city = demo.build_city(rng)
-        categories = demo.build_categories()
-        demo.build_duties(city, categories)
-        users = demo.build_users(city)
-    leaves = [c for code, c in categories.items() if code in D.DEMANDS]
-    leads = _leads({c.code: c for c in leaves}, city.units_by_code)
-    places = _places(rng)
-    handlers = users["handlers"]
-    handler_ids = {unit_id: u.pk for unit_id, u in handlers.items()}
-    dispatcher, operator = users["dispatcher"].pk, users["operator"].pk
-    agents = [u.pk for name, u in users.items() if name.startswith("callback")]
-    centre_id = city.centre.pk
-    texts = {c.pk: [t.replace("{place}", "") for t in D.DEMANDS[c.code]] for c in leaves}
-    category_weights = [rng.uniform(0.2, 4.0) for _ in leaves]
+    _runs_table()
+    run = unfinished_run()
+    if run is not None and (run.tickets, run.years, run.open_share, run.seed) != (tickets, years, open_share, seed):
+        raise LoadMismatch(
+            f"an unfinished load of {run.tickets:,} tickets (years {run.years}, open share {run.open_share}, "
+            f"seed {run.seed}) stopped at {run.done:,} in this database: run it again with the same "
+            "arguments to resume it, or load into a fresh database"
+        )
+    load = _Load(tickets=tickets, years=years, open_share=open_share, seed=seed, run=run)
+    resumed_at = load.run.done
+    load.write(progress)
+    _reset_sequences([Ticket, TicketEvent, Callback])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (Ticket, TicketEvent, Callback):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+    return {
+        "tickets": load.written["tickets"],
+        "events": load.written["events"],
+        "callbacks": load.written["callbacks"],
+        "resumed_at": resumed_at,
+        "open": Ticket.objects.filter(state__in=[S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING]).count(),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
-    now = timezone.now().astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    span = timedelta(days=365 * years)
-    start = now - span
-    # Received times: uniform days, a hotline's hours of the day, sorted.
-    day_offsets = sorted(rng.random() for _ in range(tickets))
-    hours = _weighted(rng, HOURS, tickets)
-    open_from = int(tickets * (1 - open_share * 0.95))  # the newest tickets are mostly still open
 
-    copier = Copier()
-    t_writer = Writer(Ticket._meta.db_table, TICKET_COLUMNS, copier)
-    e_writer = Writer(TicketEvent._meta.db_table, EVENT_COLUMNS, copier)
-    c_writer = Writer(Callback._meta.db_table, CALLBACK_COLUMNS, copier)
-    ticket_id, event_id, callback_id = _next_id(Ticket), _next_id(TicketEvent), _next_id(Callback)
-    sequences: dict = {}
-    existing = dict(TicketNumberSequence.objects.values_list("day", "last_value"))
-    iterator = range(tickets)
-    if progress is not None:
-        iterator = progress(iterator)
-    channels = _weighted(rng, CHANNELS, tickets)
-    urgencies = _weighted(rng, URGENCIES, tickets)
-    natures = _weighted(rng, NATURES, tickets)
-    chosen_categories = rng.choices(leaves, category_weights, k=tickets)
-    chosen_places = rng.choices(places.rows, places.weights, k=tickets)
-    empty = "{}"
+class _Load:
+    """One load: the city and its reference data (drawn from the seed), then the
+    tickets chunk by chunk."""
 
-    for i in iterator:
-        day = start + span * day_offsets[i]
+    def __init__(self, *, tickets, years, open_share, seed, run):
+        self.tickets, self.open_share, self.seed = tickets, open_share, seed
+        rng = random.Random(seed)
+        with transaction.atomic():
+            city = demo.build_city(rng)
+            categories = demo.build_categories()
+            demo.build_duties(city, categories)
+            users = demo.build_users(city)
+        self.leaves = [c for code, c in categories.items() if code in D.DEMANDS]
+        self.leads = _leads({c.code: c for c in self.leaves}, city.units_by_code)
+        self.places = _places(rng)
+        self.handler_ids = {unit_id: u.pk for unit_id, u in users["handlers"].items()}
+        self.dispatcher, self.operator = users["dispatcher"].pk, users["operator"].pk
+        self.agents = [u.pk for name, u in users.items() if name.startswith("callback")]
+        self.centre_id = city.centre.pk
+        self.texts = {c.pk: [t.replace("{place}", "") for t in D.DEMANDS[c.code]] for c in self.leaves}
+        self.category_weights = [rng.uniform(0.2, 4.0) for _ in self.leaves]
+        if run is None:
+            anchor = timezone.now().astimezone(UTC).replace(tzinfo=None, microsecond=0)
+            run = _start_run(tickets=tickets, years=years, open_share=open_share, seed=seed, anchor=anchor)
+        self.run = run
+        self.now = run.anchor
+        self.span = timedelta(days=365 * years)
+        self.start = self.now - self.span
+        self.open_from = int(tickets * (1 - open_share * 0.95))  # the newest tickets are mostly still open
+        self.sequences = dict(TicketNumberSequence.objects.values_list("day", "last_value"))
+        self.existing = self.sequences
+        self.ticket_id, self.event_id, self.callback_id = run.next_ticket_id, run.next_event_id, run.next_callback_id
+        self.written = {"tickets": 0, "events": 0, "callbacks": 0}
+
+    def write(self, progress=None):
+        copier = Copier()
+        chunks = math.ceil(self.tickets / CHUNK)
+        try:
+            for chunk in range(self.run.chunks_done, chunks):
+                self._chunk(chunk, copier)
+                if progress is not None:
+                    progress(min(self.tickets, (chunk + 1) * CHUNK), self.tickets)
+        finally:
+            copier.close()
+
+    def _chunk(self, chunk, copier):
+        lo, hi = chunk * CHUNK, min(self.tickets, (chunk + 1) * CHUNK)
+        n = hi - lo
+        rng = random.Random(f"{self.seed}:{chunk}")
+        # Received times: this chunk's slice of the span, a hotline's hours of the day, sorted.
+        offsets = sorted((lo + rng.random() * n) / self.tickets for _ in range(n))
+        hours = _weighted(rng, HOURS, n)
+        channels = _weighted(rng, CHANNELS, n)
+        urgencies = _weighted(rng, URGENCIES, n)
+        natures = _weighted(rng, NATURES, n)
+        chosen_categories = rng.choices(self.leaves, self.category_weights, k=n)
+        chosen_places = rng.choices(self.places.rows, self.places.weights, k=n)
+        self.rows = {"tickets": [], "events": [], "callbacks": []}
+        self.touched = set()
+        for k in range(n):
+            self.ticket(
+                lo + k, rng, offsets[k], hours[k], channels[k], urgencies[k], natures[k],
+                chosen_categories[k], chosen_places[k],
+            )  # fmt: skip
+        rows = self.rows
+        for key in rows:
+            self.written[key] += len(rows[key])
+        days = [(day, self.sequences[day]) for day in sorted(self.touched)]
+        last = int(chunk + 1 == math.ceil(self.tickets / CHUNK))
+        progress_row = (chunk + 1, self.ticket_id, self.event_id, self.callback_id, last, self.run.pk)
+        payloads = [
+            (Ticket._meta.db_table, TICKET_COLUMNS, rows["tickets"]),
+            (TicketEvent._meta.db_table, EVENT_COLUMNS, rows["events"]),
+            (Callback._meta.db_table, CALLBACK_COLUMNS, rows["callbacks"]),
+        ]
+
+        def after():
+            """In the chunk's transaction: the day sequences it advanced, and the run's progress."""
+            TicketNumberSequence.objects.bulk_create(
+                [TicketNumberSequence(day=day, last_value=last) for day, last in days],
+                update_conflicts=True,
+                unique_fields=["day"],
+                update_fields=["last_value"],
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {RUNS_TABLE} SET chunks_done = %s, next_ticket_id = %s, next_event_id = %s, "
+                    "next_callback_id = %s, finished = %s WHERE id = %s",
+                    progress_row,
+                )
+
+        copier.commit(payloads, after)
+
+    def ticket(self, i, rng, day_offset, hour, channel, urgency, nature, category, place):
+        start, span, now, tickets, open_share = self.start, self.span, self.now, self.tickets, self.open_share
+        open_from, sequences, existing, leads, texts = (
+            self.open_from,
+            self.sequences,
+            self.existing,
+            self.leads,
+            self.texts,
+        )
+        handler_ids, dispatcher, operator, agents = self.handler_ids, self.dispatcher, self.operator, self.agents
+        centre_id = self.centre_id
+        t_writer, e_writer, c_writer = self.rows["tickets"], self.rows["events"], self.rows["callbacks"]
+        ticket_id, event_id, callback_id = self.ticket_id, self.event_id, self.callback_id
+        empty = "{}"
+        day = start + span * day_offset
         local = day + SHANGHAI_OFFSET
-        received = (local.replace(hour=hours[i], minute=rng.randrange(60), second=rng.randrange(60))) - SHANGHAI_OFFSET
+        received = (local.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60))) - SHANGHAI_OFFSET
         if received > now:
             received = now - timedelta(minutes=rng.randrange(1, 600))
         local_day = (received + SHANGHAI_OFFSET).date()
         seq = sequences.get(local_day, existing.get(local_day, 0)) + 1
         sequences[local_day] = seq
+        self.touched.add(local_day)
         number = f"{local_day:%Y%m%d}-{seq:05d}"
-        category = chosen_categories[i]
-        grid_id, community_id, street_id, district_id, prefix = chosen_places[i]
+        grid_id, community_id, street_id, district_id, prefix = place
         rule = leads[category.code]
         lead = street_id if rule == "street" else community_id if rule == "community" else rule
-        urgency = urgencies[i]
         phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
         is_open = (i >= open_from and rng.random() < 0.95) or rng.random() < open_share * 0.2 * (i / tickets)
         state = _weighted(rng, OPEN_STATES, 1)[0] if is_open else S.CLOSED
@@ -343,13 +499,13 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
         handler = handler_ids.get(lead) if signed else None
         content = f"{prefix}{rng.randrange(1, 30)}号院：{rng.choice(texts[category.pk])}"
         is_problem = reworks >= 3
-        t_writer.add(
+        t_writer.append(
             (
-                ticket_id, number, channels[i], natures[i], urgency, {"critical": 0, "urgent": 1}.get(urgency, 2),
-                category.pk, content, int(channels[i] in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),
-                int(channels[i] not in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),  # public_by_default
+                ticket_id, number, channel, nature, urgency, {"critical": 0, "urgent": 1}.get(urgency, 2),
+                category.pk, content, int(channel in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),
+                int(channel not in (Channel.GRID, Channel.SENSOR, Channel.MEDIA)),  # public_by_default
                 "", rng.choice(demo.SURNAMES) + rng.choice("先生女士"), phone, phone[-4:], 0,
-                int(natures[i] == "report" and rng.random() < 0.5), f"{prefix}{rng.randrange(1, 30)}号院",
+                int(nature == "report" and rng.random() < 0.5), f"{prefix}{rng.randrange(1, 30)}号院",
                 grid_id, community_id, street_id, district_id, lead if dispatched else None, assignee, handler,
                 state, _ts(sign_due),
                 _ts(sign_due - timedelta(minutes=30) if sign_due else None), _ts(contact_due),
@@ -403,7 +559,7 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
             source = S.DISPATCHED if dispatched else S.RECEIVED
             steps.append((K.MERGED, dispatcher, centre_id, closed, source, S.MERGED, no_facts))
         for kind, actor, dept, at, src, dst, (unit, dispatch, due, on_time) in steps:
-            e_writer.add(
+            e_writer.append(
                 (
                     event_id,
                     ticket_id,
@@ -438,7 +594,7 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
                 at_fault = int(rng.random() < 0.7) if satisfaction == "unsatisfied" or solved == "unsolved" else None
             completed = closed + timedelta(hours=rng.uniform(10, 30))
             agent = agents[callback_id % len(agents)]
-            c_writer.add(
+            c_writer.append(
                 (
                     callback_id, ticket_id, _ts(closed), batch_day.isoformat(), _ts(closed + timedelta(days=1)),
                     agent, status, "未留联系电话" if status == "impossible" else "", "agent",
@@ -448,33 +604,7 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
                 )
             )  # fmt: skip
             callback_id += 1
-        ticket_id += 1
-        if len(t_writer.rows) >= CHUNK:
-            for writer in (t_writer, e_writer, c_writer):  # parents first
-                writer.flush()
-
-    for writer in (t_writer, e_writer, c_writer):
-        writer.flush()
-    copier.close()
-    with transaction.atomic():
-        TicketNumberSequence.objects.bulk_create(
-            [TicketNumberSequence(day=day, last_value=last) for day, last in sequences.items()],
-            update_conflicts=True,
-            unique_fields=["day"],
-            update_fields=["last_value"],
-        )
-    _reset_sequences([Ticket, TicketEvent, Callback])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for model in (Ticket, TicketEvent, Callback):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")
-    return {
-        "tickets": t_writer.count,
-        "events": e_writer.count,
-        "callbacks": c_writer.count,
-        "open": Ticket.objects.filter(state__in=[S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REVIEWING]).count(),
-        "seconds": round(time.monotonic() - started, 1),
-    }
+        self.ticket_id, self.event_id, self.callback_id = ticket_id + 1, event_id, callback_id
 
 
 def reminders_so_far(*, hours: int = 24) -> int:

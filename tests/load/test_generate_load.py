@@ -4,10 +4,13 @@ number does not collide. (Transactional: on PostgreSQL the generator COPYs from 
 thread with its own connection, so its rows are committed, and must be cleared.)"""
 
 import itertools
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from django.core.management import call_command
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, F, Q
 
 from cases.models import Callback, Ticket, TicketEvent, TicketState
@@ -62,3 +65,67 @@ def test_real_tickets_after_a_load_get_fresh_numbers(capsys):
     ticket = new_ticket(city)
     assert Ticket.objects.filter(number=ticket.number).count() == 1
     assert ticket.number > loaded.number or ticket.number[:8] != loaded.number[:8]
+
+
+def _fingerprint():
+    tickets = list(Ticket.objects.order_by("pk").values_list("pk", "number", "received_at", "state", "content"))
+    # (not the events' ids: the 50-step story added after the load takes SQLite's next
+    # AUTOINCREMENT value, which remembers the rows cleared between the two runs)
+    events = list(TicketEvent.objects.order_by("pk").values_list("ticket_id", "kind", "created_at", "on_time"))
+    callbacks = list(Callback.objects.order_by("pk").values_list("pk", "ticket_id", "status", "satisfaction"))
+    return tickets, events, callbacks
+
+
+def _clear_load():
+    for model in (Callback, TicketEvent, Ticket):
+        model.objects.all().delete()
+    from cases.models import TicketNumberSequence
+    from cases.tooling.load import RUNS_TABLE
+
+    TicketNumberSequence.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {RUNS_TABLE}")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_stopped_load_resumes_and_ends_with_the_rows_of_an_unbroken_one(monkeypatch, capsys):
+    from cases.tooling import load
+
+    monkeypatch.setattr(load, "CHUNK", 70)
+    arguments = {"tickets": 400, "years": 0.3, "open_share": 0.2, "no_progress": True}
+    with time_machine.travel(datetime(2026, 11, 20, 4, 0, tzinfo=UTC), tick=False):
+        call_command("generate_load", **arguments)
+    unbroken = _fingerprint()
+    assert len(unbroken[0]) == 400
+    _clear_load()
+
+    # The third chunk fails (the machine went down): two whole chunks are in, nothing of the third.
+    commits = []
+    real_commit = load.Copier.commit
+
+    def commit_then_fail(self, payloads, after):
+        commits.append(len(payloads[0][2]))
+        if len(commits) == 3:
+            raise OSError("the load was killed")
+        return real_commit(self, payloads, after)
+
+    monkeypatch.setattr(load.Copier, "commit", commit_then_fail)
+    with time_machine.travel(datetime(2026, 11, 20, 4, 0, tzinfo=UTC), tick=False):
+        with pytest.raises(OSError):
+            call_command("generate_load", **arguments)
+    assert Ticket.objects.count() == 140
+    assert not TicketEvent.objects.exclude(ticket__in=Ticket.objects.all()).exists()
+    assert load.unfinished_run().chunks_done == 2
+
+    # Started again with other arguments, it says what is in the way and writes nothing.
+    monkeypatch.setattr(load.Copier, "commit", real_commit)
+    with pytest.raises(CommandError, match="unfinished load of 400 tickets"):
+        call_command("generate_load", **{**arguments, "tickets": 500})
+    assert Ticket.objects.count() == 140
+
+    # Started again with the same arguments, later: it resumes on the first run's clock.
+    with time_machine.travel(datetime(2026, 11, 21, 9, 0, tzinfo=UTC), tick=False):
+        call_command("generate_load", **arguments)
+    assert "resumed an unfinished load after 140 tickets" in capsys.readouterr().out
+    assert _fingerprint() == unbroken
+    assert load.unfinished_run() is None

@@ -4,14 +4,15 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from cases.tooling.load import generate, long_story, reminders_so_far
+from cases.tooling.load import LoadMismatch, generate, long_story, reminders_so_far
 from reports.rollups import rollups_rebuild
 
 
 class Command(BaseCommand):
     help = (
         "Write a synthetic city's tickets (with timelines and callbacks) for benchmarks: "
-        "COPY on PostgreSQL, fast; not through the workflow."
+        "COPY on PostgreSQL, fast; not through the workflow. Chunk by chunk, each committed with the "
+        "run's progress: a load that was stopped resumes when run again with the same arguments."
     )
 
     def add_arguments(self, parser):
@@ -25,10 +26,19 @@ class Command(BaseCommand):
         if tickets < 1 or not 0 < years <= 10 or not 0 <= open_share < 1:
             raise CommandError("--tickets must be positive, --years in (0, 10], --open-share in [0, 1)")
 
-        def progress(items):
-            return tqdm(items, desc="generating", unit="tickets", mininterval=1, disable=no_progress)
+        bar = tqdm(total=tickets, desc="generating", unit="tickets", mininterval=1, disable=no_progress)
 
-        result = generate(tickets=tickets, years=years, open_share=open_share, seed=seed, progress=progress)
+        def progress(done, total):
+            bar.update(done - bar.n)
+
+        try:
+            result = generate(tickets=tickets, years=years, open_share=open_share, seed=seed, progress=progress)
+        except LoadMismatch as error:
+            raise CommandError(str(error)) from error
+        finally:
+            bar.close()
+        if result["resumed_at"]:
+            self.stdout.write(f"resumed an unfinished load after {result['resumed_at']:,} tickets")
         story = long_story()
         reminded = reminders_so_far()
         self.stdout.write(
