@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from cases import clock
@@ -38,21 +38,36 @@ def rollup_build(day: date) -> int:
 
 
 def rollup_days_touched(*, after_event_id: int, since) -> set[date]:
-    """Every local day whose counters a change after the watermark may move."""
-    ticket_ids = set(TicketEvent.objects.filter(pk__gt=after_event_id).values_list("ticket_id", flat=True))
+    """Every local day whose counters a change after the watermark may move. The
+    tickets changed are found by subqueries, never a list of ids in Python: a large
+    backlog (a bulk import, a long-stopped beat) costs rows streamed, not a
+    statement with millions of parameters."""
+    changed = Q(pk__in=TicketEvent.objects.filter(pk__gt=after_event_id).values("ticket_id"))
     if since is not None:
-        ticket_ids |= set(
-            Callback.objects.filter(Q(completed_at__gte=since) | Q(overruled_at__gte=since)).values_list(
-                "ticket_id", flat=True
-            )
+        changed |= Q(
+            pk__in=Callback.objects.filter(Q(completed_at__gte=since) | Q(overruled_at__gte=since)).values("ticket_id")
         )
-    moments = set()
-    for received, due in Ticket.objects.filter(pk__in=ticket_ids).values_list("received_at", "resolve_due_at"):
-        moments |= {received, due}
-    for created, due in TicketEvent.objects.filter(ticket_id__in=ticket_ids).values_list("created_at", "due_at"):
-        moments |= {created, due}
-    moments |= set(Callback.objects.filter(ticket_id__in=ticket_ids).values_list("completed_at", flat=True))
-    return {clock.local_day(moment) for moment in moments if moment is not None}
+    tickets = Ticket.objects.filter(changed)
+    streams = (
+        tickets.values_list("received_at", "resolve_due_at"),
+        TicketEvent.objects.filter(ticket__in=tickets.values("pk")).values_list("created_at", "due_at"),
+        Callback.objects.filter(ticket__in=tickets.values("pk")).values_list("completed_at"),
+    )
+    days = set()
+    for stream in streams:
+        for moments in stream.iterator(chunk_size=20_000):
+            days.update(clock.local_day(moment) for moment in moments if moment is not None)
+    return days
+
+
+def rollup_days_all(today: date) -> set[date]:
+    """Every local day of the record, from the first ticket's to ``today``: what a
+    first build (no watermark yet) touches, without reading the record row by row."""
+    first = Ticket.objects.aggregate(first=Min("received_at"))["first"]
+    if first is None:
+        return set()
+    start = clock.local_day(first)
+    return {start + timedelta(days=n) for n in range((today - start).days + 1)}
 
 
 def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> int:
@@ -64,8 +79,10 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
     mark = RollupMark.objects.filter(name=MARK).first()
     last_event = TicketEvent.objects.aggregate(last=Max("pk"))["last"] or 0
     recent = {today - timedelta(days=offset) for offset in range(days + 1)}
-    # No mark yet: every day of the record is touched (once).
-    touched = rollup_days_touched(after_event_id=mark.event_id if mark else 0, since=mark.built_at if mark else None)
+    if mark is None:  # no mark yet: every day of the record is touched (once)
+        touched = rollup_days_all(today)
+    else:
+        touched = rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at)
     written = sum(rollup_build(day) for day in sorted(recent | touched))
     RollupMark.objects.update_or_create(name=MARK, defaults={"event_id": last_event, "built_at": now})
     return written
