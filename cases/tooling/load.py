@@ -263,11 +263,79 @@ def _start_run(*, tickets, years, open_share, seed, anchor) -> Run:
     return run
 
 
+DEFER_INDEXES_FROM = 200_000
+DEFERRED_TABLE = "hotline_load_deferred_index"
+BULK_TABLES = ("cases_ticket", "cases_ticketevent", "cases_callback")
+
+
+class DeferredIndexes:
+    """The secondary indexes of the loaded tables (not primary keys or unique
+    constraints, which keep the load honest), dropped for a bulk load and built
+    again after it; their definitions live in a tooling table meanwhile."""
+
+    def __init__(self, run_pk):
+        self.run_pk = run_pk
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {DEFERRED_TABLE} (run_id integer NOT NULL, name varchar(128) NOT NULL, "
+                "definition text NOT NULL, PRIMARY KEY (run_id, name))"
+            )
+
+    def pending(self) -> list[tuple[str, str]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT name, definition FROM {DEFERRED_TABLE} WHERE run_id = %s ORDER BY name", [self.run_pk]
+            )
+            return cursor.fetchall()
+
+    def drop(self) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+                "AND i.tablename = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                "WHERE c.conname = i.indexname AND c.connamespace = to_regnamespace(i.schemaname))",
+                [list(BULK_TABLES)],
+            )
+            for name, definition in cursor.fetchall():
+                cursor.execute(
+                    f"INSERT INTO {DEFERRED_TABLE} (run_id, name, definition) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (run_id, name) DO NOTHING",
+                    [self.run_pk, name, definition],
+                )
+            for name, _definition in self.pending():
+                cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+    def rebuild(self, out=None) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            for name, definition in self.pending():
+                started = time.monotonic()
+                with transaction.atomic():
+                    cursor.execute(
+                        "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s", [name]
+                    )
+                    if cursor.fetchone() is None:
+                        cursor.execute(definition)
+                    cursor.execute(f"DELETE FROM {DEFERRED_TABLE} WHERE run_id = %s AND name = %s", [self.run_pk, name])
+                if out is not None:
+                    out(f"index {name} built in {time.monotonic() - started:.0f} s")
+            cursor.execute("RESET maintenance_work_mem")
+
+
 class LoadMismatch(Exception):
     """A different load was left unfinished in this database."""
 
 
-def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed: int = 20261123, progress=None):
+def generate(
+    *,
+    tickets: int,
+    years: float = 2.0,
+    open_share: float = 0.1,
+    seed: int = 20261123,
+    progress=None,
+    defer_indexes: bool | None = None,
+    out=None,
+):
     """Write ``tickets`` tickets received over the last ``years``; about
     ``open_share`` of them still open. Returns counts and seconds.
 
@@ -275,7 +343,14 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
     with the run's progress; each chunk draws from its own random stream (seed and
     chunk number), so a load killed part-way and started again with the same
     arguments resumes after the last whole chunk and ends with the same rows as one
-    that ran through. ``progress(done, total)`` is called after each chunk is queued."""
+    that ran through. ``progress(done, total)`` is called after each chunk is queued.
+
+    ``defer_indexes`` (default: on PostgreSQL, for a load of ``DEFER_INDEXES_FROM``
+    tickets or more) drops the three tables' secondary indexes for the load and
+    builds them again at its end — the standard bulk-load practice: one sorted build
+    instead of millions of random inserts (the keyword index evaluates a function per
+    row). Their definitions are kept in the database first, so a load stopped without
+    its indexes gets them back when it is resumed."""
     started = time.monotonic()
     _runs_table()
     run = unfinished_run()
@@ -287,7 +362,16 @@ def generate(*, tickets: int, years: float = 2.0, open_share: float = 0.1, seed:
         )
     load = _Load(tickets=tickets, years=years, open_share=open_share, seed=seed, run=run)
     resumed_at = load.run.done
+    if defer_indexes is None:
+        defer_indexes = tickets >= DEFER_INDEXES_FROM
+    deferred = DeferredIndexes(load.run.pk) if connection.vendor == "postgresql" else None
+    if deferred is not None and (defer_indexes or deferred.pending()):
+        deferred.drop()
     load.write(progress)
+    if deferred is not None and deferred.pending():
+        deferred.rebuild(out=out)
+    with connection.cursor() as cursor:  # the rows and their indexes are all there
+        cursor.execute(f"UPDATE {RUNS_TABLE} SET finished = 1 WHERE id = %s", [load.run.pk])
     _reset_sequences([Ticket, TicketEvent, Callback])
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -371,8 +455,7 @@ class _Load:
         for key in rows:
             self.written[key] += len(rows[key])
         days = [(day, self.sequences[day]) for day in sorted(self.touched)]
-        last = int(chunk + 1 == math.ceil(self.tickets / CHUNK))
-        progress_row = (chunk + 1, self.ticket_id, self.event_id, self.callback_id, last, self.run.pk)
+        progress_row = (chunk + 1, self.ticket_id, self.event_id, self.callback_id, self.run.pk)
         payloads = [
             (Ticket._meta.db_table, TICKET_COLUMNS, rows["tickets"]),
             (TicketEvent._meta.db_table, EVENT_COLUMNS, rows["events"]),
@@ -390,7 +473,7 @@ class _Load:
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {RUNS_TABLE} SET chunks_done = %s, next_ticket_id = %s, next_event_id = %s, "
-                    "next_callback_id = %s, finished = %s WHERE id = %s",
+                    "next_callback_id = %s WHERE id = %s",
                     progress_row,
                 )
 

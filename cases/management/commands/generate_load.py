@@ -32,7 +32,9 @@ class Command(BaseCommand):
             bar.update(done - bar.n)
 
         try:
-            result = generate(tickets=tickets, years=years, open_share=open_share, seed=seed, progress=progress)
+            result = generate(
+                tickets=tickets, years=years, open_share=open_share, seed=seed, progress=progress, out=self.stdout.write
+            )
         except LoadMismatch as error:
             raise CommandError(str(error)) from error
         finally:
