@@ -24,11 +24,12 @@ Readers of one ticket's record go through ``ticket_timeline`` (cases.selectors) 
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from . import clock, partitions
@@ -108,14 +109,26 @@ class Step:
         return self.spec.month(self.start)
 
 
+def _at(moment: datetime):
+    """A datetime as a raw query's parameter (SQLite: UTC text, as Django stores it)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _moment(value) -> datetime:
+    """A datetime a raw query returned (SQLite: UTC text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
 def _count(cursor, table: str, spec: Partitioned, start=None, end=None) -> int:
     where, params = [], []
     if start is not None:
         where.append(f'"{spec.key}" >= %s')
-        params.append(start)
+        params.append(_at(start))
     if end is not None:
         where.append(f'"{spec.key}" < %s')
-        params.append(end)
+        params.append(_at(end))
     cursor.execute(f'SELECT count(*) FROM "{table}"' + (" WHERE " + " AND ".join(where) if where else ""), params)
     return cursor.fetchone()[0]
 
@@ -137,7 +150,7 @@ def archive_check(before: datetime, *, now: datetime | None = None) -> None:
                 f'SELECT DISTINCT r."{spec.ticket}" FROM "{spec.table}" r '
                 f'JOIN cases_ticket t ON t.id = r."{spec.ticket}" '
                 f'WHERE r."{spec.key}" < %s AND t.received_at >= %s LIMIT 5',
-                [before, before],
+                [_at(before), _at(before)],
             )
             late = [row[0] for row in cursor.fetchall()]
             if late:
@@ -158,8 +171,8 @@ def archive_plan(before: datetime) -> list[Step]:
     with connection.cursor() as cursor:
         firsts = [first] if first else []
         for spec in partitions.TABLES:
-            cursor.execute(f'SELECT min("{spec.key}") FROM "{spec.table}" WHERE "{spec.key}" < %s', [before])
-            firsts += [value for (value,) in cursor.fetchall() if value is not None]
+            cursor.execute(f'SELECT min("{spec.key}") FROM "{spec.table}" WHERE "{spec.key}" < %s', [_at(before)])
+            firsts += [_moment(value) for (value,) in cursor.fetchall() if value is not None]
         if not firsts or min(firsts) >= before:
             return []
         starts = partitions.months(min(firsts), before - timedelta(microseconds=1))
@@ -183,21 +196,21 @@ def _step_run(cursor, step: Step) -> None:
         cursor.execute(f'ALTER TABLE "{spec.table}" DETACH PARTITION "{name}"')
         cursor.execute(
             f'ALTER TABLE "{spec.archive}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)',
-            [step.start, step.end],
+            [_at(step.start), _at(step.end)],
         )
         return
     if partitions.on_postgres() and not partitions.exists(cursor, name):
         cursor.execute(
             f'CREATE TABLE "{name}" PARTITION OF "{spec.archive}" FOR VALUES FROM (%s) TO (%s)',
-            [step.start, step.end],
+            [_at(step.start), _at(step.end)],
         )
     names = ", ".join(f'"{column}"' for column in partitions.columns(cursor, spec.table))
     where = f'"{spec.key}" >= %s AND "{spec.key}" < %s'
     cursor.execute(
         f'INSERT INTO "{spec.archive}" ({names}) SELECT {names} FROM "{spec.table}" WHERE {where}',
-        [step.start, step.end],
+        [_at(step.start), _at(step.end)],
     )
-    cursor.execute(f'DELETE FROM "{spec.table}" WHERE {where}', [step.start, step.end])
+    cursor.execute(f'DELETE FROM "{spec.table}" WHERE {where}', [_at(step.start), _at(step.end)])
 
 
 def history_archive(*, year: int, dry_run: bool = False, report=None, now: datetime | None = None) -> list[Step]:
