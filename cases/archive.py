@@ -5,8 +5,9 @@ tables (``cases.partitions.TABLES``) dated before local 1 January of ``YEAR`` to
 the archive tables (``T_archive``), month by month, each month in one transaction:
 
 - PostgreSQL, a month that has its own partition: DETACH it from the live table and
-  ATTACH it to the archive parent, rows and indexes as they are (the attach reads the
-  month once to check its bound; the desk's table is locked only for the detach).
+  ATTACH it to the archive parent, rows and indexes as they are (the month's bound is
+  proved first by a CHECK constraint validated without blocking the desk, so the
+  attach reads nothing and the live table is locked only for the detach).
 - a month still inside the legacy or the DEFAULT partition, and every month on
   SQLite: INSERT … SELECT into the archive, DELETE from the live table.
 
@@ -190,6 +191,26 @@ def archive_plan(before: datetime) -> list[Step]:
     return steps
 
 
+def _step_prove(cursor, step: Step) -> None:
+    """Before a month's partition moves: a CHECK constraint proving its bound,
+    validated while the desk keeps reading and writing (``NOT VALID`` then
+    ``VALIDATE`` take no lock that blocks them), so that the ATTACH to the archive
+    reads nothing and the live table is locked only for the DETACH. Idempotent."""
+    name = step.name
+    # Foreign-key checks still deferred in this transaction would forbid the ALTER.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute(
+        "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s", [name, f"{name}_bound"]
+    )
+    if cursor.fetchone() is None:
+        cursor.execute(
+            f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_bound" CHECK ("{step.spec.key}" IS NOT NULL AND '
+            f'"{step.spec.key}" >= %s AND "{step.spec.key}" < %s) NOT VALID',
+            [_at(step.start), _at(step.end)],
+        )
+    cursor.execute(f'ALTER TABLE "{name}" VALIDATE CONSTRAINT "{name}_bound"')
+
+
 def _step_run(cursor, step: Step) -> None:
     spec, name = step.spec, step.name
     if step.how == "detach":
@@ -198,6 +219,7 @@ def _step_run(cursor, step: Step) -> None:
             f'ALTER TABLE "{spec.archive}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)',
             [_at(step.start), _at(step.end)],
         )
+        cursor.execute(f'ALTER TABLE "{name}" DROP CONSTRAINT "{name}_bound"')
         return
     if partitions.on_postgres() and not partitions.exists(cursor, name):
         cursor.execute(
@@ -234,6 +256,9 @@ def history_archive(*, year: int, dry_run: bool = False, report=None, now: datet
         time.sleep(settings.HOTLINE_ARCHIVE_WAIT_SECONDS)
     for step in steps:
         report and report(step)
+        if step.how == "detach":
+            with transaction.atomic(), connection.cursor() as cursor:
+                _step_prove(cursor, step)
         with transaction.atomic(), connection.cursor() as cursor:
             _step_run(cursor, step)
     with connection.cursor() as cursor:
