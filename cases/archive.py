@@ -13,8 +13,9 @@ the archive tables (``T_archive``), month by month, each month in one transactio
 
 A closed year (the one definition): the year is over (before the hotline's local
 1 January now), every ticket with a row in it is in a final state (not in
-``OPEN_STATES``), and no ticket received on or after the boundary has a row before
-it. The last clause is what lets a reader know where to look: a ticket received
+``OPEN_STATES``) and had no step in the last ``HOTLINE_ARCHIVE_QUIET_DAYS`` (a
+callback's 重办 reads the ticket's live dispatch), and no ticket received on or
+after the boundary has a row before it. The last clause is what lets a reader know where to look: a ticket received
 before the boundary (``archive_boundary()``) may have rows in the archive; any other
 ticket has none. The boundary is written (``HistoryArchive``) and announced to every
 process before the first row moves, so a reader never misses a moved row.
@@ -34,7 +35,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from . import clock, partitions
-from .models import OPEN_STATES, HistoryArchive, Ticket
+from .models import OPEN_STATES, HistoryArchive, Ticket, TicketEvent
 from .partitions import Partitioned
 from .reference import reference, reference_changed
 
@@ -45,6 +46,10 @@ OPEN_TICKETS = (
 LATE_ROWS = (
     "{table} has rows before {before:%Y-%m-%d} of ticket(s) received after it (e.g. ticket id {ids}): "
     "repair their timestamps first"
+)
+RECENT_STEPS = (
+    "ticket(s) received before {before:%Y-%m-%d} had a step in the last {days} days (e.g. ticket id {ids}): "
+    "a callback or a 重办 may still come; try again later"
 )
 SHAPE_DIFFERS = "{archive} and {table} have different columns ({columns}): add them to the archive table first"
 ARCHIVED_PERIOD = _("%(start)s 之前的办理记录已归档，该统计期间不能按实时数据计算，请改用已生成的报表或日汇总。")
@@ -145,6 +150,13 @@ def archive_check(before: datetime, *, now: datetime | None = None) -> None:
     if count:
         numbers = ", ".join(still_open.order_by("received_at").values_list("number", flat=True)[:5])
         raise ArchiveRefused(OPEN_TICKETS.format(count=count, before=clock.local_time(before), numbers=numbers))
+    days = settings.HOTLINE_ARCHIVE_QUIET_DAYS
+    recent = TicketEvent.objects.filter(created_at__gte=now - timedelta(days=days), ticket__received_at__lt=before)
+    ids = list(recent.order_by().values_list("ticket_id", flat=True).distinct()[:5])
+    if ids:
+        raise ArchiveRefused(
+            RECENT_STEPS.format(before=clock.local_time(before), days=days, ids=", ".join(map(str, ids)))
+        )
     with connection.cursor() as cursor:
         for spec in partitions.TABLES:
             cursor.execute(

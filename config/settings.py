@@ -436,6 +436,8 @@ HOTLINE_PARTITION_MONTHS_AHEAD = env_int("HOTLINE_PARTITION_MONTHS_AHEAD", 3)
 # archive_history waits this long after writing the archive's boundary, before the
 # first row moves: every process re-reads it within the reference recheck interval.
 HOTLINE_ARCHIVE_WAIT_SECONDS = env_int("HOTLINE_ARCHIVE_WAIT_SECONDS", REFERENCE_RECHECK_SECONDS)
+# A year is archived only once none of its tickets had a step for this many days.
+HOTLINE_ARCHIVE_QUIET_DAYS = env_int("HOTLINE_ARCHIVE_QUIET_DAYS", 30)
 CELERY_BEAT_SCHEDULE = {
     "scan-deadlines": {"task": "cases.deadlines.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
     # 回访: yesterday's closures, at 00:30 Asia/Shanghai (HOTLINE_CALLBACK_BATCH_AT="HH:MM").

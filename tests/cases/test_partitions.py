@@ -227,6 +227,18 @@ def test_the_archive_refuses_a_year_not_over_and_a_year_with_open_tickets(city, 
 
 
 @pytest.mark.django_db
+def test_the_archive_waits_until_the_years_tickets_are_quiet(city, year_2040):
+    _, still_open, _ = year_2040
+    with time_machine.travel(local(2040, 12, 20, 9), tick=False):
+        drive(city, still_open, TicketState.CLOSED)
+    with time_machine.travel(local(2041, 1, 10, 9), tick=False):
+        with pytest.raises(CommandError, match=rf"step in the last 30 days \(e.g. ticket id {still_open.pk}\)"):
+            archive("--before", "2041")
+    with time_machine.travel(local(2041, 1, 20, 9), tick=False):
+        assert "moved" in archive("--before", "2041")
+
+
+@pytest.mark.django_db
 def test_dry_run_shows_the_months_and_changes_nothing(city, year_2040):
     _tickets, still_open, _ = year_2040
     drive(city, still_open, TicketState.CLOSED)
