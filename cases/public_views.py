@@ -22,6 +22,7 @@ from .public import (
     ticket_lookup,
 )
 from .ratelimit import over_limit
+from .selectors.tickets import ticket_timeline
 from .workflow.registry import PUBLIC_KINDS
 
 BOARD_PAGE_SIZE = 20
@@ -59,7 +60,9 @@ def lookup(request):
                 # The caller's own ticket, but not a public one: where it stands, nothing more.
                 context.update(ticket=ticket, private=True)
             else:
-                events = ticket.events.filter(kind__in=PUBLIC_KINDS).select_related("ticket").order_by("created_at")
+                events = [event for event in ticket_timeline(ticket) if event.kind in PUBLIC_KINDS]
+                for event in events:
+                    event.ticket = ticket
                 context.update(
                     ticket=ticket,
                     incident=public_ticket_incident(ticket),

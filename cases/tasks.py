@@ -94,6 +94,15 @@ def prune_pending_uploads():
 
 
 @shared_task(ignore_result=True)
+def ensure_partitions():
+    """PostgreSQL: the timeline's and the history's monthly partitions for the
+    months ahead (idempotent; a no-op on SQLite). Returns the partitions created."""
+    from .partitions import partitions_ensure  # noqa: PLC0415 - a task imports its service in the body (HackSoft)
+
+    return partitions_ensure()
+
+
+@shared_task(ignore_result=True)
 def retrain_suggestions():
     """智能派单: retrain the suggestion model on the centre's closed tickets (nightly).
     Too little history is no error: the model in use stays and the reason is returned."""

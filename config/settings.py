@@ -394,6 +394,7 @@ CELERY_TASK_ROUTES = {
     "cases.tasks.detect_clusters_for": {"queue": "default"},
     "cases.tasks.prune_broker_files": {"queue": "default"},
     "cases.tasks.prune_pending_uploads": {"queue": "default"},
+    "cases.tasks.ensure_partitions": {"queue": "default"},
 }
 # (soft, hard) time limits per queue, in seconds; env CELERY_<QUEUE>_SOFT_TIME_LIMIT /
 # CELERY_<QUEUE>_TIME_LIMIT. The scan is incremental and the re-timing resumable
@@ -429,6 +430,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # (rather than django-celery-beat's database rows, which drift per installation).
 # Run exactly one beat process.
 HOTLINE_SCAN_INTERVAL_SECONDS = env_int("HOTLINE_SCAN_INTERVAL_SECONDS", 300)
+# PostgreSQL: how many local months ahead the timeline's and the history's monthly
+# partitions are created (cases.partitions; the DEFAULT partition catches the rest).
+HOTLINE_PARTITION_MONTHS_AHEAD = env_int("HOTLINE_PARTITION_MONTHS_AHEAD", 3)
+# archive_history waits this long after writing the archive's boundary, before the
+# first row moves: every process re-reads it within the reference recheck interval.
+HOTLINE_ARCHIVE_WAIT_SECONDS = env_int("HOTLINE_ARCHIVE_WAIT_SECONDS", REFERENCE_RECHECK_SECONDS)
+# A year is archived only once none of its tickets had a step for this many days.
+HOTLINE_ARCHIVE_QUIET_DAYS = env_int("HOTLINE_ARCHIVE_QUIET_DAYS", 30)
 CELERY_BEAT_SCHEDULE = {
     "scan-deadlines": {"task": "cases.deadlines.tasks.scan_deadlines", "schedule": HOTLINE_SCAN_INTERVAL_SECONDS},
     # 回访: yesterday's closures, at 00:30 Asia/Shanghai (HOTLINE_CALLBACK_BATCH_AT="HH:MM").
@@ -469,6 +478,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "prune-broker-files": {"task": "cases.tasks.prune_broker_files", "schedule": crontab(hour=3, minute=17)},
     "prune-pending-uploads": {"task": "cases.tasks.prune_pending_uploads", "schedule": crontab(hour=3, minute=27)},
+    # Partitioned history (cases.partitions): next months' partitions, daily (idempotent).
+    "ensure-partitions": {"task": "cases.tasks.ensure_partitions", "schedule": crontab(hour=3, minute=37)},
     # 智能派单: retrain the suggestion model on the day's closures, nightly.
     "retrain-suggestions": {"task": "cases.tasks.retrain_suggestions", "schedule": crontab(hour=2, minute=40)},
 }

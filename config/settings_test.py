@@ -43,3 +43,5 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)  # noqa: F
 AXES_ENABLED = env_bool("HOTLINE_LOGIN_LOCKOUT", False)  # noqa: F405
 # Hashing a dozen fixture passwords with PBKDF2 would dominate the test run.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# archive_history's wait for every process to see the new boundary: one process here.
+HOTLINE_ARCHIVE_WAIT_SECONDS = 0

@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
+from cases.archive import archive_guard
 from cases.models import Category, TicketEvent, TicketState
 from departments.models import Department
 from departments.selectors import person_name
@@ -96,6 +97,7 @@ def dispatches(period: Period, *, units: list[int] | None = None):
     """The dispatch events of ``period`` (by their time), tickets now invalid left
     out; ``units`` (``dispatch_accuracy_unit_ids``) keeps those made from these units."""
     start, end = period.bounds
+    archive_guard(start)  # the events of archived years are not live (cases.archive)
     events = TicketEvent.objects.filter(kind=K.DISPATCHED, created_at__gte=start, created_at__lt=end).exclude(
         ticket__state=TicketState.INVALID
     )

@@ -33,6 +33,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases import clock
+from cases.archive import archive_guard
 from cases.models import Callback, ThemeTicket, Ticket, TicketEvent, TicketState
 from departments.models import Department
 
@@ -277,7 +278,9 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
     """Counters per group key (``None`` for the total; with ``group_by="department"``
     also the row of facts charged to no unit) read from the facts the workflow
     fixed on the timeline events, and from callbacks — grouped aggregate queries,
-    whatever the size."""
+    whatever the size. Refuses (``cases.archive.ArchivedPeriod``) a period that
+    starts before the archive's boundary: its facts are not all live any more."""
+    archive_guard(period.bounds[0])
     start, end = period.bounds
     tickets = tickets if tickets is not None else Ticket.objects.all()
     callbacks = callbacks if callbacks is not None else Callback.objects.all()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from cases.archive import archive_guard
 from cases.models import ReasonCode, TicketEvent, TicketState
 from departments.models import Department
 
@@ -49,6 +50,7 @@ def reason_counts(period: Period, *, units: list[int] | None = None) -> dict:
     """``{(unit id, reason kind, code id or None): count}`` for ``period``; ``units``
     (``stats_unit_ids``) limits it to those units, ``None`` is the whole city."""
     start, end = period.bounds
+    archive_guard(start)  # the events of archived years are not live (cases.archive)
     kinds = {event: reason for reason, event in REASON_EVENTS.items()}
     events = TicketEvent.objects.filter(kind__in=kinds, created_at__gte=start, created_at__lt=end).exclude(
         ticket__state=TicketState.INVALID

@@ -14,6 +14,7 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from cases import clock
+from cases.archive import archive_boundary
 from cases.models import Callback, Ticket, TicketEvent
 
 from .metrics import COUNTER_NAMES, Period, counters_live
@@ -83,6 +84,10 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
         touched = rollup_days_all(today)
     else:
         touched = rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at)
-    written = sum(rollup_build(day) for day in sorted(recent | touched))
+    # Days before the archive's boundary keep the rollups built from their full
+    # record: their facts are archived (cases.archive), and every ticket of them final.
+    boundary = archive_boundary()
+    rebuilt = sorted(day for day in recent | touched if boundary is None or clock.day_start(day) >= boundary)
+    written = sum(rollup_build(day) for day in rebuilt)
     RollupMark.objects.update_or_create(name=MARK, defaults={"event_id": last_event, "built_at": now})
     return written

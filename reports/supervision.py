@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy
 
+from cases.archive import archive_guard
 from cases.models import TicketEvent, Urge
 
 from .metrics import Period
@@ -67,6 +68,7 @@ def supervision_counts(period: Period, *, group_by: str | None = "department", u
     if group_by not in (None, *SUPERVISION_GROUPS):
         raise ValueError(ERR_GROUP)
     start, end = period.bounds
+    archive_guard(start)  # the events of archived years are not live (cases.archive)
     result: dict = {}
 
     def bucket(key):

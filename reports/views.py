@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from cases import clock
+from cases.archive import ArchivedPeriod
 from cases.models import Category, Theme, Ticket
 from cases.privacy import shown_text
 from cases.selectors.scope import (
@@ -72,7 +73,10 @@ def dashboard_view(request, admin_site):
 
 def dashboard_data_view(request):
     _require_citywide(request)
-    data = dashboard_data(period_from(request.GET), territory_from(request.GET))
+    try:
+        data = dashboard_data(period_from(request.GET), territory_from(request.GET))
+    except ArchivedPeriod as refused:  # a period reaching into archived years (cases.archive)
+        return _bad_request(refused)
     return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
 
 

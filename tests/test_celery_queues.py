@@ -28,6 +28,7 @@ EXPECTED = {
     "cases.tasks.detect_clusters_for": "default",
     "cases.tasks.prune_broker_files": "default",
     "cases.tasks.prune_pending_uploads": "default",
+    "cases.tasks.ensure_partitions": "default",
 }
 
 

@@ -41,6 +41,7 @@ from departments.selectors import Territory, person_name, staff_profile, territo
 from reports.admin import start_ledger_export
 
 from .. import clock, workflow
+from ..archive import archive_boundary, archived_rows, ticket_archived
 from ..attachments import (
     pending_discard,
     pending_file,
@@ -67,6 +68,7 @@ from ..models import (
     Urgency,
     deadline_colour,
 )
+from ..partitions import HISTORY
 from ..privacy import (
     citizen_reveal,
     citizen_view,
@@ -81,7 +83,7 @@ from ..privacy import (
 from ..public import public_summary_scrub
 from ..selectors.queues import queue_get
 from ..selectors.scope import incident_scope, ticket_scope
-from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, search_term, ticket_search
+from ..selectors.tickets import WORKLIST_ORDERING, list_ordering, search_term, ticket_search, ticket_timeline
 from ..workflow.chain import chain_is_open, ticket_chain
 from ..workflow.registry import VERBS
 from . import filters
@@ -646,6 +648,19 @@ class TicketAdmin(SimpleHistoryAdmin):
         with showing_citizen(citizen_view(request.user, ticket)):
             return _rendered(super().history_form_view(request, object_id, version_id, extra_context))
 
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        """The ticket's history rows, with its archived ones (``cases.archive``) for
+        a ticket received before the archive's boundary, newest first."""
+        records = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        if archive_boundary() is None:
+            return records
+        ticket = Ticket.objects.filter(pk=object_id).only("received_at").first()
+        if ticket is None or not ticket_archived(ticket):
+            return records
+        rows = list(records) + archived_rows(HISTORY, history_manager.model, ticket.pk)
+        rows.sort(key=lambda row: (row.history_date, row.history_id), reverse=True)
+        return rows
+
     def get_historical_record_context_helper(self, request, historical_record):
         return _MaskedHistory(self.model, historical_record)
 
@@ -704,7 +719,7 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def _workbench_context(self, request, ticket):
         now = clock.now()
-        events = list(ticket.events.order_by("-created_at", "-id"))
+        events = ticket_timeline(ticket, newest_first=True)
         panels = {
             name: list(getattr(ticket, name).order_by(*order) if order else getattr(ticket, name).all())
             if getattr(ticket, f"has_{name}")

@@ -21,6 +21,7 @@ from ..models import (
 )
 from ..privacy import citizen_hidden_from, mask_name, mask_phone
 from ..selectors.scope import ticket_scope
+from ..selectors.tickets import ticket_timeline
 from ..workflow import VERBS, allowed_actions
 from .auth import request_key
 
@@ -139,7 +140,7 @@ class TicketDetailSerializer(TicketSerializer):
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, obj):
-        events = self.context.get("timeline") or obj.events.order_by("created_at", "pk")
+        events = self.context.get("timeline") or ticket_timeline(obj)
         request = self.context.get("request")
         context = {**self.context, "steps_only": request is not None and request_key(request) is not None}
         return EventSerializer(events, many=True, context=context).data

@@ -21,6 +21,7 @@ from reports.metrics import Period, counters_live
 from .. import callbacks as callback_services
 from .. import clock, workflow
 from ..alerts import alert_ingest
+from ..archive import ArchivedPeriod
 from ..incidents import incident_link
 from ..models import ApiKey, Callback, Category, Channel, Incident, Ticket
 from ..notifications.inbox import MOVED_OUT_TEXT
@@ -378,7 +379,10 @@ class StatsView(APIView):
         if department is not None:
             tickets = tickets.filter(lead_department__path__startswith=department.path)
             callbacks = callbacks.filter(ticket__lead_department__path__startswith=department.path)
-        counters = counters_live(Period(start, end), tickets=tickets, callbacks=callbacks)[None]
+        try:
+            counters = counters_live(Period(start, end), tickets=tickets, callbacks=callbacks)[None]
+        except ArchivedPeriod as refused:  # the period reaches into archived years (cases.archive)
+            raise exceptions.ValidationError({"start": [str(refused)]}) from None
         body = {
             "start": start,
             "end": end,

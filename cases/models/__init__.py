@@ -19,7 +19,7 @@ from .choices import (
 )
 from .clusters import Cluster, ClusterMember
 from .decisions import ReasonCode, ReplyTemplate
-from .events import TicketEvent
+from .events import HistoryArchive, TicketEvent
 from .hops import DispatchHop
 from .incidents import Incident, IncidentLink
 from .knowledge import KnowledgeArticle
@@ -71,6 +71,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "DispatchHop",
+    "HistoryArchive",
     "Holiday",
     "Incident",
     "IncidentLink",

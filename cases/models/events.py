@@ -96,6 +96,10 @@ class TicketEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # No database constraint: the timeline is partitioned on PostgreSQL
+        # (cases.partitions) and a key into it would have to carry created_at.
+        # The verbs write the dispatch they just read; events are never deleted.
+        db_constraint=False,
         help_text=_("签收、联系、退单、延期、办结所属的那一次派单。"),
     )
     due_at = models.DateTimeField(_("考核时限"), null=True, blank=True)
@@ -130,3 +134,24 @@ class TicketEvent(models.Model):
 
     def __str__(self):
         return f"{self.ticket_id} {self.get_kind_display()}"
+
+
+class HistoryArchive(models.Model):
+    """One run of ``manage.py archive_history``: timeline and history rows before
+    ``before`` (a local new year's midnight) may have moved to the archive tables
+    (``cases.archive``). Written before the first row moves, so a reader never
+    misses an archived row; ``finished_at`` once every month has moved."""
+
+    before = models.DateTimeField(_("归档截止"), unique=True)
+    started_at = models.DateTimeField(_("开始时间"), default=timezone.now)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    events = models.PositiveBigIntegerField(_("归档办理记录数"), default=0)
+    history = models.PositiveBigIntegerField(_("归档历史记录数"), default=0)
+
+    class Meta:
+        verbose_name = _("历史归档")
+        verbose_name_plural = _("历史归档")
+        ordering = ["-before"]
+
+    def __str__(self):
+        return f"< {self.before:%Y-%m-%d}"

@@ -28,6 +28,7 @@ class DispatchHop(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,  # the timeline is partitioned (cases.partitions); written by the workflow only
     )
     from_department = models.ForeignKey(
         "departments.Department", verbose_name=_("下派单位"), on_delete=models.PROTECT, related_name="+"

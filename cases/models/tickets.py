@@ -681,6 +681,7 @@ class Attachment(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="attachments",
+        db_constraint=False,  # the timeline is partitioned (cases.partitions); written by the workflow only
     )
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.OTHER)
     file = models.FileField(_("文件"), upload_to=attachment_upload_to)

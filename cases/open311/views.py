@@ -18,6 +18,7 @@ from departments.models import Grid
 
 from .. import clock, workflow
 from ..api_keys import api_key_check
+from ..archive import ArchivedPeriod, archive_guard
 from ..models import ApiKey, Category, ServiceAttribute, ServiceRequestToken, Ticket, TicketEvent
 from ..public import (
     anonymise,
@@ -291,6 +292,10 @@ def updates(request, fmt):
         return error(
             fmt, 400, f"start_date must be before end_date, at most {settings.HOTLINE_OPEN311_WINDOW_DAYS} days"
         )
+    try:
+        archive_guard(start)  # the events of archived years are not live (cases.archive)
+    except ArchivedPeriod as refused:
+        return error(fmt, 400, str(refused))
     events = (
         TicketEvent.objects.filter(created_at__gte=start, created_at__lte=end, kind__in=PUBLIC_KINDS)
         .filter(ticket__in=public_tickets().values("pk"))

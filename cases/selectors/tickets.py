@@ -18,7 +18,9 @@ from departments.models import Department
 from departments.selectors import staff_profile
 
 from .. import clock
-from ..models import Category, Colour, Ticket, TicketState
+from ..archive import archived_rows, ticket_archived
+from ..models import Category, Colour, Ticket, TicketEvent, TicketState
+from ..partitions import EVENTS
 from .queues import WORKLIST_ORDERING, queue_context, queue_filter, queue_get
 from .scope import ticket_list, user_unit_ids
 from .search import keyword_filter
@@ -342,3 +344,19 @@ def list_ordering(params, user) -> list:
     """The order of a list: its work queue's, else the work list's."""
     queue = queue_get(user, params.get("queue")) if params.get("queue") else None
     return list(queue.ordering if queue else WORKLIST_ORDERING)
+
+
+# -- one ticket's timeline --------------------------------------------------------------
+
+
+def ticket_timeline(ticket, *, newest_first: bool = False) -> list[TicketEvent]:
+    """The whole timeline of one ticket, oldest first (``newest_first``: the
+    ticket page's order): the live rows, and for a ticket received before the
+    archive's boundary its archived rows too (``cases.archive``). The one read of a
+    ticket's timeline for the ticket page, the API and an export of the ticket."""
+    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
+    events = list(ticket.events.order_by(*order))
+    if ticket_archived(ticket):
+        events += archived_rows(EVENTS, TicketEvent, ticket.pk)
+        events.sort(key=lambda event: (event.created_at, event.pk), reverse=newest_first)
+    return events

@@ -42,6 +42,7 @@ from departments.selectors import department_subtree_ids, staff_profile
 from reports.metrics import Period
 from reports.reporting import report_data
 
+from .. import partitions
 from ..api_keys import api_key_issue
 from ..callbacks import callback_batch
 from ..deadlines.retiming import retime_run
@@ -59,6 +60,7 @@ from ..models import (
     TicketEvent,
     TicketState,
 )
+from ..selectors.tickets import ticket_timeline
 from ..workflow import verbs
 from . import demo_data
 from .bench_cluster import cluster_cost_fns, cluster_quality
@@ -199,6 +201,7 @@ OPERATIONS = [
     "filtered",
     "street",
     "change",
+    "timeline",
     "scan",
     "retime",
     "batch",
@@ -299,6 +302,19 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
                 [ticket.pk],
             ),
             count_rows=lambda r: TicketEvent.objects.filter(ticket=ticket).count(),
+        )
+    if want("timeline"):
+        ticket = _longest_story()
+        live = _live_partitions()
+        measure(
+            Row("timeline", "one ticket's timeline read (ticket_timeline)", "≤ 10 ms, flat in partitions"),
+            lambda: ticket_timeline(ticket, newest_first=True),
+            _raw(
+                "SELECT * FROM cases_ticketevent WHERE ticket_id = %s ORDER BY created_at DESC, id DESC",
+                [ticket.pk],
+            ),
+            count_rows=len,
+            describe=lambda row, _r: setattr(row, "note", f"{live} live partitions" if live else "plain table"),
         )
     if want("scan"):
         full = Row("scan.full", "deadline scan, full pass", "≤ 5 s, ≤ 2× raw SQL", data_dependent=True)
@@ -805,6 +821,14 @@ def _delete_bench_tickets(numbers):
                 cluster.save(update_fields=["size"])
             else:
                 cluster.delete()
+
+
+def _live_partitions() -> int:
+    """How many partitions the live timeline has (0: a plain table, SQLite)."""
+    if not partitions.on_postgres():
+        return 0
+    with connection.cursor() as cursor:
+        return len(partitions.attached(cursor, partitions.EVENTS.table))
 
 
 def _longest_story():
