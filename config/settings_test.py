@@ -43,3 +43,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)  # noqa: F
 AXES_ENABLED = env_bool("HOTLINE_LOGIN_LOCKOUT", False)  # noqa: F405
 # Hashing a dozen fixture passwords with PBKDF2 would dominate the test run.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Replica aliases (DATABASE_REPLICA_URL) read the primary's test database; routing
+# to them is off unless a test turns it on (tests/test_replicas*.py): a test's own
+# uncommitted rows never reach a real replica.
+DATABASE_REPLICAS = []

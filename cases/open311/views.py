@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from config.replicas import replica_view
 from departments.models import Grid
 
 from .. import clock, workflow
@@ -61,6 +62,8 @@ def _parse_when(raw: str, name: str):
 
 def endpoint(methods=("GET",)):
     def wrap(view):
+        read = replica_view(view)  # GET reads may go to a replica (config/replicas.py)
+
         @csrf_exempt
         def inner(request, fmt, **kwargs):
             if request.method not in methods:
@@ -72,7 +75,7 @@ def endpoint(methods=("GET",)):
             jurisdiction = (request.POST if request.method == "POST" else request.GET).get("jurisdiction_id")
             if jurisdiction and jurisdiction != settings.HOTLINE_OPEN311_JURISDICTION:
                 return error(fmt, 404, f"jurisdiction_id {jurisdiction} not found")
-            return view(request, fmt, **kwargs)
+            return (read if request.method == "GET" else view)(request, fmt, **kwargs)
 
         return inner
 
