@@ -262,12 +262,13 @@ def replica_lag(
     return max(0.0, min(bounds)) if bounds else None
 
 
+#: An unreachable replica is probed this many check intervals apart.
+DOWN_RECHECK_FACTOR = 6
+
 _lock = threading.Lock()
 _checked: dict[str, tuple[float, ReplicaState]] = {}
 _caught_up_at: dict[str, float] = {}
 _verdicts: dict[str, str] = {}
-#: Tests inject readings here: alias -> callable returning ReplicaState (or raising).
-_probe_override: dict[str, Callable[[str], ReplicaState]] = {}
 
 
 def _name(alias: str) -> str:
@@ -280,8 +281,6 @@ def _name(alias: str) -> str:
 def _probe(alias: str) -> ReplicaState:
     """Measure one replica now (two small queries: the primary's WAL position, then
     the replica's)."""
-    if alias in _probe_override:
-        return _probe_override[alias](alias)
     name = _name(alias)
     try:
         replica = connections[alias]
@@ -351,11 +350,17 @@ def _record(state: ReplicaState) -> ReplicaState:
 
 def replica_state(alias: str, *, refresh: bool = False) -> ReplicaState:
     """One replica's state, measured at most every ``DATABASE_REPLICA_CHECK_SECONDS``
-    in this process (``refresh``: now)."""
+    in this process (``refresh``: now); an unreachable one every
+    :data:`DOWN_RECHECK_FACTOR` times that (a host that does not answer costs the
+    request that probes it a connect timeout)."""
     with _lock:
         seen = _checked.get(alias)
-        if not refresh and seen is not None and time.monotonic() - seen[0] < settings.DATABASE_REPLICA_CHECK_SECONDS:
-            return seen[1]
+        if not refresh and seen is not None:
+            interval = settings.DATABASE_REPLICA_CHECK_SECONDS
+            if seen[1].verdict == "down":
+                interval *= DOWN_RECHECK_FACTOR
+            if time.monotonic() - seen[0] < interval:
+                return seen[1]
         return _record(_probe(alias))
 
 
@@ -387,4 +392,3 @@ def forget() -> None:
         _checked.clear()
         _caught_up_at.clear()
         _verdicts.clear()
-        _probe_override.clear()

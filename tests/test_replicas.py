@@ -124,6 +124,8 @@ def test_sign_in_and_session_rows_are_read_on_the_primary(city, mirror_replica):
 @pytest.mark.django_db
 def test_after_a_write_the_users_reads_stay_on_the_primary_for_the_sticky_window(city, mirror_replica, settings):
     settings.DATABASE_REPLICA_STICKY_SECONDS = 10
+    # The pin's cache key expires by this process's clock (Redis would count real seconds).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     url = reverse("admin:dashboard_data")
     with time_machine.travel(1_800_000_000, tick=False) as traveller:
         client = Client()
@@ -206,6 +208,16 @@ def test_the_state_is_measured_once_per_interval(city, mirror_replica, monkeypat
         assert replicas.replica_for_reads() == "replica"
     assert len(calls) == 1
     now[0] += 6
+    replicas.replica_for_reads()
+    assert len(calls) == 2
+    # An unreachable one less often (each probe may wait for a connect timeout).
+    calls = _fake_probe(monkeypatch, reachable=False, lag_seconds=None, lag_bytes=None, error="timeout")
+    now[0] += 6
+    assert replicas.replica_for_reads() is None and len(calls) == 1
+    now[0] += 5 * replicas.DOWN_RECHECK_FACTOR - 1
+    replicas.replica_for_reads()
+    assert len(calls) == 1
+    now[0] += 2
     replicas.replica_for_reads()
     assert len(calls) == 2
 
