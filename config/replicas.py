@@ -131,11 +131,21 @@ def read_on_replica(request, call: Callable, *, render: bool = True):
     return call()
 
 
-def replica_rows(rows):
+def replica_rows(rows, request=None):
     """A generator (a streamed export) whose reads may go to a replica, the door held
-    open while it is consumed."""
-    with replica_reads():
-        yield from rows
+    open while it is consumed (unless ``request``'s user had just written when the
+    stream was made: the request's own pin, set once its response is ready, does not
+    count)."""
+    primary = request is not None and pinned(request)
+
+    def stream():
+        if primary:
+            yield from rows
+            return
+        with replica_reads():
+            yield from rows
+
+    return stream()
 
 
 def _connection_broken(alias: str) -> bool:

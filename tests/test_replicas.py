@@ -389,7 +389,8 @@ def test_each_read_only_door_reads_on_the_replica(city, mirror_replica, door):
 
 @pytest.mark.django_db
 def test_the_desk_reads_on_the_primary(city, mirror_replica):
-    """The desk's own pages are no door: the ticket list and a ticket's page."""
+    """The desk's own pages are no door: the ticket list and a ticket's page; nor is
+    one record by number (the API's, Open311's)."""
     ticket = new_ticket(city)
     client = Client()
     client.force_login(city.dispatcher)
@@ -397,6 +398,7 @@ def test_the_desk_reads_on_the_primary(city, mirror_replica):
     assert client.get(reverse("admin:cases_ticket_changelist")).status_code == 200
     assert client.get(reverse("admin:cases_ticket_change", args=[ticket.pk])).status_code == 200
     assert client.get(f"/api/v1/tickets/{ticket.number}/").status_code == 200
+    assert client.get(f"/open311/v2/requests/{ticket.number}.json").status_code in (200, 404)
     assert mirror_replica and not _on_replica(mirror_replica)
 
 

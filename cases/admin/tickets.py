@@ -559,9 +559,11 @@ class TicketAdmin(SimpleHistoryAdmin):
 
         writer = csv.writer(Echo())
 
+        body = replica_rows(ledger_rows(queryset, request.user), request)  # may read on a replica
+
         def rows():
             yield "\ufeff" + writer.writerow(ledger_header())
-            for row in replica_rows(ledger_rows(queryset, request.user)):  # may read on a replica
+            for row in body:
                 yield writer.writerow(row)
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

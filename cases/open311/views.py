@@ -60,9 +60,13 @@ def _parse_when(raw: str, name: str):
         raise ValueError(f"{name} is out of range") from exc
 
 
-def endpoint(methods=("GET",)):
+def endpoint(methods=("GET",), *, listing=True):
+    """``listing``: a GET that lists (services, requests, updates) may read on a
+    replica (config/replicas.py); one request or token, just created by the caller,
+    is read on the primary."""
+
     def wrap(view):
-        read = replica_view(view)  # GET reads may go to a replica (config/replicas.py)
+        read = replica_view(view) if listing else view
 
         @csrf_exempt
         def inner(request, fmt, **kwargs):
@@ -256,7 +260,7 @@ def requests(request, fmt):
     return respond(fmt, [_request_row(t) for t in rows], root="service_requests", item="request")
 
 
-@endpoint()
+@endpoint(listing=False)
 def request_detail(request, fmt, request_id):
     ticket = _public_requests(include_invalid=True).filter(number=request_id).first()
     if ticket is None:
@@ -264,7 +268,7 @@ def request_detail(request, fmt, request_id):
     return respond(fmt, [_request_row(ticket)], root="service_requests", item="request")
 
 
-@endpoint()
+@endpoint(listing=False)
 def token(request, fmt, token):
     row = ServiceRequestToken.objects.filter(token=token).select_related("ticket").first() if _uuid(token) else None
     if row is None or not ticket_is_public(row.ticket):
