@@ -89,8 +89,11 @@ def pytest_report_header(config):
     lines = []
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         lines.append("tests marked 'postgres' are deselected: DATABASE_URL names no PostgreSQL (CI stage 2 runs them)")
-    if not os.environ.get("DATABASE_REPLICA_URL") and os.environ.get("CI") != "true":
-        lines.append("tests marked 'replica' are deselected: no DATABASE_REPLICA_URL (CI stage 2 runs them)")
+    if not os.environ.get("DATABASE_REPLICA_URL"):
+        if os.environ.get("CI") != "true":
+            lines.append("tests marked 'replica' are deselected: no DATABASE_REPLICA_URL (CI stage 2 runs them)")
+        else:
+            lines.append("CI without DATABASE_REPLICA_URL: tests marked 'replica' fail (no 'replica' database alias)")
     if _parallel(config):
         lines.append(
             "tests marked 'serial' are deselected in a parallel run: `make test` runs them in a pass of their own"
