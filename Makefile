@@ -25,7 +25,8 @@ run: $(STAMP)
 # the others use, or measure the machine; none selected is fine), then all the
 # others spread over the cores by pytest-xdist, each worker with its own test
 # database, var dir and Redis database (config/settings_test.py). Both passes
-# always run; the run fails if either does. PYTEST_WORKERS=0: one process.
+# always run; the run fails if either does. Tests marked `replica` need a streaming
+# replica: CI stage 2 runs them on their own (`pytest -m replica`, .ci/run). PYTEST_WORKERS=0: one process.
 # `--dist load` hands tests out in collection order, where pytest-django puts the
 # transactional tests (which flush the database, groups and seeded rows with it)
 # after all the others; `worksteal` could run a stolen test after a flush.
@@ -35,10 +36,10 @@ test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || .ci/install-services browser \
 		|| echo "note: no Chromium; browser tests will be skipped (outside CI)"
 	@status=0; \
-	echo "$(PY) -m pytest -m serial $(PYTEST_ARGS)"; \
-	$(PY) -m pytest -m serial $(PYTEST_ARGS) || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
-	echo "$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m 'not serial' $(PYTEST_ARGS)"; \
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	echo "$(PY) -m pytest -m 'serial and not replica' $(PYTEST_ARGS)"; \
+	$(PY) -m pytest -m "serial and not replica" $(PYTEST_ARGS) || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
+	echo "$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m 'not serial and not replica' $(PYTEST_ARGS)"; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m "not serial and not replica" $(PYTEST_ARGS) || status=$$?; \
 	exit $$status
 
 lint: $(STAMP)

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from config.replicas import replica_view
 from departments.models import Department
 
 from .models import Category, TicketState
@@ -74,6 +75,7 @@ def lookup(request):
 
 
 @require_http_methods(["GET"])
+@replica_view
 def board(request):
     """问题墙回音壁: what was raised, who is on it, by when, and what came of it."""
     tickets = public_tickets().exclude(state__in=[TicketState.MERGED, TicketState.RECEIVED])

@@ -20,6 +20,14 @@ from cases.selectors.scope import (
 from reports import views
 
 from . import two_factor
+from .replicas import replica_states
+
+#: What the admin index says of a read replica (config/replicas.py), by verdict.
+REPLICA_VERDICTS = {
+    "ok": _("使用中：只读查询由此副本承担"),
+    "lagging": _("延迟过大：读取暂改走主库"),
+    "down": _("无法连接：读取暂改走主库"),
+}
 
 
 class HotlineAdminSite(admin.AdminSite):
@@ -114,6 +122,10 @@ class HotlineAdminSite(admin.AdminSite):
             context["statistics_url"] = reverse("admin:statistics", current_app=self.name)
         if dispatch_accuracy_unit_ids(request.user) != []:
             context["accuracy_url"] = reverse("admin:dispatch_accuracy", current_app=self.name)
+        if request.user.is_superuser:
+            context["replicas"] = [
+                {"state": state, "label": REPLICA_VERDICTS[state.verdict]} for state in replica_states()
+            ]
         return super().index(request, context)
 
     def _callback_queue(self, request, changelist):

@@ -4,6 +4,8 @@ from django.utils.translation import gettext
 
 from cases.open311.render import error as open311_error
 
+from .replicas import pin_primary
+
 
 class ChineseByDefaultMiddleware:
     """The staff interface is Chinese unless a user picks another language with the
@@ -58,3 +60,18 @@ def _refused(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=400, json_dumps_params={"ensure_ascii": False})
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+class ReplicaPinMiddleware:
+    """A request that wrote (any successful non-safe method) keeps its user's reads
+    on the primary for ``DATABASE_REPLICA_STICKY_SECONDS`` (config/replicas.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and response.status_code < 400:
+            if settings.DATABASE_REPLICAS:
+                pin_primary(request, response)
+        return response

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After a write, the user's reads stay on the primary for a while (config/replicas.py).
+    "config.middleware.ReplicaPinMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -153,6 +155,36 @@ else:
             "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
         }
     }
+
+# Read replicas (config/replicas.py): DATABASE_REPLICA_URL, one or more PostgreSQL
+# streaming replicas of DATABASE_URL's server, comma-separated (aliases "replica",
+# "replica2", …). Read-only doors (dashboard, reports, hotspots, exports, the public
+# board, Open311 and API list reads, the wall) read from a fit replica; everything else,
+# and a user's reads for DATABASE_REPLICA_STICKY_SECONDS after they wrote, from the
+# primary. A replica lagging more than DATABASE_REPLICA_MAX_LAG_SECONDS, or unreachable,
+# is left out until the next check (every DATABASE_REPLICA_CHECK_SECONDS per process).
+DATABASE_REPLICA_ALIASES = []
+for _n, _url in enumerate(env_list("DATABASE_REPLICA_URL", [])):
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://", "pgsql://")):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL (the replicas' primary).")
+    _alias = "replica" if _n == 0 else f"replica{_n + 1}"
+    DATABASES[_alias] = dj_database_url.parse(
+        _url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+    # A replica that does not answer must not hold a request up for long.
+    DATABASES[_alias].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2)
+    )
+    # Tests: the replica reads the primary's test database (it is never created or
+    # flushed through this alias; a real replica receives it by streaming).
+    DATABASES[_alias]["TEST"] = {"MIRROR": "default"}
+    DATABASE_REPLICA_ALIASES.append(_alias)
+#: The replicas routing may use (config/settings_test.py empties it; tests opt in).
+DATABASE_REPLICAS = list(DATABASE_REPLICA_ALIASES)
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"]
+DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 10)
+DATABASE_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_SECONDS") or 10)
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS") or 5)
 
 # --- Auth -------------------------------------------------------------------------
 

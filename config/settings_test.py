@@ -45,3 +45,7 @@ AXES_ENABLED = env_bool("HOTLINE_LOGIN_LOCKOUT", False)  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # archive_history's wait for every process to see the new boundary: one process here.
 HOTLINE_ARCHIVE_WAIT_SECONDS = 0
+# Replica aliases (DATABASE_REPLICA_URL) read the primary's test database; routing
+# to them is off unless a test turns it on (tests/test_replicas*.py): a test's own
+# uncommitted rows never reach a real replica.
+DATABASE_REPLICAS = []

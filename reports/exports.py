@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from cases import clock
 from cases.ledger import ledger_header, ledger_rows
 from cases.selectors.tickets import ticket_list_filtered
+from config.replicas import replica_reads
 
 from .models import ExportJob
 
@@ -53,11 +54,12 @@ def export_run(job_id: int) -> ExportJob:
     job = ExportJob.objects.select_related("user").get(pk=job_id)
     try:
         queryset = ledger_queryset(job.user, job.query)
-        job.total = queryset.count()
-        job.save(update_fields=["total"])
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("工单台账")
-        with translation.override(settings.LANGUAGE_CODE):  # a stored file, in the site's language
+        # The rows may be read on a replica; the job's own rows are written on the primary.
+        with replica_reads(), translation.override(settings.LANGUAGE_CODE):  # a stored file, in the site's language
+            job.total = queryset.count()
+            job.save(update_fields=["total"])
             ws.append(ledger_header())
             for n, row in enumerate(ledger_rows(queryset, job.user), start=1):
                 ws.append(row)

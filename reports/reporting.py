@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from cases import clock
 from cases.models import Category, Channel, Notification, Ticket, TicketState
 from cases.notifications.inbox import notifications_create
+from config.replicas import replica_reads
 from departments.models import Department
 
 from .accuracy import accuracy_data
@@ -185,7 +186,7 @@ def report_build(kind: str, *, day: date | None = None, now=None) -> tuple[Repor
     existing = Report.objects.filter(kind=kind, period_start=period.start).first()
     if existing is not None:
         return existing, False
-    with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
+    with replica_reads(), translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
         data = report_data(kind, period, now)
         title = report_title(kind, period)
     try:

@@ -34,6 +34,7 @@ from cases.selectors.scope import (
     wall_centre,
 )
 from cases.themes import theme_prefill
+from config.replicas import replica_view
 from departments.geo import boundaries_geojson
 from departments.models import Department
 
@@ -56,6 +57,7 @@ def _require_citywide(request):
         raise PermissionDenied
 
 
+@replica_view
 def dashboard_view(request, admin_site):
     _require_citywide(request)
     context = {
@@ -71,6 +73,7 @@ def dashboard_view(request, admin_site):
     return TemplateResponse(request, "reports/dashboard.html", context)
 
 
+@replica_view
 def dashboard_data_view(request):
     _require_citywide(request)
     try:
@@ -111,6 +114,7 @@ def _geo(params):
     return boundaries_geojson(level, parent)
 
 
+@replica_view
 def map_data_view(request):
     """The map's numbers by place, for the tickets the reader may see (``ticket_scope``:
     a street's staff their own street's tickets); spikes of the communities whose
@@ -155,6 +159,7 @@ def _wall_centre_or_refuse(request):
 
 @require_safe
 @never_cache
+@replica_view
 def wall_view(request):
     """The wall screen (大屏): a page of its own, outside the admin, for the centre's
     display account (and the centre's staff); it refreshes itself from ``wall_data``."""
@@ -173,6 +178,7 @@ def wall_view(request):
 
 @require_safe
 @never_cache
+@replica_view
 def wall_data_view(request):
     centre = _wall_centre_or_refuse(request)
     return JsonResponse(wall_data(centre), json_dumps_params={"ensure_ascii": False})
@@ -221,6 +227,7 @@ def _statistics(request):
     return axis, period, axis_columns(axis), rows, table.total_row(), ""
 
 
+@replica_view
 def statistics_view(request, admin_site):
     """统计分析: every rate on every axis, sortable, exportable as shown."""
     axis, period, columns, rows, total, error = _statistics(request)
@@ -292,6 +299,7 @@ def _xlsx(body: bytes, title: str) -> HttpResponse:
     return response
 
 
+@replica_view
 def dispatch_accuracy_view(request, admin_site):
     """派单准确率: per dispatcher, dispatching unit (centre or sub-centre) or category,
     for a period by dispatch time (``reports.accuracy``); the centre's roles only,
@@ -342,6 +350,7 @@ def dispatch_accuracy_view(request, admin_site):
     return TemplateResponse(request, "reports/dispatch_accuracy.html", context)
 
 
+@replica_view
 def hotspot_view(request, admin_site, community_id, category_id):
     """ "Solve the class, not one case": the clusters and tickets behind a hotspot."""
     _require_citywide(request)
@@ -425,6 +434,7 @@ def _theme_rows(theme, tickets, limit=200):
     return [{"ticket": t, "text": shown_text(t.content, t)} for t in rows]
 
 
+@replica_view
 def theme_view(request, admin_site, pk):
     """A theme's page: its class's weekly volume and 三率 before and since it
     started, its tasks, and its linked tickets — all within the reader's scope
@@ -473,6 +483,7 @@ def theme_view(request, admin_site, pk):
     return TemplateResponse(request, "reports/theme.html", context)
 
 
+@replica_view
 def theme_monthly_view(request, admin_site):
     """月度每月一题报告: per theme running in the month, its volume, 三率 and tasks;
     exportable as Excel. The themes and tickets the reader may see."""

@@ -14,7 +14,7 @@ from django.utils import translation
 from cases import workflow
 from cases.models import Channel, Nature, TicketState
 from cases.reference import reference_forget
-from config import health
+from config import health, replicas
 from departments.models import Department
 from departments.roles import Role
 from tests.cases.factories import CategoryFactory
@@ -43,6 +43,7 @@ def _fresh_caches(settings, tmp_path):
     settings.SUGGEST_DIR = tmp_path / "suggest"
     cache.clear()  # throttles and lookup counters start from zero
     health.forget()
+    replicas.forget()
     reference_forget()
     yield
     reference_forget()
@@ -72,6 +73,10 @@ def pytest_collection_modifyitems(config, items):
     unwanted = []
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         unwanted += [item for item in items if item.get_closest_marker("postgres")]
+    if not os.environ.get("DATABASE_REPLICA_URL") and os.environ.get("CI") != "true":
+        # In CI they stay selected and fail without a replica: stage 2's replica run
+        # must not pass by skipping (`make test` deselects them with -m).
+        unwanted += [item for item in items if item.get_closest_marker("replica")]
     if _parallel(config):
         unwanted += [item for item in items if item.get_closest_marker("serial")]
     if unwanted:
@@ -84,6 +89,11 @@ def pytest_report_header(config):
     lines = []
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         lines.append("tests marked 'postgres' are deselected: DATABASE_URL names no PostgreSQL (CI stage 2 runs them)")
+    if not os.environ.get("DATABASE_REPLICA_URL"):
+        if os.environ.get("CI") != "true":
+            lines.append("tests marked 'replica' are deselected: no DATABASE_REPLICA_URL (CI stage 2 runs them)")
+        else:
+            lines.append("CI without DATABASE_REPLICA_URL: tests marked 'replica' fail (no 'replica' database alias)")
     if _parallel(config):
         lines.append(
             "tests marked 'serial' are deselected in a parallel run: `make test` runs them in a pass of their own"

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from config.replicas import replica_rows
 from departments.models import Department, Grid
 from departments.selectors import Territory, person_name, staff_profile, territory_resolve
 from reports.admin import start_ledger_export
@@ -560,9 +561,11 @@ class TicketAdmin(SimpleHistoryAdmin):
 
         writer = csv.writer(Echo())
 
+        body = replica_rows(ledger_rows(queryset, request.user), request)  # may read on a replica
+
         def rows():
             yield "\ufeff" + writer.writerow(ledger_header())
-            for row in ledger_rows(queryset, request.user):
+            for row in body:
                 yield writer.writerow(row)
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.replicas import replica_method
 from departments.models import Department
 from departments.selectors import department_subtree_ids
 from reports.axes import AXES, ERR_AXIS, PERIOD_KINDS, axis_table, period_parse
@@ -79,6 +80,15 @@ class NewestFirst(pagination.CursorPagination):
         return parameters
 
 
+class ReplicaListMixin:
+    """List reads may go to a read replica (config/replicas.py); one record, and
+    everything after the caller's own write, is read on the primary."""
+
+    @replica_method
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+
 def api_tickets(request):
     """The tickets a request may see: a key its own, a person their scope."""
     key = request_key(request)
@@ -92,7 +102,9 @@ CHANNEL_KEYS = (ApiKey.Purpose.CHANNEL,)
 READ_KEYS = (ApiKey.Purpose.CHANNEL, ApiKey.Purpose.SENSOR)
 
 
-class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TicketViewSet(
+    ReplicaListMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Tickets within the caller's scope; ``POST`` registers a new demand."""
 
     lookup_field = "number"
@@ -176,7 +188,7 @@ for _verb in VERBS.values():
         setattr(TicketViewSet, "act_" + _verb.slug.replace("-", "_"), _action(_verb, s.ACTION_SERIALIZERS[_verb.kind]))
 
 
-class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+class CategoryViewSet(ReplicaListMixin, viewsets.ReadOnlyModelViewSet):
     """The active category tree (codes are also Open311 service codes)."""
 
     serializer_class = s.CategorySerializer
@@ -186,7 +198,7 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
 
-class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):
+class DepartmentViewSet(ReplicaListMixin, viewsets.ReadOnlyModelViewSet):
     """Active units (for dispatch pickers and routing tables)."""
 
     serializer_class = s.DepartmentSerializer
@@ -195,7 +207,7 @@ class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
 
-class CallbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CallbackViewSet(ReplicaListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Callbacks waiting to be made. An IVR/SMS system works the day's whole list;
     a callback agent their own queue."""
 
@@ -332,6 +344,7 @@ class StatsView(APIView):
         ],
         responses={200: s.StatsSerializer},
     )
+    @replica_method
     def get(self, request):
         today = clock.local_day()
         params = request.query_params

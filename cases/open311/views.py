@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from config.replicas import replica_view
 from departments.models import Grid
 
 from .. import clock, workflow
@@ -60,8 +61,14 @@ def _parse_when(raw: str, name: str):
         raise ValueError(f"{name} is out of range") from exc
 
 
-def endpoint(methods=("GET",)):
+def endpoint(methods=("GET",), *, listing=True):
+    """``listing``: a GET that lists (services, requests, updates) may read on a
+    replica (config/replicas.py); one request or token, just created by the caller,
+    is read on the primary."""
+
     def wrap(view):
+        read = replica_view(view) if listing else view
+
         @csrf_exempt
         def inner(request, fmt, **kwargs):
             if request.method not in methods:
@@ -73,7 +80,7 @@ def endpoint(methods=("GET",)):
             jurisdiction = (request.POST if request.method == "POST" else request.GET).get("jurisdiction_id")
             if jurisdiction and jurisdiction != settings.HOTLINE_OPEN311_JURISDICTION:
                 return error(fmt, 404, f"jurisdiction_id {jurisdiction} not found")
-            return view(request, fmt, **kwargs)
+            return (read if request.method == "GET" else view)(request, fmt, **kwargs)
 
         return inner
 
@@ -254,7 +261,7 @@ def requests(request, fmt):
     return respond(fmt, [_request_row(t) for t in rows], root="service_requests", item="request")
 
 
-@endpoint()
+@endpoint(listing=False)
 def request_detail(request, fmt, request_id):
     ticket = _public_requests(include_invalid=True).filter(number=request_id).first()
     if ticket is None:
@@ -262,7 +269,7 @@ def request_detail(request, fmt, request_id):
     return respond(fmt, [_request_row(ticket)], root="service_requests", item="request")
 
 
-@endpoint()
+@endpoint(listing=False)
 def token(request, fmt, token):
     row = ServiceRequestToken.objects.filter(token=token).select_related("ticket").first() if _uuid(token) else None
     if row is None or not ticket_is_public(row.ticket):
