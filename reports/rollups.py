@@ -62,13 +62,16 @@ def rollup_days_touched(*, after_event_id: int, since) -> set[date]:
 
 
 def rollup_days_all(today: date) -> set[date]:
-    """Every local day of the record, from the first ticket's to ``today``: what a
-    first build (no watermark yet) touches, without reading the record row by row."""
-    first = Ticket.objects.aggregate(first=Min("received_at"))["first"]
-    if first is None:
+    """Every local day of the record, from the first ticket's to ``today`` or the
+    latest resolve deadline still ahead (an open ticket is counted due on its
+    deadline's day): what a first build (no watermark yet) touches, without reading
+    the record row by row."""
+    span = Ticket.objects.aggregate(first=Min("received_at"), last_due=Max("resolve_due_at"))
+    if span["first"] is None:
         return set()
-    start = clock.local_day(first)
-    return {start + timedelta(days=n) for n in range((today - start).days + 1)}
+    start = clock.local_day(span["first"])
+    end = max(today, clock.local_day(span["last_due"])) if span["last_due"] is not None else today
+    return {start + timedelta(days=n) for n in range((end - start).days + 1)}
 
 
 def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> int:
