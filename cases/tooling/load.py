@@ -417,7 +417,6 @@ class _Load:
         self.start = self.now - self.span
         self.open_from = int(tickets * (1 - open_share * 0.95))  # the newest tickets are mostly still open
         self.sequences = dict(TicketNumberSequence.objects.values_list("day", "last_value"))
-        self.existing = self.sequences
         self.ticket_id, self.event_id, self.callback_id = run.next_ticket_id, run.next_event_id, run.next_callback_id
         self.written = {"tickets": 0, "events": 0, "callbacks": 0}
 
@@ -481,13 +480,7 @@ class _Load:
 
     def ticket(self, i, rng, day_offset, hour, channel, urgency, nature, category, place):
         start, span, now, tickets, open_share = self.start, self.span, self.now, self.tickets, self.open_share
-        open_from, sequences, existing, leads, texts = (
-            self.open_from,
-            self.sequences,
-            self.existing,
-            self.leads,
-            self.texts,
-        )
+        open_from, sequences, leads, texts = self.open_from, self.sequences, self.leads, self.texts
         handler_ids, dispatcher, operator, agents = self.handler_ids, self.dispatcher, self.operator, self.agents
         centre_id = self.centre_id
         t_writer, e_writer, c_writer = self.rows["tickets"], self.rows["events"], self.rows["callbacks"]
@@ -499,7 +492,7 @@ class _Load:
         if received > now:
             received = now - timedelta(minutes=rng.randrange(1, 600))
         local_day = (received + SHANGHAI_OFFSET).date()
-        seq = sequences.get(local_day, existing.get(local_day, 0)) + 1
+        seq = sequences.get(local_day, 0) + 1
         sequences[local_day] = seq
         self.touched.add(local_day)
         number = f"{local_day:%Y%m%d}-{seq:05d}"
