@@ -29,7 +29,7 @@ from cases.models import Category, TicketEvent, TicketState
 from departments.models import Department
 from departments.selectors import person_name
 
-from .metrics import Period
+from .metrics import Period, events_of
 
 K = TicketEvent.Kind
 #: The events that undo a dispatch, and the counter each one feeds.
@@ -98,8 +98,8 @@ def dispatches(period: Period, *, units: list[int] | None = None):
     out; ``units`` (``dispatch_accuracy_unit_ids``) keeps those made from these units."""
     start, end = period.bounds
     archive_guard(start)  # the events of archived years are not live (cases.archive)
-    events = TicketEvent.objects.filter(kind=K.DISPATCHED, created_at__gte=start, created_at__lt=end).exclude(
-        ticket__state=TicketState.INVALID
+    events = events_of(None, leaving_out=(TicketState.INVALID,)).filter(
+        kind=K.DISPATCHED, created_at__gte=start, created_at__lt=end
     )
     if units is not None:
         events = events.filter(actor_department_id__in=units)
@@ -116,7 +116,10 @@ def accuracy_counts(period: Period, *, axis: str, units: list[int] | None = None
     counts: dict = {}
     for row in base.values(key).annotate(n=Count("pk"), off=Count("pk", filter=Q(off_catalogue=True))).order_by():
         counts[row[key]] = {"dispatched": row["n"], "returned": 0, "objected": 0, "off_catalogue": row["off"]}
-    undone = TicketEvent.objects.filter(kind__in=list(UNDOING), dispatch__in=base.values("pk"))
+    # an undoing follows its dispatch: only what was recorded since the period began
+    undone = TicketEvent.objects.filter(
+        kind__in=list(UNDOING), created_at__gte=period.bounds[0], dispatch__in=base.values("pk")
+    )
     for row in undone.values(f"dispatch__{key}", "kind").annotate(n=Count("pk")).order_by():
         counts[row[f"dispatch__{key}"]][UNDOING[row["kind"]]] += row["n"]
     return counts

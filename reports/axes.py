@@ -179,8 +179,9 @@ def axis_table(period: Period, *, axis: str, units: list[int] | None = None) -> 
             watched = _supervision_subtrees(watched, depts)
         return AxisTable(axis, period, _named(result, names, orders, none_label, watched), total, watched_total)
 
-    tickets, callbacks = Ticket.objects.all(), Callback.objects.all()
+    tickets = callbacks = None  # the whole city: counters_live's own anti-join
     if units is not None:
+        tickets, callbacks = Ticket.objects.all(), Callback.objects.all()
         tickets = tickets.filter(lead_department_id__in=units)
         callbacks = callbacks.filter(ticket__lead_department_id__in=units)
     group = "category" if axis == "category" else axis
