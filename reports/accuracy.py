@@ -29,7 +29,7 @@ from cases.models import Category, TicketEvent, TicketState
 from departments.models import Department
 from departments.selectors import person_name
 
-from .metrics import Period, events_of
+from .metrics import FACT_CLOCK_SLACK, Period, events_of
 
 K = TicketEvent.Kind
 #: The events that undo a dispatch, and the counter each one feeds.
@@ -118,7 +118,7 @@ def accuracy_counts(period: Period, *, axis: str, units: list[int] | None = None
         counts[row[key]] = {"dispatched": row["n"], "returned": 0, "objected": 0, "off_catalogue": row["off"]}
     # an undoing follows its dispatch: only what was recorded since the period began
     undone = TicketEvent.objects.filter(
-        kind__in=list(UNDOING), created_at__gte=period.bounds[0], dispatch__in=base.values("pk")
+        kind__in=list(UNDOING), created_at__gte=period.bounds[0] - FACT_CLOCK_SLACK, dispatch__in=base.values("pk")
     )
     for row in undone.values(f"dispatch__{key}", "kind").annotate(n=Count("pk")).order_by():
         counts[row[f"dispatch__{key}"]][UNDOING[row["kind"]]] += row["n"]

@@ -274,6 +274,12 @@ def _within(field, start, end) -> Q:
     return Q(**{f"{field}__gte": start, f"{field}__lt": end})
 
 
+#: A fact about a dispatch (its sign, contact, return, extension) is recorded after
+#: it; the reads that bound such facts by the period's start allow this much for
+#: web processes whose clocks disagree, so no fact is ever cut off.
+FACT_CLOCK_SLACK = timedelta(hours=1)
+
+
 def events_of(tickets, *, leaving_out=None):
     """The timeline events of ``tickets``. Over all tickets (``leaving_out`` the
     states a rate does not count) it is an anti-join against the small partial
@@ -318,7 +324,7 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
     # recorded since the period began (index on kind, created_at), not every sign and
     # contact ever made.
     of_dispatch = facts.filter(
-        created_at__gte=start,
+        created_at__gte=start - FACT_CLOCK_SLACK,
         dispatch__kind=K.DISPATCHED,
         dispatch__created_at__gte=start,
         dispatch__created_at__lt=end,

@@ -89,6 +89,20 @@ def test_a_ticket_at_midnight_belongs_to_the_local_day(city):
     assert counters_live(Period.day(date(2026, 11, 30)))[None].received == 1
 
 
+def test_a_fact_recorded_by_a_clock_behind_is_still_its_dispatchs(city):
+    """Facts of a dispatch are read from the period's start on (reports.metrics);
+    a web process whose clock is a little behind may record a sign before the
+    dispatch it answers, across midnight: it still counts for that dispatch."""
+    with time_machine.travel(local(2026, 12, 1, 0, 0, 5), tick=False):
+        ticket = drive(city, new_ticket(city), S.DISPATCHED)
+    with time_machine.travel(local(2026, 11, 30, 23, 59, 58), tick=False):  # the other clock
+        workflow.ticket_sign(ticket=ticket, actor=city.handler)
+    day = counters_live(Period.day(date(2026, 12, 1)), group_by="department")
+    assert day[city.street.pk].dispatched == 1
+    assert day[city.street.pk].sign_clocked == 1 and day[city.street.pk].signed_on_time == 1
+    assert counters_live(Period.day(date(2026, 11, 30)))[None].sign_clocked == 0
+
+
 @pytest.fixture
 def november(city):
     """A month of work with every case the formulas distinguish (Nov 2026)."""
