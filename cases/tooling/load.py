@@ -315,7 +315,10 @@ class DeferredIndexes:
                         "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s", [name]
                     )
                     if cursor.fetchone() is None:
-                        cursor.execute(definition)
+                        # A partitioned table's index reads "ON ONLY parent": built that
+                        # way it would cover no partition (and stay invalid); "ON" builds
+                        # it on every partition, the legacy one with the loaded rows too.
+                        cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
                     cursor.execute(f"DELETE FROM {DEFERRED_TABLE} WHERE run_id = %s AND name = %s", [self.run_pk, name])
                 if out is not None:
                     out(f"index {name} built in {time.monotonic() - started:.0f} s")

@@ -171,6 +171,22 @@ def test_a_bulk_load_drops_its_indexes_and_a_stopped_one_gets_them_back(monkeypa
     # every index is back (by name: PostgreSQL prints a rebuilt predicate's casts differently)
     assert [name for name, _ in _secondary_indexes()] == [name for name, _ in before]
     assert len(built) == len(before) - len(left) and Ticket.objects.count() == 150
+    # a partitioned table's rebuilt indexes cover each of its partitions (the legacy
+    # one holds the loaded rows) and are valid: the planner can use them
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, count(x.indexrelid) FILTER (WHERE x.indisvalid AND NOT x.indisprimary) "
+            "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid LEFT JOIN pg_index x ON x.indrelid = c.oid "
+            "WHERE h.inhparent = 'cases_ticketevent'::regclass GROUP BY c.relname"
+        )
+        per_partition = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE x.indisvalid) , count(*) FROM pg_index x "
+            "WHERE x.indrelid = 'cases_ticketevent'::regclass"
+        )
+        valid, parent_indexes = cursor.fetchone()
+    assert valid == parent_indexes and per_partition
+    assert all(n == parent_indexes for n in per_partition.values()), (parent_indexes, per_partition)
     assert load.unfinished_run() is None
     # the search through the rebuilt keyword index finds what the rows hold
     word = Ticket.objects.values_list("content", flat=True).first()[-6:-2]
