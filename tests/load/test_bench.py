@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from cases.tooling.bench import HEADER, LOCATE_GRIDS, _locate_world
+from cases.tooling.bench import HEADER, LOCATE_GRIDS, Statements, _locate_world
 from cases.tooling.bench_gate import gate, operations, summary
 
 
@@ -162,3 +162,17 @@ def test_the_locate_row_finds_each_point_in_its_lattice_cell(capsys):
     cells = [c.strip() for c in line.split("|")]
     assert cells[6] == "0"  # statements
     assert int(cells[7].replace(",", "")) == inside
+
+
+@pytest.mark.django_db
+def test_statements_are_counted_exactly_past_djangos_query_log():
+    """A row's statements stay exact after a long row: Django's query log keeps the
+    last 9,000 and, once full, a capture by its length counts 0."""
+    with Statements() as long_row, connection.cursor() as cursor:
+        for _ in range(9_050):
+            cursor.execute("SELECT 1")
+    with Statements() as next_row, connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.execute("SELECT 2")
+    assert len(long_row.captured_queries) == 9_050
+    assert [q["sql"] for q in next_row.captured_queries] == ["SELECT 1", "SELECT 2"]
