@@ -11,13 +11,21 @@ when, for any baseline row:
   generated relative to today) may rise by ``DATA_SLACK`` (10 %, at least 2)
   statements; a per-row or per-ticket regression multiplies far past that;
 - its CPU median more than doubled, counting a baseline under ``CPU_FLOOR_MS`` as
-  that floor, so that rows of a fraction of a millisecond do not flap.
+  that floor, so that rows of a fraction of a millisecond do not flap. The limit
+  follows the machine: each run also times a fixed pure-Python workload
+  (``calibration_ms``, before and after the rows); when this run's took longer
+  than the baseline's, the limit grows by that ratio (never shrinks). A shared
+  machine's CPU time per operation moves with its neighbours and its clock speed
+  (1.5–2× between hours on the same VM); a regression moves one row, not the
+  calibration.
 
 Wall time is not gated: on a shared machine it measures the neighbours. Pure
 functions, so the rules are tested without a database (tests/load/test_bench.py).
 """
 
 import json
+import statistics
+import time
 from pathlib import Path
 
 #: A CPU median more than this many times the baseline's fails.
@@ -28,6 +36,34 @@ CPU_FLOOR_MS = 1.0
 DATA_SLACK = 0.10
 
 
+def _workload() -> int:
+    """Dicts, strings and calls: what a page or a verb spends its Python on."""
+    total = 0
+    for i in range(40_000):
+        row = {"id": i, "number": f"2026{i:08d}", "state": "handling", "unit": i % 97}
+        total += len(row["number"]) + len(str(row["unit"])) + (row["state"] == "closed")
+    return total
+
+
+def calibration_samples(rounds: int = 5) -> list[float]:
+    """CPU milliseconds of ``rounds`` runs of the fixed workload."""
+    samples = []
+    for _ in range(rounds):
+        started = time.process_time()
+        _workload()
+        samples.append((time.process_time() - started) * 1000)
+    return samples
+
+
+def slowdown(baseline: dict, current: dict) -> float:
+    """How much slower this run's machine ran the calibration than the baseline's
+    (1.0 when either lacks it, or this one was faster)."""
+    before, now = baseline.get("calibration_ms"), current.get("calibration_ms")
+    if not before or not now:
+        return 1.0
+    return max(1.0, now / before)
+
+
 def statement_limit(base: dict) -> int:
     """The most statements a run may have against a baseline row."""
     if not base.get("data_dependent"):
@@ -35,13 +71,15 @@ def statement_limit(base: dict) -> int:
     return base["statements"] + max(2, round(DATA_SLACK * base["statements"]))
 
 
-def summary(rows, *, tickets: int, backend: str) -> dict:
+def summary(rows, *, tickets: int, backend: str, calibration: list[float] | None = None) -> dict:
     """The baseline form of a run: ``rows`` are bench ``Row``s (or anything with
     ``key``, ``queries``, ``cpu_median_ms`` and ``gated``); rows without a CPU
-    figure, or whose work depends on the clock (``gated`` false), are left out."""
+    figure, or whose work depends on the clock (``gated`` false), are left out.
+    ``calibration``: the run's ``calibration_samples`` (their median is kept)."""
     return {
         "tickets": tickets,
         "backend": backend,
+        **({"calibration_ms": round(statistics.median(calibration), 3)} if calibration else {}),
         "rows": {
             row.key: {
                 "statements": row.queries,
@@ -64,6 +102,7 @@ def gate(baseline: dict, current: dict) -> list[str]:
                 f"{name}: the baseline was recorded with {baseline.get(name)!r}, this run has {current.get(name)!r}"
             )
     rows = current.get("rows", {})
+    slower = slowdown(baseline, current)
     for key, base in baseline.get("rows", {}).items():
         now = rows.get(key)
         if now is None:
@@ -72,11 +111,12 @@ def gate(baseline: dict, current: dict) -> list[str]:
         if now["statements"] > statement_limit(base):
             margin = f" (allowed {statement_limit(base)}: data-dependent)" if base.get("data_dependent") else ""
             failures.append(f"{key}: statements went up from {base['statements']} to {now['statements']}{margin}")
-        limit = CPU_FACTOR * max(base["cpu_median_ms"], CPU_FLOOR_MS)
+        limit = CPU_FACTOR * max(base["cpu_median_ms"], CPU_FLOOR_MS) * slower
         if now["cpu_median_ms"] > limit:
+            machine = f"; this machine ran the calibration {slower:.2f}× slower" if slower > 1 else ""
             failures.append(
                 f"{key}: CPU median {now['cpu_median_ms']:.1f} ms is more than {CPU_FACTOR:g}× "
-                f"the baseline's {base['cpu_median_ms']:.1f} ms (limit {limit:.1f} ms)"
+                f"the baseline's {base['cpu_median_ms']:.1f} ms (limit {limit:.1f} ms{machine})"
             )
     return failures
 

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from cases.tooling.bench import HEADER, LOCATE_GRIDS, Statements, _locate_world
-from cases.tooling.bench_gate import gate, operations, summary
+from cases.tooling.bench_gate import calibration_samples, gate, operations, summary
 
 
 def _run(backend="postgresql", tickets=20_000, **rows):
@@ -39,6 +39,29 @@ def test_cpu_more_than_doubled_fails():
     worse = _run(change=(12, 80.1), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
     (failure,) = gate(BASE, worse)
     assert failure.startswith("change: CPU median 80.1 ms is more than 2× the baseline's 40.0 ms")
+
+
+def test_the_limit_follows_a_slower_machine_and_never_tightens():
+    base = {**BASE, "calibration_ms": 20.0}
+    doubled = _run(change=(12, 100.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
+    # the same work on a machine that ran the calibration 1.5× slower: limit 120 ms
+    assert gate(base, {**doubled, "calibration_ms": 30.0}) == []
+    # on the baseline's speed, 100 ms is past twice 40
+    (failure,) = gate(base, {**doubled, "calibration_ms": 20.0})
+    assert failure.startswith("change: CPU median 100.0 ms is more than 2× the baseline's 40.0 ms (limit 80.0 ms)")
+    # a faster machine does not tighten it, and a regression past the scaled limit fails with the reason
+    assert gate(base, {**BASE, "calibration_ms": 10.0}) == []
+    regressed = _run(change=(12, 130.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
+    (failure,) = gate(base, {**regressed, "calibration_ms": 30.0})
+    assert failure.endswith("(limit 120.0 ms; this machine ran the calibration 1.50× slower)")
+    # without a calibration on either side the limit is the plain one
+    assert gate(BASE, {**doubled, "calibration_ms": 30.0})
+
+
+def test_the_calibration_is_a_cpu_figure_kept_as_its_median():
+    samples = calibration_samples(rounds=3)
+    assert len(samples) == 3 and all(ms > 0 for ms in samples)
+    assert summary([], tickets=1, backend="sqlite", calibration=[3.0, 1.0, 2.0])["calibration_ms"] == 2.0
 
 
 def test_tiny_rows_count_from_the_floor():

@@ -82,8 +82,11 @@ class Command(BaseCommand):
         if settings.DEBUG:
             self.stdout.write("  (DEBUG is on: templates are not cached, so page times are pessimistic)")
         self.stdout.write("  " + " | ".join(HEADER))
+        calibration = bench_gate.calibration_samples()
         rows = run(runs=runs, only=selected, out=self.stdout.write)
-        result = bench_gate.summary(rows, tickets=total, backend=connection.vendor)
+        calibration += bench_gate.calibration_samples()  # the machine's speed before and after the rows
+        result = bench_gate.summary(rows, tickets=total, backend=connection.vendor, calibration=calibration)
+        self.stdout.write(f"  calibration: {result['calibration_ms']:.1f} ms CPU (fixed Python workload, median)")
         if write_baseline:
             bench_gate.write(write_baseline, result)
             self.stdout.write(f"baseline written to {write_baseline}: {len(result['rows'])} rows")
