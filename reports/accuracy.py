@@ -98,7 +98,7 @@ def dispatches(period: Period, *, units: list[int] | None = None):
     out; ``units`` (``dispatch_accuracy_unit_ids``) keeps those made from these units."""
     start, end = period.bounds
     archive_guard(start)  # the events of archived years are not live (cases.archive)
-    events = events_of(None, leaving_out=(TicketState.INVALID,)).filter(
+    events = events_of(leaving_out=(TicketState.INVALID,)).filter(
         kind=K.DISPATCHED, created_at__gte=start, created_at__lt=end
     )
     if units is not None:

@@ -280,12 +280,12 @@ def _within(field, start, end) -> Q:
 FACT_CLOCK_SLACK = timedelta(hours=1)
 
 
-def events_of(tickets, *, leaving_out=None):
-    """The timeline events of ``tickets``. Over all tickets (``leaving_out`` the
-    states a rate does not count) it is an anti-join against the small partial
-    index ``ticket_uncounted``: a semi-join against every ticket grows with the
-    table (ten million rows hashed per statement)."""
-    if leaving_out is None:
+def events_of(tickets=None, *, leaving_out=()):
+    """The timeline events of ``tickets`` (a queryset: a semi-join), or, without
+    it, of every ticket not in a state of ``leaving_out``: an anti-join against the
+    small partial index ``ticket_uncounted``, where a semi-join against every ticket
+    would grow with the table (ten million rows hashed per statement)."""
+    if tickets is not None:
         return TicketEvent.objects.filter(ticket__in=tickets)
     return TicketEvent.objects.filter(~Exists(Ticket.objects.filter(pk=OuterRef("ticket_id"), state__in=leaving_out)))
 
@@ -303,7 +303,7 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
     callbacks = callbacks if callbacks is not None else Callback.objects.all()
     valid = tickets.exclude(state=S.INVALID)
     counted = valid.exclude(state=S.MERGED)
-    facts = events_of(counted, leaving_out=(S.INVALID, S.MERGED) if everyone else None)
+    facts = events_of(None if everyone else counted, leaving_out=(S.INVALID, S.MERGED))
     result: dict = {}
 
     def collect(qs, date_field, aggregates, unit_field="unit_id"):
@@ -380,7 +380,7 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
         },
     )
     collect(
-        events_of(valid, leaving_out=(S.INVALID,) if everyone else None).filter(
+        events_of(None if everyone else valid, leaving_out=(S.INVALID,)).filter(
             _within("created_at", start, end), kind=K.COHANDLER_REPLIED
         ),
         "created_at",

@@ -413,7 +413,7 @@ class Ticket(models.Model):
             # The dashboard's and the hotspots' counts of a period's tickets (by channel,
             # category, street, community, proactive) read this index alone on
             # PostgreSQL, not a heap page per ticket: at ten million tickets a month is
-            # 400,000 rows (README, Deployment at scale). SQLite has no covering indexes
+            # 400,000 rows (README, "Scale", issue 22). SQLite has no covering indexes
             # and skips it; ``ticket_received`` serves there.
             models.Index(
                 fields=["received_at"],
