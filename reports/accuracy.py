@@ -106,22 +106,46 @@ def dispatches(period: Period, *, units: list[int] | None = None):
     return events
 
 
-def accuracy_counts(period: Period, *, axis: str, units: list[int] | None = None) -> dict:
-    """``{key: {"dispatched", "returned", "objected", "off_catalogue"}}`` per value of
-    ``axis`` — three grouped queries, whatever the number of rows."""
-    if axis not in ACCURACY_AXES:
-        raise ValueError(axis)
-    key = ACCURACY_AXES[axis][1]
+#: The dispatch event's fields of every axis, in the order the rollup keeps them
+#: (``reports.models.DailyDispatchStat``: actor, actor_department, category).
+ROLLUP_KEYS = tuple(field for _label, field in ACCURACY_AXES.values())
+
+
+def dispatch_counts(period: Period, *, keys: tuple[str, ...], units: list[int] | None = None) -> dict:
+    """``{(key values…): {"dispatched", "returned", "objected", "off_catalogue"}}``
+    grouped on the dispatch event's fields ``keys`` — two grouped queries,
+    whatever the number of rows."""
     base = dispatches(period, units=units)
     counts: dict = {}
-    for row in base.values(key).annotate(n=Count("pk"), off=Count("pk", filter=Q(off_catalogue=True))).order_by():
-        counts[row[key]] = {"dispatched": row["n"], "returned": 0, "objected": 0, "off_catalogue": row["off"]}
+    grouped = base.values(*keys).annotate(n=Count("pk"), off=Count("pk", filter=Q(off_catalogue=True))).order_by()
+    for row in grouped:
+        key = tuple(row[k] for k in keys)
+        counts[key] = {"dispatched": row["n"], "returned": 0, "objected": 0, "off_catalogue": row["off"]}
     # an undoing follows its dispatch: only what was recorded since the period began
     undone = TicketEvent.objects.filter(
         kind__in=list(UNDOING), created_at__gte=period.bounds[0] - FACT_CLOCK_SLACK, dispatch__in=base.values("pk")
     )
-    for row in undone.values(f"dispatch__{key}", "kind").annotate(n=Count("pk")).order_by():
-        counts[row[f"dispatch__{key}"]][UNDOING[row["kind"]]] += row["n"]
+    through = [f"dispatch__{k}" for k in keys]
+    for row in undone.values(*through, "kind").annotate(n=Count("pk")).order_by():
+        counts[tuple(row[k] for k in through)][UNDOING[row["kind"]]] += row["n"]
+    return counts
+
+
+def accuracy_counts(period: Period, *, axis: str, units: list[int] | None = None, counted: dict | None = None) -> dict:
+    """``{key: {"dispatched", "returned", "objected", "off_catalogue"}}`` per value of
+    ``axis``: read live, or summed from ``counted``, the counts per ``ROLLUP_KEYS``
+    (``reports.rollups.dispatch_counts_rolled``)."""
+    if axis not in ACCURACY_AXES:
+        raise ValueError(axis)
+    if counted is None:
+        live = dispatch_counts(period, keys=(ACCURACY_AXES[axis][1],), units=units)
+        return {key[0]: values for key, values in live.items()}
+    position = list(ACCURACY_AXES).index(axis)
+    counts: dict = {}
+    for key, values in counted.items():
+        into = counts.setdefault(key[position], dict.fromkeys(values, 0))
+        for name, n in values.items():
+            into[name] += n
     return counts
 
 
@@ -139,10 +163,12 @@ def _names(axis: str, keys) -> tuple[dict, dict]:
     return {pk: c.full_name for pk, c in categories.items()}, {pk: c.path for pk, c in categories.items()}
 
 
-def accuracy_table(period: Period, *, axis: str = "dispatcher", units: list[int] | None = None) -> AccuracyTable:
+def accuracy_table(
+    period: Period, *, axis: str = "dispatcher", units: list[int] | None = None, counted: dict | None = None
+) -> AccuracyTable:
     """派单准确率 of ``period`` per value of ``axis`` (``ACCURACY_AXES``), with the
     total row (the sum of the rows: every dispatch falls in exactly one)."""
-    counts = accuracy_counts(period, axis=axis, units=units)
+    counts = accuracy_counts(period, axis=axis, units=units, counted=counted)
     names, order = _names(axis, counts)
     table = AccuracyTable(axis=axis, total=AccuracyRow(None, str(_("合计"))))
     for key, values in counts.items():
@@ -154,9 +180,9 @@ def accuracy_table(period: Period, *, axis: str = "dispatcher", units: list[int]
     return table
 
 
-def accuracy_data(period: Period, *, units: list[int] | None = None) -> dict:
+def accuracy_data(period: Period, *, units: list[int] | None = None, counted: dict | None = None) -> dict:
     """Every axis as plain data, for the stored reports (``reports.reporting``)."""
-    tables = {axis: accuracy_table(period, axis=axis, units=units) for axis in ACCURACY_AXES}
+    tables = {axis: accuracy_table(period, axis=axis, units=units, counted=counted) for axis in ACCURACY_AXES}
     any_table = next(iter(tables.values()))
     return {
         "total": any_table.total.as_dict(),

@@ -190,7 +190,7 @@ def axis_table(period: Period, *, axis: str, units: list[int] | None = None) -> 
     for c in raw.values():
         total.add(c)
     if axis == "category":
-        return AxisTable(axis, period, _category_rows(raw), total)
+        return AxisTable(axis, period, category_rows(raw), total)
     if axis == "channel":
         names = {code: str(label) for code, label in Channel.choices}
         orders = {code: f"{i:03d}" for i, (code, _label) in enumerate(Channel.choices)}
@@ -217,7 +217,7 @@ def _supervision_subtrees(per_unit: dict, depts) -> dict:
     return totals
 
 
-def _category_rows(raw: dict) -> list:
+def category_rows(raw: dict) -> list:
     """One row per category with anything in its subtree: a level-1 row holds its
     subcategories' tickets too."""
     categories = list(Category.objects.values_list("pk", "name", "path", "depth"))

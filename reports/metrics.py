@@ -22,7 +22,8 @@ through their callbacks:
   completed_at, charged to ``Callback.unit`` (the master's lead unit for a
   merged duplicate).
 
-Counters can be read live or from the daily rollups (``DailyUnitStat``); both give the same numbers."""
+Counters can be read live or from the daily rollups (``DailyUnitStat``, ``DailyCategoryStat``);
+both give the same numbers."""
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -37,7 +38,7 @@ from cases.archive import archive_guard
 from cases.models import Callback, ThemeTicket, Ticket, TicketEvent, TicketState
 from departments.models import Department
 
-from .models import DailyUnitStat
+from .models import DailyCategoryStat, DailyUnitStat
 
 S = TicketState
 
@@ -412,16 +413,21 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
 
 
 def counters_from_rollups(period: Period, *, group_by: str | None = "department", departments=None) -> dict:
-    """The same counters summed from ``DailyUnitStat`` (group by department, day or
-    nothing)."""
-    rows = DailyUnitStat.objects.filter(day__gte=period.start, day__lte=period.end)
+    """The same counters summed from the daily rollups: ``DailyUnitStat`` (group by
+    department, day or nothing), or ``DailyCategoryStat`` (group by category)."""
+    if group_by == "category":
+        if departments is not None:
+            raise ValueError("the category rollups are not kept per unit")
+        rows = DailyCategoryStat.objects.filter(day__gte=period.start, day__lte=period.end)
+    else:
+        rows = DailyUnitStat.objects.filter(day__gte=period.start, day__lte=period.end)
     if departments is not None:
         rows = rows.filter(department_id__in=departments)
     sums = {name: Sum(name) for name in COUNTER_NAMES}
     result: dict = {}
-    if group_by in ("department", "day"):
-        key = "department_id" if group_by == "department" else "day"
-        for row in rows.values(key).annotate(**sums):
+    if group_by in ("department", "day", "category"):
+        key = {"department": "department_id", "day": "day", "category": "category_id"}[group_by]
+        for row in rows.values(key).annotate(**sums).order_by():
             result[row[key]] = Counters(**{n: row[n] or 0 for n in COUNTER_NAMES})
     else:
         row = rows.aggregate(**sums)

@@ -50,14 +50,11 @@ class RollupMark(models.Model):
         return self.name
 
 
-class DailyUnitStat(models.Model):
-    """Pre-aggregated counters per day and lead unit (the dashboard and the
-    rankings read these instead of scanning tickets)."""
+class DayCounters(models.Model):
+    """The counters of reports.metrics for one local day and one key (a unit, a
+    category): what a rollup row holds."""
 
     day = models.DateField(_("日期"))
-    department = models.ForeignKey(
-        "departments.Department", verbose_name=_("承办单位"), null=True, on_delete=models.CASCADE, related_name="+"
-    )
     received = models.PositiveIntegerField(default=0)
     dispatched = models.PositiveIntegerField(default=0)
     sign_clocked = models.PositiveIntegerField(default=0)
@@ -84,6 +81,18 @@ class DailyUnitStat(models.Model):
     built_at = models.DateTimeField(_("生成时间"), default=timezone.now)
 
     class Meta:
+        abstract = True
+
+
+class DailyUnitStat(DayCounters):
+    """Pre-aggregated counters per day and lead unit (the dashboard and the
+    rankings read these instead of scanning tickets)."""
+
+    department = models.ForeignKey(
+        "departments.Department", verbose_name=_("承办单位"), null=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
         verbose_name = _("单位日统计")
         verbose_name_plural = _("单位日统计")
         constraints = [
@@ -93,6 +102,86 @@ class DailyUnitStat(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.department_id}"
+
+
+class DailyCategoryStat(DayCounters):
+    """The same counters per day and the ticket's category (the reports' category
+    table reads these)."""
+
+    category = models.ForeignKey(
+        "cases.Category",
+        verbose_name=_("诉求分类"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # a cache: rebuilt, never a reason to refuse a delete
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("分类日统计")
+        verbose_name_plural = _("分类日统计")
+        constraints = [models.UniqueConstraint(fields=["day", "category"], name="dailycategorystat_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.category_id}"
+
+
+class DailyDispatchStat(models.Model):
+    """派单准确率's counts (reports.accuracy) per day of the dispatch, dispatcher,
+    dispatching unit and the ticket's category: every axis of the table sums these."""
+
+    day = models.DateField(_("日期"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("派单员"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_department = models.ForeignKey(
+        "departments.Department",
+        verbose_name=_("派单单位"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    category = models.ForeignKey(
+        "cases.Category",
+        verbose_name=_("诉求分类"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    dispatched = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    objected = models.PositiveIntegerField(default=0)
+    off_catalogue = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("派单日统计")
+        verbose_name_plural = _("派单日统计")
+        indexes = [models.Index(fields=["day"], name="dailydispatchstat_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.actor_id} {self.actor_department_id} {self.category_id}"
+
+
+class RollupDay(models.Model):
+    """When each day's rollup rows were last built: a day built after it ended (and
+    not touched since the mark) equals the record."""
+
+    day = models.DateField(_("日期"), primary_key=True)
+    built_at = models.DateTimeField(_("生成时间"))
+
+    class Meta:
+        verbose_name = _("日统计生成记录")
+        verbose_name_plural = _("日统计生成记录")
+
+    def __str__(self):
+        return f"{self.day} {self.built_at}"
 
 
 class Report(models.Model):

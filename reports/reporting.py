@@ -5,6 +5,7 @@ ticket, a callback or a unit never alters it. Building the same report again
 returns the stored one."""
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -21,11 +22,12 @@ from config.replicas import replica_reads
 from departments.models import Department
 
 from .accuracy import accuracy_data
-from .axes import axis_table
+from .axes import category_rows
 from .excel import report_workbook
 from .hotspots import hotspots
-from .metrics import Counters, Period, counters_live, rank_eligible, ranking_counters, rates
+from .metrics import Counters, Period, counters_from_rollups, rank_eligible, ranking_counters, rates
 from .models import Report, ReportSubscription
+from .rollups import dispatch_counts_rolled, rollups_refresh
 from .supervision import SupervisionCounts, supervision_counts
 
 logger = logging.getLogger(__name__)
@@ -73,10 +75,35 @@ def _rates(counters) -> dict:
     return {name: _round(value) for name, value in rates(counters).items()}
 
 
-def report_data(kind: str, period: Period, now=None) -> dict:
+@dataclass
+class ReportCounters:
+    """What a report counts, summed from the daily rollups: per unit, per category,
+    and 派单准确率's counts per dispatcher, dispatching unit and category."""
+
+    units: dict
+    categories: dict
+    dispatches: dict
+
+
+def report_counters(period: Period) -> ReportCounters:
+    """The period's counters from the rollups, after ``rollups_refresh`` made its days
+    equal the record. Read where they were written (the primary: a replica may not
+    have replayed the days just rebuilt)."""
+    rollups_refresh(period)
+    return ReportCounters(
+        units=counters_from_rollups(period, group_by="department"),
+        categories=counters_from_rollups(period, group_by="category"),
+        dispatches=dispatch_counts_rolled(period),
+    )
+
+
+def report_data(kind: str, period: Period, now=None, *, counted: ReportCounters | None = None) -> dict:
+    """The report's content. Its counters come from ``counted`` (default: read now,
+    by ``report_counters``); everything else is read here."""
     now = now or clock.now()
     cfg = settings.HOTLINE_METRICS
-    per_unit = counters_live(period, group_by="department")
+    counted = counted or report_counters(period)
+    per_unit = counted.units
     totals = Counters()
     for counters in per_unit.values():  # the same rows, grouped: their sum is the total
         totals.add(counters)
@@ -160,10 +187,10 @@ def report_data(kind: str, period: Period, now=None) -> dict:
         # every category with its subcategories rolled up, in tree order
         "category_rates": [
             {"name": row.name, "level": row.level, "counters": row.counters.as_dict(), "rates": _rates(row.counters)}
-            for row in sorted(axis_table(period, axis="category").rows, key=lambda r: r.order)
+            for row in sorted(category_rows(counted.categories), key=lambda r: r.order)
         ],
         # 派单准确率 per dispatcher, dispatching unit and category (reports.accuracy)
-        "dispatch_accuracy": accuracy_data(period),
+        "dispatch_accuracy": accuracy_data(period, counted=counted.dispatches),
         "supervision": {
             "totals": watched_total.as_dict(),
             "units": sorted(
@@ -186,8 +213,10 @@ def report_build(kind: str, *, day: date | None = None, now=None) -> tuple[Repor
     existing = Report.objects.filter(kind=kind, period_start=period.start).first()
     if existing is not None:
         return existing, False
-    with replica_reads(), translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
-        data = report_data(kind, period, now)
+    with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
+        counted = report_counters(period)  # on the primary, where the rollups were just made current
+        with replica_reads():
+            data = report_data(kind, period, now, counted=counted)
         title = report_title(kind, period)
     try:
         with transaction.atomic():

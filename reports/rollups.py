@@ -1,41 +1,80 @@
-"""Daily rollups: the counters of reports.metrics per day and unit.
+"""Daily rollups: the counters of reports.metrics per day and unit
+(``DailyUnitStat``) and per day and category (``DailyCategoryStat``), and the
+counts of 派单准确率 per day, dispatcher, dispatching unit and category
+(``DailyDispatchStat``).
 
 Exact for any period: besides the recent days, every rebuild also rebuilds each
 day a change since the last rebuild can touch — all the days of every ticket with
 a timeline event after the watermark (``RollupMark``) or a callback recorded or
 overruled since the last rebuild (its received, event, deadline and callback
-days), however old."""
+days), however old. A change committed just after the watermark was read, by a
+transaction that began before it, is caught by its time: whatever was recorded
+since the last rebuild began, less ``FACT_CLOCK_SLACK``, counts as new too.
+
+A report reads the rollups after :func:`rollups_refresh` has made its period's days
+equal the record: each day of it last built before the day ended, or touched since
+the watermark, is rebuilt then."""
 
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from cases import clock
 from cases.archive import archive_boundary
 from cases.models import Callback, Ticket, TicketEvent
 
-from .metrics import COUNTER_NAMES, Period, counters_live
-from .models import DailyUnitStat, RollupMark
+from .accuracy import ROLLUP_KEYS, dispatch_counts
+from .metrics import COUNTER_NAMES, FACT_CLOCK_SLACK, Period, counters_live
+from .models import DailyCategoryStat, DailyDispatchStat, DailyUnitStat, RollupDay, RollupMark
 
 MARK = "rollups"
 
 
+DISPATCH_COUNTS = ("dispatched", "returned", "objected", "off_catalogue")
+
+
 def rollup_build(day: date) -> int:
-    """Recompute one day's rows (all units) from the live data; returns the row count."""
-    per_unit = counters_live(Period.day(day), group_by="department")
+    """Recompute one day's rows (every unit, category and dispatcher) from the live
+    data; returns the row count."""
     now = timezone.now()
-    rows = [
-        DailyUnitStat(day=day, department_id=unit, built_at=now, **{n: getattr(c, n) for n in COUNTER_NAMES})
-        for unit, c in per_unit.items()
-        if any(getattr(c, n) for n in COUNTER_NAMES)
+    period = Period.day(day)
+
+    def counter_rows(model, group_by, key):
+        return [
+            model(day=day, built_at=now, **{key: pk}, **{n: getattr(c, n) for n in COUNTER_NAMES})
+            for pk, c in counters_live(period, group_by=group_by).items()
+            if any(getattr(c, n) for n in COUNTER_NAMES)
+        ]
+
+    units = counter_rows(DailyUnitStat, "department", "department_id")
+    categories = counter_rows(DailyCategoryStat, "category", "category_id")
+    fields = ("actor_id", "actor_department_id", "category_id")
+    dispatched = [
+        DailyDispatchStat(day=day, **dict(zip(fields, key, strict=True)), **counts)
+        for key, counts in dispatch_counts(period, keys=ROLLUP_KEYS).items()
     ]
     with transaction.atomic():
-        DailyUnitStat.objects.filter(day=day).delete()
-        DailyUnitStat.objects.bulk_create(rows, batch_size=1000)
-    return len(rows)
+        for model, rows in ((DailyUnitStat, units), (DailyCategoryStat, categories), (DailyDispatchStat, dispatched)):
+            model.objects.filter(day=day).delete()
+            model.objects.bulk_create(rows, batch_size=1000)
+        RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
+    return len(units) + len(categories) + len(dispatched)
+
+
+def dispatch_counts_rolled(period: Period, *, units: list[int] | None = None) -> dict:
+    """``reports.accuracy.dispatch_counts`` on ``ROLLUP_KEYS``, summed from the rollups."""
+    rows = DailyDispatchStat.objects.filter(day__gte=period.start, day__lte=period.end)
+    if units is not None:
+        rows = rows.filter(actor_department_id__in=units)
+    fields = ("actor_id", "actor_department_id", "category_id")
+    sums = {name: Sum(name) for name in DISPATCH_COUNTS}
+    return {
+        tuple(row[f] for f in fields): {name: row[name] or 0 for name in DISPATCH_COUNTS}
+        for row in rows.values(*fields).annotate(**sums).order_by()
+    }
 
 
 def rollup_days_touched(*, after_event_id: int, since) -> set[date]:
@@ -43,8 +82,12 @@ def rollup_days_touched(*, after_event_id: int, since) -> set[date]:
     tickets changed are found by subqueries, never a list of ids in Python: a large
     backlog (a bulk import, a long-stopped beat) costs rows streamed, not a
     statement with millions of parameters."""
-    changed = Q(pk__in=TicketEvent.objects.filter(pk__gt=after_event_id).values("ticket_id"))
+    new_events = Q(pk__gt=after_event_id)
+    if since is not None:  # and what a transaction open at the last rebuild committed after it
+        new_events |= Q(created_at__gte=since - FACT_CLOCK_SLACK)
+    changed = Q(pk__in=TicketEvent.objects.filter(new_events).values("ticket_id"))
     if since is not None:
+        since -= FACT_CLOCK_SLACK
         changed |= Q(
             pk__in=Callback.objects.filter(Q(completed_at__gte=since) | Q(overruled_at__gte=since)).values("ticket_id")
         )
@@ -94,3 +137,27 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
     written = sum(rollup_build(day) for day in rebuilt)
     RollupMark.objects.update_or_create(name=MARK, defaults={"event_id": last_event, "built_at": now})
     return written
+
+
+def rollups_refresh(period: Period, *, now=None) -> list[date]:
+    """Make the rollups of ``period``'s days equal the record now (a report reads
+    them next): rebuild each day of it not built since it ended, or touched since
+    the watermark. The watermark stays where it is — the scheduled rebuilds move it,
+    having rebuilt every day touched. Returns the days rebuilt."""
+    now = now or timezone.now()
+    days = {period.start + timedelta(days=n) for n in range(period.days)}
+    built = dict(RollupDay.objects.filter(day__gte=period.start, day__lte=period.end).values_list("day", "built_at"))
+    # a day is final once built after it ended (a fact of it is recorded by then,
+    # by a clock up to FACT_CLOCK_SLACK behind)
+    stale = {day for day in days if day not in built or built[day] < clock.day_bounds(day)[1] + FACT_CLOCK_SLACK}
+    mark = RollupMark.objects.filter(name=MARK).first()
+    touched = days if mark is None else rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at) & days
+    boundary = archive_boundary()
+    rebuilt = sorted(
+        day
+        for day in stale | touched
+        if clock.day_start(day) <= now and (boundary is None or clock.day_start(day) >= boundary)
+    )
+    for day in rebuilt:
+        rollup_build(day)
+    return rebuilt

@@ -388,6 +388,23 @@ def test_each_read_only_door_reads_on_the_replica(city, mirror_replica, door):
 
 
 @pytest.mark.django_db
+def test_a_report_reads_the_rollups_it_made_current_on_the_primary(city, mirror_replica):
+    """The report rebuilds its period's stale days of rollups on the primary, then
+    sums them there: a replica may not have replayed them yet. The rest of it reads
+    on the replica."""
+    from reports.reporting import report_build
+
+    drive(city, new_ticket(city), TicketState.CLOSED)
+    mirror_replica.clear()
+    report, created = report_build("daily", day=date.today())
+    assert created and report.data["totals"]["counters"]["received"] == 1
+    rollups = {label for label, alias in mirror_replica if label.startswith("reports.Daily")}
+    assert rollups == {"reports.DailyUnitStat", "reports.DailyCategoryStat", "reports.DailyDispatchStat"}
+    assert all(alias != "replica" for label, alias in mirror_replica if label.startswith("reports.Daily"))
+    assert _on_replica(mirror_replica)
+
+
+@pytest.mark.django_db
 def test_the_desk_reads_on_the_primary(city, mirror_replica):
     """The desk's own pages are no door: the ticket list and a ticket's page; nor is
     one record by number (the API's, Open311's)."""

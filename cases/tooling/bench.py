@@ -41,6 +41,7 @@ from departments.models import Grid
 from departments.selectors import department_subtree_ids, staff_profile
 from reports.metrics import Period
 from reports.reporting import report_data
+from reports.rollups import rollup_build
 
 from .. import partitions
 from ..api_keys import api_key_issue
@@ -426,6 +427,12 @@ def run(*, runs: int = 5, only: set | None = None, skip: set = frozenset(), out=
                 [start, end],
             ),
             count_rows=lambda r: len(r["units"]),
+        )
+        rows[-1].note = "counters from the rollups; each day found stale first costs report.day"
+        measure(
+            Row("report.day", "  one day's rollups rebuilt", "≤ 2 s", data_dependent=True),
+            _in_rollback(lambda: rollup_build(today - timedelta(days=1))),
+            count_rows=lambda n: n,
         )
     if want("api"):
         _api_create(rows, runs, out)

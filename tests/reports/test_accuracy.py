@@ -24,6 +24,7 @@ from reports.accuracy import ACCURACY_AXES, accuracy_table
 from reports.excel import report_workbook
 from reports.metrics import Period
 from reports.reporting import report_build
+from reports.rollups import dispatch_counts_rolled, rollups_rebuild
 from tests.conftest import drive, local, new_ticket
 from tests.departments.factories import staff
 
@@ -113,6 +114,7 @@ def test_accuracy_equals_the_record(city, steps):
                 pass
             clock.shift(timedelta(minutes=37))
         first, last = local_day(start), local_day()
+        rollups_rebuild(days=(last - first).days + 2)
         for period in (Period(first, last + timedelta(days=1)), Period.month(first), Period.day(last)):
             begin, finish = period.bounds
             expected = recompute(begin, finish)
@@ -120,6 +122,9 @@ def test_accuracy_equals_the_record(city, steps):
                 table = accuracy_table(period, axis=axis)
                 got = {r.key: (r.dispatched, r.returned, r.objected, r.off_catalogue) for r in table.rows}
                 assert got == expected[axis], (period, axis)
+                rolled = accuracy_table(period, axis=axis, counted=dispatch_counts_rolled(period))
+                got = {r.key: (r.dispatched, r.returned, r.objected, r.off_catalogue) for r in rolled.rows}
+                assert got == expected[axis], ("from the rollups", period, axis)
                 totals = [sum(v[i] for v in expected[axis].values()) for i in range(4)]
                 total = table.total
                 assert [total.dispatched, total.returned, total.objected, total.off_catalogue] == totals

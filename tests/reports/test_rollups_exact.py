@@ -9,7 +9,9 @@ from cases.models import TicketEvent
 from cases.models import TicketState as S
 from cases.workflow.facts import facts_repair
 from reports.metrics import Period, counters_from_rollups, counters_live
-from reports.rollups import rollups_rebuild
+from reports.models import RollupMark
+from reports.reporting import report_build
+from reports.rollups import rollup_days_touched, rollups_rebuild, rollups_refresh
 from tests.conftest import drive, local, new_ticket
 
 
@@ -82,3 +84,54 @@ def test_repair_rebuilds_objection_and_catalogue_facts(city):
     assert facts_repair()["events"] > 0
     assert list(TicketEvent.objects.filter(ticket=t).order_by("pk").values_list(*columns)) == written
     assert facts_repair() == {"events": 0, "callbacks": 0}
+
+
+def test_a_report_counts_what_happened_since_the_last_rebuild(city):
+    """The nightly rebuild ran; a ticket of last month is signed at 08:00; the
+    monthly report at 08:20 counts the sign, though the rollups did not yet."""
+    october = Period.month(date(2026, 10, 1))
+    with time_machine.travel(local(2026, 10, 10, 9, 0), tick=False):
+        t = drive(city, new_ticket(city), S.DISPATCHED)
+    with time_machine.travel(local(2026, 11, 1, 1, 30), tick=False):
+        rollups_rebuild()
+    with time_machine.travel(local(2026, 11, 1, 8, 0), tick=False):
+        workflow.ticket_sign(ticket=t, actor=city.handler)
+    assert counters_from_rollups(october, group_by=None)[None].sign_clocked == 0  # not rebuilt yet
+    with time_machine.travel(local(2026, 11, 1, 8, 20), tick=False):
+        report, created = report_build("monthly")
+    assert created and report.period_start == october.start
+    live = counters_live(october)[None]
+    assert report.data["totals"]["counters"] == live.as_dict()
+    assert live.sign_clocked == 1
+    assert [row["name"] for row in report.data["category_rates"] if row["counters"]["sign_clocked"]]
+
+
+def test_a_day_built_before_it_ended_is_rebuilt_for_a_report(city):
+    with time_machine.travel(local(2026, 10, 31, 12, 0), tick=False):
+        rollups_rebuild(days=1)
+    with time_machine.travel(local(2026, 10, 31, 12, 5), tick=False):
+        drive(city, new_ticket(city), S.DISPATCHED)
+    # a rebuild that did not see it (its transaction still open) moved the mark past it
+    RollupMark.objects.filter(name="rollups").update(
+        event_id=TicketEvent.objects.order_by("-pk").values_list("pk", flat=True).first(),
+        built_at=local(2026, 10, 31, 14, 0),
+    )
+    day = Period.day(date(2026, 10, 31))
+    assert counters_from_rollups(day, group_by=None)[None].dispatched == 0
+    with time_machine.travel(local(2026, 11, 1, 8, 0), tick=False):
+        assert rollups_refresh(day) == [date(2026, 10, 31)]
+        assert rollups_refresh(day) == []  # built after the day ended, nothing touched since
+    assert counters_from_rollups(day, group_by=None)[None].dispatched == 1
+
+
+def test_an_event_committed_after_the_rebuild_that_missed_it_touches_its_days(city):
+    """A transaction open while the rebuild read the watermark commits an event
+    numbered below it: its time, within FACT_CLOCK_SLACK of the rebuild, still
+    marks its ticket's days."""
+    with time_machine.travel(local(2026, 10, 20, 9, 0), tick=False):
+        t = new_ticket(city)
+    with time_machine.travel(local(2026, 10, 31, 12, 0), tick=False):
+        drive(city, t, S.DISPATCHED)
+    last = TicketEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    days = rollup_days_touched(after_event_id=last, since=local(2026, 10, 31, 12, 5))
+    assert {date(2026, 10, 20), date(2026, 10, 31)} <= days
