@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -120,6 +121,8 @@ class Callback(models.Model):
             models.Index(fields=["agent", "status", "next_attempt_on"], name="callback_queue"),
             models.Index(fields=["batch_date"], name="callback_batch"),
             models.Index(fields=["status", "completed_at"], name="callback_done"),
+            # the rollups' watch for callbacks overruled since their last rebuild (reports.rollups)
+            models.Index(fields=["overruled_at"], condition=Q(overruled_at__isnull=False), name="callback_overruled"),
         ]
 
     def __str__(self):
