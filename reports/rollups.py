@@ -57,10 +57,12 @@ def rollup_build(day: date) -> int:
         for key, counts in dispatch_counts(period, keys=ROLLUP_KEYS).items()
     ]
     with transaction.atomic():
+        # First, the day's row, locked: a report's refresh and a scheduled rebuild of
+        # the same day write one after the other, never both deleting, then inserting.
+        RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
         for model, rows in ((DailyUnitStat, units), (DailyCategoryStat, categories), (DailyDispatchStat, dispatched)):
             model.objects.filter(day=day).delete()
             model.objects.bulk_create(rows, batch_size=1000)
-        RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
     return len(units) + len(categories) + len(dispatched)
 
 
