@@ -109,6 +109,10 @@ def dispatches(period: Period, *, units: list[int] | None = None):
 #: The dispatch event's fields of every axis, in the order the rollup keeps them
 #: (``reports.models.DailyDispatchStat``: actor, actor_department, category).
 ROLLUP_KEYS = tuple(field for _label, field in ACCURACY_AXES.values())
+#: The same keys as the rollup's columns (``category_id`` for ``ticket__category_id``).
+ROLLUP_COLUMNS = tuple(field.removeprefix("ticket__") for field in ROLLUP_KEYS)
+#: What is counted per key.
+COUNTS = ("dispatched", "returned", "objected", "off_catalogue")
 
 
 def dispatch_counts(period: Period, *, keys: tuple[str, ...], units: list[int] | None = None) -> dict:
@@ -137,6 +141,8 @@ def accuracy_counts(period: Period, *, axis: str, units: list[int] | None = None
     (``reports.rollups.dispatch_counts_rolled``)."""
     if axis not in ACCURACY_AXES:
         raise ValueError(axis)
+    if counted is not None and units is not None:
+        raise ValueError("counts given are already scoped")
     if counted is None:
         live = dispatch_counts(period, keys=(ACCURACY_AXES[axis][1],), units=units)
         return {key[0]: values for key, values in live.items()}
@@ -174,7 +180,7 @@ def accuracy_table(
     for key, values in counts.items():
         row = AccuracyRow(key, names.get(key, str(UNNAMED)), **values)
         table.rows.append(row)
-        for name in ("dispatched", "returned", "objected", "off_catalogue"):
+        for name in COUNTS:
             setattr(table.total, name, getattr(table.total, name) + values[name])
     table.rows.sort(key=lambda r: (r.key is None or r.key not in order, str(order.get(r.key, "")), r.name))
     return table

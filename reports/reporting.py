@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases import clock
+from cases.archive import archive_guard
 from cases.models import Category, Channel, Notification, Ticket, TicketState
 from cases.notifications.inbox import notifications_create
 from config.replicas import replica_reads
@@ -77,10 +78,12 @@ def _rates(counters) -> dict:
 
 @dataclass
 class ReportCounters:
-    """What a report counts, summed from the daily rollups: per unit, per category,
-    and 派单准确率's counts per dispatcher, dispatching unit and category."""
+    """What a report counts, summed from the daily rollups: per unit (and the same
+    without the tickets rankings leave out), per category, and 派单准确率's counts
+    per dispatcher, dispatching unit and category."""
 
     units: dict
+    ranking: dict
     categories: dict
     dispatches: dict
 
@@ -88,10 +91,14 @@ class ReportCounters:
 def report_counters(period: Period) -> ReportCounters:
     """The period's counters from the rollups, after ``rollups_refresh`` made its days
     equal the record. Read where they were written (the primary: a replica may not
-    have replayed the days just rebuilt)."""
+    have replayed the days just rebuilt), the ranking's subtraction too. A period
+    before the archive's boundary is refused, as the live counters refuse it."""
+    archive_guard(period.bounds[0])
     rollups_refresh(period)
+    units = counters_from_rollups(period, group_by="department")
     return ReportCounters(
-        units=counters_from_rollups(period, group_by="department"),
+        units=units,
+        ranking=ranking_counters(period, units),
         categories=counters_from_rollups(period, group_by="category"),
         dispatches=dispatch_counts_rolled(period),
     )
@@ -127,7 +134,7 @@ def report_data(kind: str, period: Period, now=None, *, counted: ReportCounters 
     ranked = []
     if metric:
         # ranked on ``ranking_counters`` (without running themes' tickets when the setting says so)
-        ranking = ranking_counters(period, per_unit)
+        ranking = counted.ranking
         for row in rows:
             row["ranking_rates"] = _rates(ranking[row["id"]])
         eligible = [r for r in rows if rank_eligible(ranking[r["id"]]) and r["ranking_rates"][metric] is not None]

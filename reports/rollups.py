@@ -15,7 +15,7 @@ A report reads the rollups after :func:`rollups_refresh` has made its period's d
 equal the record: each day of it last built before the day ended, or touched since
 the watermark, is rebuilt then."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -26,43 +26,41 @@ from cases import clock
 from cases.archive import archive_boundary
 from cases.models import Callback, Ticket, TicketEvent
 
-from .accuracy import ROLLUP_KEYS, dispatch_counts
+from .accuracy import COUNTS, ROLLUP_COLUMNS, ROLLUP_KEYS, dispatch_counts
 from .metrics import COUNTER_NAMES, FACT_CLOCK_SLACK, Period, counters_live
 from .models import DailyCategoryStat, DailyDispatchStat, DailyUnitStat, RollupDay, RollupMark
 
 MARK = "rollups"
 
 
-DISPATCH_COUNTS = ("dispatched", "returned", "objected", "off_catalogue")
-
-
 def rollup_build(day: date) -> int:
     """Recompute one day's rows (every unit, category and dispatcher) from the live
-    data; returns the row count."""
-    now = timezone.now()
+    data; returns the row count. The day's ``RollupDay`` row is locked before the
+    record is read: two rebuilds of one day (a report's refresh, a scheduled one)
+    run in turn, and the later one reads what the earlier wrote around — an older
+    read never overwrites a newer one."""
     period = Period.day(day)
-
-    def counter_rows(model, group_by, key):
-        return [
-            model(day=day, built_at=now, **{key: pk}, **{n: getattr(c, n) for n in COUNTER_NAMES})
-            for pk, c in counters_live(period, group_by=group_by).items()
-            if any(getattr(c, n) for n in COUNTER_NAMES)
-        ]
-
-    units = counter_rows(DailyUnitStat, "department", "department_id")
-    categories = counter_rows(DailyCategoryStat, "category", "category_id")
-    fields = ("actor_id", "actor_department_id", "category_id")
-    dispatched = [
-        DailyDispatchStat(day=day, **dict(zip(fields, key, strict=True)), **counts)
-        for key, counts in dispatch_counts(period, keys=ROLLUP_KEYS).items()
-    ]
     with transaction.atomic():
-        # First, the day's row, locked: a report's refresh and a scheduled rebuild of
-        # the same day write one after the other, never both deleting, then inserting.
-        RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
+        RollupDay.objects.update_or_create(day=day, defaults={"built_at": timezone.now()})
+        now = timezone.now()  # after the lock: what this build read was recorded by then
+
+        def counter_rows(model, group_by, key):
+            return [
+                model(day=day, built_at=now, **{key: pk}, **{n: getattr(c, n) for n in COUNTER_NAMES})
+                for pk, c in counters_live(period, group_by=group_by).items()
+                if any(getattr(c, n) for n in COUNTER_NAMES)
+            ]
+
+        units = counter_rows(DailyUnitStat, "department", "department_id")
+        categories = counter_rows(DailyCategoryStat, "category", "category_id")
+        dispatched = [
+            DailyDispatchStat(day=day, **dict(zip(ROLLUP_COLUMNS, key, strict=True)), **counts)
+            for key, counts in dispatch_counts(period, keys=ROLLUP_KEYS).items()
+        ]
         for model, rows in ((DailyUnitStat, units), (DailyCategoryStat, categories), (DailyDispatchStat, dispatched)):
             model.objects.filter(day=day).delete()
             model.objects.bulk_create(rows, batch_size=1000)
+        RollupDay.objects.filter(day=day).update(built_at=now)
     return len(units) + len(categories) + len(dispatched)
 
 
@@ -71,11 +69,10 @@ def dispatch_counts_rolled(period: Period, *, units: list[int] | None = None) ->
     rows = DailyDispatchStat.objects.filter(day__gte=period.start, day__lte=period.end)
     if units is not None:
         rows = rows.filter(actor_department_id__in=units)
-    fields = ("actor_id", "actor_department_id", "category_id")
-    sums = {name: Sum(name) for name in DISPATCH_COUNTS}
+    sums = {name: Sum(name) for name in COUNTS}
     return {
-        tuple(row[f] for f in fields): {name: row[name] or 0 for name in DISPATCH_COUNTS}
-        for row in rows.values(*fields).annotate(**sums).order_by()
+        tuple(row[f] for f in ROLLUP_COLUMNS): {name: row[name] or 0 for name in COUNTS}
+        for row in rows.values(*ROLLUP_COLUMNS).annotate(**sums).order_by()
     }
 
 
@@ -107,7 +104,30 @@ def rollup_days_touched(*, after_event_id: int, since) -> set[date]:
     for stream in streams:
         for moments in stream.iterator(chunk_size=20_000):
             days.update(clock.local_day(moment) for moment in moments if moment is not None)
+    # Every resolve deadline the ticket ever had: one a step moved away from (an
+    # extension, an escalation, a re-timing, a return) leaves a day that counted the
+    # open round as due. The events' payloads keep them.
+    moved = TicketEvent.objects.filter(ticket__in=tickets.values("pk"), kind__in=DEADLINE_KINDS)
+    for (data,) in moved.values_list("data").iterator(chunk_size=20_000):
+        days.update(clock.local_day(moment) for moment in _deadlines_in(data or {}))
     return days
+
+
+#: The events whose payload names a resolve deadline set, or moved away from.
+DEADLINE_KINDS = (
+    TicketEvent.Kind.DISPATCHED,
+    TicketEvent.Kind.EXTENSION_APPROVED,
+    TicketEvent.Kind.ESCALATED,
+    TicketEvent.Kind.REOPENED,
+    TicketEvent.Kind.DEADLINES_RETIMED,
+)
+
+
+def _deadlines_in(data: dict):
+    resolve = (data.get("clocks") or {}).get("resolve") or {}
+    for value in (data.get("resolve_due_at"), data.get("previous_due_at"), resolve.get("from"), resolve.get("to")):
+        if value:
+            yield datetime.fromisoformat(value)
 
 
 def rollup_days_all(today: date) -> set[date]:
@@ -167,3 +187,11 @@ def rollups_refresh(period: Period, *, now=None) -> list[date]:
     for day in rebuilt:
         rollup_build(day)
     return rebuilt
+
+
+def rollups_forget() -> None:
+    """The facts changed under the rollups without a new event (``repair_facts``):
+    every day is rebuilt by the next scheduled rebuild, and by a report's refresh."""
+    with transaction.atomic():
+        RollupMark.objects.filter(name=MARK).delete()
+        RollupDay.objects.all().delete()

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import time_machine
 
 from cases import workflow
+from cases.clock import local_day
 from cases.models import TicketEvent
 from cases.models import TicketState as S
 from cases.workflow.facts import facts_repair
@@ -135,3 +136,25 @@ def test_an_event_committed_after_the_rebuild_that_missed_it_touches_its_days(ci
     last = TicketEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
     days = rollup_days_touched(after_event_id=last, since=local(2026, 10, 31, 12, 5))
     assert {date(2026, 10, 20), date(2026, 10, 31)} <= days
+
+
+def test_a_deadline_moved_away_from_a_final_day_is_rebuilt(city):
+    """An extension approved after the rollups made the old deadline's day final:
+    that day no longer counts the open round as due, though no event of it is dated
+    there."""
+    with time_machine.travel(local(2026, 10, 12, 9, 0), tick=False):
+        t = drive(city, new_ticket(city), S.HANDLING)
+    old_due = t.resolve_due_at
+    assert local_day(old_due) > date(2026, 10, 13)
+    with time_machine.travel(local(2026, 10, 13, 9, 0), tick=False):  # no event of it on the deadline's day
+        workflow.ticket_extension_request(ticket=t, actor=city.handler, working_days=3, reason="需协调")
+    with time_machine.travel(local(2026, 11, 1, 1, 30), tick=False):
+        rollups_rebuild()
+    old_day = Period.day(local_day(old_due))
+    assert counters_from_rollups(old_day, group_by=None)[None].due == 1
+    with time_machine.travel(local(2026, 11, 1, 8, 0), tick=False):
+        t = workflow.ticket_extension_approve(ticket=t, actor=city.dispatcher)
+        assert local_day(t.resolve_due_at) != old_day.start
+        assert old_day.start in rollups_refresh(old_day)
+    assert counters_from_rollups(old_day, group_by=None)[None] == counters_live(old_day)[None]
+    assert counters_live(old_day)[None].due == 0

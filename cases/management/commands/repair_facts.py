@@ -7,6 +7,7 @@ from cases.models import Ticket, TicketEvent
 from cases.workflow.facts import facts_repair
 from departments.models import Department
 from reports.metrics import COUNTER_NAMES, Period, counters_live
+from reports.rollups import rollups_forget
 
 
 class _DryRun(Exception):
@@ -28,6 +29,8 @@ class Command(BaseCommand):
                 after = counters_live(period, group_by="department") if period else {}
                 if options["dry_run"]:
                     raise _DryRun
+                if changed["events"] or changed["callbacks"]:
+                    rollups_forget()  # the repaired columns were written without an event
         except _DryRun:
             pass
         verb = "Would change" if options["dry_run"] else "Changed"
