@@ -1,8 +1,10 @@
 """Rollups stay exact for old days, and the facts can be rebuilt from timelines."""
 
 from datetime import date, timedelta
+from io import StringIO
 
 import time_machine
+from django.core.management import call_command
 
 from cases import workflow
 from cases.clock import local_day
@@ -10,7 +12,7 @@ from cases.models import TicketEvent
 from cases.models import TicketState as S
 from cases.workflow.facts import facts_repair
 from reports.metrics import Period, counters_from_rollups, counters_live
-from reports.models import RollupMark
+from reports.models import RollupDay, RollupMark
 from reports.reporting import report_build
 from reports.rollups import rollup_days_touched, rollups_rebuild, rollups_refresh
 from tests.conftest import drive, local, new_ticket
@@ -158,3 +160,24 @@ def test_a_deadline_moved_away_from_a_final_day_is_rebuilt(city):
         assert old_day.start in rollups_refresh(old_day)
     assert counters_from_rollups(old_day, group_by=None)[None] == counters_live(old_day)[None]
     assert counters_live(old_day)[None].due == 0
+
+
+def test_repair_facts_makes_every_day_rebuilt(city):
+    """The repair writes fact columns without an event: the rollups are forgotten, so
+    the next rebuild (and a report's refresh) rebuilds every day from the repaired facts."""
+    with time_machine.travel(local(2026, 10, 12, 9, 0), tick=False):
+        t = drive(city, new_ticket(city), S.HANDLING)
+    TicketEvent.objects.filter(ticket=t).update(unit=None, dispatch=None)
+    with time_machine.travel(local(2026, 11, 1, 1, 30), tick=False):
+        rollups_rebuild()
+        october = Period.month(date(2026, 10, 1))
+        assert counters_from_rollups(october)[city.street.pk].sign_clocked == 0  # the facts lost
+        call_command("repair_facts", "--dry-run", stdout=StringIO())
+        assert RollupMark.objects.exists() and RollupDay.objects.exists()
+        call_command("repair_facts", stdout=StringIO())
+        assert not RollupMark.objects.exists() and not RollupDay.objects.exists()
+        rollups_rebuild(days=1)
+    assert (
+        counters_from_rollups(october)[city.street.pk] == counters_live(october, group_by="department")[city.street.pk]
+    )
+    assert counters_from_rollups(october)[city.street.pk].sign_clocked == 1
