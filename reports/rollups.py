@@ -40,9 +40,9 @@ def rollup_build(day: date) -> int:
     run in turn, and the later one reads what the earlier wrote around — an older
     read never overwrites a newer one."""
     period = Period.day(day)
+    now = timezone.now()  # before the lock and the reads: a day is never taken as newer than it is
     with transaction.atomic():
-        RollupDay.objects.update_or_create(day=day, defaults={"built_at": timezone.now()})
-        now = timezone.now()  # after the lock: what this build read was recorded by then
+        RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
 
         def counter_rows(model, group_by, key):
             return [
@@ -60,7 +60,6 @@ def rollup_build(day: date) -> int:
         for model, rows in ((DailyUnitStat, units), (DailyCategoryStat, categories), (DailyDispatchStat, dispatched)):
             model.objects.filter(day=day).delete()
             model.objects.bulk_create(rows, batch_size=1000)
-        RollupDay.objects.filter(day=day).update(built_at=now)
     return len(units) + len(categories) + len(dispatched)
 
 
@@ -143,6 +142,14 @@ def rollup_days_all(today: date) -> set[date]:
     return {start + timedelta(days=n) for n in range((end - start).days + 1)}
 
 
+def _live(days) -> list[date]:
+    """``days`` in order, less those before the archive's boundary: they keep the
+    rollups built from their full record (their facts are archived, cases.archive,
+    and every ticket of them final)."""
+    boundary = archive_boundary()
+    return sorted(day for day in days if boundary is None or clock.day_start(day) >= boundary)
+
+
 def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> int:
     """Rebuild the recent days, whose counters move with time (a deadline passes),
     and every older day a late event touched; returns the rows written."""
@@ -156,21 +163,17 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
         touched = rollup_days_all(today)
     else:
         touched = rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at)
-    # Days before the archive's boundary keep the rollups built from their full
-    # record: their facts are archived (cases.archive), and every ticket of them final.
-    boundary = archive_boundary()
-    rebuilt = sorted(day for day in recent | touched if boundary is None or clock.day_start(day) >= boundary)
+    rebuilt = _live(recent | touched)
     written = sum(rollup_build(day) for day in rebuilt)
     RollupMark.objects.update_or_create(name=MARK, defaults={"event_id": last_event, "built_at": now})
     return written
 
 
-def rollups_refresh(period: Period, *, now=None) -> list[date]:
+def rollups_refresh(period: Period) -> list[date]:
     """Make the rollups of ``period``'s days equal the record now (a report reads
     them next): rebuild each day of it not built since it ended, or touched since
     the watermark. The watermark stays where it is — the scheduled rebuilds move it,
     having rebuilt every day touched. Returns the days rebuilt."""
-    now = now or timezone.now()
     days = {period.start + timedelta(days=n) for n in range(period.days)}
     built = dict(RollupDay.objects.filter(day__gte=period.start, day__lte=period.end).values_list("day", "built_at"))
     # a day is final once built after it ended (a fact of it is recorded by then,
@@ -178,12 +181,7 @@ def rollups_refresh(period: Period, *, now=None) -> list[date]:
     stale = {day for day in days if day not in built or built[day] < clock.day_bounds(day)[1] + FACT_CLOCK_SLACK}
     mark = RollupMark.objects.filter(name=MARK).first()
     touched = days if mark is None else rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at) & days
-    boundary = archive_boundary()
-    rebuilt = sorted(
-        day
-        for day in stale | touched
-        if clock.day_start(day) <= now and (boundary is None or clock.day_start(day) >= boundary)
-    )
+    rebuilt = _live(stale | touched)
     for day in rebuilt:
         rollup_build(day)
     return rebuilt
