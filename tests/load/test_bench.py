@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from cases.tooling.bench import HEADER, LOCATE_GRIDS, Statements, _locate_world
-from cases.tooling.bench_gate import calibration_samples, gate, operations, summary
+from cases.tooling.bench_gate import calibration_db_samples, calibration_samples, gate, operations, summary
 
 
 def _run(backend="postgresql", tickets=20_000, **rows):
@@ -53,15 +53,32 @@ def test_the_limit_follows_a_slower_machine_and_never_tightens():
     assert gate(base, {**BASE, "calibration_ms": 10.0}) == []
     regressed = _run(change=(12, 130.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
     (failure,) = gate(base, {**regressed, "calibration_ms": 30.0})
-    assert failure.endswith("(limit 120.0 ms; this machine ran the calibration 1.50× slower)")
+    assert failure.endswith("(limit 120.0 ms; this machine ran the calibrations 1.50× slower)")
     # without a calibration on either side the limit is the plain one
     assert gate(BASE, {**doubled, "calibration_ms": 30.0})
 
 
-def test_the_calibration_is_a_cpu_figure_kept_as_its_median():
+def test_the_limit_follows_the_slower_of_the_two_calibrations():
+    base = {**BASE, "calibration_ms": 20.0, "calibration_db_ms": 10.0}
+    doubled = _run(change=(12, 100.0), **{"transition.sign": (6, 4.0), "scan.quiet": (3, 0.2)})
+    # Python at the baseline's speed, the driver's round trips 1.5× slower: limit 120 ms
+    assert gate(base, {**doubled, "calibration_ms": 20.0, "calibration_db_ms": 15.0}) == []
+    # both at the baseline's speed: 100 ms is past twice 40
+    (failure,) = gate(base, {**doubled, "calibration_ms": 20.0, "calibration_db_ms": 10.0})
+    assert "(limit 80.0 ms)" in failure
+    # a baseline without the database calibration: the Python one alone
+    (failure,) = gate({**BASE, "calibration_ms": 20.0}, {**doubled, "calibration_ms": 20.0, "calibration_db_ms": 99.0})
+    assert "(limit 80.0 ms)" in failure
+
+
+@pytest.mark.django_db
+def test_the_calibrations_are_cpu_figures_kept_as_their_medians():
     samples = calibration_samples(rounds=3)
     assert len(samples) == 3 and all(ms > 0 for ms in samples)
-    assert summary([], tickets=1, backend="sqlite", calibration=[3.0, 1.0, 2.0])["calibration_ms"] == 2.0
+    db_samples = calibration_db_samples(rounds=2)
+    assert len(db_samples) == 2 and all(ms > 0 for ms in db_samples)
+    kept = summary([], tickets=1, backend="sqlite", calibration=[3.0, 1.0, 2.0], calibration_db=[5.0, 4.0, 9.0])
+    assert (kept["calibration_ms"], kept["calibration_db_ms"]) == (2.0, 5.0)
 
 
 def test_tiny_rows_count_from_the_floor():

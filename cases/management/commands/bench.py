@@ -82,11 +82,19 @@ class Command(BaseCommand):
         if settings.DEBUG:
             self.stdout.write("  (DEBUG is on: templates are not cached, so page times are pessimistic)")
         self.stdout.write("  " + " | ".join(HEADER))
-        calibration = bench_gate.calibration_samples()
+        calibration, calibration_db = bench_gate.calibration_samples(), bench_gate.calibration_db_samples()
         rows = run(runs=runs, only=selected, out=self.stdout.write)
-        calibration += bench_gate.calibration_samples()  # the machine's speed before and after the rows
-        result = bench_gate.summary(rows, tickets=total, backend=connection.vendor, calibration=calibration)
-        self.stdout.write(f"  calibration: {result['calibration_ms']:.1f} ms CPU (fixed Python workload, median)")
+        # the machine's speed before and after the rows
+        calibration += bench_gate.calibration_samples()
+        calibration_db += bench_gate.calibration_db_samples()
+        result = bench_gate.summary(
+            rows, tickets=total, backend=connection.vendor, calibration=calibration, calibration_db=calibration_db
+        )
+        self.stdout.write(
+            f"  calibration: {result['calibration_ms']:.1f} ms CPU (fixed Python workload, median); "
+            f"{result['calibration_db_ms']:.1f} ms CPU ({bench_gate.DB_ROUND_TRIPS} round trips and "
+            f"{bench_gate.DB_ROWS:,} rows fetched, median)"
+        )
         if write_baseline:
             bench_gate.write(write_baseline, result)
             self.stdout.write(f"baseline written to {write_baseline}: {len(result['rows'])} rows")
