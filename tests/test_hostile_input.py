@@ -424,15 +424,19 @@ def test_a_non_numeric_category_on_intake_is_a_form_error(city):
     assert row_counts() == before
 
 
-def form_paths(route, city, objects, tickets, user):
-    """The URLs of a form route this user may open (an action: for each verb, on a
-    ticket where this user may take it)."""
+def form_paths(route, city, objects, tickets, user, *, verbs=ACTION_FORMS):
+    """The URLs of a form route this user may open (an action: for each verb of
+    ``verbs``, on the first ticket where this user may take it)."""
     if route.name == "admin:cases_ticket_action":
         paths = []
-        for kind in ACTION_FORMS:
-            ticket = next((t for t in tickets if kind in workflow.allowed_actions(t, user)), None)
-            if ticket is not None:
-                paths.append((kind, reverse(route.name, args=[ticket.pk, kind])))
+        allowed = {}  # each ticket's actions for this user, read once: not once per verb
+        for kind in (kind for kind in ACTION_FORMS if kind in verbs):
+            for t in tickets:
+                if t.pk not in allowed:
+                    allowed[t.pk] = workflow.allowed_actions(t, user)
+                if kind in allowed[t.pk]:
+                    paths.append((kind, reverse(route.name, args=[t.pk, kind])))
+                    break
         return paths
     return [(route.name, path_for(route, city, objects))]
 
@@ -547,7 +551,7 @@ def test_hostile_posts_to_every_admin_form(hostile_world, shard):
             continue
         for label, user in identities.items():
             client = None
-            for form_name, path in form_paths(route, city, objects, tickets, user):
+            for form_name, path in form_paths(route, city, objects, tickets, user, verbs=mine):
                 if form_name not in mine:
                     continue
                 client = client or client_for(user)

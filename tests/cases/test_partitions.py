@@ -196,6 +196,10 @@ def year_2040(city):
     with time_machine.travel(local(2040, 2, 20, 9), tick=False):
         if on_postgres():
             partitions.partitions_ensure(months_ahead=1)
+        # The rollups were running before 2040's tickets came in: the rebuild below
+        # then builds the days they touched, not every day of the record (a second's
+        # work per month of days).
+        rollups_rebuild(days=0)
     tickets = []
     for day in (1, 15):
         with time_machine.travel(local(2040, 3, day, 9), tick=False):
