@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.archive import archive_guard
@@ -115,21 +117,29 @@ ROLLUP_COLUMNS = tuple(field.removeprefix("ticket__") for field in ROLLUP_KEYS)
 COUNTS = ("dispatched", "returned", "objected", "off_catalogue")
 
 
-def dispatch_counts(period: Period, *, keys: tuple[str, ...], units: list[int] | None = None) -> dict:
+def dispatch_counts(
+    period: Period, *, keys: tuple[str, ...], units: list[int] | None = None, by_day: bool = False
+) -> dict:
     """``{(key values…): {"dispatched", "returned", "objected", "off_catalogue"}}``
-    grouped on the dispatch event's fields ``keys`` — two grouped queries,
-    whatever the number of rows."""
+    grouped on the dispatch event's fields ``keys`` (``by_day``: first the local
+    day of the dispatch) — two grouped queries, whatever the number of rows."""
     base = dispatches(period, units=units)
+    zone = timezone.get_default_timezone()
+    day = ("dispatch_day",) if by_day else ()
+    if by_day:
+        base = base.annotate(dispatch_day=TruncDate("created_at", tzinfo=zone))
     counts: dict = {}
-    grouped = base.values(*keys).annotate(n=Count("pk"), off=Count("pk", filter=Q(off_catalogue=True))).order_by()
-    for row in grouped:
-        key = tuple(row[k] for k in keys)
+    grouped = base.values(*day, *keys).annotate(n=Count("pk"), off=Count("pk", filter=Q(off_catalogue=True)))
+    for row in grouped.order_by():
+        key = tuple(row[k] for k in (*day, *keys))
         counts[key] = {"dispatched": row["n"], "returned": 0, "objected": 0, "off_catalogue": row["off"]}
     # an undoing follows its dispatch: only what was recorded since the period began
     undone = TicketEvent.objects.filter(
         kind__in=list(UNDOING), created_at__gte=period.bounds[0] - FACT_CLOCK_SLACK, dispatch__in=base.values("pk")
     )
-    through = [f"dispatch__{k}" for k in keys]
+    if by_day:
+        undone = undone.annotate(dispatch_day=TruncDate("dispatch__created_at", tzinfo=zone))
+    through = [*day, *(f"dispatch__{k}" for k in keys)]
     for row in undone.values(*through, "kind").annotate(n=Count("pk")).order_by():
         counts[tuple(row[k] for k in through)][UNDOING[row["kind"]]] += row["n"]
     return counts

@@ -15,8 +15,9 @@ through their callbacks:
 - due (one resolve round is the unit of account): closed rounds by the deadline
   fixed at their close and charged to the lead unit then (due, due_closed,
   due_closed_on_time); open rounds by the ticket's current deadline, late;
-- closure: closes of a round, by their time (closed); first-round closes with
-  the hours from first dispatch (handled, handling_hours);
+- closure: closes of a round, by their time (closed); first-round closes of a
+  ticket dispatched before them, with the hours from first dispatch (handled,
+  handling_hours);
 - cohandled: co-handling replies, charged to the co-handling unit;
 - callback: valid callbacks (done, not overruled, ticket not invalid), by
   completed_at, charged to ``Callback.unit`` (the master's lead unit for a
@@ -258,6 +259,13 @@ def _collect(result, qs, *, date_field, group_by, aggregates, unit_field="unit_i
     if group_by == "day":
         qs = qs.annotate(key=TruncDate(date_field, tzinfo=timezone.get_default_timezone()))
         rows = qs.values("key").annotate(**aggregates)
+    elif isinstance(group_by, tuple):  # ("day", a group): the key is (local day, value)
+        qs = qs.annotate(fact_day=TruncDate(date_field, tzinfo=timezone.get_default_timezone()))
+        field = F(_group_field(group_by[1], unit_field=unit_field))
+        rows = [
+            {**row, "key": (row.pop("fact_day"), row.pop("group_key"))}
+            for row in qs.values("fact_day", group_key=field).annotate(**aggregates)
+        ]
     elif group_by:
         rows = qs.values(key=F(_group_field(group_by, unit_field=unit_field))).annotate(**aggregates)
     else:
@@ -293,7 +301,9 @@ def events_of(tickets=None, *, leaving_out=()):
 
 def counters_live(period: Period, *, group_by: str | None = None, tickets=None, callbacks=None) -> dict:
     """Counters per group key (``None`` for the total; with ``group_by="department"``
-    also the row of facts charged to no unit) read from the facts the workflow
+    also the row of facts charged to no unit; with ``group_by=("day", group)`` the
+    key is (local day, value): each fact counts on the day of the field it is dated
+    by, as a period of that one day would count it) read from the facts the workflow
     fixed on the timeline events, and from callbacks — grouped aggregate queries,
     whatever the size. Refuses (``cases.archive.ArchivedPeriod``) a period that
     starts before the archive's boundary: its facts are not all live any more."""
@@ -367,7 +377,9 @@ def counters_live(period: Period, *, group_by: str | None = None, tickets=None, 
         {"due": Count("pk")},
         unit_field=GROUPS["department"],
     )
-    first_round = Q(round=1, ticket__first_dispatched_at__isnull=False)
+    # A first round dispatched before its close: a ticket answered without dispatch
+    # and dispatched only after a reopen has a first dispatch later than this close.
+    first_round = Q(round=1, ticket__first_dispatched_at__lte=F("created_at"))
     collect(
         facts.filter(_within("created_at", start, end), kind__in=CLOSE_KINDS),
         "created_at",

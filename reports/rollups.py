@@ -33,32 +33,60 @@ from .models import DailyCategoryStat, DailyDispatchStat, DailyUnitStat, RollupD
 MARK = "rollups"
 
 
+#: The most days one pass reads together (one set of grouped queries for them all).
+BUILD_RUN_DAYS = 31
+
+
+def _runs(days) -> list[list[date]]:
+    """``days`` in order, cut into runs of consecutive days, each at most ``BUILD_RUN_DAYS`` long."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and day - runs[-1][-1] == timedelta(days=1) and len(runs[-1]) < BUILD_RUN_DAYS:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def rollups_build(days) -> int:
+    """Recompute ``days``' rows (every unit, category and dispatcher) from the live
+    data; returns the row count. Consecutive days are read together, a run of up
+    to ``BUILD_RUN_DAYS`` by one set of grouped queries (each fact counted on the
+    day it is dated by: the counters of a one-day period). Each run's
+    ``RollupDay`` rows are locked, in day order, before the record is read: two
+    rebuilds of one day (a report's refresh, a scheduled one) run in turn, and the
+    later one reads what the earlier wrote around — an older read never overwrites
+    a newer one."""
+    return sum(_build_run(run) for run in _runs(days))
+
+
 def rollup_build(day: date) -> int:
-    """Recompute one day's rows (every unit, category and dispatcher) from the live
-    data; returns the row count. The day's ``RollupDay`` row is locked before the
-    record is read: two rebuilds of one day (a report's refresh, a scheduled one)
-    run in turn, and the later one reads what the earlier wrote around — an older
-    read never overwrites a newer one."""
-    period = Period.day(day)
-    now = timezone.now()  # before the lock and the reads: a day is never taken as newer than it is
+    """:func:`rollups_build` of one day."""
+    return rollups_build([day])
+
+
+def _build_run(run: list[date]) -> int:
+    period = Period(run[0], run[-1])
+    now = timezone.now()  # before the locks and the reads: a day is never taken as newer than it is
     with transaction.atomic():
-        RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
+        for day in run:
+            RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
 
         def counter_rows(model, group_by, key):
             return [
                 model(day=day, built_at=now, **{key: pk}, **{n: getattr(c, n) for n in COUNTER_NAMES})
-                for pk, c in counters_live(period, group_by=group_by).items()
+                for (day, pk), c in counters_live(period, group_by=("day", group_by)).items()
                 if any(getattr(c, n) for n in COUNTER_NAMES)
             ]
 
         units = counter_rows(DailyUnitStat, "department", "department_id")
         categories = counter_rows(DailyCategoryStat, "category", "category_id")
         dispatched = [
-            DailyDispatchStat(day=day, **dict(zip(ROLLUP_COLUMNS, key, strict=True)), **counts)
-            for key, counts in dispatch_counts(period, keys=ROLLUP_KEYS).items()
+            DailyDispatchStat(day=key[0], **dict(zip(ROLLUP_COLUMNS, key[1:], strict=True)), **counts)
+            for key, counts in dispatch_counts(period, keys=ROLLUP_KEYS, by_day=True).items()
         ]
         for model, rows in ((DailyUnitStat, units), (DailyCategoryStat, categories), (DailyDispatchStat, dispatched)):
-            model.objects.filter(day=day).delete()
+            model.objects.filter(day__gte=period.start, day__lte=period.end).delete()
             model.objects.bulk_create(rows, batch_size=1000)
     return len(units) + len(categories) + len(dispatched)
 
@@ -164,7 +192,7 @@ def rollups_rebuild(*, days: int | None = None, today: date | None = None) -> in
     else:
         touched = rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at)
     rebuilt = _live(recent | touched)
-    written = sum(rollup_build(day) for day in rebuilt)
+    written = rollups_build(rebuilt)
     RollupMark.objects.update_or_create(name=MARK, defaults={"event_id": last_event, "built_at": now})
     return written
 
@@ -182,8 +210,7 @@ def rollups_refresh(period: Period) -> list[date]:
     mark = RollupMark.objects.filter(name=MARK).first()
     touched = days if mark is None else rollup_days_touched(after_event_id=mark.event_id, since=mark.built_at) & days
     rebuilt = _live(stale | touched)
-    for day in rebuilt:
-        rollup_build(day)
+    rollups_build(rebuilt)
     return rebuilt
 
 

@@ -89,6 +89,27 @@ def test_a_ticket_at_midnight_belongs_to_the_local_day(city):
     assert counters_live(Period.day(date(2026, 11, 30)))[None].received == 1
 
 
+def test_a_close_before_the_first_dispatch_is_no_handled_round(city):
+    """Answered without dispatch (直接答复), reopened and dispatched the next day: the
+    first close had no dispatch before it, so it adds no handling hours — though
+    the ticket's first dispatch time is set by then."""
+    with time_machine.travel(local(2026, 11, 10, 9), tick=False):
+        ticket = new_ticket(city)
+    with time_machine.travel(local(2026, 11, 10, 10), tick=False):
+        workflow.ticket_answer(ticket=ticket, actor=city.operator, text="已电话解答。")
+    with time_machine.travel(local(2026, 11, 11, 9), tick=False):
+        workflow.ticket_reopen(ticket=ticket, actor=city.callback, reason="回访不满意")
+    with time_machine.travel(local(2026, 11, 11, 10), tick=False):
+        workflow.ticket_dispatch(ticket=ticket, actor=city.dispatcher, department=city.street)
+    ticket.refresh_from_db()
+    assert ticket.first_dispatched_at == local(2026, 11, 11, 10)
+    total = counters_live(Period.month(date(2026, 11, 1)))[None]
+    assert (total.closed, total.handled, total.handling_hours) == (1, 0, 0)
+    rollup_build(date(2026, 11, 10))
+    rolled = counters_from_rollups(Period.day(date(2026, 11, 10)), group_by=None)[None]
+    assert (rolled.closed, rolled.handled) == (1, 0)
+
+
 def test_a_fact_recorded_by_a_clock_behind_is_still_its_dispatchs(city):
     """Facts of a dispatch are read from the period's start on (reports.metrics);
     a web process whose clock is a little behind may record a sign before the
