@@ -256,22 +256,21 @@ def _group_field(group_by, *, unit_field):
 
 
 def _collect(result, qs, *, date_field, group_by, aggregates, unit_field="unit_id"):
-    if group_by == "day":
-        qs = qs.annotate(key=TruncDate(date_field, tzinfo=timezone.get_default_timezone()))
-        rows = qs.values("key").annotate(**aggregates)
-    elif isinstance(group_by, tuple):  # ("day", a group): the key is (local day, value)
-        qs = qs.annotate(fact_day=TruncDate(date_field, tzinfo=timezone.get_default_timezone()))
-        field = F(_group_field(group_by[1], unit_field=unit_field))
-        rows = [
-            {**row, "key": (row.pop("fact_day"), row.pop("group_key"))}
-            for row in qs.values("fact_day", group_key=field).annotate(**aggregates)
-        ]
-    elif group_by:
-        rows = qs.values(key=F(_group_field(group_by, unit_field=unit_field))).annotate(**aggregates)
+    """Add ``qs``'s aggregates to ``result``, keyed by ``group_by``: a group's value,
+    the local day of ``date_field`` ("day"), both (("day", group)), or None."""
+    if isinstance(group_by, tuple):
+        day, group = True, group_by[1]
     else:
-        rows = [qs.aggregate(**aggregates)]
+        day, group = group_by == "day", None if group_by == "day" else group_by
+    keys = {}
+    if day:
+        keys["fact_day"] = TruncDate(date_field, tzinfo=timezone.get_default_timezone())
+    if group:
+        keys["group_key"] = F(_group_field(group, unit_field=unit_field))
+    rows = qs.values(**keys).annotate(**aggregates) if keys else [qs.aggregate(**aggregates)]
     for row in rows:
-        counters = result.setdefault(row.get("key") if group_by else None, Counters())
+        parts = tuple(row[k] for k in keys)
+        counters = result.setdefault(parts if len(parts) > 1 else parts[0] if parts else None, Counters())
         for name in aggregates:
             value = row[name] or 0
             if isinstance(value, timedelta):

@@ -69,8 +69,13 @@ def _build_run(run: list[date]) -> int:
     period = Period(run[0], run[-1])
     now = timezone.now()  # before the locks and the reads: a day is never taken as newer than it is
     with transaction.atomic():
-        for day in run:
-            RollupDay.objects.update_or_create(day=day, defaults={"built_at": now})
+        # one upsert, in day order: it locks the run's rows as update_or_create would
+        RollupDay.objects.bulk_create(
+            [RollupDay(day=day, built_at=now) for day in run],
+            update_conflicts=True,
+            unique_fields=["day"],
+            update_fields=["built_at"],
+        )
 
         def counter_rows(model, group_by, key):
             return [

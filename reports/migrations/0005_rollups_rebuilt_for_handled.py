@@ -7,6 +7,7 @@ from django.db import migrations
 
 
 def forget(apps, schema_editor):
+    # "rollups": reports.rollups.MARK, spelt out as a migration freezes what it touches
     apps.get_model("reports", "RollupMark").objects.filter(name="rollups").delete()
     apps.get_model("reports", "RollupDay").objects.all().delete()
 
